@@ -1,0 +1,553 @@
+/*
+ * sonae: the operator's command.  A thin client of sonaed's control socket:
+ * the grammar below is data, the daemon answers with JSON, and this file
+ * renders it for people (or passes it through with --json).
+ *
+ * Exit status: 0 done, 1 refused or failed (one-line reason on stderr),
+ * 2 usage.
+ */
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "monitor/monitor.h"
+
+#define DEFAULT_SOCKET "/run/sonae/sonae.sock"
+#define REPLY_TIMEOUT_S 60
+
+enum {
+	EXIT_OK = 0,
+	EXIT_FAILED = 1,
+	EXIT_USAGE = 2,
+};
+
+struct opt {
+	const char *name; /* "--since" */
+	int has_arg;
+};
+
+struct cmd {
+	const char *words;
+	int min_args, max_args;
+	const struct opt *opts;
+	int (*render)(json_t *, const char *);
+	const char *usage;
+	const char *help;
+};
+
+static int render_status(json_t *, const char *);
+static int render_devices(json_t *, const char *);
+static int render_device(json_t *, const char *);
+static int render_validate(json_t *, const char *);
+static int render_audit(json_t *, const char *);
+static int render_verify(json_t *, const char *);
+static int render_text(json_t *, const char *);
+
+static const struct opt no_opts[] = {{NULL, 0}};
+static const struct opt device_opts[] = {{"--history", 0}, {NULL, 0}};
+static const struct opt audit_opts[] = {{"--since", 1}, {NULL, 0}};
+
+static const struct cmd cmds[] = {
+	{"status", 0, 0, no_opts, render_status, "status",
+	    "the site at a glance: devices by contact state and current problems"},
+	{"devices", 0, 0, no_opts, render_devices, "devices", "every device, one line each"},
+	{"device", 1, 1, device_opts, render_device, "device NAME [--history]",
+	    "one device: configuration, contact, every metric"},
+	{"validate", 0, 1, no_opts, render_validate, "validate [FILE]",
+	    "check FILE here, or the daemon's own file as a reload would"},
+	{"audit verify", 0, 0, no_opts, render_verify, "audit verify",
+	    "check the audit journal's hash chain"},
+	{"audit", 0, 0, audit_opts, render_audit, "audit [--since TIME]",
+	    "the audit journal (TIME: 2026-11-25, 2026-11-25T09:00, or an age: 2h)"},
+	{"reload", 0, 0, no_opts, render_text, "reload",
+	    "re-read the configuration (operators)"},
+	{"poll", 1, 1, no_opts, render_text, "poll NAME", "poll a device now (operators)"},
+	{NULL, 0, 0, NULL, NULL, NULL, NULL},
+};
+
+static int json_out;
+
+static void NORETURN
+usage(const char *fmt, ...)
+{
+	const struct cmd *c;
+
+	if (fmt != NULL) {
+		va_list ap;
+		fprintf(stderr, "sonae: ");
+		va_start(ap, fmt);
+		vfprintf(stderr, fmt, ap);
+		va_end(ap);
+		fprintf(stderr, "\n");
+	}
+	fprintf(stderr, "usage: sonae [-s SOCKET] [--json] COMMAND [ARGS]\n\ncommands:\n");
+	for (c = cmds; c->words != NULL; c++)
+		fprintf(stderr, "  %-26s %s\n", c->usage, c->help);
+	exit(EXIT_USAGE);
+}
+
+/* "2026-11-25T20:01:02.345+09:00" -> "2026-11-25 20:01:02" */
+static const char *
+when(json_t *v)
+{
+	static char buf[4][32];
+	static int k;
+	const char *s = json_string_value(v);
+	char *b = buf[k++ % 4];
+
+	if (s == NULL)
+		return "-";
+	snprintf(b, sizeof(buf[0]), "%.19s", s);
+	if (strlen(b) > 10 && b[10] == 'T')
+		b[10] = ' ';
+	return b;
+}
+
+static const char *
+str(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s != NULL ? s : "-";
+}
+
+static const char *
+value_text(json_t *v, char *buf, size_t len)
+{
+	if (json_is_string(v))
+		snprintf(buf, len, "%s", json_string_value(v));
+	else if (json_is_boolean(v))
+		snprintf(buf, len, "%s", json_is_true(v) ? "true" : "false");
+	else if (json_is_number(v))
+		snprintf(buf, len, "%.6g", json_number_value(v));
+	else
+		snprintf(buf, len, "-");
+	return buf;
+}
+
+static int
+render_status(json_t *o, const char *text)
+{
+	json_t *devs = json_object_get(o, "devices"), *p, *lr, *a;
+	size_t i;
+	long up = (long)json_integer_value(json_object_get(o, "uptime_s"));
+
+	(void)text;
+	printf("site      %s (%s)\n", str(o, "site"), str(o, "timezone"));
+	printf("time      %s\n", when(json_object_get(o, "time")));
+	printf("sonaed    %s, pid %lld, up %ldd %02ld:%02ld:%02ld\n", str(o, "version"),
+	    (long long)json_integer_value(json_object_get(o, "pid")), up / 86400,
+	    up % 86400 / 3600, up % 3600 / 60, up % 60);
+	printf("config    %s\n", str(o, "config"));
+	if (json_is_object(lr = json_object_get(o, "last_reload")))
+		printf("reload    %s by %s: %s\n", when(json_object_get(lr, "time")),
+		    str(lr, "actor"),
+		    json_is_true(json_object_get(lr, "ok")) ? "accepted" : "REFUSED");
+	printf("devices   %lld: %lld ok, %lld missed, %lld lost, %lld pending\n",
+	    (long long)json_integer_value(json_object_get(devs, "total")),
+	    (long long)json_integer_value(json_object_get(devs, "ok")),
+	    (long long)json_integer_value(json_object_get(devs, "missed")),
+	    (long long)json_integer_value(json_object_get(devs, "lost")),
+	    (long long)json_integer_value(json_object_get(devs, "pending")));
+	if (json_is_object(a = json_object_get(o, "audit")))
+		printf("audit     %lld entries, head %.12s\n",
+		    (long long)json_integer_value(json_object_get(a, "seq")), str(a, "head"));
+	p = json_object_get(o, "problems");
+	if (json_array_size(p) == 0) {
+		printf("problems  none\n");
+		return EXIT_OK;
+	}
+	printf("problems\n");
+	for (i = 0; i < json_array_size(p); i++) {
+		json_t *e = json_array_get(p, i);
+		printf("  %-16s %-7s since %s: %s\n", str(e, "device"), str(e, "contact"),
+		    when(json_object_get(e, "since")), str(e, "reason"));
+	}
+	return EXIT_OK;
+}
+
+static int
+render_devices(json_t *o, const char *text)
+{
+	json_t *list = json_object_get(o, "devices");
+	size_t i;
+
+	(void)text;
+	printf("%-16s %-7s %-7s %-8s %-19s %7s  %s\n", "NAME", "KIND", "PROBE", "CONTACT",
+	    "SINCE", "METRICS", "REASON");
+	for (i = 0; i < json_array_size(list); i++) {
+		json_t *d = json_array_get(list, i);
+		const char *reason = str(d, "reason");
+		printf("%-16s %-7s %-7s %-8s %-19s %7lld  %s\n", str(d, "name"), str(d, "kind"),
+		    str(d, "probe"), str(d, "contact"), when(json_object_get(d, "since")),
+		    (long long)json_integer_value(json_object_get(d, "metrics_count")),
+		    strcmp(str(d, "contact"), "ok") == 0 ? "" : reason);
+	}
+	return EXIT_OK;
+}
+
+static int
+render_device(json_t *d, const char *text)
+{
+	json_t *metrics = json_object_get(d, "metrics"), *tags = json_object_get(d, "tags");
+	char buf[300];
+	size_t i, j;
+
+	(void)text;
+	printf("device       %s (%s, probe %s, availability %lld)\n", str(d, "name"),
+	    str(d, "kind"), str(d, "probe"),
+	    (long long)json_integer_value(json_object_get(d, "availability")));
+	if (json_is_string(json_object_get(d, "description")))
+		printf("description  %s\n", str(d, "description"));
+	if (json_is_string(json_object_get(d, "location")))
+		printf("location     %s\n", str(d, "location"));
+	if (json_array_size(tags) > 0) {
+		printf("tags        ");
+		for (i = 0; i < json_array_size(tags); i++)
+			printf(" %s", json_string_value(json_array_get(tags, i)));
+		printf("\n");
+	}
+	printf("defined at   %s\n", str(d, "defined_at"));
+	printf("polling      every %gs, timeout %gs, %lld retries, stale after %lld missed\n",
+	    json_number_value(json_object_get(d, "interval_s")),
+	    json_number_value(json_object_get(d, "timeout_s")),
+	    (long long)json_integer_value(json_object_get(d, "retries")),
+	    (long long)json_integer_value(json_object_get(d, "stale_after")));
+	printf("contact      %s since %s", str(d, "contact"), when(json_object_get(d, "since")));
+	if (json_is_string(json_object_get(d, "reason")))
+		printf(" (%s)", str(d, "reason"));
+	printf("\n");
+	printf("polls        %lld, %lld missed; last ok %s, next %s\n",
+	    (long long)json_integer_value(json_object_get(d, "polls")),
+	    (long long)json_integer_value(json_object_get(d, "failures")),
+	    when(json_object_get(d, "last_ok")), when(json_object_get(d, "next_poll")));
+	if (json_array_size(metrics) == 0) {
+		printf("metrics      none yet\n");
+		return EXIT_OK;
+	}
+	printf("\n%-20s %12s %-6s %-7s %8s  %s\n", "METRIC", "VALUE", "UNIT", "QUALITY", "AGE",
+	    "REASON");
+	for (i = 0; i < json_array_size(metrics); i++) {
+		json_t *m = json_array_get(metrics, i), *h;
+		const char *unit = json_string_value(json_object_get(m, "unit"));
+		printf("%-20s %12s %-6s %-7s %7.1fs  %s\n", str(m, "name"),
+		    value_text(json_object_get(m, "value"), buf, sizeof(buf)), unit ? unit : "",
+		    str(m, "quality"), json_number_value(json_object_get(m, "age_s")),
+		    json_is_string(json_object_get(m, "reason")) ? str(m, "reason") : "");
+		if ((h = json_object_get(m, "history")) != NULL && json_array_size(h) > 0) {
+			printf("  history:");
+			for (j = 0; j < json_array_size(h); j++)
+				printf(" %s", value_text(json_array_get(json_array_get(h, j), 1), buf,
+						  sizeof(buf)));
+			printf("\n");
+		}
+	}
+	return EXIT_OK;
+}
+
+static int
+render_validate(json_t *o, const char *text)
+{
+	json_t *errs = json_object_get(o, "errors");
+	size_t i;
+
+	(void)text;
+	if (json_is_true(json_object_get(o, "ok"))) {
+		printf("%s: ok\n", str(o, "config"));
+		return EXIT_OK;
+	}
+	for (i = 0; i < json_array_size(errs); i++)
+		fprintf(stderr, "%s\n", json_string_value(json_array_get(errs, i)));
+	fprintf(stderr, "%s: %zu error%s\n", str(o, "config"), json_array_size(errs),
+	    json_array_size(errs) == 1 ? "" : "s");
+	return EXIT_FAILED;
+}
+
+static int
+render_audit(json_t *o, const char *text)
+{
+	json_t *list = json_object_get(o, "entries");
+	size_t i;
+
+	(void)text;
+	for (i = 0; i < json_array_size(list); i++) {
+		json_t *e = json_array_get(list, i);
+		char *detail;
+		if (json_is_string(json_object_get(e, "invalid"))) {
+			printf("(invalid line: %s)\n", str(e, "invalid"));
+			continue;
+		}
+		detail = json_dumps(json_object_get(e, "detail"),
+		    JSON_COMPACT | JSON_PRESERVE_ORDER);
+		printf("%6lld  %s  %-16s %-18s %s\n",
+		    (long long)json_integer_value(json_object_get(e, "seq")),
+		    when(json_object_get(e, "time")), str(e, "actor"), str(e, "action"),
+		    detail != NULL ? detail : "");
+		free(detail);
+	}
+	return EXIT_OK;
+}
+
+static int
+render_verify(json_t *o, const char *text)
+{
+	json_t *head = json_object_get(o, "head");
+
+	(void)text;
+	if (json_is_true(json_object_get(o, "ok"))) {
+		printf("%s: ok, %lld entries, head seq %lld %s\n", str(o, "journal"),
+		    (long long)json_integer_value(json_object_get(o, "entries")),
+		    (long long)json_integer_value(json_object_get(head, "seq")), str(head, "hash"));
+		return EXIT_OK;
+	}
+	fprintf(stderr, "%s:%lld: %s\n", str(o, "journal"),
+	    (long long)json_integer_value(json_object_get(o, "line")), str(o, "problem"));
+	return EXIT_FAILED;
+}
+
+static int
+render_text(json_t *o, const char *text)
+{
+	(void)o;
+	printf("%s\n", text);
+	return EXIT_OK;
+}
+
+/* validate FILE runs here, with no daemon: the same loader, the same messages. */
+static int
+validate_local(const char *path)
+{
+	struct conf_errors errs = {NULL, 0};
+	struct conf *conf = conf_load(path, &errs);
+	json_t *list = json_array(), *o;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < errs.n; i++)
+		json_array_append_new(list, json_string(errs.v[i]));
+	o = json_pack("{s:s, s:b, s:o}", "config", path, "ok", conf != NULL, "errors", list);
+	if (conf != NULL)
+		json_object_set_new(o, "devices", json_integer((json_int_t)conf->devices.n));
+	conf_errors_clear(&errs);
+	conf_free(conf);
+	if (json_out) {
+		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		printf("\n");
+		rc = json_is_true(json_object_get(o, "ok")) ? EXIT_OK : EXIT_FAILED;
+	} else
+		rc = render_validate(o, NULL);
+	json_decref(o);
+	return rc;
+}
+
+static FILE *
+connect_daemon(const char *path)
+{
+	struct sockaddr_un sun;
+	struct timeval tv = {REPLY_TIMEOUT_S, 0};
+	int fd;
+	FILE *f;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, "sonae: socket path too long: %s\n", path);
+		exit(EXIT_FAILED);
+	}
+	strcpy(sun.sun_path, path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		fprintf(stderr, "sonae: cannot reach sonaed at %s: %s\n", path, strerror(errno));
+		exit(EXIT_FAILED);
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if ((f = fdopen(fd, "r+")) == NULL) {
+		fprintf(stderr, "sonae: fdopen: %s\n", strerror(errno));
+		exit(EXIT_FAILED);
+	}
+	return f;
+}
+
+/* Read "<status> <text>"; returns status, text in buf. */
+static int
+read_status(FILE *f, char **line, size_t *cap, const char **text)
+{
+	ssize_t n;
+	char *end;
+	long st;
+
+	if ((n = getline(line, cap, f)) <= 0) {
+		fprintf(stderr, "sonae: sonaed closed the connection without an answer\n");
+		exit(EXIT_FAILED);
+	}
+	if ((*line)[n - 1] == '\n')
+		(*line)[n - 1] = '\0';
+	st = strtol(*line, &end, 10);
+	if (end == *line || (*end != ' ' && *end != '\0')) {
+		fprintf(stderr, "sonae: unexpected answer: %s\n", *line);
+		exit(EXIT_FAILED);
+	}
+	*text = *end == ' ' ? end + 1 : end;
+	return (int)st;
+}
+
+static int
+remote(const char *sock, int argc, char **argv, const struct cmd *c)
+{
+	char *req, *line = NULL;
+	const char *text;
+	size_t cap = 0;
+	int st, rc;
+	json_t *body = NULL;
+	json_error_t jerr;
+	FILE *f;
+
+	if ((req = proto_join(argc, argv)) == NULL)
+		usage("arguments must be single lines of UTF-8 text");
+	f = connect_daemon(sock);
+	fprintf(f, "HELLO %d\n%s\n", SONAE_PROTO_VERSION, req);
+	fflush(f);
+	free(req);
+	if ((st = read_status(f, &line, &cap, &text)) < 0) {
+		fprintf(stderr, "sonae: %s\n", text);
+		exit(st == ST_USAGE ? EXIT_USAGE : EXIT_FAILED);
+	}
+	if ((st = read_status(f, &line, &cap, &text)) < 0) {
+		fprintf(stderr, "sonae: %s\n", text);
+		free(line);
+		fclose(f);
+		return st == ST_USAGE ? EXIT_USAGE : EXIT_FAILED;
+	}
+	if (st >= 1) {
+		char *status_text = xstrdup(text);
+		ssize_t n = getline(&line, &cap, f);
+		if (n <= 0 || (body = json_loadb(line, (size_t)n, 0, &jerr)) == NULL) {
+			fprintf(stderr, "sonae: unreadable answer from sonaed\n");
+			exit(EXIT_FAILED);
+		}
+		free(line);
+		line = status_text;
+		text = line;
+	}
+	if (json_out && body != NULL) {
+		json_dumpf(body, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		printf("\n");
+		rc = json_is_false(json_object_get(body, "ok")) ? EXIT_FAILED : EXIT_OK;
+	} else if (json_out)
+		rc = (printf("{\"result\": \"%s\"}\n", text), EXIT_OK);
+	else
+		rc = c->render(body, text);
+	json_decref(body);
+	free(line);
+	fclose(f);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"socket", required_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *sock = getenv("SONAE_SOCKET");
+	const struct cmd *c;
+	char *req[PROTO_MAX_ARGS];
+	int ch, nreq = 0, words, npos = 0, i;
+
+	if (sock == NULL)
+		sock = DEFAULT_SOCKET;
+	/* Options before the command only: "sonae device x --history" keeps its own. */
+	while ((ch = getopt_long(argc, argv, "+s:jhV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			sock = optarg;
+			break;
+		case 'j':
+			json_out = 1;
+			break;
+		case 'V':
+			printf("sonae %s\n", SONAE_VERSION);
+			return EXIT_OK;
+		case 'h':
+		default:
+			usage(NULL);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc == 0)
+		usage(NULL);
+	for (c = cmds; c->words != NULL; c++) {
+		const char *sp = strchr(c->words, ' ');
+		if (sp == NULL && strcmp(c->words, argv[0]) == 0) {
+			words = 1;
+			break;
+		}
+		if (sp != NULL && argc >= 2 && strlen(argv[0]) == (size_t)(sp - c->words) &&
+		    strncmp(c->words, argv[0], (size_t)(sp - c->words)) == 0 &&
+		    strcmp(sp + 1, argv[1]) == 0) {
+			words = 2;
+			break;
+		}
+	}
+	if (c->words == NULL)
+		usage("unknown command \"%s\"", argv[0]);
+	for (i = 0; i < words; i++)
+		req[nreq++] = argv[i];
+	/* Positional arguments go first on the wire, then options. */
+	for (i = words; i < argc; i++) {
+		if (strncmp(argv[i], "--", 2) == 0) {
+			const struct opt *o;
+			for (o = c->opts; o->name != NULL; o++)
+				if (strcmp(o->name, argv[i]) == 0)
+					break;
+			i += o->name != NULL && o->has_arg;
+			continue;
+		}
+		if (++npos > c->max_args)
+			usage("too many arguments (usage: sonae %s)", c->usage);
+		if (nreq + 1 > PROTO_MAX_ARGS)
+			usage("too many arguments");
+		req[nreq++] = argv[i];
+	}
+	for (i = words; i < argc; i++) {
+		const struct opt *o;
+		if (strcmp(argv[i], "--json") == 0) {
+			json_out = 1;
+			continue;
+		}
+		if (strncmp(argv[i], "--", 2) == 0) {
+			for (o = c->opts; o->name != NULL; o++)
+				if (strcmp(o->name, argv[i]) == 0)
+					break;
+			if (o->name == NULL)
+				usage("%s: unknown option %s (usage: sonae %s)", c->words, argv[i],
+				    c->usage);
+			if (o->has_arg && i + 1 >= argc)
+				usage("%s needs a value", argv[i]);
+			if (nreq + 2 > PROTO_MAX_ARGS)
+				usage("too many arguments");
+			req[nreq++] = argv[i];
+			if (o->has_arg)
+				req[nreq++] = argv[++i];
+			continue;
+		}
+	}
+	if (npos < c->min_args)
+		usage("missing arguments (usage: sonae %s)", c->usage);
+	if (strcmp(c->words, "validate") == 0 && npos == 1)
+		return validate_local(req[words]);
+	return remote(sock, nreq, req, c);
+}

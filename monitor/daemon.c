@@ -1,0 +1,423 @@
+/*
+ * The running daemon: configuration, devices, store, journal and control
+ * socket, and the one housekeeping timer that writes the snapshot.
+ *
+ * Reload parses the new file completely first.  If anything is wrong the
+ * running configuration stays, untouched.  Otherwise devices whose
+ * configuration is equal keep everything (schedule, contact state, probe
+ * state, readings); changed devices restart with their readings kept;
+ * removed devices and their readings go.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "monitor/monitor.h"
+#include "probes/probe.h"
+
+#define HOUSEKEEPING_MS 1000
+
+struct daemon {
+	struct event_base *base;
+	struct conf *conf;
+	char *conf_path;
+	struct store *store;
+	struct audit *audit;
+	struct control *control;
+	struct device **devs;
+	size_t ndevs;
+	struct hmap *byname;
+	struct event *housekeeping;
+	int dirty;
+	int64_t saved_mono;
+	int64_t started_ms;
+	json_t *last_reload;
+	struct complaint save_failed;
+};
+
+static void
+daemon_device_changed(struct device *dev, void *arg)
+{
+	(void)dev;
+	daemon_dirty(arg);
+}
+
+static struct device *
+daemon_add_device(struct daemon *d, const struct device_conf *c)
+{
+	struct device *dev = device_new(d->base, d->store, c);
+
+	device_set_change_cb(dev, daemon_device_changed, d);
+	return dev;
+}
+
+/* Build the daemon for a validated configuration (taken over). */
+struct daemon *
+daemon_new(struct event_base *base, struct conf *conf, const char *conf_path)
+{
+	struct daemon *d = xcalloc(1, sizeof(*d));
+	size_t i;
+
+	d->base = base;
+	d->conf = conf;
+	d->conf_path = xstrdup(conf_path);
+	d->store = store_new((size_t)conf->store.history);
+	d->byname = hmap_new();
+	d->ndevs = conf->devices.n;
+	d->devs = xcalloc(d->ndevs, sizeof(*d->devs));
+	d->started_ms = time_now_ms();
+	d->last_reload = json_null();
+	for (i = 0; i < d->ndevs; i++) {
+		d->devs[i] = daemon_add_device(d, conf_device(conf, i));
+		hmap_put(d->byname, conf_device(conf, i)->name, d->devs[i]);
+	}
+	return d;
+}
+
+/*
+ * Create state_dir if needed and give it to the user the daemon will run
+ * as; refuse a folder that others may write to.
+ */
+int
+daemon_prepare_state_dir(const struct conf *conf, uid_t uid, gid_t gid, char *err,
+    size_t errlen)
+{
+	const char *dir = conf->daemon.state_dir;
+	struct stat st;
+
+	if (mkdir(dir, 0750) == 0) {
+		if (geteuid() == 0 && chown(dir, uid, gid) == -1) {
+			snprintf(err, errlen, "state_dir %s: chown: %s", dir, strerror(errno));
+			return -1;
+		}
+	} else if (errno != EEXIST) {
+		snprintf(err, errlen, "state_dir %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (stat(dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "state_dir %s: not a folder", dir);
+		return -1;
+	}
+	if (st.st_mode & S_IWOTH) {
+		snprintf(err, errlen, "state_dir %s: writable by others (mode %04o); refusing",
+		    dir, (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+daemon_save(struct daemon *d)
+{
+	char err[512];
+
+	if (state_save(d, err, sizeof(err)) == -1) {
+		complain(&d->save_failed, "state snapshot: %s", err);
+		return;
+	}
+	complain_release(&d->save_failed, "state snapshot: written again");
+	d->dirty = 0;
+	d->saved_mono = time_mono_ms();
+}
+
+static void
+daemon_housekeeping(evutil_socket_t fd, short ev, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)fd;
+	(void)ev;
+	if (d->dirty && time_mono_ms() - d->saved_mono >= d->conf->daemon.snapshot_interval_ms)
+		daemon_save(d);
+}
+
+/*
+ * Open the journal, restore the snapshot and start polling.  Runs after
+ * privileges are dropped, so files are created as the daemon's user.
+ */
+int
+daemon_start(struct daemon *d, char *err, size_t errlen)
+{
+	struct timeval tv = {HOUSEKEEPING_MS / 1000, (HOUSEKEEPING_MS % 1000) * 1000};
+	char why[512];
+	size_t i;
+
+	if ((d->audit = audit_open(d->conf->daemon.state_dir, err, errlen)) == NULL)
+		return -1;
+	if (state_restore(d, why, sizeof(why)) == -1) {
+		log_warnx("%s", why);
+		daemon_journal(d, "sonaed", "state.problem", json_pack("{s:s}", "problem", why));
+	}
+	for (i = 0; i < d->ndevs; i++)
+		if (device_start(d->devs[i]) == -1)
+			log_warnx("device \"%s\": probe refused to start",
+			    device_name(d->devs[i]));
+	d->housekeeping = event_new(d->base, -1, EV_PERSIST, daemon_housekeeping, d);
+	event_add(d->housekeeping, &tv);
+	d->saved_mono = time_mono_ms();
+	daemon_journal(d, "sonaed", "daemon.start",
+	    json_pack("{s:s, s:i, s:s, s:i}", "version", SONAE_VERSION, "pid", (int)getpid(),
+		"config", d->conf_path, "devices", (int)d->ndevs));
+	log_info("started: site \"%s\", %zu devices, config %s", d->conf->site.name,
+	    d->ndevs, d->conf_path);
+	return 0;
+}
+
+/* Stop polling, write the snapshot, record the stop. */
+void
+daemon_shutdown(struct daemon *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->ndevs; i++)
+		device_stop(d->devs[i]);
+	if (d->audit != NULL) {
+		daemon_journal(d, "sonaed", "daemon.stop", json_pack("{s:i}", "pid", (int)getpid()));
+		daemon_save(d);
+	}
+}
+
+/* Free the daemon and everything it owns. Takes NULL. */
+void
+daemon_free(struct daemon *d)
+{
+	size_t i;
+
+	if (d == NULL)
+		return;
+	control_free(d->control);
+	if (d->housekeeping != NULL)
+		event_free(d->housekeeping);
+	for (i = 0; i < d->ndevs; i++)
+		device_free(d->devs[i]);
+	free(d->devs);
+	hmap_free(d->byname);
+	store_free(d->store);
+	audit_close(d->audit);
+	conf_free(d->conf);
+	json_decref(d->last_reload);
+	free(d->conf_path);
+	free(d);
+}
+
+static json_t *
+names_json(const char *const *names, size_t n)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, json_string(names[i]));
+	return a;
+}
+
+/*
+ * Reload the configuration file.  Returns 0 with a summary in msg, or -1
+ * with the reason (the running configuration is kept whole).
+ */
+int
+daemon_reload(struct daemon *d, const char *actor, char *msg, size_t msglen)
+{
+	struct conf_errors errs = {NULL, 0};
+	struct conf *nc;
+	struct device **ndevs;
+	struct hmap *nbyname;
+	const char **added, **removed, **changed;
+	size_t nadded = 0, nremoved = 0, nchanged = 0, nkept = 0, i;
+	json_t *o;
+	char ts[64];
+
+	if ((nc = conf_load(d->conf_path, &errs)) == NULL) {
+		json_t *list = json_array();
+		for (i = 0; i < errs.n; i++) {
+			log_warnx("reload refused: %s", errs.v[i]);
+			json_array_append_new(list, json_string(errs.v[i]));
+		}
+		snprintf(msg, msglen,
+		    "configuration refused (%zu error%s; first: %s); the running "
+		    "configuration is kept",
+		    errs.n, errs.n == 1 ? "" : "s", errs.n > 0 ? errs.v[0] : "?");
+		json_decref(d->last_reload);
+		d->last_reload = json_pack("{s:o, s:s, s:b, s:O}", "time",
+		    json_string(time_format(time_now_ms(), ts, sizeof(ts))), "actor", actor, "ok",
+		    0, "errors", list);
+		daemon_journal(d, actor, "config.reload",
+		    json_pack("{s:b, s:s, s:o}", "ok", 0, "config", d->conf_path, "errors", list));
+		conf_errors_clear(&errs);
+		return -1;
+	}
+	if (tz_apply(nc->site.timezone) == -1)
+		log_warnx("site.timezone %s: cannot apply", nc->site.timezone);
+	store_set_history(d->store, (size_t)nc->store.history);
+	if (d->control != NULL)
+		control_reconf(d->control, nc);
+
+	added = xcalloc(nc->devices.n, sizeof(char *));
+	changed = xcalloc(nc->devices.n, sizeof(char *));
+	removed = xcalloc(d->ndevs, sizeof(char *));
+	ndevs = xcalloc(nc->devices.n, sizeof(*ndevs));
+	nbyname = hmap_new();
+	for (i = 0; i < nc->devices.n; i++) {
+		const struct device_conf *c = conf_device(nc, i);
+		struct device *old = hmap_del(d->byname, c->name);
+
+		if (old != NULL && conf_equal(&conf_device_table, device_conf(old), c)) {
+			device_set_conf(old, c);
+			ndevs[i] = old;
+			nkept++;
+		} else {
+			if (old != NULL) {
+				device_free(old);
+				changed[nchanged++] = c->name;
+			} else
+				added[nadded++] = c->name;
+			ndevs[i] = daemon_add_device(d, c);
+			if (device_start(ndevs[i]) == -1)
+				log_warnx("device \"%s\": probe refused to start", c->name);
+		}
+		hmap_put(nbyname, c->name, ndevs[i]);
+	}
+	/* What is left in the old index was removed from the file. */
+	for (i = 0; i < d->ndevs; i++) {
+		const char *name = device_name(d->devs[i]);
+		if (hmap_get(d->byname, name) == d->devs[i]) {
+			removed[nremoved++] = name;
+			store_drop_device(d->store, name);
+		}
+	}
+	o = json_pack("{s:b, s:s, s:o, s:o, s:o, s:i}", "ok", 1, "config", d->conf_path,
+	    "added", names_json(added, nadded), "changed", names_json(changed, nchanged),
+	    "removed", names_json(removed, nremoved), "unchanged", (int)nkept);
+	for (i = 0; i < d->ndevs; i++)
+		if (hmap_get(d->byname, device_name(d->devs[i])) == d->devs[i])
+			device_free(d->devs[i]);
+	hmap_free(d->byname);
+	free(d->devs);
+	d->byname = nbyname;
+	d->devs = ndevs;
+	d->ndevs = nc->devices.n;
+	conf_free(d->conf);
+	d->conf = nc;
+
+	snprintf(msg, msglen, "reloaded: %zu added, %zu changed, %zu removed, %zu unchanged",
+	    nadded, nchanged, nremoved, nkept);
+	log_info("%s (by %s)", msg, actor);
+	json_decref(d->last_reload);
+	d->last_reload = json_deep_copy(o);
+	json_object_set_new(d->last_reload, "time",
+	    json_string(time_format(time_now_ms(), ts, sizeof(ts))));
+	json_object_set_new(d->last_reload, "actor", json_string(actor));
+	daemon_journal(d, actor, "config.reload", o);
+	free(added);
+	free(changed);
+	free(removed);
+	daemon_dirty(d);
+	return 0;
+}
+
+/*
+ * Append to the audit journal; a journal that cannot be written is logged
+ * loudly but never stops the daemon.
+ */
+int
+daemon_journal(struct daemon *d, const char *actor, const char *action, json_t *detail)
+{
+	if (d->audit == NULL) {
+		json_decref(detail);
+		return -1;
+	}
+	if (audit_append(d->audit, actor, action, detail) == -1)
+		return -1;
+	daemon_dirty(d);
+	return 0;
+}
+
+/* Something in the snapshot changed: write it within snapshot_interval. */
+void
+daemon_dirty(struct daemon *d)
+{
+	d->dirty = 1;
+}
+
+/* The running configuration. */
+const struct conf *
+daemon_conf(const struct daemon *d)
+{
+	return d->conf;
+}
+
+/* The configuration file, re-read on reload. */
+const char *
+daemon_conf_path(const struct daemon *d)
+{
+	return d->conf_path;
+}
+
+/* The metric store. */
+struct store *
+daemon_store(const struct daemon *d)
+{
+	return d->store;
+}
+
+/* The audit journal, or NULL before start. */
+struct audit *
+daemon_audit(const struct daemon *d)
+{
+	return d->audit;
+}
+
+/* The device named name, or NULL. */
+struct device *
+daemon_device(const struct daemon *d, const char *name)
+{
+	return hmap_get(d->byname, name);
+}
+
+/* The i-th device in configuration order, or NULL past the end. */
+struct device *
+daemon_device_at(const struct daemon *d, size_t i)
+{
+	return i < d->ndevs ? d->devs[i] : NULL;
+}
+
+/* Number of devices. */
+size_t
+daemon_device_count(const struct daemon *d)
+{
+	return d->ndevs;
+}
+
+/* When the daemon started (wall clock). */
+int64_t
+daemon_started_ms(const struct daemon *d)
+{
+	return d->started_ms;
+}
+
+/* The outcome of the last reload (JSON null if none). */
+json_t *
+daemon_last_reload(const struct daemon *d)
+{
+	return d->last_reload;
+}
+
+/* Attach the control socket (bound before privileges were dropped). */
+void
+daemon_set_control(struct daemon *d, struct control *ctl)
+{
+	d->control = ctl;
+}
+
+/* The control socket. */
+struct control *
+daemon_control(const struct daemon *d)
+{
+	return d->control;
+}

@@ -1,0 +1,494 @@
+/*
+ * Devices and their poll schedule.  The core owns all timing: probes only
+ * answer one attempt at a time.
+ *
+ * A poll is one or more attempts.  An attempt ends when the probe calls
+ * poll_done() or when its timeout fires (the probe is told to cancel).  A
+ * failed attempt is retried after retry_interval up to `retries` times; when
+ * all fail, the poll is missed.  One missed poll changes nothing the user
+ * sees but the reason; stale_after missed polls in a row mean contact is
+ * lost and the device's metrics turn stale.  After the first missed poll the
+ * interval doubles, with jitter, up to backoff_max, so a dead device costs
+ * little and a thousand dead devices do not retry in step.
+ *
+ * Polls keep a fixed phase: each device starts at a random offset (so a
+ * thousand devices do not fire in the same millisecond) and then polls on
+ * its own grid, start + k * interval, which does not drift with poll time.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "monitor/monitor.h"
+#include "probes/probe.h"
+
+#define FIRST_POLL_SPREAD_MS 5000
+
+struct poll_value {
+	char *metric;
+	enum metric_kind kind;
+	double num;
+	char *text;
+	char *unit;
+	char *invalid; /* reason the value could not be read */
+};
+
+struct poll {
+	struct device *dev;
+	struct poll_value *v;
+	size_t n;
+};
+
+struct device {
+	const struct device_conf *conf;
+	struct event_base *base;
+	struct store *store;
+	struct device_state st;
+	void *probe_data;
+	int started;
+
+	struct poll *poll;      /* attempt in flight */
+	int attempt;            /* 0 for the first attempt of a poll */
+	int64_t due_mono;       /* grid point of the current or next poll */
+	struct event *timer;    /* next poll or retry */
+	struct event *deadline; /* end of the attempt in flight */
+
+	void (*change_cb)(struct device *, void *);
+	void *change_arg;
+};
+
+static const char *const poll_status_names[] = {
+	"ok", "timeout", "refused", "auth", "protocol", "error",
+};
+static const char *const contact_names[] = {"pending", "ok", "missed", "lost"};
+
+static void device_attempt(struct device *);
+
+/* Short name of a poll status for the CLI and the journal. */
+const char *
+poll_status_name(enum poll_status s)
+{
+	return (size_t)s < 6 ? poll_status_names[s] : "?";
+}
+
+/* "pending", "ok", "missed" or "lost". */
+const char *
+contact_name(enum contact c)
+{
+	return (size_t)c < 4 ? contact_names[c] : "?";
+}
+
+/* The contact state named s, or -1. */
+int
+contact_from_name(const char *s)
+{
+	int i;
+
+	for (i = 0; i < 4; i++)
+		if (strcmp(s, contact_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+static void
+poll_free(struct poll *p)
+{
+	size_t i;
+
+	if (p == NULL)
+		return;
+	for (i = 0; i < p->n; i++) {
+		free(p->v[i].metric);
+		free(p->v[i].text);
+		free(p->v[i].unit);
+		free(p->v[i].invalid);
+	}
+	free(p->v);
+	free(p);
+}
+
+static struct poll_value *
+poll_add(struct poll *p, const char *metric, enum metric_kind kind, const char *unit)
+{
+	struct poll_value *v;
+
+	p->v = xreallocarray(p->v, p->n + 1, sizeof(*p->v));
+	v = &p->v[p->n++];
+	memset(v, 0, sizeof(*v));
+	v->metric = xstrdup(metric);
+	v->kind = kind;
+	v->unit = unit != NULL ? xstrdup(unit) : NULL;
+	return v;
+}
+
+/* Report a numeric reading; unit may be NULL. */
+void
+poll_number(struct poll *p, const char *metric, double v, const char *unit)
+{
+	poll_add(p, metric, MK_NUMBER, unit)->num = v;
+}
+
+/* Report a true/false reading. */
+void
+poll_bool(struct poll *p, const char *metric, int v)
+{
+	poll_add(p, metric, MK_BOOL, NULL)->num = v != 0;
+}
+
+/* Report a text reading (a status word such as "OB LB"). */
+void
+poll_text(struct poll *p, const char *metric, const char *v)
+{
+	poll_add(p, metric, MK_TEXT, NULL)->text = xstrdup(v);
+}
+
+/* Report that a metric could not be read this time, and why. */
+void
+poll_invalid(struct poll *p, const char *metric, enum metric_kind kind, const char *unit,
+    const char *fmt, ...)
+{
+	struct poll_value *v = poll_add(p, metric, kind, unit);
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&v->invalid, fmt, ap) == -1)
+		v->invalid = xstrdup("unreadable");
+	va_end(ap);
+}
+
+/* Create a device (not yet polling). */
+struct device *
+device_new(struct event_base *base, struct store *store, const struct device_conf *conf)
+{
+	struct device *dev = xcalloc(1, sizeof(*dev));
+
+	dev->conf = conf;
+	dev->base = base;
+	dev->store = store;
+	dev->st.contact = CONTACT_PENDING;
+	dev->st.since_ms = time_now_ms();
+	dev->st.last_status = POLL_OK;
+	return dev;
+}
+
+/* Stop and free a device. Takes NULL. */
+void
+device_free(struct device *dev)
+{
+	if (dev == NULL)
+		return;
+	device_stop(dev);
+	free(dev);
+}
+
+/* The device's configuration. */
+const struct device_conf *
+device_conf(const struct device *dev)
+{
+	return dev->conf;
+}
+
+/* Point an unchanged device at the equal configuration after a reload. */
+void
+device_set_conf(struct device *dev, const struct device_conf *conf)
+{
+	dev->conf = conf;
+}
+
+/* The device's name. */
+const char *
+device_name(const struct device *dev)
+{
+	return dev->conf->name;
+}
+
+/* Runtime state, for the control verbs and the snapshot. */
+struct device_state *
+device_state(struct device *dev)
+{
+	return &dev->st;
+}
+
+/* The event loop, for probes. */
+struct event_base *
+device_base(const struct device *dev)
+{
+	return dev->base;
+}
+
+/* The probe's per-device data. */
+void *
+device_probe_data(const struct device *dev)
+{
+	return dev->probe_data;
+}
+
+/* Set the probe's per-device data (from probe_ops.start). */
+void
+device_set_probe_data(struct device *dev, void *data)
+{
+	dev->probe_data = data;
+}
+
+/* Call cb after every completed poll (the daemon marks its snapshot dirty). */
+void
+device_set_change_cb(struct device *dev, void (*cb)(struct device *, void *), void *arg)
+{
+	dev->change_cb = cb;
+	dev->change_arg = arg;
+}
+
+/* Wall time of the next planned poll, or -1. */
+int64_t
+device_next_poll_ms(const struct device *dev)
+{
+	if (dev->timer == NULL || !evtimer_pending(dev->timer, NULL))
+		return -1;
+	return time_now_ms() + (dev->due_mono - time_mono_ms());
+}
+
+/*
+ * Delay before the next poll after `missed` polls missed in a row: the
+ * interval while fewer than two were missed, then doubling up to
+ * backoff_max, with "equal jitter" (half fixed, half random) from r.
+ */
+int64_t
+device_backoff(const struct device_conf *c, int missed, uint32_t r)
+{
+	int64_t d = c->interval_ms;
+	int i;
+
+	if (missed < 2)
+		return d;
+	for (i = 1; i < missed && d < c->backoff_max_ms; i++)
+		d *= 2;
+	if (d > c->backoff_max_ms)
+		d = c->backoff_max_ms;
+	return d / 2 + (int64_t)(r % (uint32_t)(d / 2 + 1));
+}
+
+static void
+timer_in(struct event *ev, int64_t ms)
+{
+	struct timeval tv;
+
+	if (ms < 0)
+		ms = 0;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(ev, &tv);
+}
+
+static void
+device_timer_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct device *dev = arg;
+
+	(void)fd;
+	(void)ev;
+	device_attempt(dev);
+}
+
+static void
+device_schedule_next(struct device *dev)
+{
+	int64_t now = time_mono_ms(), delay;
+
+	delay = device_backoff(dev->conf, dev->st.missed, random_u32());
+	dev->due_mono += delay;
+	/* Skip grid points already passed (a slow poll, a suspended host). */
+	if (dev->due_mono <= now)
+		dev->due_mono = now + dev->conf->interval_ms -
+		    ((now - dev->due_mono) % dev->conf->interval_ms);
+	dev->attempt = 0;
+	timer_in(dev->timer, dev->due_mono - now);
+}
+
+static void
+device_set_contact(struct device *dev, enum contact c)
+{
+	if (dev->st.contact == c)
+		return;
+	if (c == CONTACT_LOST)
+		log_warnx("device \"%s\": contact lost after %d missed polls: %s",
+		    dev->conf->name, dev->st.missed, dev->st.reason);
+	else if (c == CONTACT_OK && dev->st.contact == CONTACT_LOST)
+		log_info("device \"%s\": contact regained", dev->conf->name);
+	dev->st.contact = c;
+	dev->st.since_ms = time_now_ms();
+}
+
+static void
+device_commit(struct device *dev, struct poll *p, int64_t now)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++) {
+		struct poll_value *v = &p->v[i];
+		struct series *s = store_series(dev->store, dev->conf->name, v->metric,
+		    v->kind, v->unit);
+		struct sample smp = {
+			.t_ms = now,
+			.num = v->num,
+			.text = v->text,
+			.q = v->invalid != NULL ? Q_ERROR : Q_OK,
+			.reason = v->invalid,
+		};
+		series_update(s, &smp);
+	}
+}
+
+static void
+device_attempt_end(struct device *dev, enum poll_status status, const char *reason)
+{
+	struct poll *p = dev->poll;
+	int64_t now = time_now_ms();
+
+	dev->poll = NULL;
+	evtimer_del(dev->deadline);
+	if (status == POLL_OK) {
+		device_commit(dev, p, now);
+		poll_free(p);
+		dev->st.polls++;
+		dev->st.missed = 0;
+		dev->st.last_ok_ms = dev->st.last_poll_ms = now;
+		dev->st.last_status = POLL_OK;
+		dev->st.reason[0] = '\0';
+		device_set_contact(dev, CONTACT_OK);
+		device_schedule_next(dev);
+		goto changed;
+	}
+	poll_free(p);
+	snprintf(dev->st.reason, sizeof(dev->st.reason), "%s", reason);
+	dev->st.last_status = status;
+	if (dev->attempt < dev->conf->retries) {
+		dev->attempt++;
+		log_debug("device \"%s\": attempt %d failed (%s), retrying", dev->conf->name,
+		    dev->attempt, reason);
+		timer_in(dev->timer, dev->conf->retry_interval_ms);
+		return;
+	}
+	dev->st.polls++;
+	dev->st.failures++;
+	dev->st.missed++;
+	dev->st.last_poll_ms = now;
+	if (dev->st.missed >= dev->conf->stale_after) {
+		char why[320];
+		snprintf(why, sizeof(why), "contact lost: %s", dev->st.reason);
+		store_degrade_device(dev->store, dev->conf->name, Q_STALE, why);
+		device_set_contact(dev, CONTACT_LOST);
+	} else if (dev->st.contact != CONTACT_LOST)
+		device_set_contact(dev, CONTACT_MISSED);
+	device_schedule_next(dev);
+changed:
+	if (dev->change_cb != NULL)
+		dev->change_cb(dev, dev->change_arg);
+}
+
+static void
+device_deadline_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct device *dev = arg;
+	char reason[64], d[32];
+
+	(void)fd;
+	(void)ev;
+	if (dev->poll == NULL)
+		return;
+	dev->conf->probe->cancel(dev, dev->poll);
+	snprintf(reason, sizeof(reason), "no answer within %s",
+	    duration_format(dev->conf->timeout_ms, d, sizeof(d)));
+	device_attempt_end(dev, POLL_TIMEOUT, reason);
+}
+
+/*
+ * End the attempt in flight (from the probe).  A completion for an attempt
+ * that is not in flight is a probe bug: it is logged and ignored, never
+ * fatal.
+ */
+void
+poll_done(struct poll *p, enum poll_status status, const char *fmt, ...)
+{
+	struct device *dev = p->dev;
+	char reason[256] = "";
+	va_list ap;
+
+	if (dev == NULL || dev->poll != p) {
+		log_warnx("%s: completion for an attempt not in flight (probe bug)", __func__);
+		return;
+	}
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(reason, sizeof(reason), fmt, ap);
+		va_end(ap);
+	} else if (status != POLL_OK)
+		snprintf(reason, sizeof(reason), "%s", poll_status_name(status));
+	device_attempt_end(dev, status, reason);
+}
+
+static void
+device_attempt(struct device *dev)
+{
+	if (dev->poll != NULL)
+		return;
+	dev->poll = xcalloc(1, sizeof(*dev->poll));
+	dev->poll->dev = dev;
+	timer_in(dev->deadline, dev->conf->timeout_ms);
+	dev->conf->probe->poll(dev, dev->poll);
+}
+
+/* Start the probe and the schedule; the first poll comes at a random offset. */
+int
+device_start(struct device *dev)
+{
+	int64_t spread = dev->conf->interval_ms < FIRST_POLL_SPREAD_MS
+	    ? dev->conf->interval_ms
+	    : FIRST_POLL_SPREAD_MS;
+
+	if (dev->started)
+		return 0;
+	if (dev->conf->probe->start(dev) == -1)
+		return -1;
+	dev->started = 1;
+	dev->timer = evtimer_new(dev->base, device_timer_cb, dev);
+	dev->deadline = evtimer_new(dev->base, device_deadline_cb, dev);
+	if (dev->timer == NULL || dev->deadline == NULL)
+		fatalx("%s: evtimer_new", __func__);
+	dev->due_mono = time_mono_ms() + (int64_t)(random_u32() % (uint32_t)(spread + 1));
+	timer_in(dev->timer, dev->due_mono - time_mono_ms());
+	return 0;
+}
+
+/* Cancel any attempt in flight, stop the schedule and the probe. */
+void
+device_stop(struct device *dev)
+{
+	if (!dev->started)
+		return;
+	if (dev->poll != NULL) {
+		dev->conf->probe->cancel(dev, dev->poll);
+		poll_free(dev->poll);
+		dev->poll = NULL;
+	}
+	event_free(dev->timer);
+	event_free(dev->deadline);
+	dev->timer = dev->deadline = NULL;
+	dev->conf->probe->stop(dev);
+	dev->started = 0;
+}
+
+/* Poll now, out of schedule; -1 if a poll is already in flight. */
+int
+device_poll_now(struct device *dev)
+{
+	if (!dev->started || dev->poll != NULL)
+		return -1;
+	evtimer_del(dev->timer);
+	dev->due_mono = time_mono_ms();
+	dev->attempt = 0;
+	device_attempt(dev);
+	return 0;
+}

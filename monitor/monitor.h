@@ -1,0 +1,396 @@
+/*
+ * sonae — the daemon core: logging, configuration schema, devices and their
+ * scheduler, the metric store, the audit journal, the state snapshot and the
+ * control socket.  Core files never mention SNMP or Modbus: probes plug in
+ * through struct probe_ops (probes/probe.h).
+ */
+#ifndef SONAE_MONITOR_H
+#define SONAE_MONITOR_H
+
+#include <sys/types.h>
+#include <sys/queue.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <libconfig.h>
+#include <jansson.h>
+
+struct event_base;
+struct control;
+struct probe_ops;
+
+#define SONAE_PROTO_VERSION 1
+#define SONAE_DEFAULT_CONF  "/etc/sonae/sonae.conf"
+
+#define PRINTFLIKE(f, a) __attribute__((format(printf, f, a)))
+#define NORETURN	 __attribute__((noreturn))
+
+/* log.c */
+void log_init(int foreground, int verbose);
+void log_setverbose(int);
+int log_getverbose(void);
+void log_warn(const char *, ...) PRINTFLIKE(1, 2);
+void log_warnx(const char *, ...) PRINTFLIKE(1, 2);
+void log_info(const char *, ...) PRINTFLIKE(1, 2);
+void log_debug(const char *, ...) PRINTFLIKE(1, 2);
+void fatal(const char *, ...) PRINTFLIKE(1, 2) NORETURN;
+void fatalx(const char *, ...) PRINTFLIKE(1, 2) NORETURN;
+void log_libevent(int, const char *);
+
+/*
+ * Rate-limited complaints for conditions that repeat every poll: the first
+ * occurrence is logged, repeats at growing intervals, and one line on
+ * recovery.
+ */
+struct complaint {
+	int64_t next_ms;
+	int64_t interval_ms;
+	unsigned long count;
+};
+void complain(struct complaint *, const char *, ...) PRINTFLIKE(2, 3);
+void complain_release(struct complaint *, const char *, ...) PRINTFLIKE(2, 3);
+
+/* util.c */
+void *xmalloc(size_t);
+void *xcalloc(size_t, size_t);
+void *xreallocarray(void *, size_t, size_t);
+char *xstrdup(const char *);
+char *xstrndup(const char *, size_t);
+int xasprintf(char **, const char *, ...) PRINTFLIKE(2, 3);
+size_t strlcpy_s(char *, const char *, size_t);
+int64_t time_now_ms(void);
+int64_t time_mono_ms(void);
+char *time_format(int64_t, char *, size_t);
+int time_parse(const char *, int64_t, int64_t *);
+int duration_parse(const char *, int64_t *);
+char *duration_format(int64_t, char *, size_t);
+int utf8_valid(const char *, size_t);
+int tz_valid(const char *);
+int tz_apply(const char *);
+uint32_t random_u32(void);
+
+/* hmap.c: string-keyed hash map; keys are borrowed from the values. */
+struct hmap;
+struct hmap *hmap_new(void);
+void hmap_free(struct hmap *);
+void *hmap_get(const struct hmap *, const char *);
+void hmap_put(struct hmap *, const char *, void *);
+void *hmap_del(struct hmap *, const char *);
+size_t hmap_count(const struct hmap *);
+void *hmap_next(const struct hmap *, size_t *);
+
+/* conf.c: the schema-driven configuration loader. */
+enum conf_type {
+	CT_STRING,
+	CT_PATH,     /* string; relative paths resolve against the file's folder */
+	CT_INT,
+	CT_FLOAT,
+	CT_BOOL,
+	CT_DURATION, /* number of seconds or "500ms", "30s", "5min", "2h", "1d" */
+	CT_ENUM,
+	CT_STRINGS,  /* array of strings */
+	CT_SECRET,   /* string, or { file = "path" } read from a private file */
+	CT_GROUP,    /* nested group filling the same object */
+	CT_LIST,     /* list of groups, each an object of sub->size bytes */
+};
+
+#define CK_REQUIRED 0x1
+
+struct conf_ctx;
+struct conf_table;
+
+struct conf_key {
+	const char *name;
+	enum conf_type type;
+	size_t off;
+	double min, max; /* numbers; durations in seconds; strings: length */
+	const char *def; /* default as config text; NULL: none */
+	int flags;
+	const char *const *choices;   /* CT_ENUM, NULL-terminated */
+	const struct conf_table *sub; /* CT_GROUP, CT_LIST */
+	const char *help;
+};
+
+/* A list of objects (CT_LIST) and of strings (CT_STRINGS). */
+struct conf_list {
+	void *items;
+	size_t n;
+};
+struct conf_strings {
+	char **v;
+	size_t n;
+};
+
+struct conf_table {
+	const char *name;
+	const char *help;
+	size_t size;
+	const struct conf_key *keys;
+	/* Keys the table does not list; return 1 if taken, 0 if unknown. */
+	int (*extra)(struct conf_ctx *, config_setting_t *, void *);
+	/* Cross-key checks after the keys are read; report with conf_error. */
+	void (*check)(struct conf_ctx *, config_setting_t *, void *);
+	/* Release and compare what the hooks above added to the object. */
+	void (*release)(void *);
+	int (*equal)(const void *, const void *);
+};
+
+/* Where a value came from, for messages that name file and line. */
+struct conf_origin {
+	char *file;
+	unsigned int line;
+};
+
+struct device_conf {
+	char *name;
+	int kind; /* index into device_kinds */
+	char *description;
+	char *location;
+	struct conf_strings tags;
+	int availability;
+	int64_t interval_ms;
+	int64_t timeout_ms;
+	int retries;
+	int64_t retry_interval_ms;
+	int64_t backoff_max_ms;
+	int stale_after;
+	const struct probe_ops *probe;
+	void *probe_conf;
+	struct conf_origin origin;
+};
+
+struct conf {
+	char *path;
+	struct {
+		char *name;
+		char *timezone;
+	} site;
+	struct {
+		char *state_dir;
+		char *user;
+		int64_t snapshot_interval_ms;
+	} daemon;
+	struct {
+		char *socket;
+		char *group;
+		char *operators_group;
+		int max_line;
+		int max_clients;
+		int max_per_uid;
+		int64_t idle_timeout_ms;
+	} control;
+	struct {
+		int history;
+	} store;
+	struct conf_list devices; /* struct device_conf */
+};
+
+struct conf_errors {
+	char **v;
+	size_t n;
+};
+
+extern const struct conf_table conf_root_table;
+extern const char *const device_kinds[];
+extern const struct conf_table conf_device_table;
+
+struct conf *conf_load(const char *, struct conf_errors *);
+struct conf *conf_load_string(const char *, const char *, struct conf_errors *);
+void conf_free(struct conf *);
+int conf_equal(const struct conf_table *, const void *, const void *);
+void conf_free_object(const struct conf_table *, void *);
+void conf_error(struct conf_ctx *, config_setting_t *, const char *, ...)
+    PRINTFLIKE(3, 4);
+void conf_key_error(struct conf_ctx *, config_setting_t *, const char *, const char *, ...)
+    PRINTFLIKE(4, 5);
+const char *conf_dir(const struct conf_ctx *, const config_setting_t *);
+void conf_errors_clear(struct conf_errors *);
+void conf_walk_section(struct conf_ctx *, const struct conf_table *, config_setting_t *,
+    void *);
+const char *conf_ctx_path(const struct conf_ctx *);
+void conf_doc(FILE *);
+struct device_conf *conf_device(const struct conf *, size_t);
+char *secret_read_file(const char *, char *, size_t);
+
+/* store.c: latest sample per metric plus a bounded history ring. */
+enum quality {
+	Q_OK,
+	Q_STALE,
+	Q_ERROR,
+};
+enum metric_kind {
+	MK_NUMBER,
+	MK_BOOL,
+	MK_TEXT,
+};
+struct sample {
+	int64_t t_ms;
+	double num;
+	const char *text;   /* MK_TEXT */
+	enum quality q;
+	const char *reason; /* why not Q_OK */
+};
+struct hist_point {
+	int64_t t_ms;
+	double v;
+};
+struct store;
+struct series;
+struct store *store_new(size_t);
+void store_free(struct store *);
+void store_set_history(struct store *, size_t);
+struct series *store_series(struct store *, const char *, const char *, enum metric_kind,
+    const char *);
+struct series *store_lookup(const struct store *, const char *);
+struct series *store_first(const struct store *, const char *);
+struct series *store_next(const struct series *);
+size_t store_count(const struct store *);
+void store_drop_device(struct store *, const char *);
+void store_degrade_device(struct store *, const char *, enum quality, const char *);
+void series_update(struct series *, const struct sample *);
+const char *series_name(const struct series *);
+const char *series_unit(const struct series *);
+enum metric_kind series_kind(const struct series *);
+int series_latest(const struct series *, struct sample *);
+size_t series_history(const struct series *, struct hist_point *, size_t);
+const char *quality_name(enum quality);
+int quality_from_name(const char *);
+const char *metric_kind_name(enum metric_kind);
+int metric_kind_from_name(const char *);
+
+/* device.c: a configured device, its poll schedule and poll results. */
+enum poll_status {
+	POLL_OK,
+	POLL_TIMEOUT,  /* no answer in time */
+	POLL_REFUSED,  /* connection refused or unreachable */
+	POLL_AUTH,     /* credentials rejected */
+	POLL_PROTOCOL, /* the device answered garbage */
+	POLL_ERROR,    /* anything else */
+};
+enum contact {
+	CONTACT_PENDING, /* not polled yet */
+	CONTACT_OK,
+	CONTACT_MISSED,  /* polls missed, fewer than stale_after in a row */
+	CONTACT_LOST,    /* stale_after polls missed in a row: metrics are stale */
+};
+struct device_state {
+	enum contact contact;
+	int missed;           /* polls missed in a row */
+	int64_t last_poll_ms; /* wall time of the last completed poll */
+	int64_t last_ok_ms;
+	int64_t since_ms;     /* when the contact state last changed */
+	uint64_t polls, failures;
+	enum poll_status last_status;
+	char reason[256];
+};
+struct device;
+struct poll;
+const char *poll_status_name(enum poll_status);
+const char *contact_name(enum contact);
+int contact_from_name(const char *);
+struct device *device_new(struct event_base *, struct store *, const struct device_conf *);
+void device_free(struct device *);
+const struct device_conf *device_conf(const struct device *);
+void device_set_conf(struct device *, const struct device_conf *);
+const char *device_name(const struct device *);
+struct device_state *device_state(struct device *);
+struct event_base *device_base(const struct device *);
+void *device_probe_data(const struct device *);
+void device_set_probe_data(struct device *, void *);
+void device_set_change_cb(struct device *, void (*)(struct device *, void *), void *);
+int64_t device_next_poll_ms(const struct device *);
+int device_start(struct device *);
+void device_stop(struct device *);
+int device_poll_now(struct device *);
+int64_t device_backoff(const struct device_conf *, int, uint32_t);
+void poll_number(struct poll *, const char *, double, const char *);
+void poll_bool(struct poll *, const char *, int);
+void poll_text(struct poll *, const char *, const char *);
+void poll_invalid(struct poll *, const char *, enum metric_kind, const char *,
+    const char *, ...) PRINTFLIKE(5, 6);
+void poll_done(struct poll *, enum poll_status, const char *, ...) PRINTFLIKE(3, 4);
+
+/* audit.c: the append-only, hash-chained journal. */
+struct audit;
+struct audit_problem {
+	unsigned long line;
+	char what[256];
+};
+struct audit *audit_open(const char *, char *, size_t);
+void audit_close(struct audit *);
+int audit_append(struct audit *, const char *, const char *, json_t *);
+uint64_t audit_seq(const struct audit *);
+const char *audit_head(const struct audit *);
+int audit_verify(const char *, uint64_t, const char *, unsigned long *,
+    struct audit_problem *);
+json_t *audit_read(const char *, int64_t, size_t);
+const char *audit_path(const struct audit *);
+
+/* proto.c: the control line protocol, shared by sonaed and sonae. */
+#define PROTO_MAX_ARGS 32
+enum {
+	ST_FAILED = -1,     /* refused or failed: one-line reason */
+	ST_USAGE = -2,      /* unknown verb or bad arguments */
+	ST_DENIED = -3,     /* needs an operator */
+	ST_PROTOCOL = -4,   /* malformed, oversize or half-sent line; connection closed */
+};
+int proto_split(const char *, size_t, char **, int *, char *, size_t);
+void proto_free_args(char **, int);
+char *proto_join(int, char *const *);
+
+/* daemon.c: the running daemon. */
+struct daemon;
+struct daemon *daemon_new(struct event_base *, struct conf *, const char *);
+int daemon_start(struct daemon *, char *, size_t);
+int daemon_prepare_state_dir(const struct conf *, uid_t, gid_t, char *, size_t);
+void daemon_free(struct daemon *);
+int daemon_reload(struct daemon *, const char *, char *, size_t);
+void daemon_shutdown(struct daemon *);
+const struct conf *daemon_conf(const struct daemon *);
+const char *daemon_conf_path(const struct daemon *);
+struct store *daemon_store(const struct daemon *);
+struct audit *daemon_audit(const struct daemon *);
+struct device *daemon_device(const struct daemon *, const char *);
+struct device *daemon_device_at(const struct daemon *, size_t);
+size_t daemon_device_count(const struct daemon *);
+int64_t daemon_started_ms(const struct daemon *);
+json_t *daemon_last_reload(const struct daemon *);
+void daemon_dirty(struct daemon *);
+int daemon_journal(struct daemon *, const char *, const char *, json_t *);
+void daemon_set_control(struct daemon *, struct control *);
+struct control *daemon_control(const struct daemon *);
+
+/* state.c: the atomic state snapshot in state_dir. */
+int state_save(struct daemon *, char *, size_t);
+int state_restore(struct daemon *, char *, size_t);
+int file_write_atomic(const char *, const char *, size_t, char *, size_t);
+
+/* control.c: the control socket server. */
+struct control;
+struct ctl_peer {
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	int is_operator;
+	char actor[64];
+};
+struct control *control_new(struct event_base *, struct daemon *, const struct conf *,
+    char *, size_t);
+void control_free(struct control *);
+void control_reconf(struct control *, const struct conf *);
+size_t control_clients(const struct control *);
+
+/* verbs.c: the table of control verbs. */
+struct ctl_reply {
+	int status;     /* lines that follow, or ST_* */
+	char text[512]; /* the status line's text */
+	json_t *body;   /* the one JSON document that follows, or NULL */
+};
+int verbs_dispatch(struct daemon *, const struct ctl_peer *, int, char **,
+    struct ctl_reply *);
+json_t *verbs_device_json(struct daemon *, struct device *, int);
+
+#endif
