@@ -263,6 +263,18 @@ daemon_reload(struct daemon *d, const char *actor, char *msg, size_t msglen)
 	removed = xcalloc(d->ndevs, sizeof(char *));
 	ndevs = xcalloc(nc->devices.n, sizeof(*ndevs));
 	nbyname = hmap_new();
+	for (i = 0; i < nc->devices.n; i++)
+		hmap_put(nbyname, conf_device(nc, i)->name, conf_device(nc, i));
+	/* Devices no longer in the file go first, with their readings. */
+	for (i = 0; i < d->ndevs; i++) {
+		const char *name = device_name(d->devs[i]);
+		if (hmap_get(nbyname, name) == NULL) {
+			removed[nremoved++] = name; /* the old conf lives until the end */
+			hmap_del(d->byname, name);
+			store_drop_device(d->store, name);
+			device_free(d->devs[i]);
+		}
+	}
 	for (i = 0; i < nc->devices.n; i++) {
 		const struct device_conf *c = conf_device(nc, i);
 		struct device *old = hmap_del(d->byname, c->name);
@@ -283,20 +295,9 @@ daemon_reload(struct daemon *d, const char *actor, char *msg, size_t msglen)
 		}
 		hmap_put(nbyname, c->name, ndevs[i]);
 	}
-	/* What is left in the old index was removed from the file. */
-	for (i = 0; i < d->ndevs; i++) {
-		const char *name = device_name(d->devs[i]);
-		if (hmap_get(d->byname, name) == d->devs[i]) {
-			removed[nremoved++] = name;
-			store_drop_device(d->store, name);
-		}
-	}
 	o = json_pack("{s:b, s:s, s:o, s:o, s:o, s:i}", "ok", 1, "config", d->conf_path,
 	    "added", names_json(added, nadded), "changed", names_json(changed, nchanged),
 	    "removed", names_json(removed, nremoved), "unchanged", (int)nkept);
-	for (i = 0; i < d->ndevs; i++)
-		if (hmap_get(d->byname, device_name(d->devs[i])) == d->devs[i])
-			device_free(d->devs[i]);
 	hmap_free(d->byname);
 	free(d->devs);
 	d->byname = nbyname;

@@ -43,8 +43,8 @@ static const struct conf_key daemon_keys[] = {
 	    .help = "When started as root, drop to this user after the control socket "
 		    "is bound. Unset: keep the starting user."},
 	{.name = "snapshot_interval", .type = CT_DURATION,
-	    .off = offsetof(struct conf, daemon.snapshot_interval_ms), .min = 1, .max = 3600,
-	    .def = "10s",
+	    .off = offsetof(struct conf, daemon.snapshot_interval_ms), .min = 0.1, .max = 3600,
+	    .def = "30s",
 	    .help = "Longest time changed state waits before the snapshot is rewritten "
 		    "(it is also written at exit)."},
 	{0},

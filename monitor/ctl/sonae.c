@@ -441,9 +441,13 @@ remote(const char *sock, int argc, char **argv, const struct cmd *c)
 		json_dumpf(body, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		printf("\n");
 		rc = json_is_false(json_object_get(body, "ok")) ? EXIT_FAILED : EXIT_OK;
-	} else if (json_out)
-		rc = (printf("{\"result\": \"%s\"}\n", text), EXIT_OK);
-	else
+	} else if (json_out) {
+		json_t *o = json_pack("{s:s}", "result", text);
+		json_dumpf(o, stdout, JSON_INDENT(2));
+		printf("\n");
+		json_decref(o);
+		rc = EXIT_OK;
+	} else
 		rc = c->render(body, text);
 	json_decref(body);
 	free(line);
