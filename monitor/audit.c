@@ -286,7 +286,8 @@ audit_verify(const char *path, uint64_t head_seq, const char *head_hash,
 		}
 		if (seq > expect) {
 			snprintf(pb->what, sizeof(pb->what),
-			    "seq %llu where %llu was expected: entries were removed before it",
+			    "seq %llu where %llu was expected: entries were removed or reordered "
+			    "before it",
 			    (unsigned long long)seq, (unsigned long long)expect);
 			goto fail;
 		}

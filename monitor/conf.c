@@ -34,14 +34,31 @@ struct conf_ctx {
 static void conf_walk(struct conf_ctx *, const struct conf_table *, config_setting_t *,
     void *);
 
+/*
+ * The file that holds setting s, as a path that works from any folder.
+ * libconfig names an @included file as the @include line spells it, which
+ * is relative to the main file's folder (the include folder), not to ours.
+ */
+const char *
+conf_file(const struct conf_ctx *ctx, const config_setting_t *s)
+{
+	static char path[PATH_MAX];
+	const char *file = s != NULL ? config_setting_source_file(s) : NULL;
+
+	if (file == NULL || strcmp(file, ctx->main_file) == 0)
+		return ctx->main_file;
+	if (file[0] == '/' || ctx->main_dir == NULL)
+		return file;
+	snprintf(path, sizeof(path), "%s/%s", ctx->main_dir, file);
+	return path;
+}
+
 static void
 conf_verror(struct conf_ctx *ctx, config_setting_t *s, const char *key, const char *fmt,
     va_list ap)
 {
 	char *msg, *line, where[600];
-	const char *file = s != NULL && config_setting_source_file(s) != NULL
-	    ? config_setting_source_file(s)
-	    : ctx->main_file;
+	const char *file = conf_file(ctx, s);
 
 	if (ctx->errors->n >= CONF_MAX_ERRORS)
 		return;
@@ -97,7 +114,7 @@ conf_dir(const struct conf_ctx *ctx, const config_setting_t *s)
 
 	if (file == NULL)
 		return ctx->main_dir;
-	copy = xstrdup(file);
+	copy = xstrdup(conf_file(ctx, s));
 	strlcpy_s(dir, dirname(copy), sizeof(dir));
 	free(copy);
 	return dir;
@@ -599,10 +616,11 @@ conf_unknown(struct conf_ctx *ctx, const struct conf_table *t, config_setting_t 
 			best = k->name;
 		}
 	}
+	/* Named explicitly: conf_error would leave out the name of a group. */
 	if (best != NULL)
-		conf_error(ctx, s, "unknown key (did you mean \"%s\"?)", best);
+		conf_key_error(ctx, s, name, "unknown key (did you mean \"%s\"?)", best);
 	else
-		conf_error(ctx, s, "unknown key");
+		conf_key_error(ctx, s, name, "unknown key");
 }
 
 /* Report required keys missing from g, including inside absent groups. */
@@ -708,13 +726,21 @@ static void
 conf_parse_error(config_t *cfg, const char *name, struct conf_errors *errors)
 {
 	const char *file = config_error_file(cfg) ? config_error_file(cfg) : name;
-	char *line;
+	char *line, *copy = NULL, *incl = NULL;
 
+	/* An @included file is named relative to the main file's folder (conf_file). */
+	if (strcmp(file, name) != 0 && file[0] != '/') {
+		copy = xstrdup(name);
+		xasprintf(&incl, "%s/%s", dirname(copy), file);
+		file = incl;
+	}
 	if (config_error_type(cfg) == CONFIG_ERR_FILE_IO && config_error_line(cfg) == 0)
 		xasprintf(&line, "%s: cannot read: %s", file, strerror(errno));
 	else
 		xasprintf(&line, "%s:%d: %s", file, config_error_line(cfg),
 		    config_error_text(cfg));
+	free(copy);
+	free(incl);
 	errors->v = xreallocarray(errors->v, errors->n + 1, sizeof(char *));
 	errors->v[errors->n++] = line;
 }
@@ -957,8 +983,10 @@ conf_doc(FILE *f)
 	fprintf(f, "# sonae configuration reference\n\n"
 		   "Generated from the schema table by `sonaed -R`; do not edit by hand.\n\n"
 		   "The file is read with libconfig: `key = value;`, groups `{ ... }`, "
-		   "lists `( ... )`, arrays `[ ... ]`, and `@include \"file\"` (relative "
-		   "to the including file's folder). Unknown keys, wrong types and values "
+		   "lists `( ... )`, arrays `[ ... ]`, and `@include \"file\"`. With "
+		   "libconfig 1.5 every include path, also in nested includes, is taken "
+		   "relative to the main file's folder, and absolute include paths are "
+		   "not supported. Unknown keys, wrong types and values "
 		   "out of range are errors reported as `file:line: key: reason`, and a "
 		   "file with any error is refused whole.\n\n"
 		   "Types: a *duration* is a number of seconds or a string with units "

@@ -425,9 +425,9 @@ control_free(struct control *ctl)
 	free(ctl);
 }
 
-/* Connections open now. */
+/* Connections open now; 0 without a control socket (takes NULL). */
 size_t
 control_clients(const struct control *ctl)
 {
-	return ctl->nconns;
+	return ctl != NULL ? ctl->nconns : 0;
 }

@@ -50,7 +50,8 @@ struct device {
 	void *probe_data;
 	int started;
 
-	struct poll *poll;      /* attempt in flight */
+	struct poll *poll;      /* &attempt_buf while an attempt is in flight */
+	struct poll attempt_buf; /* lives as long as the device (see poll_done) */
 	int attempt;            /* 0 for the first attempt of a poll */
 	int64_t due_mono;       /* grid point of the current or next poll */
 	struct event *timer;    /* next poll or retry */
@@ -94,12 +95,10 @@ contact_from_name(const char *s)
 }
 
 static void
-poll_free(struct poll *p)
+poll_clear(struct poll *p)
 {
 	size_t i;
 
-	if (p == NULL)
-		return;
 	for (i = 0; i < p->n; i++) {
 		free(p->v[i].metric);
 		free(p->v[i].text);
@@ -107,7 +106,8 @@ poll_free(struct poll *p)
 		free(p->v[i].invalid);
 	}
 	free(p->v);
-	free(p);
+	p->v = NULL;
+	p->n = 0;
 }
 
 static struct poll_value *
@@ -181,6 +181,7 @@ device_free(struct device *dev)
 	if (dev == NULL)
 		return;
 	device_stop(dev);
+	poll_clear(&dev->attempt_buf);
 	free(dev);
 }
 
@@ -253,12 +254,14 @@ device_next_poll_ms(const struct device *dev)
 /*
  * Delay before the next poll after `missed` polls missed in a row: the
  * interval while fewer than two were missed, then doubling up to
- * backoff_max, with "equal jitter" (half fixed, half random) from r.
+ * backoff_max, with "equal jitter" (half fixed, half random) from r.  The
+ * jitter never brings the delay below the interval: with backoff_max near
+ * the interval, a dead device must not be polled more often than a live one.
  */
 int64_t
 device_backoff(const struct device_conf *c, int missed, uint32_t r)
 {
-	int64_t d = c->interval_ms;
+	int64_t d = c->interval_ms, lo;
 	int i;
 
 	if (missed < 2)
@@ -267,7 +270,10 @@ device_backoff(const struct device_conf *c, int missed, uint32_t r)
 		d *= 2;
 	if (d > c->backoff_max_ms)
 		d = c->backoff_max_ms;
-	return d / 2 + (int64_t)(r % (uint32_t)(d / 2 + 1));
+	lo = d / 2 > c->interval_ms ? d / 2 : c->interval_ms;
+	if (lo >= d)
+		return d;
+	return lo + (int64_t)(r % (uint32_t)(d - lo + 1));
 }
 
 static void
@@ -351,7 +357,7 @@ device_attempt_end(struct device *dev, enum poll_status status, const char *reas
 	evtimer_del(dev->deadline);
 	if (status == POLL_OK) {
 		device_commit(dev, p, now);
-		poll_free(p);
+		poll_clear(p);
 		dev->st.polls++;
 		dev->st.missed = 0;
 		dev->st.last_ok_ms = dev->st.last_poll_ms = now;
@@ -361,7 +367,7 @@ device_attempt_end(struct device *dev, enum poll_status status, const char *reas
 		device_schedule_next(dev);
 		goto changed;
 	}
-	poll_free(p);
+	poll_clear(p);
 	snprintf(dev->st.reason, sizeof(dev->st.reason), "%s", reason);
 	dev->st.last_status = status;
 	if (dev->attempt < dev->conf->retries) {
@@ -405,9 +411,11 @@ device_deadline_cb(evutil_socket_t fd, short ev, void *arg)
 }
 
 /*
- * End the attempt in flight (from the probe).  A completion for an attempt
- * that is not in flight is a probe bug: it is logged and ignored, never
- * fatal.
+ * End the attempt in flight (from the probe).  The attempt object lives as
+ * long as its device, so a second completion, or one after a timeout
+ * cancelled the attempt, finds it not in flight: a probe bug, logged and
+ * ignored, never fatal.  (A stale completion arriving during a newer attempt
+ * cannot be told apart: probes must honour cancel.)
  */
 void
 poll_done(struct poll *p, enum poll_status status, const char *fmt, ...)
@@ -434,7 +442,7 @@ device_attempt(struct device *dev)
 {
 	if (dev->poll != NULL)
 		return;
-	dev->poll = xcalloc(1, sizeof(*dev->poll));
+	dev->poll = &dev->attempt_buf;
 	dev->poll->dev = dev;
 	timer_in(dev->deadline, dev->conf->timeout_ms);
 	dev->conf->probe->poll(dev, dev->poll);
@@ -470,7 +478,7 @@ device_stop(struct device *dev)
 		return;
 	if (dev->poll != NULL) {
 		dev->conf->probe->cancel(dev, dev->poll);
-		poll_free(dev->poll);
+		poll_clear(dev->poll);
 		dev->poll = NULL;
 	}
 	event_free(dev->timer);

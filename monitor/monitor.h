@@ -207,6 +207,7 @@ void conf_error(struct conf_ctx *, config_setting_t *, const char *, ...)
 void conf_key_error(struct conf_ctx *, config_setting_t *, const char *, const char *, ...)
     PRINTFLIKE(4, 5);
 const char *conf_dir(const struct conf_ctx *, const config_setting_t *);
+const char *conf_file(const struct conf_ctx *, const config_setting_t *);
 void conf_errors_clear(struct conf_errors *);
 void conf_walk_section(struct conf_ctx *, const struct conf_table *, config_setting_t *,
     void *);

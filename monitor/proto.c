@@ -108,8 +108,8 @@ proto_free_args(char **argv, int argc)
 
 /*
  * Join words into a request line (no newline), quoting where needed.
- * Returns NULL if a word holds a control character (a message must be one
- * line) or is not UTF-8.
+ * Returns NULL if a word holds a control character other than a tab (a
+ * message must be one line) or is not UTF-8.
  */
 char *
 proto_join(int argc, char *const *argv)
@@ -131,7 +131,7 @@ proto_join(int argc, char *const *argv)
 			return NULL;
 		}
 		for (c = a; *c != '\0'; c++)
-			if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+			if (((unsigned char)*c < 0x20 && *c != '\t') || *c == 0x7f) {
 				free(out);
 				return NULL;
 			}

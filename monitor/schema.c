@@ -130,9 +130,7 @@ device_check(struct conf_ctx *ctx, config_setting_t *g, void *obj)
 	char a[32], b[32];
 	const char *p;
 
-	d->origin.file = xstrdup(config_setting_source_file(g) != NULL
-		? config_setting_source_file(g)
-		: "-");
+	d->origin.file = xstrdup(conf_file(ctx, g));
 	d->origin.line = config_setting_source_line(g);
 	if (d->name != NULL) {
 		for (p = d->name; *p != '\0'; p++)
@@ -246,7 +244,7 @@ root_check(struct conf_ctx *ctx, config_setting_t *root, void *obj)
 	size_t i;
 
 	if (conf->site.timezone != NULL && !tz_valid(conf->site.timezone))
-		conf_error(ctx, config_setting_lookup(root, "site.timezone"),
+		conf_key_error(ctx, config_setting_lookup(root, "site.timezone"), "site.timezone",
 		    "unknown time zone \"%s\" (a tz database name such as Asia/Tokyo)",
 		    conf->site.timezone);
 	for (i = 0; i < conf->devices.n; i++) {

@@ -69,6 +69,7 @@ int
 main(int argc, char **argv)
 {
 	const char *conf_path = SONAE_DEFAULT_CONF;
+	char *abs_path = NULL;
 	struct conf_errors errs = {NULL, 0};
 	struct passwd *pw = NULL;
 	struct event_base *base;
@@ -109,6 +110,9 @@ main(int argc, char **argv)
 		usage();
 
 	log_init(1, verbose);
+	/* Reload re-reads this path after daemon(3) moved us to "/". */
+	if ((abs_path = realpath(conf_path, NULL)) != NULL)
+		conf_path = abs_path;
 	if ((conf = conf_load(conf_path, &errs)) == NULL) {
 		size_t k;
 		for (k = 0; k < errs.n; k++)
@@ -116,11 +120,13 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s: %zu error%s; not started\n", conf_path, errs.n,
 		    errs.n == 1 ? "" : "s");
 		conf_errors_clear(&errs);
+		free(abs_path);
 		return 1;
 	}
 	if (check) {
 		printf("%s: ok (%zu devices)\n", conf_path, conf->devices.n);
 		conf_free(conf);
+		free(abs_path);
 		return 0;
 	}
 	if (tz_apply(conf->site.timezone) == -1)
@@ -164,6 +170,7 @@ main(int argc, char **argv)
 		event_free(sigs[i]);
 	daemon_free(d);
 	event_base_free(base);
+	free(abs_path);
 	log_info("stopped");
 	return 0;
 }

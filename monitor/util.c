@@ -60,14 +60,21 @@ xstrdup(const char *s)
 	return p;
 }
 
-/* strndup or die. */
+/*
+ * strndup or die.  Copied by hand: s is often a slice of a buffer with no NUL
+ * after it, which ASan's strndup (with strict_string_checks) reads past.
+ */
 char *
 xstrndup(const char *s, size_t n)
 {
-	char *p = strndup(s, n);
+	const char *nul = memchr(s, '\0', n);
+	char *p;
 
-	if (p == NULL)
-		fatal("%s", __func__);
+	if (nul != NULL)
+		n = (size_t)(nul - s);
+	p = xmalloc(n + 1);
+	memcpy(p, s, n);
+	p[n] = '\0';
 	return p;
 }
 

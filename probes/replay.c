@@ -328,8 +328,13 @@ sc_line(struct scenario *sc, const char *line, size_t len, const char **err)
 	struct sc_frame *fr;
 	char tmp[64];
 
-	if (lex_word(&lx, &w, &wl) == -1)
-		return 0; /* blank */
+	if (lex_word(&lx, &w, &wl) == -1) {
+		if (lx.p >= lx.end)
+			return 0; /* blank (a lone \r) */
+		/* A line that starts with '=' or '"' is not blank: say so. */
+		*err = "expected an offset (0, 30s, 2min), unit or end";
+		return -1;
+	}
 	if (wl == 4 && strncmp(w, "unit", 4) == 0) {
 		const char *name, *unit;
 		size_t nl, ul, idx;
