@@ -153,6 +153,8 @@ poll_invalid(struct poll *p, const char *metric, enum metric_kind kind, const ch
 	struct poll_value *v = poll_add(p, metric, kind, unit);
 	va_list ap;
 
+	v->num = NAN; /* shown as no value, never as a plausible 0 */
+
 	va_start(ap, fmt);
 	if (vasprintf(&v->invalid, fmt, ap) == -1)
 		v->invalid = xstrdup("unreadable");

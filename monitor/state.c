@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -85,7 +86,7 @@ state_series(const struct series *s)
 	if (series_kind(s) == MK_TEXT)
 		json_object_set_new(o, "value", json_string(smp.text != NULL ? smp.text : ""));
 	else
-		json_object_set_new(o, "value", json_real(smp.num));
+		json_object_set_new(o, "value", isfinite(smp.num) ? json_real(smp.num) : json_null());
 	if (smp.reason != NULL)
 		json_object_set_new(o, "reason", json_string(smp.reason));
 	return o;
@@ -177,7 +178,7 @@ state_restore_device(struct daemon *d, struct device *dev, json_t *o, int64_t sa
 		if (k == MK_TEXT)
 			smp.text = json_is_string(v) ? json_string_value(v) : "";
 		else
-			smp.num = json_number_value(v);
+			smp.num = json_is_number(v) ? json_number_value(v) : NAN;
 		series_update(store_series(daemon_store(d), device_name(dev), name, k, unit),
 		    &smp);
 	}

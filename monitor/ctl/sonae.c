@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -369,7 +370,7 @@ connect_daemon(const char *path)
 		exit(EXIT_FAILED);
 	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if ((f = fdopen(fd, "r+")) == NULL) {
+	if ((f = fdopen(fd, "r")) == NULL) {
 		fprintf(stderr, "sonae: fdopen: %s\n", strerror(errno));
 		exit(EXIT_FAILED);
 	}
@@ -402,9 +403,10 @@ read_status(FILE *f, char **line, size_t *cap, const char **text)
 static int
 remote(const char *sock, int argc, char **argv, const struct cmd *c)
 {
-	char *req, *line = NULL;
+	char *req, *out, *line = NULL;
 	const char *text;
-	size_t cap = 0;
+	size_t cap = 0, off, len;
+	ssize_t n;
 	int st, rc;
 	json_t *body = NULL;
 	json_error_t jerr;
@@ -413,9 +415,16 @@ remote(const char *sock, int argc, char **argv, const struct cmd *c)
 	if ((req = proto_join(argc, argv)) == NULL)
 		usage("arguments must be single lines of UTF-8 text");
 	f = connect_daemon(sock);
-	fprintf(f, "HELLO %d\n%s\n", SONAE_PROTO_VERSION, req);
-	fflush(f);
+	xasprintf(&out, "HELLO %d\n%s\n", SONAE_PROTO_VERSION, req);
 	free(req);
+	/*
+	 * A write that fails (the daemon refused us and closed) is not the
+	 * end: its one-line reason is still there to read.
+	 */
+	for (off = 0, len = strlen(out); off < len; off += (size_t)n)
+		if ((n = write(fileno(f), out + off, len - off)) <= 0)
+			break;
+	free(out);
 	if ((st = read_status(f, &line, &cap, &text)) < 0) {
 		fprintf(stderr, "sonae: %s\n", text);
 		exit(st == ST_USAGE ? EXIT_USAGE : EXIT_FAILED);
@@ -428,7 +437,7 @@ remote(const char *sock, int argc, char **argv, const struct cmd *c)
 	}
 	if (st >= 1) {
 		char *status_text = xstrdup(text);
-		ssize_t n = getline(&line, &cap, f);
+		n = getline(&line, &cap, f);
 		if (n <= 0 || (body = json_loadb(line, (size_t)n, 0, &jerr)) == NULL) {
 			fprintf(stderr, "sonae: unreadable answer from sonaed\n");
 			exit(EXIT_FAILED);
@@ -472,6 +481,8 @@ main(int argc, char **argv)
 
 	if (sock == NULL)
 		sock = DEFAULT_SOCKET;
+	/* A daemon that refuses us closes at once: read its reason, do not die. */
+	signal(SIGPIPE, SIG_IGN);
 	/* Options before the command only: "sonae device x --history" keeps its own. */
 	while ((ch = getopt_long(argc, argv, "+s:jhV", longopts, NULL)) != -1) {
 		switch (ch) {

@@ -1,0 +1,511 @@
+"""
+Shared helpers for the sonae integration tests: a private site (folder,
+configuration, replay scenarios), the sonaed process, the sonae CLI, raw
+connections to the control socket and the audit journal.
+
+Every test module imports this; ctest runs each test_*.py with SONAED, SONAE
+and SONAE_SRC in the environment (tests/integration/CMakeLists.txt).  Only the
+standard library is used.
+
+Rules the helpers keep:
+- nothing waits with a fixed sleep: wait_until() polls a condition against a
+  deadline and fails with the last value it saw;
+- every process a test starts is stopped by its PID, every folder removed
+  (unittest cleanups), even when the test fails;
+- the binaries are built with ASan and UBSan: a daemon or CLI whose stderr
+  shows a sanitizer report fails the test.
+"""
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+
+def _env(var):
+    value = os.environ.get(var)
+    if not value:
+        raise RuntimeError(
+            "%s is not set: run the integration tests through ctest "
+            "(or set SONAED, SONAE and SONAE_SRC)" % var)
+    return value
+
+
+SONAED = _env("SONAED")
+SONAE = _env("SONAE")
+SONAE_SRC = _env("SONAE_SRC")
+
+SANITIZER_MARKS = ("AddressSanitizer", "runtime error:", "LeakSanitizer")
+
+# Exit codes of the sonae CLI.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# Reply status of the control protocol (monitor/monitor.h).
+ST_FAILED, ST_USAGE, ST_DENIED, ST_PROTOCOL = -1, -2, -3, -4
+
+
+def wait_until(pred, timeout=10.0, interval=0.05, what=None):
+    """Call pred() until it returns something true; return that value.
+
+    Fails (AssertionError) after timeout seconds, naming what was awaited and
+    the last value pred() returned."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        last = pred()
+        if last:
+            return last
+        if time.monotonic() >= deadline:
+            raise AssertionError("timed out after %gs waiting for %s (last: %r)" %
+                                 (timeout, what or getattr(pred, "__name__", "condition"),
+                                  last))
+        time.sleep(interval)
+
+
+def wait_for(get, cond, timeout=10.0, interval=0.05, what=None):
+    """Call get() until cond(value) holds; return that value."""
+    box = []
+
+    def pred():
+        box[:] = [get()]
+        return cond(box[0])
+    try:
+        wait_until(pred, timeout, interval, what)
+    except AssertionError as e:
+        raise AssertionError("%s; last value: %r" % (e, box[0] if box else None)) from None
+    return box[0]
+
+
+def sanitizer_report(text):
+    """The first sanitizer mark found in text, or None."""
+    for mark in SANITIZER_MARKS:
+        if mark in text:
+            return mark
+    return None
+
+
+# --- libconfig text -------------------------------------------------------
+
+class Raw(str):
+    """A value written into the configuration as it is."""
+
+
+def cfg_value(v, indent=0):
+    pad = "\t" * (indent + 1)
+    if isinstance(v, Raw):
+        return str(v)
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, dict):
+        lines = ["{"]
+        for k, x in v.items():
+            lines.append("%s%s = %s;" % (pad, k, cfg_value(x, indent + 1)))
+        lines.append("\t" * indent + "}")
+        return "\n".join(lines)
+    if isinstance(v, (list, tuple)):
+        if v and all(isinstance(x, dict) for x in v):
+            items = [pad + cfg_value(x, indent + 1) for x in v]
+            return "(\n" + ",\n".join(items) + "\n" + "\t" * indent + ")"
+        return "[" + ", ".join(cfg_value(x, indent) for x in v) + "]"
+    raise TypeError("cannot write %r into a configuration" % (v,))
+
+
+def line_of(text, needle, start=1):
+    """1-based number of the first line of text (from line start) holding needle."""
+    for n, line in enumerate(text.splitlines(), 1):
+        if n >= start and needle in line:
+            return n
+    raise AssertionError("%r is not in the text" % needle)
+
+
+# --- the audit journal ------------------------------------------------------
+
+GENESIS = "0" * 64
+
+
+def audit_entry_line(seq, when, actor, action, detail, prev):
+    """One journal line as audit.c writes it (hash over the line without hash)."""
+    body = json.dumps({"seq": seq, "time": when, "actor": actor, "action": action,
+                       "detail": detail, "prev": prev}, separators=(",", ":"))
+    digest = hashlib.sha256(body.encode()).hexdigest()
+    return body[:-1] + ',"hash":"%s"}' % digest, digest
+
+
+# --- the CLI ------------------------------------------------------------------
+
+class Result:
+    def __init__(self, argv, rc, out, err):
+        self.argv, self.rc, self.out, self.err = argv, rc, out, err
+
+    @property
+    def json(self):
+        try:
+            return json.loads(self.out)
+        except ValueError as e:
+            raise AssertionError("%s: output is not JSON (%s):\n%s" %
+                                 (" ".join(self.argv), e, self.out))
+
+    def __repr__(self):
+        return "Result(rc=%d, out=%r, err=%r)" % (self.rc, self.out[-2000:], self.err[-2000:])
+
+
+AS_NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+
+
+def run(argv, user=None, timeout=60, env=None, cwd=None):
+    """Run a command; returns Result.  user="nobody" runs it through setpriv."""
+    if user is not None:
+        if user != "nobody":
+            raise ValueError("only nobody is supported")
+        if shutil.which("setpriv") is None:
+            raise AssertionError("setpriv (util-linux) is not installed")
+        argv = AS_NOBODY + list(argv)
+    p = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=timeout, env=env, cwd=cwd)
+    r = Result(list(argv), p.returncode, p.stdout.decode("utf-8", "replace"),
+               p.stderr.decode("utf-8", "replace"))
+    mark = sanitizer_report(r.err)
+    if mark is not None:
+        raise AssertionError("%s: sanitizer report (%s) on stderr:\n%s" %
+                             (" ".join(argv), mark, r.err))
+    return r
+
+
+def sonae(*args, **kw):
+    return run([SONAE] + [str(a) for a in args], **kw)
+
+
+# --- raw connections to the control socket ----------------------------------
+
+class Conn:
+    """A raw client of the control socket, for protocol tests."""
+
+    def __init__(self, path, timeout=5.0):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(path)
+        self.buf = b""
+        self.eof = False
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def shut_wr(self):
+        self.sock.shutdown(socket.SHUT_WR)
+
+    def _fill(self, deadline):
+        if self.eof:
+            return False
+        self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            chunk = self.sock.recv(65536)
+        except socket.timeout:
+            return False
+        except ConnectionResetError:
+            # A UNIX socket closed with unread input reports ECONNRESET once
+            # everything queued for us was read: the daemon closed it.
+            chunk = b""
+        if not chunk:
+            self.eof = True
+            return False
+        self.buf += chunk
+        return True
+
+    def line(self, timeout=5.0):
+        """The next line (without the newline), or None at end of input.
+        Fails on timeout."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            if self.eof:
+                return None
+            if time.monotonic() >= deadline:
+                raise AssertionError("no complete line from sonaed within %gs (have %r)" %
+                                     (timeout, self.buf))
+            self._fill(deadline)
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.decode("utf-8", "replace")
+
+    def reply(self, timeout=5.0):
+        """(status, text) of the next status line; fails at end of input."""
+        line = self.line(timeout)
+        if line is None:
+            raise AssertionError("sonaed closed the connection without a reply")
+        m = re.match(r"^(-?\d+) (.*)$", line)
+        if m is None:
+            raise AssertionError("not a status line: %r" % line)
+        return int(m.group(1)), m.group(2)
+
+    def hello(self):
+        st, text = self.reply_to("HELLO 1")
+        if st != 0:
+            raise AssertionError("HELLO refused: %d %s" % (st, text))
+        return text
+
+    def reply_to(self, request, timeout=5.0):
+        self.send(request + "\n")
+        return self.reply(timeout)
+
+    def request(self, request, timeout=5.0):
+        """Send a request; returns (status, text, JSON body or None)."""
+        st, text = self.reply_to(request, timeout)
+        body = None
+        if st >= 1:
+            raw = self.line(timeout)
+            if raw is None:
+                raise AssertionError("status %d announced a body that never came" % st)
+            body = json.loads(raw)
+        return st, text, body
+
+    def closed(self, timeout=5.0):
+        """True once sonaed has closed the connection (all input read and
+        discarded), False if it is still open after timeout."""
+        deadline = time.monotonic() + timeout
+        while not self.eof and time.monotonic() < deadline:
+            self.buf = b""
+            self._fill(deadline)
+        return self.eof
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+# --- a site: folder, configuration, daemon ----------------------------------
+
+class Site:
+    """A private site in a temporary folder, with its own sonaed."""
+
+    def __init__(self, test, name="integration test site"):
+        """test: the TestCase whose cleanups stop the daemon and remove the
+        folder, or a TestCase class (from setUpClass: class cleanups)."""
+        self.test = test
+        self.dir = tempfile.mkdtemp(prefix="sonae-it-")
+        os.chmod(self.dir, 0o755)  # other uids (nobody) must reach the socket
+        self.name = name
+        self.conf = self.path("sonae.conf")
+        self.sock = self.path("sonae.sock")
+        self.state_dir = self.path("state")
+        self.daemon = {"state_dir": self.state_dir}
+        self.control = {"socket": self.sock}
+        self.store = {}
+        self.devices = []
+        self.proc = None
+        self.logs = []      # one stderr file per start
+        self.env = None
+        if isinstance(test, type):
+            test.addClassCleanup(self.cleanup)
+        else:
+            test.addCleanup(self.cleanup)
+
+    # files
+
+    def path(self, *parts):
+        return os.path.join(self.dir, *parts)
+
+    def write(self, name, text, mode=None):
+        """Write a file in the site folder; the path stays the same inode
+        only if the file did not exist (use rewrite() for that)."""
+        p = self.path(name)
+        tmp = p + ".tmp-write"
+        with open(tmp, "w") as f:
+            f.write(text)
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, p)
+        return p
+
+    def scenario(self, name, text):
+        """Write a replay scenario NAME.replay; returns its path."""
+        return self.write(name + ".replay", text)
+
+    def device(self, name, scenario_text=None, scenario=None, replay=None, **keys):
+        """Add a replay device (short polling by default); returns its dict.
+
+        scenario_text writes NAME.replay; scenario names an existing file."""
+        if scenario_text is not None:
+            scenario = self.scenario(name, scenario_text)
+        d = {"name": name, "interval": 0.2, "timeout": 0.1}
+        d.update(keys)
+        r = {"scenario": scenario}
+        r.update(replay or {})
+        d["replay"] = r
+        self.devices.append(d)
+        return d
+
+    def config_text(self):
+        parts = ["# written by tests/integration/harness.py",
+                 "site: " + cfg_value({"name": self.name}) + ";",
+                 "daemon: " + cfg_value(self.daemon) + ";",
+                 "control: " + cfg_value(self.control) + ";"]
+        if self.store:
+            parts.append("store: " + cfg_value(self.store) + ";")
+        if self.devices:
+            parts.append("devices = " + cfg_value(self.devices) + ";")
+        return "\n".join(parts) + "\n"
+
+    def write_config(self, text=None):
+        """Write the configuration (the generated one unless text is given);
+        returns the text."""
+        if text is None:
+            text = self.config_text()
+        self.write(os.path.basename(self.conf), text)
+        return text
+
+    # the daemon
+
+    def start(self, write=True, wait=True, timeout=20.0):
+        """Start sonaed -f -c CONF and wait until `sonae status` answers."""
+        if self.proc is not None and self.proc.poll() is None:
+            raise AssertionError("sonaed is running already")
+        if write:
+            self.write_config()
+        log = self.path("sonaed-%d.log" % (len(self.logs) + 1))
+        self.logs.append(log)
+        with open(log, "wb") as f:
+            self.proc = subprocess.Popen([SONAED, "-f", "-c", self.conf],
+                                         stdin=subprocess.DEVNULL, stdout=f, stderr=f,
+                                         env=self.env, start_new_session=True)
+        if wait:
+            self.wait_ready(timeout)
+        return self.proc
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def wait_ready(self, timeout=20.0):
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError("sonaed exited with %d before it answered:\n%s" %
+                                     (self.proc.returncode, self.log_text()))
+            return self.sonae("status").rc == 0
+        wait_until(ready, timeout, interval=0.05, what="sonaed to answer `sonae status`")
+
+    def log_text(self, which=None):
+        """Everything sonaed wrote to stderr (all starts, or start number which)."""
+        out = []
+        for n, log in enumerate(self.logs, 1):
+            if which is not None and n != which:
+                continue
+            try:
+                with open(log, "rb") as f:
+                    out.append(f.read().decode("utf-8", "replace"))
+            except FileNotFoundError:
+                pass
+        return "".join(out)
+
+    def check_logs(self):
+        text = self.log_text()
+        mark = sanitizer_report(text)
+        if mark is not None:
+            raise AssertionError("sonaed's stderr holds a sanitizer report (%s):\n%s" %
+                                 (mark, text[-20000:]))
+
+    def signal(self, sig):
+        os.kill(self.proc.pid, sig)
+
+    def stop(self, timeout=10.0):
+        """SIGTERM, wait, SIGKILL if it hangs (a failure); check the logs for
+        sanitizer reports.  Returns the exit status."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("sonaed did not exit within %gs of SIGTERM:\n%s" %
+                                     (timeout, self.log_text()))
+        self.check_logs()
+        return self.proc.returncode
+
+    def kill9(self):
+        """kill -9, as a crash: no chance to clean up."""
+        self.proc.kill()
+        self.proc.wait()
+        self.check_logs()
+
+    def cleanup(self):
+        try:
+            if self.proc is not None and self.proc.poll() is None:
+                self.stop()
+            elif self.proc is not None:
+                self.check_logs()
+        finally:
+            if self.proc is not None and self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    # talking to it
+
+    def sonae(self, *args, **kw):
+        return sonae("-s", self.sock, *args, **kw)
+
+    def ok(self, *args, **kw):
+        """Run `sonae --json ARGS`, assert exit 0, return the parsed output."""
+        r = self.sonae("--json", *args, **kw)
+        if r.rc != 0:
+            raise AssertionError("sonae %s: exit %d: %s" % (" ".join(map(str, args)), r.rc,
+                                                           r.err.strip()))
+        return r.json
+
+    def status(self):
+        return self.ok("status")
+
+    def dev(self, name):
+        return self.ok("device", name)
+
+    def metrics(self, name):
+        """{metric: metric JSON} of a device."""
+        return {m["name"]: m for m in self.dev(name)["metrics"]}
+
+    def connect(self, test=None, timeout=5.0):
+        """A raw connection, closed when test (default: the site's) ends."""
+        c = Conn(self.sock, timeout)
+        test = test or self.test
+        (test.addClassCleanup if isinstance(test, type) else test.addCleanup)(c.close)
+        return c
+
+    # state_dir
+
+    @property
+    def journal_path(self):
+        return os.path.join(self.state_dir, "audit.jsonl")
+
+    @property
+    def snapshot_path(self):
+        return os.path.join(self.state_dir, "state.json")
+
+    def journal_lines(self):
+        with open(self.journal_path, "rb") as f:
+            return f.read().split(b"\n")[:-1]
+
+    def journal(self):
+        return [json.loads(x) for x in self.journal_lines()]
+
+    def rewrite_journal(self, lines):
+        """Replace the journal's content in place (same inode: sonaed keeps
+        appending to the file it has open)."""
+        data = b"".join(x + b"\n" for x in lines)
+        with open(self.journal_path, "r+b") as f:
+            f.seek(0)
+            f.write(data)
+            f.truncate()
