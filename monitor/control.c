@@ -293,7 +293,7 @@ control_accept_error(struct evconnlistener *lst, void *arg)
 }
 
 static int
-control_bind(const char *path, gid_t gid, char *err, size_t errlen)
+control_bind(const char *path, uid_t owner, gid_t gid, char *err, size_t errlen)
 {
 	struct sockaddr_un sun;
 	mode_t old;
@@ -307,7 +307,11 @@ control_bind(const char *path, gid_t gid, char *err, size_t errlen)
 		return -1;
 	}
 	copy = xstrdup(path);
-	if (mkdir(dirname(copy), 0755) == -1 && errno != EEXIST) {
+	if (mkdir(dirname(copy), 0755) == 0) {
+		/* Ours to create, so the daemon's user may remove the socket at exit. */
+		if (owner != (uid_t)-1 && chown(copy, owner, (gid_t)-1) == -1)
+			log_warn("control socket folder %s: chown", copy);
+	} else if (errno != EEXIST) {
 		snprintf(err, errlen, "control socket folder of %s: %s", path, strerror(errno));
 		free(copy);
 		return -1;
@@ -359,6 +363,7 @@ control_new(struct event_base *base, struct daemon *d, const struct conf *conf, 
     size_t errlen)
 {
 	struct control *ctl;
+	uid_t owner = (uid_t)-1;
 	gid_t gid = (gid_t)-1;
 	int fd;
 
@@ -371,7 +376,12 @@ control_new(struct event_base *base, struct daemon *d, const struct conf *conf, 
 		}
 		gid = gr->gr_gid;
 	}
-	if ((fd = control_bind(conf->control.socket, gid, err, errlen)) == -1)
+	if (conf->daemon.user != NULL && geteuid() == 0) {
+		struct passwd *pw = getpwnam(conf->daemon.user);
+		if (pw != NULL)
+			owner = pw->pw_uid;
+	}
+	if ((fd = control_bind(conf->control.socket, owner, gid, err, errlen)) == -1)
 		return NULL;
 	ctl = xcalloc(1, sizeof(*ctl));
 	ctl->base = base;

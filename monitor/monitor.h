@@ -367,7 +367,14 @@ struct control *daemon_control(const struct daemon *);
 /* state.c: the atomic state snapshot in state_dir. */
 int state_save(struct daemon *, char *, size_t);
 int state_restore(struct daemon *, char *, size_t);
-int file_write_atomic(const char *, const char *, size_t, char *, size_t);
+struct atomic_file {
+	FILE *f;
+	char *tmp;
+	char *path;
+};
+int atomic_open(struct atomic_file *, const char *, char *, size_t);
+int atomic_commit(struct atomic_file *, char *, size_t);
+void atomic_abort(struct atomic_file *);
 
 /* control.c: the control socket server. */
 struct control;

@@ -23,51 +23,67 @@
 #define STATE_VERSION 1
 
 /*
- * Replace path with data durably: write a temporary file beside it, fsync,
- * rename over, fsync the folder.
+ * Begin replacing path durably: the data goes to a temporary file beside
+ * it, and only atomic_commit() puts it in place.
  */
 int
-file_write_atomic(const char *path, const char *data, size_t len, char *err, size_t errlen)
+atomic_open(struct atomic_file *af, const char *path, char *err, size_t errlen)
 {
-	char *tmp, *copy;
-	size_t off = 0;
-	int fd, dfd;
+	int fd;
 
-	xasprintf(&tmp, "%s.tmp", path);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640)) == -1) {
-		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-		free(tmp);
+	af->path = xstrdup(path);
+	xasprintf(&af->tmp, "%s.tmp", path);
+	if ((fd = open(af->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640)) == -1 ||
+	    (af->f = fdopen(fd, "w")) == NULL) {
+		snprintf(err, errlen, "%s: %s", af->tmp, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		free(af->tmp);
+		free(af->path);
 		return -1;
 	}
-	while (off < len) {
-		ssize_t n = write(fd, data + off, len - off);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			goto bad;
-		off += (size_t)n;
+	return 0;
+}
+
+/* Give up on an atomic_open(): the old file stays as it was. */
+void
+atomic_abort(struct atomic_file *af)
+{
+	fclose(af->f);
+	unlink(af->tmp);
+	free(af->tmp);
+	free(af->path);
+}
+
+/* Flush, fsync, rename over the old file, fsync the folder. */
+int
+atomic_commit(struct atomic_file *af, char *err, size_t errlen)
+{
+	char *copy;
+	int dfd;
+
+	if (fflush(af->f) == EOF || ferror(af->f) || fsync(fileno(af->f)) == -1) {
+		snprintf(err, errlen, "%s: %s", af->tmp, strerror(errno));
+		atomic_abort(af);
+		return -1;
 	}
-	if (fsync(fd) == -1)
-		goto bad;
-	close(fd);
-	fd = -1;
-	if (rename(tmp, path) == -1)
-		goto bad;
-	copy = xstrdup(path);
+	fclose(af->f);
+	if (rename(af->tmp, af->path) == -1) {
+		snprintf(err, errlen, "%s: %s", af->path, strerror(errno));
+		unlink(af->tmp);
+		free(af->tmp);
+		free(af->path);
+		return -1;
+	}
+	copy = xstrdup(af->path);
 	if ((dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
 		fsync(dfd);
 		close(dfd);
 	}
 	free(copy);
-	free(tmp);
+	free(af->tmp);
+	free(af->path);
 	return 0;
-bad:
-	snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-	if (fd != -1)
-		close(fd);
-	unlink(tmp);
-	free(tmp);
-	return -1;
 }
 
 static json_t *
@@ -92,51 +108,70 @@ state_series(const struct series *s)
 	return o;
 }
 
-/* Write the snapshot now. */
+static json_t *
+state_device(struct daemon *d, struct device *dev)
+{
+	struct device_state *st = device_state(dev);
+	json_t *metrics = json_array(), *o;
+	struct series *s;
+
+	for (s = store_first(daemon_store(d), device_name(dev)); s != NULL; s = store_next(s))
+		if ((o = state_series(s)) != NULL)
+			json_array_append_new(metrics, o);
+	return json_pack("{s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:o}", "contact",
+	    contact_name(st->contact), "missed", st->missed, "since_ms", (json_int_t)st->since_ms,
+	    "last_poll_ms", (json_int_t)st->last_poll_ms, "last_ok_ms",
+	    (json_int_t)st->last_ok_ms, "polls", (json_int_t)st->polls, "failures",
+	    (json_int_t)st->failures, "last_status", poll_status_name(st->last_status),
+	    "reason", st->reason, "metrics", metrics);
+}
+
+/*
+ * Write the snapshot now.  It is streamed one device at a time, so that a
+ * site of thousands of devices never holds the whole document in memory.
+ */
 int
 state_save(struct daemon *d, char *err, size_t errlen)
 {
 	const struct conf *conf = daemon_conf(d);
-	json_t *root, *devs;
+	struct audit *a = daemon_audit(d);
+	struct atomic_file af;
 	struct device *dev;
-	char *text, *path;
+	json_t *head;
+	char *path;
 	size_t i;
 	int rc;
 
-	devs = json_object();
-	for (i = 0; (dev = daemon_device_at(d, i)) != NULL; i++) {
-		struct device_state *st = device_state(dev);
-		json_t *metrics = json_array(), *o;
-		struct series *s;
-
-		for (s = store_first(daemon_store(d), device_name(dev)); s != NULL;
-		     s = store_next(s))
-			if ((o = state_series(s)) != NULL)
-				json_array_append_new(metrics, o);
-		o = json_pack("{s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:o}", "contact",
-		    contact_name(st->contact), "missed", st->missed, "since_ms",
-		    (json_int_t)st->since_ms, "last_poll_ms", (json_int_t)st->last_poll_ms,
-		    "last_ok_ms", (json_int_t)st->last_ok_ms, "polls", (json_int_t)st->polls,
-		    "failures", (json_int_t)st->failures, "last_status",
-		    poll_status_name(st->last_status), "reason", st->reason, "metrics",
-		    metrics);
-		json_object_set_new(devs, device_name(dev), o);
+	xasprintf(&path, "%s/%s", conf->daemon.state_dir, STATE_FILE);
+	rc = atomic_open(&af, path, err, errlen);
+	free(path);
+	if (rc == -1)
+		return -1;
+	head = json_pack("{s:i, s:I, s:{s:I, s:s}}", "version", STATE_VERSION, "saved_ms",
+	    (json_int_t)time_now_ms(), "audit", "seq", (json_int_t)(a ? audit_seq(a) : 0),
+	    "head", a ? audit_head(a) : "");
+	/* The head object without its closing brace, then "devices":{...}}. */
+	rc = json_dumpf(head, af.f, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(head);
+	if (rc == 0 && fseek(af.f, -1, SEEK_CUR) == 0)
+		fputs(",\"devices\":{", af.f);
+	for (i = 0; rc == 0 && (dev = daemon_device_at(d, i)) != NULL; i++) {
+		json_t *key = json_string(device_name(dev)), *o = state_device(d, dev);
+		if (i > 0)
+			fputc(',', af.f);
+		rc = json_dumpf(key, af.f, JSON_ENCODE_ANY);
+		fputc(':', af.f);
+		rc |= json_dumpf(o, af.f, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		json_decref(key);
+		json_decref(o);
 	}
-	root = json_pack("{s:i, s:I, s:{s:I, s:s}, s:o}", "version", STATE_VERSION, "saved_ms",
-	    (json_int_t)time_now_ms(), "audit", "seq",
-	    (json_int_t)(daemon_audit(d) ? audit_seq(daemon_audit(d)) : 0), "head",
-	    daemon_audit(d) ? audit_head(daemon_audit(d)) : "", "devices", devs);
-	text = json_dumps(root, JSON_COMPACT);
-	json_decref(root);
-	if (text == NULL) {
+	fputs("}}\n", af.f);
+	if (rc != 0) {
 		snprintf(err, errlen, "cannot encode the snapshot");
+		atomic_abort(&af);
 		return -1;
 	}
-	xasprintf(&path, "%s/%s", conf->daemon.state_dir, STATE_FILE);
-	rc = file_write_atomic(path, text, strlen(text), err, errlen);
-	free(path);
-	free(text);
-	return rc;
+	return atomic_commit(&af, err, errlen);
 }
 
 static void
