@@ -61,7 +61,8 @@ audit_parse(const char *line, size_t len, uint64_t *seq, char prev[HASH_HEX + 1]
 	json_error_t jerr;
 	size_t blen, i;
 
-	if (len < tail + 2 || memcmp(line + len - tail, HASH_FIELD, sizeof(HASH_FIELD) - 1) != 0 ||
+	if (len < tail + 2 ||
+	    memcmp(line + len - tail, HASH_FIELD, sizeof(HASH_FIELD) - 1) != 0 ||
 	    line[len - 2] != '"' || line[len - 1] != '}') {
 		snprintf(why, whylen, "not a journal entry (no hash at the end)");
 		return -1;
@@ -69,7 +70,8 @@ audit_parse(const char *line, size_t len, uint64_t *seq, char prev[HASH_HEX + 1]
 	memcpy(hash, line + len - HASH_HEX - 2, HASH_HEX);
 	hash[HASH_HEX] = '\0';
 	for (i = 0; i < HASH_HEX; i++)
-		if (!((hash[i] >= '0' && hash[i] <= '9') || (hash[i] >= 'a' && hash[i] <= 'f'))) {
+		if (!((hash[i] >= '0' && hash[i] <= '9') ||
+		        (hash[i] >= 'a' && hash[i] <= 'f'))) {
 			snprintf(why, whylen, "malformed hash");
 			return -1;
 		}
@@ -81,7 +83,8 @@ audit_parse(const char *line, size_t len, uint64_t *seq, char prev[HASH_HEX + 1]
 	sha256_hex(body, blen + 1, computed);
 	if (strcmp(computed, hash) != 0) {
 		free(body);
-		snprintf(why, whylen, "content does not match its hash: the line was edited");
+		snprintf(
+		    why, whylen, "content does not match its hash: the line was edited");
 		return -1;
 	}
 	obj = json_loadb(body, blen + 1, 0, &jerr);
@@ -160,8 +163,8 @@ audit_open(const char *dir, char *err, size_t errlen)
 	buf[n - 1] = '\0'; /* the final newline */
 	last = strrchr(buf, '\n');
 	last = last != NULL ? last + 1 : buf;
-	if (audit_parse(last, strlen(last), &a->seq, prev, a->head, NULL, why, sizeof(why)) ==
-	    -1) {
+	if (audit_parse(last, strlen(last), &a->seq, prev, a->head, NULL, why,
+	        sizeof(why)) == -1) {
 		snprintf(err, errlen, "audit journal %s: last line: %s", a->path, why);
 		goto bad;
 	}
@@ -279,14 +282,15 @@ audit_verify(const char *path, uint64_t head_seq, const char *head_hash,
 		pb->line++;
 		if (len > 0 && line[len - 1] == '\n')
 			line[--len] = '\0';
-		if (audit_parse(line, (size_t)len, &seq, prev, hash, NULL, why, sizeof(why)) ==
-		    -1) {
+		if (audit_parse(line, (size_t)len, &seq, prev, hash, NULL, why,
+		        sizeof(why)) == -1) {
 			snprintf(pb->what, sizeof(pb->what), "%s", why);
 			goto fail;
 		}
 		if (seq > expect) {
 			snprintf(pb->what, sizeof(pb->what),
-			    "seq %llu where %llu was expected: entries were removed or reordered "
+			    "seq %llu where %llu was expected: entries were removed or "
+			    "reordered "
 			    "before it",
 			    (unsigned long long)seq, (unsigned long long)expect);
 			goto fail;
@@ -347,15 +351,16 @@ audit_read(const char *path, int64_t since_ms, size_t max)
 
 		if (len > 0 && line[len - 1] == '\n')
 			line[--len] = '\0';
-		if (audit_parse(line, (size_t)len, &seq, prev, hash, &obj, why, sizeof(why)) ==
-		    -1) {
+		if (audit_parse(line, (size_t)len, &seq, prev, hash, &obj, why,
+		        sizeof(why)) == -1) {
 			/* Shown as it is: verify says what is wrong with it. */
 			obj = json_pack("{s:s, s:s}", "invalid", why, "line", line);
 		} else {
 			json_object_set_new(obj, "hash", json_string(hash));
 			t = json_object_get(obj, "time");
 			if (since_ms > 0 && json_is_string(t) &&
-			    time_parse(json_string_value(t), 0, &ms) == 0 && ms < since_ms) {
+			    time_parse(json_string_value(t), 0, &ms) == 0 &&
+			    ms < since_ms) {
 				json_decref(obj);
 				continue;
 			}

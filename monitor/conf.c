@@ -22,7 +22,7 @@
 #include "probes/probe.h"
 
 #define CONF_MAX_ERRORS 100
-#define SECRET_MAX	4096
+#define SECRET_MAX      4096
 
 struct conf_ctx {
 	struct conf_errors *errors;
@@ -31,8 +31,8 @@ struct conf_ctx {
 	char path[512]; /* key path of the group being walked, "devices[2].replay" */
 };
 
-static void conf_walk(struct conf_ctx *, const struct conf_table *, config_setting_t *,
-    void *);
+static void conf_walk(
+    struct conf_ctx *, const struct conf_table *, config_setting_t *, void *);
 
 /*
  * The file that holds setting s, as a path that works from any folder.
@@ -74,14 +74,15 @@ conf_verror(struct conf_ctx *ctx, config_setting_t *s, const char *key, const ch
 	else
 		xasprintf(&line, "%s: %s%s%s", file, where, where[0] ? ": " : "", msg);
 	free(msg);
-	ctx->errors->v = xreallocarray(ctx->errors->v, ctx->errors->n + 1, sizeof(char *));
+	ctx->errors->v =
+	    xreallocarray(ctx->errors->v, ctx->errors->n + 1, sizeof(char *));
 	ctx->errors->v[ctx->errors->n++] = line;
 }
 
 /* Report a problem with a key that has no setting of its own (missing, or named). */
 void
-conf_key_error(struct conf_ctx *ctx, config_setting_t *s, const char *key, const char *fmt,
-    ...)
+conf_key_error(
+    struct conf_ctx *ctx, config_setting_t *s, const char *key, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -248,7 +249,8 @@ path_push(char *dst, size_t len, const char *prefix, const char *sep, const char
 	int n;
 
 	if (index >= 0)
-		n = snprintf(dst, len, "%s%s%s[%d]", prefix, prefix[0] ? sep : "", name, index);
+		n = snprintf(
+		    dst, len, "%s%s%s[%d]", prefix, prefix[0] ? sep : "", name, index);
 	else
 		n = snprintf(dst, len, "%s%s%s", prefix, prefix[0] ? sep : "", name);
 	if (n < 0 || (size_t)n >= len)
@@ -356,7 +358,8 @@ conf_get_string(struct conf_ctx *ctx, config_setting_t *s, const struct conf_key
 	size_t len;
 
 	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
-		conf_error(ctx, s, "expected a %s in double quotes", conf_type_name(k->type));
+		conf_error(
+		    ctx, s, "expected a %s in double quotes", conf_type_name(k->type));
 		return NULL;
 	}
 	v = config_setting_get_string(s);
@@ -365,12 +368,13 @@ conf_get_string(struct conf_ctx *ctx, config_setting_t *s, const struct conf_key
 		conf_error(ctx, s, "not valid UTF-8");
 		return NULL;
 	}
-	if ((k->min > 0 && len < (size_t)k->min) || (k->max > 0 && len > (size_t)k->max)) {
+	if ((k->min > 0 && len < (size_t)k->min) ||
+	    (k->max > 0 && len > (size_t)k->max)) {
 		if (k->min > 0 && len == 0)
 			conf_error(ctx, s, "must not be empty");
 		else
-			conf_error(ctx, s, "length %zu is outside %g..%g bytes", len, k->min,
-			    k->max);
+			conf_error(ctx, s, "length %zu is outside %g..%g bytes", len,
+			    k->min, k->max);
 		return NULL;
 	}
 	return v;
@@ -427,7 +431,7 @@ conf_value(struct conf_ctx *ctx, const struct conf_key *k, config_setting_t *s, 
 		if (!config_setting_is_group(s) || config_setting_length(s) != 1 ||
 		    config_setting_get_member(s, "file") == NULL ||
 		    config_setting_type(config_setting_get_member(s, "file")) !=
-			CONFIG_TYPE_STRING) {
+		        CONFIG_TYPE_STRING) {
 			conf_key_error(ctx, s, k->name,
 			    "expected a string or { file = \"/path/to/secret\"; }");
 			return;
@@ -482,17 +486,19 @@ conf_value(struct conf_ctx *ctx, const struct conf_key *k, config_setting_t *s, 
 			str = config_setting_get_string(s);
 			if (duration_parse(str, &ms) == -1) {
 				conf_error(ctx, s,
-				    "\"%s\" is not a duration (e.g. 500ms, 30s, 5min, 2h)",
+				    "\"%s\" is not a duration (e.g. 500ms, 30s, 5min, "
+				    "2h)",
 				    str);
 				return;
 			}
 			snprintf(shown, sizeof(shown), "%s", str);
 		} else if (conf_get_number(s, &v) == 0 && isfinite(v) && v >= 0 &&
-			   v < 1e12) {
+		           v < 1e12) {
 			ms = llround(v * 1000);
 			snprintf(shown, sizeof(shown), "%g", v);
 		} else {
-			conf_error(ctx, s, "expected a duration (seconds, or \"30s\", \"5min\")");
+			conf_error(ctx, s,
+			    "expected a duration (seconds, or \"30s\", \"5min\")");
 			return;
 		}
 		if (conf_range(ctx, s, k, (double)ms / 1000.0, shown) == -1)
@@ -523,7 +529,7 @@ conf_value(struct conf_ctx *ctx, const struct conf_key *k, config_setting_t *s, 
 			config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
 			if (config_setting_type(e) != CONFIG_TYPE_STRING ||
 			    !utf8_valid(config_setting_get_string(e),
-				strlen(config_setting_get_string(e)))) {
+			        strlen(config_setting_get_string(e)))) {
 				conf_error(ctx, s, "element %d is not a string", i + 1);
 				continue;
 			}
@@ -544,7 +550,8 @@ conf_value(struct conf_ctx *ctx, const struct conf_key *k, config_setting_t *s, 
 	case CT_LIST: {
 		struct conf_list *l = FIELD(obj, k->off, struct conf_list);
 		if (config_setting_type(s) != CONFIG_TYPE_LIST) {
-			conf_error(ctx, s, "expected a list of groups: ( { ... }, { ... } )");
+			conf_error(
+			    ctx, s, "expected a list of groups: ( { ... }, { ... } )");
 			return;
 		}
 		n = config_setting_length(s);
@@ -646,7 +653,8 @@ conf_required(struct conf_ctx *ctx, const struct conf_table *t, config_setting_t
 
 /* Walk one group against a table: unknown keys, types, ranges, required keys. */
 static void
-conf_walk(struct conf_ctx *ctx, const struct conf_table *t, config_setting_t *g, void *obj)
+conf_walk(
+    struct conf_ctx *ctx, const struct conf_table *t, config_setting_t *g, void *obj)
 {
 	const struct conf_key *k;
 	int i, n = config_setting_length(g);
@@ -670,8 +678,8 @@ conf_walk(struct conf_ctx *ctx, const struct conf_table *t, config_setting_t *g,
 
 /* Walk a nested table that fills a separate object (probe sections). */
 void
-conf_walk_section(struct conf_ctx *ctx, const struct conf_table *t, config_setting_t *s,
-    void *obj)
+conf_walk_section(
+    struct conf_ctx *ctx, const struct conf_table *t, config_setting_t *s, void *obj)
 {
 	char saved[sizeof(ctx->path)];
 	const struct conf_key *k;
@@ -820,7 +828,8 @@ conf_free_object(const struct conf_table *t, void *obj)
 		case CT_LIST: {
 			struct conf_list *l = FIELD(obj, k->off, struct conf_list);
 			for (i = 0; i < l->n; i++)
-				conf_free_object(k->sub, (char *)l->items + i * k->sub->size);
+				conf_free_object(
+				    k->sub, (char *)l->items + i * k->sub->size);
 			free(l->items);
 			l->items = NULL;
 			l->n = 0;
@@ -865,7 +874,8 @@ conf_equal(const struct conf_table *t, const void *a, const void *b)
 		case CT_STRING:
 		case CT_PATH:
 		case CT_SECRET:
-			if (!str_equal(*CFIELD(a, k->off, char *const), *CFIELD(b, k->off, char *const)))
+			if (!str_equal(*CFIELD(a, k->off, char *const),
+			        *CFIELD(b, k->off, char *const)))
 				return 0;
 			break;
 		case CT_INT:
@@ -883,8 +893,10 @@ conf_equal(const struct conf_table *t, const void *a, const void *b)
 				return 0;
 			break;
 		case CT_STRINGS: {
-			const struct conf_strings *la = CFIELD(a, k->off, struct conf_strings);
-			const struct conf_strings *lb = CFIELD(b, k->off, struct conf_strings);
+			const struct conf_strings *la =
+			    CFIELD(a, k->off, struct conf_strings);
+			const struct conf_strings *lb =
+			    CFIELD(b, k->off, struct conf_strings);
 			if (la->n != lb->n)
 				return 0;
 			for (i = 0; i < la->n; i++)
@@ -902,8 +914,9 @@ conf_equal(const struct conf_table *t, const void *a, const void *b)
 			if (la->n != lb->n)
 				return 0;
 			for (i = 0; i < la->n; i++)
-				if (!conf_equal(k->sub, (const char *)la->items + i * k->sub->size,
-					(const char *)lb->items + i * k->sub->size))
+				if (!conf_equal(k->sub,
+				        (const char *)la->items + i * k->sub->size,
+				        (const char *)lb->items + i * k->sub->size))
 					return 0;
 			break;
 		}
@@ -940,7 +953,8 @@ conf_doc_range(FILE *f, const struct conf_key *k)
 	case CT_STRING:
 	case CT_LIST:
 		if (k->max > 0)
-			fprintf(f, "%s%g", k->type == CT_LIST ? "at most " : "up to ", k->max);
+			fprintf(f, "%s%g", k->type == CT_LIST ? "at most " : "up to ",
+			    k->max);
 		if (k->max > 0 && k->type == CT_STRING)
 			fprintf(f, " bytes");
 		return;
@@ -968,8 +982,8 @@ conf_doc_table(FILE *f, const struct conf_table *t, const char *prefix)
 	for (k = t->keys; k->name != NULL; k++) {
 		if (k->type != CT_GROUP && k->type != CT_LIST)
 			continue;
-		snprintf(sub, sizeof(sub), "%s%s%s%s", prefix, prefix[0] ? "." : "", k->name,
-		    k->type == CT_LIST ? "[]" : "");
+		snprintf(sub, sizeof(sub), "%s%s%s%s", prefix, prefix[0] ? "." : "",
+		    k->name, k->type == CT_LIST ? "[]" : "");
 		conf_doc_table(f, k->sub, sub);
 		if (k->sub == &conf_device_table)
 			probe_conf_doc(f, sub, conf_doc_table);
@@ -980,19 +994,20 @@ conf_doc_table(FILE *f, const struct conf_table *t, const char *prefix)
 void
 conf_doc(FILE *f)
 {
-	fprintf(f, "# sonae configuration reference\n\n"
-		   "Generated from the schema table by `sonaed -R`; do not edit by hand.\n\n"
-		   "The file is read with libconfig: `key = value;`, groups `{ ... }`, "
-		   "lists `( ... )`, arrays `[ ... ]`, and `@include \"file\"`. With "
-		   "libconfig 1.5 every include path, also in nested includes, is taken "
-		   "relative to the main file's folder, and absolute include paths are "
-		   "not supported. Unknown keys, wrong types and values "
-		   "out of range are errors reported as `file:line: key: reason`, and a "
-		   "file with any error is refused whole.\n\n"
-		   "Types: a *duration* is a number of seconds or a string with units "
-		   "(`\"500ms\"`, `\"30s\"`, `\"5min\"`, `\"2h\"`, `\"1d\"`); a *path* "
-		   "that is relative is taken from the folder of the file it is written "
-		   "in; a *secret* is a string or `{ file = \"/etc/sonae/secret\"; }`, "
-		   "and a secret file that others may read is refused.\n");
+	fprintf(f,
+	    "# sonae configuration reference\n\n"
+	    "Generated from the schema table by `sonaed -R`; do not edit by hand.\n\n"
+	    "The file is read with libconfig: `key = value;`, groups `{ ... }`, "
+	    "lists `( ... )`, arrays `[ ... ]`, and `@include \"file\"`. With "
+	    "libconfig 1.5 every include path, also in nested includes, is taken "
+	    "relative to the main file's folder, and absolute include paths are "
+	    "not supported. Unknown keys, wrong types and values "
+	    "out of range are errors reported as `file:line: key: reason`, and a "
+	    "file with any error is refused whole.\n\n"
+	    "Types: a *duration* is a number of seconds or a string with units "
+	    "(`\"500ms\"`, `\"30s\"`, `\"5min\"`, `\"2h\"`, `\"1d\"`); a *path* "
+	    "that is relative is taken from the folder of the file it is written "
+	    "in; a *secret* is a string or `{ file = \"/etc/sonae/secret\"; }`, "
+	    "and a secret file that others may read is refused.\n");
 	conf_doc_table(f, &conf_root_table, "");
 }

@@ -68,7 +68,8 @@ peer_is_operator(const struct control *ctl, uid_t uid, gid_t gid, char *name, si
 	if (uid == 0 || uid == geteuid())
 		return 1;
 	if (ctl->operators_group == NULL ||
-	    getgrnam_r(ctl->operators_group, &gr, gbuf, sizeof(gbuf), &grp) != 0 || grp == NULL)
+	    getgrnam_r(ctl->operators_group, &gr, gbuf, sizeof(gbuf), &grp) != 0 ||
+	    grp == NULL)
 		return 0;
 	if (gid == gr.gr_gid)
 		return 1;
@@ -96,7 +97,8 @@ conn_close_with(struct conn *c, int status, const char *text)
 	if (c->closing)
 		return;
 	if (text != NULL)
-		evbuffer_add_printf(bufferevent_get_output(c->bev), "%d %s\n", status, text);
+		evbuffer_add_printf(
+		    bufferevent_get_output(c->bev), "%d %s\n", status, text);
 	/* conn_write_cb frees the connection once the reply is out. */
 	c->closing = 1;
 	bufferevent_disable(c->bev, EV_READ);
@@ -147,8 +149,8 @@ conn_line(struct conn *c, const char *line, size_t len)
 		}
 		conn_close_with(c, ST_PROTOCOL,
 		    len > 6 && strncmp(line, "HELLO ", 6) == 0
-			? "unsupported protocol version (this sonaed speaks 1)"
-			: "expected HELLO <version> first");
+		        ? "unsupported protocol version (this sonaed speaks 1)"
+		        : "expected HELLO <version> first");
 		return;
 	}
 	if (proto_split(line, len, argv, &argc, err, sizeof(err)) == -1) {
@@ -172,12 +174,14 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 	char *line, msg[128];
 	size_t len;
 
-	while (!c->closing && (line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF)) != NULL) {
+	while (
+	    !c->closing && (line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF)) != NULL) {
 		if (len > 0 && line[len - 1] == '\r')
 			line[--len] = '\0';
 		if (len > (size_t)c->ctl->max_line || memchr(line, '\0', len) != NULL) {
 			free(line);
-			snprintf(msg, sizeof(msg), "line too long or holds a NUL (limit %d bytes)",
+			snprintf(msg, sizeof(msg),
+			    "line too long or holds a NUL (limit %d bytes)",
 			    c->ctl->max_line);
 			conn_close_with(c, ST_PROTOCOL, msg);
 			return;
@@ -186,7 +190,8 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 		free(line);
 	}
 	if (!c->closing && evbuffer_get_length(in) > (size_t)c->ctl->max_line) {
-		snprintf(msg, sizeof(msg), "line too long (limit %d bytes)", c->ctl->max_line);
+		snprintf(
+		    msg, sizeof(msg), "line too long (limit %d bytes)", c->ctl->max_line);
 		conn_close_with(c, ST_PROTOCOL, msg);
 	}
 }
@@ -204,7 +209,8 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		conn_close_with(c, ST_PROTOCOL, "idle timeout");
 		return;
 	}
-	if ((what & BEV_EVENT_EOF) && evbuffer_get_length(bufferevent_get_input(bev)) > 0) {
+	if ((what & BEV_EVENT_EOF) &&
+	    evbuffer_get_length(bufferevent_get_input(bev)) > 0) {
 		/* Half a line and then EOF: the peer may still read our answer. */
 		conn_close_with(c, ST_PROTOCOL, "incomplete line at end of input");
 		return;
@@ -245,8 +251,8 @@ control_accept(struct evconnlistener *lst, evutil_socket_t fd, struct sockaddr *
 		return;
 	}
 	TAILQ_FOREACH(o, &ctl->conns, entry)
-		if (o->peer.uid == cred.uid)
-			per_uid++;
+	if (o->peer.uid == cred.uid)
+		per_uid++;
 	if (ctl->nconns >= (size_t)ctl->max_clients)
 		refuse = "too many connections";
 	else if (per_uid >= ctl->max_per_uid)
@@ -254,7 +260,8 @@ control_accept(struct evconnlistener *lst, evutil_socket_t fd, struct sockaddr *
 	if (refuse != NULL) {
 		snprintf(msg, sizeof(msg), "%d %s\n", ST_PROTOCOL, refuse);
 		if (write(fd, msg, strlen(msg)) == -1)
-			log_debug("control: refusal to uid %u not sent", (unsigned)cred.uid);
+			log_debug(
+			    "control: refusal to uid %u not sent", (unsigned)cred.uid);
 		log_warnx("control: uid %u refused: %s", (unsigned)cred.uid, refuse);
 		close(fd);
 		return;
@@ -264,8 +271,10 @@ control_accept(struct evconnlistener *lst, evutil_socket_t fd, struct sockaddr *
 	c->peer.uid = cred.uid;
 	c->peer.gid = cred.gid;
 	c->peer.pid = cred.pid;
-	c->peer.is_operator = peer_is_operator(ctl, cred.uid, cred.gid, name, sizeof(name));
-	snprintf(c->peer.actor, sizeof(c->peer.actor), "%s(%u)", name, (unsigned)cred.uid);
+	c->peer.is_operator =
+	    peer_is_operator(ctl, cred.uid, cred.gid, name, sizeof(name));
+	snprintf(
+	    c->peer.actor, sizeof(c->peer.actor), "%s(%u)", name, (unsigned)cred.uid);
 	c->bev = bufferevent_socket_new(ctl->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {
 		close(fd);
@@ -312,7 +321,8 @@ control_bind(const char *path, uid_t owner, gid_t gid, char *err, size_t errlen)
 		if (owner != (uid_t)-1 && chown(copy, owner, (gid_t)-1) == -1)
 			log_warn("control socket folder %s: chown", copy);
 	} else if (errno != EEXIST) {
-		snprintf(err, errlen, "control socket folder of %s: %s", path, strerror(errno));
+		snprintf(err, errlen, "control socket folder of %s: %s", path,
+		    strerror(errno));
 		free(copy);
 		return -1;
 	}
@@ -323,8 +333,8 @@ control_bind(const char *path, uid_t owner, gid_t gid, char *err, size_t errlen)
 	}
 	/* A socket file left by a daemon that died is replaced; a live one is not. */
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 || errno == EAGAIN) {
-		snprintf(err, errlen, "control socket %s: another sonaed is listening there",
-		    path);
+		snprintf(err, errlen,
+		    "control socket %s: another sonaed is listening there", path);
 		close(fd);
 		return -1;
 	}
@@ -337,19 +347,22 @@ control_bind(const char *path, uid_t owner, gid_t gid, char *err, size_t errlen)
 	old = umask(0117); /* born 0660: no window where others can connect */
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
 		umask(old);
-		snprintf(err, errlen, "control socket %s: bind: %s", path, strerror(errno));
+		snprintf(
+		    err, errlen, "control socket %s: bind: %s", path, strerror(errno));
 		close(fd);
 		return -1;
 	}
 	umask(old);
-	if (chmod(path, 0660) == -1 || (gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) == -1)) {
+	if (chmod(path, 0660) == -1 ||
+	    (gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) == -1)) {
 		snprintf(err, errlen, "control socket %s: %s", path, strerror(errno));
 		close(fd);
 		unlink(path);
 		return -1;
 	}
 	if (listen(fd, 64) == -1) {
-		snprintf(err, errlen, "control socket %s: listen: %s", path, strerror(errno));
+		snprintf(
+		    err, errlen, "control socket %s: listen: %s", path, strerror(errno));
 		close(fd);
 		unlink(path);
 		return -1;
@@ -370,7 +383,8 @@ control_new(struct event_base *base, struct daemon *d, const struct conf *conf, 
 	if (conf->control.group != NULL) {
 		struct group *gr = getgrnam(conf->control.group);
 		if (gr == NULL) {
-			snprintf(err, errlen, "control.group: no group \"%s\" on this host",
+			snprintf(err, errlen,
+			    "control.group: no group \"%s\" on this host",
 			    conf->control.group);
 			return NULL;
 		}
@@ -389,7 +403,8 @@ control_new(struct event_base *base, struct daemon *d, const struct conf *conf, 
 	ctl->path = xstrdup(conf->control.socket);
 	TAILQ_INIT(&ctl->conns);
 	control_reconf(ctl, conf);
-	ctl->lst = evconnlistener_new(base, control_accept, ctl, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+	ctl->lst =
+	    evconnlistener_new(base, control_accept, ctl, LEV_OPT_CLOSE_ON_FREE, -1, fd);
 	if (ctl->lst == NULL) {
 		snprintf(err, errlen, "control socket: evconnlistener_new failed");
 		close(fd);

@@ -85,15 +85,16 @@ daemon_new(struct event_base *base, struct conf *conf, const char *conf_path)
  * as; refuse a folder that others may write to.
  */
 int
-daemon_prepare_state_dir(const struct conf *conf, uid_t uid, gid_t gid, char *err,
-    size_t errlen)
+daemon_prepare_state_dir(
+    const struct conf *conf, uid_t uid, gid_t gid, char *err, size_t errlen)
 {
 	const char *dir = conf->daemon.state_dir;
 	struct stat st;
 
 	if (mkdir(dir, 0750) == 0) {
 		if (geteuid() == 0 && chown(dir, uid, gid) == -1) {
-			snprintf(err, errlen, "state_dir %s: chown: %s", dir, strerror(errno));
+			snprintf(
+			    err, errlen, "state_dir %s: chown: %s", dir, strerror(errno));
 			return -1;
 		}
 	} else if (errno != EEXIST) {
@@ -105,8 +106,9 @@ daemon_prepare_state_dir(const struct conf *conf, uid_t uid, gid_t gid, char *er
 		return -1;
 	}
 	if (st.st_mode & S_IWOTH) {
-		snprintf(err, errlen, "state_dir %s: writable by others (mode %04o); refusing",
-		    dir, (unsigned)(st.st_mode & 07777));
+		snprintf(err, errlen,
+		    "state_dir %s: writable by others (mode %04o); refusing", dir,
+		    (unsigned)(st.st_mode & 07777));
 		return -1;
 	}
 	return 0;
@@ -133,7 +135,8 @@ daemon_housekeeping(evutil_socket_t fd, short ev, void *arg)
 
 	(void)fd;
 	(void)ev;
-	if (d->dirty && time_mono_ms() - d->saved_mono >= d->conf->daemon.snapshot_interval_ms)
+	if (d->dirty &&
+	    time_mono_ms() - d->saved_mono >= d->conf->daemon.snapshot_interval_ms)
 		daemon_save(d);
 }
 
@@ -144,7 +147,7 @@ daemon_housekeeping(evutil_socket_t fd, short ev, void *arg)
 int
 daemon_start(struct daemon *d, char *err, size_t errlen)
 {
-	struct timeval tv = {HOUSEKEEPING_MS / 1000, (HOUSEKEEPING_MS % 1000) * 1000};
+	struct timeval tv = { HOUSEKEEPING_MS / 1000, (HOUSEKEEPING_MS % 1000) * 1000 };
 	char why[512];
 	size_t i;
 
@@ -152,7 +155,8 @@ daemon_start(struct daemon *d, char *err, size_t errlen)
 		return -1;
 	if (state_restore(d, why, sizeof(why)) == -1) {
 		log_warnx("%s", why);
-		daemon_journal(d, "sonaed", "state.problem", json_pack("{s:s}", "problem", why));
+		daemon_journal(
+		    d, "sonaed", "state.problem", json_pack("{s:s}", "problem", why));
 	}
 	for (i = 0; i < d->ndevs; i++)
 		if (device_start(d->devs[i]) == -1)
@@ -162,8 +166,8 @@ daemon_start(struct daemon *d, char *err, size_t errlen)
 	event_add(d->housekeeping, &tv);
 	d->saved_mono = time_mono_ms();
 	daemon_journal(d, "sonaed", "daemon.start",
-	    json_pack("{s:s, s:i, s:s, s:i}", "version", SONAE_VERSION, "pid", (int)getpid(),
-		"config", d->conf_path, "devices", (int)d->ndevs));
+	    json_pack("{s:s, s:i, s:s, s:i}", "version", SONAE_VERSION, "pid",
+	        (int)getpid(), "config", d->conf_path, "devices", (int)d->ndevs));
 	log_info("started: site \"%s\", %zu devices, config %s", d->conf->site.name,
 	    d->ndevs, d->conf_path);
 	return 0;
@@ -178,7 +182,8 @@ daemon_shutdown(struct daemon *d)
 	for (i = 0; i < d->ndevs; i++)
 		device_stop(d->devs[i]);
 	if (d->audit != NULL) {
-		daemon_journal(d, "sonaed", "daemon.stop", json_pack("{s:i}", "pid", (int)getpid()));
+		daemon_journal(
+		    d, "sonaed", "daemon.stop", json_pack("{s:i}", "pid", (int)getpid()));
 		daemon_save(d);
 	}
 }
@@ -224,7 +229,7 @@ names_json(const char *const *names, size_t n)
 int
 daemon_reload(struct daemon *d, const char *actor, char *msg, size_t msglen)
 {
-	struct conf_errors errs = {NULL, 0};
+	struct conf_errors errs = { NULL, 0 };
 	struct conf *nc;
 	struct device **ndevs;
 	struct hmap *nbyname;
@@ -245,10 +250,11 @@ daemon_reload(struct daemon *d, const char *actor, char *msg, size_t msglen)
 		    errs.n, errs.n == 1 ? "" : "s", errs.n > 0 ? errs.v[0] : "?");
 		json_decref(d->last_reload);
 		d->last_reload = json_pack("{s:o, s:s, s:b, s:O}", "time",
-		    json_string(time_format(time_now_ms(), ts, sizeof(ts))), "actor", actor, "ok",
-		    0, "errors", list);
+		    json_string(time_format(time_now_ms(), ts, sizeof(ts))), "actor",
+		    actor, "ok", 0, "errors", list);
 		daemon_journal(d, actor, "config.reload",
-		    json_pack("{s:b, s:s, s:o}", "ok", 0, "config", d->conf_path, "errors", list));
+		    json_pack("{s:b, s:s, s:o}", "ok", 0, "config", d->conf_path,
+		        "errors", list));
 		conf_errors_clear(&errs);
 		return -1;
 	}
@@ -291,7 +297,8 @@ daemon_reload(struct daemon *d, const char *actor, char *msg, size_t msglen)
 				added[nadded++] = c->name;
 			ndevs[i] = daemon_add_device(d, c);
 			if (device_start(ndevs[i]) == -1)
-				log_warnx("device \"%s\": probe refused to start", c->name);
+				log_warnx(
+				    "device \"%s\": probe refused to start", c->name);
 		}
 		hmap_put(nbyname, c->name, ndevs[i]);
 	}
@@ -306,8 +313,9 @@ daemon_reload(struct daemon *d, const char *actor, char *msg, size_t msglen)
 	conf_free(d->conf);
 	d->conf = nc;
 
-	snprintf(msg, msglen, "reloaded: %zu added, %zu changed, %zu removed, %zu unchanged",
-	    nadded, nchanged, nremoved, nkept);
+	snprintf(msg, msglen,
+	    "reloaded: %zu added, %zu changed, %zu removed, %zu unchanged", nadded,
+	    nchanged, nremoved, nkept);
 	log_info("%s (by %s)", msg, actor);
 	json_decref(d->last_reload);
 	d->last_reload = json_deep_copy(o);

@@ -50,21 +50,26 @@ struct device {
 	void *probe_data;
 	int started;
 
-	struct poll *poll;      /* &attempt_buf while an attempt is in flight */
+	struct poll *poll;       /* &attempt_buf while an attempt is in flight */
 	struct poll attempt_buf; /* lives as long as the device (see poll_done) */
-	int attempt;            /* 0 for the first attempt of a poll */
-	int64_t due_mono;       /* grid point of the current or next poll */
-	struct event *timer;    /* next poll or retry */
-	struct event *deadline; /* end of the attempt in flight */
+	int attempt;             /* 0 for the first attempt of a poll */
+	int64_t due_mono;        /* grid point of the current or next poll */
+	struct event *timer;     /* next poll or retry */
+	struct event *deadline;  /* end of the attempt in flight */
 
 	void (*change_cb)(struct device *, void *);
 	void *change_arg;
 };
 
 static const char *const poll_status_names[] = {
-	"ok", "timeout", "refused", "auth", "protocol", "error",
+	"ok",
+	"timeout",
+	"refused",
+	"auth",
+	"protocol",
+	"error",
 };
-static const char *const contact_names[] = {"pending", "ok", "missed", "lost"};
+static const char *const contact_names[] = { "pending", "ok", "missed", "lost" };
 
 static void device_attempt(struct device *);
 
@@ -310,7 +315,7 @@ device_schedule_next(struct device *dev)
 	/* Skip grid points already passed (a slow poll, a suspended host). */
 	if (dev->due_mono <= now)
 		dev->due_mono = now + dev->conf->interval_ms -
-		    ((now - dev->due_mono) % dev->conf->interval_ms);
+		                ((now - dev->due_mono) % dev->conf->interval_ms);
 	dev->attempt = 0;
 	timer_in(dev->timer, dev->due_mono - now);
 }
@@ -336,8 +341,8 @@ device_commit(struct device *dev, struct poll *p, int64_t now)
 
 	for (i = 0; i < p->n; i++) {
 		struct poll_value *v = &p->v[i];
-		struct series *s = store_series(dev->store, dev->conf->name, v->metric,
-		    v->kind, v->unit);
+		struct series *s = store_series(
+		    dev->store, dev->conf->name, v->metric, v->kind, v->unit);
 		struct sample smp = {
 			.t_ms = now,
 			.num = v->num,
@@ -374,8 +379,8 @@ device_attempt_end(struct device *dev, enum poll_status status, const char *reas
 	dev->st.last_status = status;
 	if (dev->attempt < dev->conf->retries) {
 		dev->attempt++;
-		log_debug("device \"%s\": attempt %d failed (%s), retrying", dev->conf->name,
-		    dev->attempt, reason);
+		log_debug("device \"%s\": attempt %d failed (%s), retrying",
+		    dev->conf->name, dev->attempt, reason);
 		timer_in(dev->timer, dev->conf->retry_interval_ms);
 		return;
 	}
@@ -427,7 +432,8 @@ poll_done(struct poll *p, enum poll_status status, const char *fmt, ...)
 	va_list ap;
 
 	if (dev == NULL || dev->poll != p) {
-		log_warnx("%s: completion for an attempt not in flight (probe bug)", __func__);
+		log_warnx(
+		    "%s: completion for an attempt not in flight (probe bug)", __func__);
 		return;
 	}
 	if (fmt != NULL) {
@@ -455,8 +461,8 @@ int
 device_start(struct device *dev)
 {
 	int64_t spread = dev->conf->interval_ms < FIRST_POLL_SPREAD_MS
-	    ? dev->conf->interval_ms
-	    : FIRST_POLL_SPREAD_MS;
+	                     ? dev->conf->interval_ms
+	                     : FIRST_POLL_SPREAD_MS;
 
 	if (dev->started)
 		return 0;

@@ -170,7 +170,7 @@ log_libevent(int severity, const char *msg)
 }
 
 #define COMPLAIN_FIRST_MS 60000
-#define COMPLAIN_MAX_MS	  (24 * 3600 * 1000)
+#define COMPLAIN_MAX_MS   (24 * 3600 * 1000)
 
 /*
  * Report a repeating failure: now, then after 1 min, 2 min, 4 min ... up to a

@@ -26,7 +26,7 @@ struct probe_ops;
 #define SONAE_DEFAULT_CONF  "/etc/sonae/sonae.conf"
 
 #define PRINTFLIKE(f, a) __attribute__((format(printf, f, a)))
-#define NORETURN	 __attribute__((noreturn))
+#define NORETURN         __attribute__((noreturn))
 
 /* log.c */
 void log_init(int foreground, int verbose);
@@ -85,16 +85,16 @@ void *hmap_next(const struct hmap *, size_t *);
 /* conf.c: the schema-driven configuration loader. */
 enum conf_type {
 	CT_STRING,
-	CT_PATH,     /* string; relative paths resolve against the file's folder */
+	CT_PATH, /* string; relative paths resolve against the file's folder */
 	CT_INT,
 	CT_FLOAT,
 	CT_BOOL,
 	CT_DURATION, /* number of seconds or "500ms", "30s", "5min", "2h", "1d" */
 	CT_ENUM,
-	CT_STRINGS,  /* array of strings */
-	CT_SECRET,   /* string, or { file = "path" } read from a private file */
-	CT_GROUP,    /* nested group filling the same object */
-	CT_LIST,     /* list of groups, each an object of sub->size bytes */
+	CT_STRINGS, /* array of strings */
+	CT_SECRET,  /* string, or { file = "path" } read from a private file */
+	CT_GROUP,   /* nested group filling the same object */
+	CT_LIST,    /* list of groups, each an object of sub->size bytes */
 };
 
 #define CK_REQUIRED 0x1
@@ -204,13 +204,13 @@ int conf_equal(const struct conf_table *, const void *, const void *);
 void conf_free_object(const struct conf_table *, void *);
 void conf_error(struct conf_ctx *, config_setting_t *, const char *, ...)
     PRINTFLIKE(3, 4);
-void conf_key_error(struct conf_ctx *, config_setting_t *, const char *, const char *, ...)
-    PRINTFLIKE(4, 5);
+void conf_key_error(struct conf_ctx *, config_setting_t *, const char *, const char *,
+    ...) PRINTFLIKE(4, 5);
 const char *conf_dir(const struct conf_ctx *, const config_setting_t *);
 const char *conf_file(const struct conf_ctx *, const config_setting_t *);
 void conf_errors_clear(struct conf_errors *);
-void conf_walk_section(struct conf_ctx *, const struct conf_table *, config_setting_t *,
-    void *);
+void conf_walk_section(
+    struct conf_ctx *, const struct conf_table *, config_setting_t *, void *);
 const char *conf_ctx_path(const struct conf_ctx *);
 void conf_doc(FILE *);
 struct device_conf *conf_device(const struct conf *, size_t);
@@ -230,7 +230,7 @@ enum metric_kind {
 struct sample {
 	int64_t t_ms;
 	double num;
-	const char *text;   /* MK_TEXT */
+	const char *text; /* MK_TEXT */
 	enum quality q;
 	const char *reason; /* why not Q_OK */
 };
@@ -243,8 +243,8 @@ struct series;
 struct store *store_new(size_t);
 void store_free(struct store *);
 void store_set_history(struct store *, size_t);
-struct series *store_series(struct store *, const char *, const char *, enum metric_kind,
-    const char *);
+struct series *store_series(
+    struct store *, const char *, const char *, enum metric_kind, const char *);
 struct series *store_lookup(const struct store *, const char *);
 struct series *store_first(const struct store *, const char *);
 struct series *store_next(const struct series *);
@@ -274,15 +274,15 @@ enum poll_status {
 enum contact {
 	CONTACT_PENDING, /* not polled yet */
 	CONTACT_OK,
-	CONTACT_MISSED,  /* polls missed, fewer than stale_after in a row */
-	CONTACT_LOST,    /* stale_after polls missed in a row: metrics are stale */
+	CONTACT_MISSED, /* polls missed, fewer than stale_after in a row */
+	CONTACT_LOST,   /* stale_after polls missed in a row: metrics are stale */
 };
 struct device_state {
 	enum contact contact;
 	int missed;           /* polls missed in a row */
 	int64_t last_poll_ms; /* wall time of the last completed poll */
 	int64_t last_ok_ms;
-	int64_t since_ms;     /* when the contact state last changed */
+	int64_t since_ms; /* when the contact state last changed */
 	uint64_t polls, failures;
 	enum poll_status last_status;
 	char reason[256];
@@ -292,7 +292,8 @@ struct poll;
 const char *poll_status_name(enum poll_status);
 const char *contact_name(enum contact);
 int contact_from_name(const char *);
-struct device *device_new(struct event_base *, struct store *, const struct device_conf *);
+struct device *device_new(
+    struct event_base *, struct store *, const struct device_conf *);
 void device_free(struct device *);
 const struct device_conf *device_conf(const struct device *);
 void device_set_conf(struct device *, const struct device_conf *);
@@ -325,18 +326,18 @@ void audit_close(struct audit *);
 int audit_append(struct audit *, const char *, const char *, json_t *);
 uint64_t audit_seq(const struct audit *);
 const char *audit_head(const struct audit *);
-int audit_verify(const char *, uint64_t, const char *, unsigned long *,
-    struct audit_problem *);
+int audit_verify(
+    const char *, uint64_t, const char *, unsigned long *, struct audit_problem *);
 json_t *audit_read(const char *, int64_t, size_t);
 const char *audit_path(const struct audit *);
 
 /* proto.c: the control line protocol, shared by sonaed and sonae. */
 #define PROTO_MAX_ARGS 32
 enum {
-	ST_FAILED = -1,     /* refused or failed: one-line reason */
-	ST_USAGE = -2,      /* unknown verb or bad arguments */
-	ST_DENIED = -3,     /* needs an operator */
-	ST_PROTOCOL = -4,   /* malformed, oversize or half-sent line; connection closed */
+	ST_FAILED = -1,   /* refused or failed: one-line reason */
+	ST_USAGE = -2,    /* unknown verb or bad arguments */
+	ST_DENIED = -3,   /* needs an operator */
+	ST_PROTOCOL = -4, /* malformed, oversize or half-sent line; connection closed */
 };
 int proto_split(const char *, size_t, char **, int *, char *, size_t);
 void proto_free_args(char **, int);
@@ -385,8 +386,8 @@ struct ctl_peer {
 	int is_operator;
 	char actor[64];
 };
-struct control *control_new(struct event_base *, struct daemon *, const struct conf *,
-    char *, size_t);
+struct control *control_new(
+    struct event_base *, struct daemon *, const struct conf *, char *, size_t);
 void control_free(struct control *);
 void control_reconf(struct control *, const struct conf *);
 size_t control_clients(const struct control *);
@@ -397,8 +398,8 @@ struct ctl_reply {
 	char text[512]; /* the status line's text */
 	json_t *body;   /* the one JSON document that follows, or NULL */
 };
-int verbs_dispatch(struct daemon *, const struct ctl_peer *, int, char **,
-    struct ctl_reply *);
+int verbs_dispatch(
+    struct daemon *, const struct ctl_peer *, int, char **, struct ctl_reply *);
 json_t *verbs_device_json(struct daemon *, struct device *, int);
 
 #endif

@@ -18,7 +18,8 @@
  * copies).  Returns 0, or -1 with a reason in err and nothing allocated.
  */
 int
-proto_split(const char *line, size_t len, char **argv, int *argc, char *err, size_t errlen)
+proto_split(
+    const char *line, size_t len, char **argv, int *argc, char *err, size_t errlen)
 {
 	const char *p = line, *end = line + len;
 	char *word = NULL;
@@ -54,7 +55,8 @@ proto_split(const char *line, size_t len, char **argv, int *argc, char *err, siz
 				if (*p == '\\') {
 					if (++p >= end || (*p != '"' && *p != '\\')) {
 						snprintf(err, errlen,
-						    "bad escape in word %d (only \\\" and \\\\)",
+						    "bad escape in word %d (only \\\" "
+						    "and \\\\)",
 						    n + 1);
 						goto bad;
 					}
@@ -62,20 +64,22 @@ proto_split(const char *line, size_t len, char **argv, int *argc, char *err, siz
 				word[w++] = *p;
 			}
 			if (p >= end) {
-				snprintf(err, errlen, "unterminated quote in word %d", n + 1);
+				snprintf(
+				    err, errlen, "unterminated quote in word %d", n + 1);
 				goto bad;
 			}
 			p++;
 			if (p < end && *p != ' ' && *p != '\t') {
-				snprintf(err, errlen, "text right after a closing quote in word %d",
-				    n + 1);
+				snprintf(err, errlen,
+				    "text right after a closing quote in word %d", n + 1);
 				goto bad;
 			}
 		} else {
 			for (; p < end && *p != ' ' && *p != '\t'; p++) {
 				if (*p == '"' || *p == '\\') {
 					snprintf(err, errlen,
-					    "quote or backslash inside unquoted word %d", n + 1);
+					    "quote or backslash inside unquoted word %d",
+					    n + 1);
 					goto bad;
 				}
 				word[w++] = *p;

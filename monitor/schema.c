@@ -13,18 +13,35 @@
 #include "probes/probe.h"
 
 const char *const device_kinds[] = {
-	"ups", "pdu", "switch", "router", "link", "sensor", "host", "other", NULL,
+	"ups",
+	"pdu",
+	"switch",
+	"router",
+	"link",
+	"sensor",
+	"host",
+	"other",
+	NULL,
 };
 
 static const struct conf_key site_keys[] = {
-	{.name = "name", .type = CT_STRING, .off = offsetof(struct conf, site.name),
-	    .min = 1, .max = 128, .flags = CK_REQUIRED,
-	    .help = "Name of the site, shown in `sonae status` and in every mail subject."},
-	{.name = "timezone", .type = CT_STRING, .off = offsetof(struct conf, site.timezone),
-	    .min = 1, .max = 64, .def = "Asia/Tokyo",
+	{ .name = "name",
+	    .type = CT_STRING,
+	    .off = offsetof(struct conf, site.name),
+	    .min = 1,
+	    .max = 128,
+	    .flags = CK_REQUIRED,
+	    .help =
+	        "Name of the site, shown in `sonae status` and in every mail subject." },
+	{ .name = "timezone",
+	    .type = CT_STRING,
+	    .off = offsetof(struct conf, site.timezone),
+	    .min = 1,
+	    .max = 64,
+	    .def = "Asia/Tokyo",
 	    .help = "Time zone (tz database name) used for every time sonae shows, "
-		    "logs and parses."},
-	{0},
+	            "logs and parses." },
+	{ 0 },
 };
 
 static const struct conf_table site_table = {
@@ -34,20 +51,28 @@ static const struct conf_table site_table = {
 };
 
 static const struct conf_key daemon_keys[] = {
-	{.name = "state_dir", .type = CT_PATH, .off = offsetof(struct conf, daemon.state_dir),
+	{ .name = "state_dir",
+	    .type = CT_PATH,
+	    .off = offsetof(struct conf, daemon.state_dir),
 	    .def = "/var/lib/sonae",
 	    .help = "Folder for the audit journal and the state snapshot; must be "
-		    "writable by `user`."},
-	{.name = "user", .type = CT_STRING, .off = offsetof(struct conf, daemon.user),
-	    .min = 1, .max = 32,
+	            "writable by `user`." },
+	{ .name = "user",
+	    .type = CT_STRING,
+	    .off = offsetof(struct conf, daemon.user),
+	    .min = 1,
+	    .max = 32,
 	    .help = "When started as root, drop to this user after the control socket "
-		    "is bound. Unset: keep the starting user."},
-	{.name = "snapshot_interval", .type = CT_DURATION,
-	    .off = offsetof(struct conf, daemon.snapshot_interval_ms), .min = 0.1, .max = 3600,
+	            "is bound. Unset: keep the starting user." },
+	{ .name = "snapshot_interval",
+	    .type = CT_DURATION,
+	    .off = offsetof(struct conf, daemon.snapshot_interval_ms),
+	    .min = 0.1,
+	    .max = 3600,
 	    .def = "30s",
 	    .help = "Longest time changed state waits before the snapshot is rewritten "
-		    "(it is also written at exit)."},
-	{0},
+	            "(it is also written at exit)." },
+	{ 0 },
 };
 
 static const struct conf_table daemon_table = {
@@ -57,31 +82,55 @@ static const struct conf_table daemon_table = {
 };
 
 static const struct conf_key control_keys[] = {
-	{.name = "socket", .type = CT_PATH, .off = offsetof(struct conf, control.socket),
+	{ .name = "socket",
+	    .type = CT_PATH,
+	    .off = offsetof(struct conf, control.socket),
 	    .def = "/run/sonae/sonae.sock",
-	    .help = "Path of the control socket `sonae` talks to (mode 0660)."},
-	{.name = "group", .type = CT_STRING, .off = offsetof(struct conf, control.group),
-	    .min = 1, .max = 32,
+	    .help = "Path of the control socket `sonae` talks to (mode 0660)." },
+	{ .name = "group",
+	    .type = CT_STRING,
+	    .off = offsetof(struct conf, control.group),
+	    .min = 1,
+	    .max = 32,
 	    .help = "Group owning the control socket: its members may connect and read. "
-		    "Unset: the daemon's group."},
-	{.name = "operators_group", .type = CT_STRING,
-	    .off = offsetof(struct conf, control.operators_group), .min = 1, .max = 32,
+	            "Unset: the daemon's group." },
+	{ .name = "operators_group",
+	    .type = CT_STRING,
+	    .off = offsetof(struct conf, control.operators_group),
+	    .min = 1,
+	    .max = 32,
 	    .help = "Members of this group may change state (reload, poll, later ack, "
-		    "run, mode). root and the daemon's own user always may."},
-	{.name = "max_line", .type = CT_INT, .off = offsetof(struct conf, control.max_line),
-	    .min = 256, .max = 65536, .def = "4096",
-	    .help = "Longest request line in bytes; a longer one closes the connection."},
-	{.name = "max_clients", .type = CT_INT,
-	    .off = offsetof(struct conf, control.max_clients), .min = 1, .max = 1024,
-	    .def = "64", .help = "Connections open at once, all users together."},
-	{.name = "max_per_uid", .type = CT_INT,
-	    .off = offsetof(struct conf, control.max_per_uid), .min = 1, .max = 256,
-	    .def = "8", .help = "Connections open at once by one user id."},
-	{.name = "idle_timeout", .type = CT_DURATION,
-	    .off = offsetof(struct conf, control.idle_timeout_ms), .min = 0.1, .max = 3600,
+	            "run, mode). root and the daemon's own user always may." },
+	{ .name = "max_line",
+	    .type = CT_INT,
+	    .off = offsetof(struct conf, control.max_line),
+	    .min = 256,
+	    .max = 65536,
+	    .def = "4096",
+	    .help =
+	        "Longest request line in bytes; a longer one closes the connection." },
+	{ .name = "max_clients",
+	    .type = CT_INT,
+	    .off = offsetof(struct conf, control.max_clients),
+	    .min = 1,
+	    .max = 1024,
+	    .def = "64",
+	    .help = "Connections open at once, all users together." },
+	{ .name = "max_per_uid",
+	    .type = CT_INT,
+	    .off = offsetof(struct conf, control.max_per_uid),
+	    .min = 1,
+	    .max = 256,
+	    .def = "8",
+	    .help = "Connections open at once by one user id." },
+	{ .name = "idle_timeout",
+	    .type = CT_DURATION,
+	    .off = offsetof(struct conf, control.idle_timeout_ms),
+	    .min = 0.1,
+	    .max = 3600,
 	    .def = "30s",
-	    .help = "A connection that sends no complete line for this long is closed."},
-	{0},
+	    .help = "A connection that sends no complete line for this long is closed." },
+	{ 0 },
 };
 
 static const struct conf_table control_table = {
@@ -91,11 +140,15 @@ static const struct conf_table control_table = {
 };
 
 static const struct conf_key store_keys[] = {
-	{.name = "history", .type = CT_INT, .off = offsetof(struct conf, store.history),
-	    .min = 0, .max = 100000, .def = "60",
+	{ .name = "history",
+	    .type = CT_INT,
+	    .off = offsetof(struct conf, store.history),
+	    .min = 0,
+	    .max = 100000,
+	    .def = "60",
 	    .help = "Samples kept in memory per numeric metric (a ring; the oldest "
-		    "goes first)."},
-	{0},
+	            "goes first)." },
+	{ 0 },
 };
 
 static const struct conf_table store_table = {
@@ -113,7 +166,8 @@ device_extra(struct conf_ctx *ctx, config_setting_t *s, void *obj)
 	if (ops == NULL)
 		return 0;
 	if (d->probe != NULL) {
-		conf_error(ctx, s, "a device has one probe section; \"%s\" is already given",
+		conf_error(ctx, s,
+		    "a device has one probe section; \"%s\" is already given",
 		    d->probe->name);
 		return 1;
 	}
@@ -138,7 +192,8 @@ device_check(struct conf_ctx *ctx, config_setting_t *g, void *obj)
 				break;
 		if (*p != '\0' || !isalpha((unsigned char)d->name[0]))
 			conf_error(ctx, config_setting_get_member(g, "name"),
-			    "\"%s\": use letters, digits, '-' and '_', starting with a letter",
+			    "\"%s\": use letters, digits, '-' and '_', starting with a "
+			    "letter",
 			    d->name);
 	}
 	if (d->probe == NULL) {
@@ -148,9 +203,9 @@ device_check(struct conf_ctx *ctx, config_setting_t *g, void *obj)
 	}
 	if (d->timeout_ms > d->interval_ms)
 		conf_error(ctx,
-		    config_setting_get_member(g, "timeout") ? config_setting_get_member(g,
-								  "timeout")
-							    : g,
+		    config_setting_get_member(g, "timeout")
+		        ? config_setting_get_member(g, "timeout")
+		        : g,
 		    "timeout %s is longer than the interval %s",
 		    duration_format(d->timeout_ms, a, sizeof(a)),
 		    duration_format(d->interval_ms, b, sizeof(b)));
@@ -179,54 +234,97 @@ device_equal(const void *a, const void *b)
 
 	if (da->probe != db->probe)
 		return 0;
-	return da->probe == NULL || conf_equal(da->probe->conf, da->probe_conf, db->probe_conf);
+	return da->probe == NULL ||
+	       conf_equal(da->probe->conf, da->probe_conf, db->probe_conf);
 }
 
 static const struct conf_key device_keys[] = {
-	{.name = "name", .type = CT_STRING, .off = offsetof(struct device_conf, name),
-	    .min = 1, .max = 64, .flags = CK_REQUIRED,
-	    .help = "Unique name; rules and the CLI refer to `name.metric`."},
-	{.name = "kind", .type = CT_ENUM, .off = offsetof(struct device_conf, kind),
-	    .choices = device_kinds, .def = "other",
-	    .help = "What the device is, for selectors in rules and routes."},
-	{.name = "description", .type = CT_STRING,
-	    .off = offsetof(struct device_conf, description), .max = 256,
-	    .help = "Free text shown by `sonae device`."},
-	{.name = "location", .type = CT_STRING, .off = offsetof(struct device_conf, location),
-	    .max = 256, .help = "Where it is (room, rack), shown in mails and reports."},
-	{.name = "tags", .type = CT_STRINGS, .off = offsetof(struct device_conf, tags),
-	    .help = "Labels for selectors in rules and routes."},
-	{.name = "availability", .type = CT_INT,
-	    .off = offsetof(struct device_conf, availability), .min = 1, .max = 3, .def = "2",
+	{ .name = "name",
+	    .type = CT_STRING,
+	    .off = offsetof(struct device_conf, name),
+	    .min = 1,
+	    .max = 64,
+	    .flags = CK_REQUIRED,
+	    .help = "Unique name; rules and the CLI refer to `name.metric`." },
+	{ .name = "kind",
+	    .type = CT_ENUM,
+	    .off = offsetof(struct device_conf, kind),
+	    .choices = device_kinds,
+	    .def = "other",
+	    .help = "What the device is, for selectors in rules and routes." },
+	{ .name = "description",
+	    .type = CT_STRING,
+	    .off = offsetof(struct device_conf, description),
+	    .max = 256,
+	    .help = "Free text shown by `sonae device`." },
+	{ .name = "location",
+	    .type = CT_STRING,
+	    .off = offsetof(struct device_conf, location),
+	    .max = 256,
+	    .help = "Where it is (room, rack), shown in mails and reports." },
+	{ .name = "tags",
+	    .type = CT_STRINGS,
+	    .off = offsetof(struct device_conf, tags),
+	    .help = "Labels for selectors in rules and routes." },
+	{ .name = "availability",
+	    .type = CT_INT,
+	    .off = offsetof(struct device_conf, availability),
+	    .min = 1,
+	    .max = 3,
+	    .def = "2",
 	    .help = "Availability class of the asset (3 high .. 1 low); reduced "
-		    "operating modes watch only the higher classes live."},
-	{.name = "interval", .type = CT_DURATION,
-	    .off = offsetof(struct device_conf, interval_ms), .min = 0.1, .max = 86400,
-	    .def = "5s", .help = "Time between polls."},
-	{.name = "timeout", .type = CT_DURATION, .off = offsetof(struct device_conf, timeout_ms),
-	    .min = 0.05, .max = 600, .def = "2s",
-	    .help = "How long one attempt may take before it counts as no answer."},
-	{.name = "retries", .type = CT_INT, .off = offsetof(struct device_conf, retries),
-	    .min = 0, .max = 10, .def = "1",
-	    .help = "Further attempts after a failed one before the poll counts as missed."},
-	{.name = "retry_interval", .type = CT_DURATION,
-	    .off = offsetof(struct device_conf, retry_interval_ms), .min = 0, .max = 600,
-	    .def = "500ms", .help = "Pause before a retry."},
-	{.name = "backoff_max", .type = CT_DURATION,
-	    .off = offsetof(struct device_conf, backoff_max_ms), .min = 0.1, .max = 86400,
+	            "operating modes watch only the higher classes live." },
+	{ .name = "interval",
+	    .type = CT_DURATION,
+	    .off = offsetof(struct device_conf, interval_ms),
+	    .min = 0.1,
+	    .max = 86400,
+	    .def = "5s",
+	    .help = "Time between polls." },
+	{ .name = "timeout",
+	    .type = CT_DURATION,
+	    .off = offsetof(struct device_conf, timeout_ms),
+	    .min = 0.05,
+	    .max = 600,
+	    .def = "2s",
+	    .help = "How long one attempt may take before it counts as no answer." },
+	{ .name = "retries",
+	    .type = CT_INT,
+	    .off = offsetof(struct device_conf, retries),
+	    .min = 0,
+	    .max = 10,
+	    .def = "1",
+	    .help =
+	        "Further attempts after a failed one before the poll counts as missed." },
+	{ .name = "retry_interval",
+	    .type = CT_DURATION,
+	    .off = offsetof(struct device_conf, retry_interval_ms),
+	    .min = 0,
+	    .max = 600,
+	    .def = "500ms",
+	    .help = "Pause before a retry." },
+	{ .name = "backoff_max",
+	    .type = CT_DURATION,
+	    .off = offsetof(struct device_conf, backoff_max_ms),
+	    .min = 0.1,
+	    .max = 86400,
 	    .def = "60s",
-	    .help = "After missed polls the interval doubles (with jitter) up to this."},
-	{.name = "stale_after", .type = CT_INT, .off = offsetof(struct device_conf, stale_after),
-	    .min = 1, .max = 100, .def = "3",
+	    .help = "After missed polls the interval doubles (with jitter) up to this." },
+	{ .name = "stale_after",
+	    .type = CT_INT,
+	    .off = offsetof(struct device_conf, stale_after),
+	    .min = 1,
+	    .max = 100,
+	    .def = "3",
 	    .help = "Missed polls in a row before contact counts as lost and the "
-		    "device's metrics become stale; one missed poll never does."},
-	{0},
+	            "device's metrics become stale; one missed poll never does." },
+	{ 0 },
 };
 
 const struct conf_table conf_device_table = {
 	.name = "device",
 	.help = "A device to poll. Besides these keys it has exactly one probe "
-		"section (below) that says how to reach it.",
+	        "section (below) that says how to reach it.",
 	.size = sizeof(struct device_conf),
 	.keys = device_keys,
 	.extra = device_extra,
@@ -244,7 +342,8 @@ root_check(struct conf_ctx *ctx, config_setting_t *root, void *obj)
 	size_t i;
 
 	if (conf->site.timezone != NULL && !tz_valid(conf->site.timezone))
-		conf_key_error(ctx, config_setting_lookup(root, "site.timezone"), "site.timezone",
+		conf_key_error(ctx, config_setting_lookup(root, "site.timezone"),
+		    "site.timezone",
 		    "unknown time zone \"%s\" (a tz database name such as Asia/Tokyo)",
 		    conf->site.timezone);
 	for (i = 0; i < conf->devices.n; i++) {
@@ -254,9 +353,9 @@ root_check(struct conf_ctx *ctx, config_setting_t *root, void *obj)
 		if ((first = hmap_get(names, d->name)) != NULL) {
 			char key[64];
 			snprintf(key, sizeof(key), "devices[%zu].name", i);
-			conf_key_error(ctx, config_setting_get_elem(list, (unsigned)i), key,
-			    "\"%s\" is already used at %s:%u", d->name, first->origin.file,
-			    first->origin.line);
+			conf_key_error(ctx, config_setting_get_elem(list, (unsigned)i),
+			    key, "\"%s\" is already used at %s:%u", d->name,
+			    first->origin.file, first->origin.line);
 		} else
 			hmap_put(names, d->name, d);
 	}
@@ -264,20 +363,32 @@ root_check(struct conf_ctx *ctx, config_setting_t *root, void *obj)
 }
 
 static const struct conf_key root_keys[] = {
-	{.name = "site", .type = CT_GROUP, .sub = &site_table, .help = "See `site`."},
-	{.name = "daemon", .type = CT_GROUP, .sub = &daemon_table, .help = "See `daemon`."},
-	{.name = "control", .type = CT_GROUP, .sub = &control_table,
-	    .help = "See `control`."},
-	{.name = "store", .type = CT_GROUP, .sub = &store_table, .help = "See `store`."},
-	{.name = "devices", .type = CT_LIST, .off = offsetof(struct conf, devices),
-	    .sub = &conf_device_table, .max = 100000, .help = "See `devices[]`."},
-	{0},
+	{ .name = "site", .type = CT_GROUP, .sub = &site_table, .help = "See `site`." },
+	{ .name = "daemon",
+	    .type = CT_GROUP,
+	    .sub = &daemon_table,
+	    .help = "See `daemon`." },
+	{ .name = "control",
+	    .type = CT_GROUP,
+	    .sub = &control_table,
+	    .help = "See `control`." },
+	{ .name = "store",
+	    .type = CT_GROUP,
+	    .sub = &store_table,
+	    .help = "See `store`." },
+	{ .name = "devices",
+	    .type = CT_LIST,
+	    .off = offsetof(struct conf, devices),
+	    .sub = &conf_device_table,
+	    .max = 100000,
+	    .help = "See `devices[]`." },
+	{ 0 },
 };
 
 const struct conf_table conf_root_table = {
 	.name = "root",
 	.help = "The main file holds these groups; any of them may come from "
-		"`@include`d files.",
+	        "`@include`d files.",
 	.keys = root_keys,
 	.check = root_check,
 };

@@ -23,7 +23,7 @@ static void NORETURN
 usage(void)
 {
 	fprintf(stderr, "usage: sonaed [-fnv] [-c FILE]\n"
-			"       sonaed -R\n");
+	                "       sonaed -R\n");
 	exit(2);
 }
 
@@ -70,7 +70,7 @@ main(int argc, char **argv)
 {
 	const char *conf_path = SONAE_DEFAULT_CONF;
 	char *abs_path = NULL;
-	struct conf_errors errs = {NULL, 0};
+	struct conf_errors errs = { NULL, 0 };
 	struct passwd *pw = NULL;
 	struct event_base *base;
 	struct event *sigs[4];
@@ -80,7 +80,7 @@ main(int argc, char **argv)
 	struct conf *conf;
 	int ch, foreground = 0, check = 0, verbose = 0, i;
 	char err[512];
-	const int signos[4] = {SIGHUP, SIGTERM, SIGINT, 0};
+	const int signos[4] = { SIGHUP, SIGTERM, SIGINT, 0 };
 
 	while ((ch = getopt(argc, argv, "c:fnvRV")) != -1) {
 		switch (ch) {
@@ -135,7 +135,7 @@ main(int argc, char **argv)
 	    (pw = getpwnam(conf->daemon.user)) == NULL)
 		fatalx("daemon.user: no user \"%s\" on this host", conf->daemon.user);
 	if (daemon_prepare_state_dir(conf, pw ? pw->pw_uid : geteuid(),
-		pw ? pw->pw_gid : getegid(), err, sizeof(err)) == -1)
+	        pw ? pw->pw_gid : getegid(), err, sizeof(err)) == -1)
 		fatalx("%s", err);
 
 	if (!foreground) {

@@ -100,9 +100,11 @@ state_series(const struct series *s)
 	if (series_unit(s) != NULL)
 		json_object_set_new(o, "unit", json_string(series_unit(s)));
 	if (series_kind(s) == MK_TEXT)
-		json_object_set_new(o, "value", json_string(smp.text != NULL ? smp.text : ""));
+		json_object_set_new(
+		    o, "value", json_string(smp.text != NULL ? smp.text : ""));
 	else
-		json_object_set_new(o, "value", isfinite(smp.num) ? json_real(smp.num) : json_null());
+		json_object_set_new(
+		    o, "value", isfinite(smp.num) ? json_real(smp.num) : json_null());
 	if (smp.reason != NULL)
 		json_object_set_new(o, "reason", json_string(smp.reason));
 	return o;
@@ -115,15 +117,16 @@ state_device(struct daemon *d, struct device *dev)
 	json_t *metrics = json_array(), *o;
 	struct series *s;
 
-	for (s = store_first(daemon_store(d), device_name(dev)); s != NULL; s = store_next(s))
+	for (s = store_first(daemon_store(d), device_name(dev)); s != NULL;
+	     s = store_next(s))
 		if ((o = state_series(s)) != NULL)
 			json_array_append_new(metrics, o);
 	return json_pack("{s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:o}", "contact",
-	    contact_name(st->contact), "missed", st->missed, "since_ms", (json_int_t)st->since_ms,
-	    "last_poll_ms", (json_int_t)st->last_poll_ms, "last_ok_ms",
-	    (json_int_t)st->last_ok_ms, "polls", (json_int_t)st->polls, "failures",
-	    (json_int_t)st->failures, "last_status", poll_status_name(st->last_status),
-	    "reason", st->reason, "metrics", metrics);
+	    contact_name(st->contact), "missed", st->missed, "since_ms",
+	    (json_int_t)st->since_ms, "last_poll_ms", (json_int_t)st->last_poll_ms,
+	    "last_ok_ms", (json_int_t)st->last_ok_ms, "polls", (json_int_t)st->polls,
+	    "failures", (json_int_t)st->failures, "last_status",
+	    poll_status_name(st->last_status), "reason", st->reason, "metrics", metrics);
 }
 
 /*
@@ -204,18 +207,20 @@ state_restore_device(struct daemon *d, struct device *dev, json_t *o, int64_t sa
 		struct sample smp;
 		int k;
 
-		if (name == NULL || kind == NULL || (k = metric_kind_from_name(kind)) == -1)
+		if (name == NULL || kind == NULL ||
+		    (k = metric_kind_from_name(kind)) == -1)
 			continue;
 		memset(&smp, 0, sizeof(smp));
 		smp.t_ms = json_integer_value(json_object_get(m, "t_ms"));
 		smp.q = Q_STALE;
-		smp.reason = q != NULL && strcmp(q, "ok") != 0 && reason != NULL ? reason : why;
+		smp.reason =
+		    q != NULL && strcmp(q, "ok") != 0 && reason != NULL ? reason : why;
 		if (k == MK_TEXT)
 			smp.text = json_is_string(v) ? json_string_value(v) : "";
 		else
 			smp.num = json_is_number(v) ? json_number_value(v) : NAN;
-		series_update(store_series(daemon_store(d), device_name(dev), name, k, unit),
-		    &smp);
+		series_update(
+		    store_series(daemon_store(d), device_name(dev), name, k, unit), &smp);
 	}
 }
 
@@ -242,8 +247,8 @@ state_restore(struct daemon *d, char *err, size_t errlen)
 			return 0;
 		}
 		xasprintf(&aside, "%s.damaged-%lld", path, (long long)time_now_ms());
-		snprintf(err, errlen, "snapshot %s:%d: %s; set aside as %s", path, jerr.line,
-		    jerr.text, aside);
+		snprintf(err, errlen, "snapshot %s:%d: %s; set aside as %s", path,
+		    jerr.line, jerr.text, aside);
 		if (rename(path, aside) == -1)
 			log_warn("rename %s", path);
 		free(aside);
@@ -265,7 +270,8 @@ state_restore(struct daemon *d, char *err, size_t errlen)
 		uint64_t seq = (uint64_t)json_integer_value(json_object_get(o, "seq"));
 		if (seq > audit_seq(daemon_audit(d))) {
 			snprintf(err, errlen,
-			    "audit journal ends at seq %llu but the snapshot saw seq %llu: "
+			    "audit journal ends at seq %llu but the snapshot saw seq "
+			    "%llu: "
 			    "entries were removed from its end",
 			    (unsigned long long)audit_seq(daemon_audit(d)),
 			    (unsigned long long)seq);

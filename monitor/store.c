@@ -16,7 +16,7 @@
 #define REASON_MAX 256
 
 struct series {
-	char *key; /* "device.metric" */
+	char *key;        /* "device.metric" */
 	const char *name; /* points into key */
 	char *unit;
 	enum metric_kind kind;
@@ -45,8 +45,8 @@ struct store {
 	size_t history;
 };
 
-static const char *const quality_names[] = {"ok", "stale", "error"};
-static const char *const kind_names[] = {"number", "bool", "text"};
+static const char *const quality_names[] = { "ok", "stale", "error" };
+static const char *const kind_names[] = { "number", "bool", "text" };
 
 /* "ok", "stale" or "error". */
 const char *
@@ -153,7 +153,8 @@ ring_resize(struct series *s, size_t cap)
 		n = xcalloc(cap, sizeof(*n));
 		/* Keep the newest samples, oldest first. */
 		for (i = 0; i < keep; i++) {
-			size_t from = (s->ring_head + s->ring_cap - keep + i) % s->ring_cap;
+			size_t from =
+			    (s->ring_head + s->ring_cap - keep + i) % s->ring_cap;
 			n[i] = s->ring[from];
 		}
 	}
@@ -273,7 +274,8 @@ set_str(char **dst, const char *src, size_t max)
 		*dst = NULL;
 		return;
 	}
-	if (*dst != NULL && strncmp(*dst, src, max) == 0 && strlen(*dst) == strnlen(src, max))
+	if (*dst != NULL && strncmp(*dst, src, max) == 0 &&
+	    strlen(*dst) == strnlen(src, max))
 		return;
 	free(*dst);
 	*dst = xstrndup(src, max);
@@ -284,14 +286,16 @@ set_str(char **dst, const char *src, size_t max)
  * values: contact lost makes readings stale, not wrong.
  */
 void
-store_degrade_device(struct store *st, const char *dev, enum quality q, const char *reason)
+store_degrade_device(
+    struct store *st, const char *dev, enum quality q, const char *reason)
 {
 	struct store_dev *sd = hmap_get(st->devs, dev);
 	struct series *s;
 
 	if (sd == NULL)
 		return;
-	TAILQ_FOREACH(s, &sd->series, entry) {
+	TAILQ_FOREACH(s, &sd->series, entry)
+	{
 		if (s->q == q && s->reason != NULL && strcmp(s->reason, reason) == 0)
 			continue;
 		s->q = q;
@@ -314,7 +318,7 @@ series_update(struct series *s, const struct sample *smp)
 	s->num = smp->num;
 	if (smp->q != Q_OK || s->ring_cap == 0 || !isfinite(smp->num))
 		return;
-	s->ring[s->ring_head] = (struct hist_point){smp->t_ms, smp->num};
+	s->ring[s->ring_head] = (struct hist_point){ smp->t_ms, smp->num };
 	s->ring_head = (s->ring_head + 1) % s->ring_cap;
 	if (s->ring_len < s->ring_cap)
 		s->ring_len++;

@@ -191,7 +191,7 @@ time_parse(const char *s, int64_t now_ms, int64_t *out)
 		if (strcmp(p, "Z") == 0)
 			sign = 1, hh = 0;
 		else if ((*p == '+' || *p == '-') &&
-		    (sscanf(p + 1, "%2d:%2d", &hh, &mm) >= 1) && hh < 24 && mm < 60)
+		         (sscanf(p + 1, "%2d:%2d", &hh, &mm) >= 1) && hh < 24 && mm < 60)
 			sign = *p == '-' ? -1 : 1;
 		else
 			return -1;
@@ -205,8 +205,13 @@ static const struct {
 	const char *suffix;
 	int64_t ms;
 } duration_units[] = {
-	{"ms", 1}, {"s", 1000}, {"sec", 1000}, {"min", 60000}, {"m", 60000},
-	{"h", 3600000}, {"d", 86400000},
+	{ "ms", 1 },
+	{ "s", 1000 },
+	{ "sec", 1000 },
+	{ "min", 60000 },
+	{ "m", 60000 },
+	{ "h", 3600000 },
+	{ "d", 86400000 },
 };
 
 /*
@@ -240,7 +245,8 @@ duration_parse(const char *s, int64_t *out)
 				return -1;
 			unit = 1000;
 		}
-		for (i = 0; ulen > 0 && i < sizeof(duration_units) / sizeof(duration_units[0]);
+		for (i = 0;
+		     ulen > 0 && i < sizeof(duration_units) / sizeof(duration_units[0]);
 		     i++)
 			if (strlen(duration_units[i].suffix) == ulen &&
 			    strncmp(p, duration_units[i].suffix, ulen) == 0)
@@ -266,7 +272,8 @@ duration_format(int64_t ms, char *buf, size_t len)
 	static const struct {
 		const char *u;
 		int64_t ms;
-	} parts[] = {{"d", 86400000}, {"h", 3600000}, {"min", 60000}, {"s", 1000}};
+	} parts[] = { { "d", 86400000 }, { "h", 3600000 }, { "min", 60000 },
+		{ "s", 1000 } };
 	size_t i, off = 0;
 
 	buf[0] = '\0';

@@ -33,7 +33,8 @@ struct verb {
 	const char *usage;
 };
 
-static int PRINTFLIKE(3, 4) verb_fail(struct verb_req *q, int status, const char *fmt, ...)
+static int PRINTFLIKE(3, 4)
+    verb_fail(struct verb_req *q, int status, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -79,25 +80,30 @@ metric_json(const struct series *s, int history)
 	}
 	switch (series_kind(s)) {
 	case MK_TEXT:
-		json_object_set_new(o, "value", json_string(smp.text != NULL ? smp.text : ""));
+		json_object_set_new(
+		    o, "value", json_string(smp.text != NULL ? smp.text : ""));
 		break;
 	case MK_BOOL:
 		json_object_set_new(o, "value", json_boolean(smp.num != 0));
 		break;
 	case MK_NUMBER:
-		json_object_set_new(o, "value", isfinite(smp.num) ? json_real(smp.num) : json_null());
+		json_object_set_new(
+		    o, "value", isfinite(smp.num) ? json_real(smp.num) : json_null());
 		break;
 	}
 	json_object_set_new(o, "quality", json_string(quality_name(smp.q)));
-	json_object_set_new(o, "reason", smp.reason != NULL ? json_string(smp.reason) : json_null());
+	json_object_set_new(
+	    o, "reason", smp.reason != NULL ? json_string(smp.reason) : json_null());
 	json_object_set_new(o, "time", json_time(smp.t_ms));
-	json_object_set_new(o, "age_s", json_real((double)(time_now_ms() - smp.t_ms) / 1000.0));
+	json_object_set_new(
+	    o, "age_s", json_real((double)(time_now_ms() - smp.t_ms) / 1000.0));
 	if (history) {
 		struct hist_point pts[1024];
 		size_t i, n = series_history(s, pts, sizeof(pts) / sizeof(pts[0]));
 		json_t *h = json_array();
 		for (i = 0; i < n; i++)
-			json_array_append_new(h, json_pack("[o, f]", json_time(pts[i].t_ms), pts[i].v));
+			json_array_append_new(
+			    h, json_pack("[o, f]", json_time(pts[i].t_ms), pts[i].v));
 		json_object_set_new(o, "history", h);
 	}
 	return o;
@@ -118,10 +124,10 @@ verbs_device_json(struct daemon *d, struct device *dev, int full)
 		if (full)
 			json_array_append_new(metrics, metric_json(s, full > 1));
 	}
-	o = json_pack("{s:s, s:s, s:s, s:i, s:s, s:o, s:i, s:o, s:o, s:o}", "name", c->name,
-	    "kind", device_kinds[c->kind], "probe", c->probe->name, "availability",
-	    c->availability, "contact", contact_name(st->contact), "since",
-	    json_time(st->since_ms), "missed", st->missed, "reason",
+	o = json_pack("{s:s, s:s, s:s, s:i, s:s, s:o, s:i, s:o, s:o, s:o}", "name",
+	    c->name, "kind", device_kinds[c->kind], "probe", c->probe->name,
+	    "availability", c->availability, "contact", contact_name(st->contact),
+	    "since", json_time(st->since_ms), "missed", st->missed, "reason",
 	    st->reason[0] ? json_string(st->reason) : json_null(), "last_ok",
 	    json_time(st->last_ok_ms), "next_poll", json_time(device_next_poll_ms(dev)));
 	json_object_set_new(o, "metrics_count", json_integer((json_int_t)nmetrics));
@@ -129,9 +135,10 @@ verbs_device_json(struct daemon *d, struct device *dev, int full)
 		json_decref(metrics);
 		return o;
 	}
-	json_object_set_new(o, "description",
-	    c->description ? json_string(c->description) : json_null());
-	json_object_set_new(o, "location", c->location ? json_string(c->location) : json_null());
+	json_object_set_new(
+	    o, "description", c->description ? json_string(c->description) : json_null());
+	json_object_set_new(
+	    o, "location", c->location ? json_string(c->location) : json_null());
 	{
 		json_t *tags = json_array();
 		size_t i;
@@ -148,7 +155,8 @@ verbs_device_json(struct daemon *d, struct device *dev, int full)
 	json_object_set_new(o, "polls", json_integer((json_int_t)st->polls));
 	json_object_set_new(o, "failures", json_integer((json_int_t)st->failures));
 	json_object_set_new(o, "last_poll", json_time(st->last_poll_ms));
-	json_object_set_new(o, "last_status", json_string(poll_status_name(st->last_status)));
+	json_object_set_new(
+	    o, "last_status", json_string(poll_status_name(st->last_status)));
 	json_object_set_new(o, "metrics", metrics);
 	return o;
 }
@@ -158,7 +166,7 @@ verb_status(struct verb_req *q)
 {
 	const struct conf *conf = daemon_conf(q->d);
 	struct audit *a = daemon_audit(q->d);
-	int counts[4] = {0, 0, 0, 0};
+	int counts[4] = { 0, 0, 0, 0 };
 	json_t *problems = json_array(), *o;
 	struct device *dev;
 	size_t i;
@@ -168,31 +176,35 @@ verb_status(struct verb_req *q)
 		counts[st->contact]++;
 		if (st->contact == CONTACT_LOST || st->contact == CONTACT_MISSED)
 			json_array_append_new(problems,
-			    json_pack("{s:s, s:s, s:o, s:i, s:s}", "device", device_name(dev),
-				"contact", contact_name(st->contact), "since",
-				json_time(st->since_ms), "missed", st->missed, "reason",
-				st->reason));
+			    json_pack("{s:s, s:s, s:o, s:i, s:s}", "device",
+			        device_name(dev), "contact", contact_name(st->contact),
+			        "since", json_time(st->since_ms), "missed", st->missed,
+			        "reason", st->reason));
 	}
 	o = json_pack("{s:s, s:s, s:s, s:i, s:o, s:o, s:I, s:s}", "site", conf->site.name,
-	    "timezone", conf->site.timezone, "version", SONAE_VERSION, "pid", (int)getpid(),
-	    "time", json_time(time_now_ms()), "started", json_time(daemon_started_ms(q->d)),
-	    "uptime_s", (json_int_t)((time_now_ms() - daemon_started_ms(q->d)) / 1000),
-	    "config", daemon_conf_path(q->d));
+	    "timezone", conf->site.timezone, "version", SONAE_VERSION, "pid",
+	    (int)getpid(), "time", json_time(time_now_ms()), "started",
+	    json_time(daemon_started_ms(q->d)), "uptime_s",
+	    (json_int_t)((time_now_ms() - daemon_started_ms(q->d)) / 1000), "config",
+	    daemon_conf_path(q->d));
 	json_object_set_new(o, "last_reload", json_deep_copy(daemon_last_reload(q->d)));
 	json_object_set_new(o, "devices",
-	    json_pack("{s:i, s:i, s:i, s:i, s:i}", "total", (int)daemon_device_count(q->d),
-		"ok", counts[CONTACT_OK], "missed", counts[CONTACT_MISSED], "lost",
-		counts[CONTACT_LOST], "pending", counts[CONTACT_PENDING]));
-	json_object_set_new(o, "metrics", json_integer((json_int_t)store_count(daemon_store(q->d))));
+	    json_pack("{s:i, s:i, s:i, s:i, s:i}", "total",
+	        (int)daemon_device_count(q->d), "ok", counts[CONTACT_OK], "missed",
+	        counts[CONTACT_MISSED], "lost", counts[CONTACT_LOST], "pending",
+	        counts[CONTACT_PENDING]));
+	json_object_set_new(
+	    o, "metrics", json_integer((json_int_t)store_count(daemon_store(q->d))));
 	json_object_set_new(o, "problems", problems);
 	json_object_set_new(o, "audit",
 	    a != NULL ? json_pack("{s:I, s:s}", "seq", (json_int_t)audit_seq(a), "head",
-			    audit_head(a))
-		      : json_null());
+	                    audit_head(a))
+	              : json_null());
 	json_object_set_new(o, "clients",
 	    json_integer((json_int_t)control_clients(daemon_control(q->d))));
 	json_object_set_new(o, "caller",
-	    json_pack("{s:s, s:b}", "actor", q->peer->actor, "operator", q->peer->is_operator));
+	    json_pack(
+	        "{s:s, s:b}", "actor", q->peer->actor, "operator", q->peer->is_operator));
 	return verb_ok(q, o, NULL);
 }
 
@@ -227,7 +239,7 @@ verb_device(struct verb_req *q)
 static int
 verb_validate(struct verb_req *q)
 {
-	struct conf_errors errs = {NULL, 0};
+	struct conf_errors errs = { NULL, 0 };
 	struct conf *conf;
 	json_t *list = json_array();
 	size_t i;
@@ -238,8 +250,8 @@ verb_validate(struct verb_req *q)
 	conf_errors_clear(&errs);
 	conf_free(conf);
 	return verb_ok(q,
-	    json_pack("{s:s, s:b, s:o}", "config", daemon_conf_path(q->d), "ok", conf != NULL,
-		"errors", list),
+	    json_pack("{s:s, s:b, s:o}", "config", daemon_conf_path(q->d), "ok",
+	        conf != NULL, "errors", list),
 	    NULL);
 }
 
@@ -253,13 +265,15 @@ verb_audit(struct verb_req *q)
 		return verb_fail(q, ST_USAGE, "usage: audit [--since TIME]");
 	if (q->argc == 2 && time_parse(q->argv[1], time_now_ms(), &since) == -1)
 		return verb_fail(q, ST_USAGE,
-		    "--since \"%s\": give a time (2026-11-25, 2026-11-25T09:00) or an age "
+		    "--since \"%s\": give a time (2026-11-25, 2026-11-25T09:00) or an "
+		    "age "
 		    "(90min, 2h, 3d)",
 		    q->argv[1]);
 	if (a == NULL)
 		return verb_fail(q, ST_FAILED, "the audit journal is not open");
 	return verb_ok(q,
-	    json_pack("{s:o}", "entries", audit_read(audit_path(a), since, AUDIT_MAX_ENTRIES)),
+	    json_pack(
+	        "{s:o}", "entries", audit_read(audit_path(a), since, AUDIT_MAX_ENTRIES)),
 	    NULL);
 }
 
@@ -276,8 +290,8 @@ verb_audit_verify(struct verb_req *q)
 		return verb_fail(q, ST_FAILED, "the audit journal is not open");
 	ok = audit_verify(audit_path(a), audit_seq(a), audit_head(a), &entries, &pb) == 0;
 	o = json_pack("{s:s, s:b, s:I, s:{s:I, s:s}}", "journal", audit_path(a), "ok", ok,
-	    "entries", (json_int_t)entries, "head", "seq", (json_int_t)audit_seq(a), "hash",
-	    audit_head(a));
+	    "entries", (json_int_t)entries, "head", "seq", (json_int_t)audit_seq(a),
+	    "hash", audit_head(a));
 	if (!ok) {
 		json_object_set_new(o, "line", json_integer((json_int_t)pb.line));
 		json_object_set_new(o, "problem", json_string(pb.what));
@@ -306,21 +320,21 @@ verb_poll(struct verb_req *q)
 	if ((dev = daemon_device(q->d, q->argv[0])) == NULL)
 		return verb_fail(q, ST_FAILED, "no device \"%s\"", q->argv[0]);
 	if (device_poll_now(dev) == -1)
-		return verb_fail(q, ST_FAILED, "device \"%s\" is being polled already",
-		    q->argv[0]);
+		return verb_fail(
+		    q, ST_FAILED, "device \"%s\" is being polled already", q->argv[0]);
 	return verb_ok(q, NULL, "polling");
 }
 
 static const struct verb verbs[] = {
-	{"status", 0, 0, 0, verb_status, "status"},
-	{"devices", 0, 0, 0, verb_devices, "devices"},
-	{"device", 1, 2, 0, verb_device, "device NAME [--history]"},
-	{"validate", 0, 0, 0, verb_validate, "validate"},
-	{"audit verify", 0, 0, 0, verb_audit_verify, "audit verify"},
-	{"audit", 0, 2, 0, verb_audit, "audit [--since TIME]"},
-	{"reload", 0, 0, V_OPERATOR, verb_reload, "reload"},
-	{"poll", 1, 1, V_OPERATOR, verb_poll, "poll NAME"},
-	{NULL, 0, 0, 0, NULL, NULL},
+	{ "status", 0, 0, 0, verb_status, "status" },
+	{ "devices", 0, 0, 0, verb_devices, "devices" },
+	{ "device", 1, 2, 0, verb_device, "device NAME [--history]" },
+	{ "validate", 0, 0, 0, verb_validate, "validate" },
+	{ "audit verify", 0, 0, 0, verb_audit_verify, "audit verify" },
+	{ "audit", 0, 2, 0, verb_audit, "audit [--since TIME]" },
+	{ "reload", 0, 0, V_OPERATOR, verb_reload, "reload" },
+	{ "poll", 1, 1, V_OPERATOR, verb_poll, "poll NAME" },
+	{ NULL, 0, 0, 0, NULL, NULL },
 };
 
 /* How many leading words of argv spell the verb name (0: no match). */
@@ -346,7 +360,7 @@ verbs_dispatch(struct daemon *d, const struct ctl_peer *peer, int argc, char **a
     struct ctl_reply *r)
 {
 	const struct verb *v;
-	struct verb_req q = {d, peer, 0, NULL, r};
+	struct verb_req q = { d, peer, 0, NULL, r };
 	int words = 0;
 
 	memset(r, 0, sizeof(*r));
@@ -360,9 +374,10 @@ verbs_dispatch(struct daemon *d, const struct ctl_peer *peer, int argc, char **a
 	if (q.argc < v->min_args || q.argc > v->max_args)
 		return verb_fail(&q, ST_USAGE, "usage: %s", v->usage);
 	if ((v->flags & V_OPERATOR) && !peer->is_operator) {
-		log_warnx("control: %s refused \"%s\": not an operator", peer->actor, v->name);
-		return verb_fail(&q, ST_DENIED, "%s: only operators may do this (you are %s)",
-		    v->name, peer->actor);
+		log_warnx(
+		    "control: %s refused \"%s\": not an operator", peer->actor, v->name);
+		return verb_fail(&q, ST_DENIED,
+		    "%s: only operators may do this (you are %s)", v->name, peer->actor);
 	}
 	return v->fn(&q);
 }

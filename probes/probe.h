@@ -35,8 +35,8 @@ struct probe_ops {
 /* probe.c */
 const struct probe_ops *probe_find(const char *);
 char *probe_names(void);
-void probe_conf_doc(FILE *, const char *,
-    void (*)(FILE *, const struct conf_table *, const char *));
+void probe_conf_doc(
+    FILE *, const char *, void (*)(FILE *, const struct conf_table *, const char *));
 
 /* replay.c */
 extern const struct probe_ops probe_replay;

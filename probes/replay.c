@@ -54,14 +54,14 @@ struct sc_value {
 	unsigned char set;
 	unsigned char invalid; /* text holds the reason */
 	double num;
-	const char *text;      /* owned by scenario->strings */
+	const char *text; /* owned by scenario->strings */
 };
 
 struct sc_frame {
 	int64_t at_ms;
 	enum frame_mode mode;
-	const char *reason;    /* FR_FAIL */
-	struct sc_value *v;    /* one per metric */
+	const char *reason; /* FR_FAIL */
+	struct sc_value *v; /* one per metric */
 };
 
 struct scenario {
@@ -145,7 +145,8 @@ sc_metric(struct scenario *sc, const char *name, size_t len, size_t *idx)
 	size_t i;
 
 	for (i = 0; i < sc->nm; i++)
-		if (strlen(sc->m[i].name) == len && strncmp(sc->m[i].name, name, len) == 0) {
+		if (strlen(sc->m[i].name) == len &&
+		    strncmp(sc->m[i].name, name, len) == 0) {
 			*idx = i;
 			return &sc->m[i];
 		}
@@ -156,7 +157,8 @@ sc_metric(struct scenario *sc, const char *name, size_t len, size_t *idx)
 	sc->m[sc->nm].name = xstrndup(name, len);
 	/* Frames already parsed get an unset value for the new metric. */
 	for (i = 0; i < sc->nf; i++) {
-		sc->f[i].v = xreallocarray(sc->f[i].v, sc->nm + 1, sizeof(struct sc_value));
+		sc->f[i].v =
+		    xreallocarray(sc->f[i].v, sc->nm + 1, sizeof(struct sc_value));
 		memset(&sc->f[i].v[sc->nm], 0, sizeof(struct sc_value));
 	}
 	*idx = sc->nm;
@@ -249,7 +251,8 @@ sc_kind(struct sc_metric *m, enum metric_kind kind, const char **err)
 		return 0;
 	}
 	if (m->kind != kind) {
-		*err = "metric changes type (number, true/false, or text) from an earlier line";
+		*err = "metric changes type (number, true/false, or text) from an "
+		       "earlier line";
 		return -1;
 	}
 	return 0;
@@ -297,7 +300,8 @@ sc_assign(struct sc_lexer *lx, struct scenario *sc, struct sc_frame *fr, const c
 		*err = "expected a value: a number, true, false, \"text\" or !\"reason\"";
 		return -1;
 	}
-	if ((len == 4 && strncmp(w, "true", 4) == 0) || (len == 5 && strncmp(w, "false", 5) == 0)) {
+	if ((len == 4 && strncmp(w, "true", 4) == 0) ||
+	    (len == 5 && strncmp(w, "false", 5) == 0)) {
 		v->num = w[0] == 't';
 		return sc_kind(m, MK_BOOL, err);
 	} else {
@@ -311,7 +315,8 @@ sc_assign(struct sc_lexer *lx, struct scenario *sc, struct sc_frame *fr, const c
 		errno = 0;
 		v->num = strtod(tmp, &end);
 		if (*end != '\0' || errno != 0 || !isfinite(v->num)) {
-			*err = "expected a value: a number, true, false, \"text\" or !\"reason\"";
+			*err = "expected a value: a number, true, false, \"text\" or "
+			       "!\"reason\"";
 			return -1;
 		}
 		return sc_kind(m, MK_NUMBER, err);
@@ -321,7 +326,7 @@ sc_assign(struct sc_lexer *lx, struct scenario *sc, struct sc_frame *fr, const c
 static int
 sc_line(struct scenario *sc, const char *line, size_t len, const char **err)
 {
-	struct sc_lexer lx = {line, line + len};
+	struct sc_lexer lx = { line, line + len };
 	const char *w;
 	size_t wl;
 	int64_t at;
@@ -473,18 +478,20 @@ scenario_parse(const char *text, size_t len, const char *name, char *err, size_t
 		while (hash < nl && (*hash == ' ' || *hash == '\t'))
 			hash++;
 		if (hash < nl && *hash != '#' &&
-		    sc_line(sc, p, (size_t)(nl - p) - (nl > p && nl[-1] == '\r'), &why) == -1)
+		    sc_line(sc, p, (size_t)(nl - p) - (nl > p && nl[-1] == '\r'), &why) ==
+		        -1)
 			goto bad;
 		p = nl + 1;
 	}
 	/* Metrics named after some frames were parsed are unset there already. */
 	for (i = 0; i < sc->nf; i++)
-		sc->f[i].v = xreallocarray(sc->f[i].v, sc->nm ? sc->nm : 1, sizeof(struct sc_value));
+		sc->f[i].v = xreallocarray(
+		    sc->f[i].v, sc->nm ? sc->nm : 1, sizeof(struct sc_value));
 	for (i = 0; i < sc->nm; i++)
 		if (!sc->m[i].kind_set) {
 			lineno = 0;
-			snprintf(err, errlen, "%s: metric \"%s\" never gets a value", name,
-			    sc->m[i].name);
+			snprintf(err, errlen, "%s: metric \"%s\" never gets a value",
+			    name, sc->m[i].name);
 			scenario_free(sc);
 			return NULL;
 		}
@@ -528,8 +535,9 @@ scenario_get(const char *path, char *err, size_t errlen)
 		return sc;
 	}
 	if (!S_ISREG(st.st_mode) || st.st_size > SC_MAX_BYTES) {
-		snprintf(err, errlen, "scenario %s: not a regular file of at most %d bytes",
-		    path, SC_MAX_BYTES);
+		snprintf(err, errlen,
+		    "scenario %s: not a regular file of at most %d bytes", path,
+		    SC_MAX_BYTES);
 		close(fd);
 		return NULL;
 	}
@@ -579,7 +587,8 @@ replay_check(struct conf_ctx *ctx, config_setting_t *g, void *obj)
 	}
 	if (rc->loop && rc->sc->end_ms == 0)
 		conf_error(ctx, config_setting_get_member(g, "scenario"),
-		    "%s: a looping scenario needs an \"end DURATION\" line (or set loop = "
+		    "%s: a looping scenario needs an \"end DURATION\" line (or set loop "
+		    "= "
 		    "false)",
 		    rc->scenario);
 }
@@ -601,22 +610,31 @@ replay_equal(const void *a, const void *b)
 }
 
 static const struct conf_key replay_keys[] = {
-	{.name = "scenario", .type = CT_PATH, .off = offsetof(struct replay_conf, scenario),
+	{ .name = "scenario",
+	    .type = CT_PATH,
+	    .off = offsetof(struct replay_conf, scenario),
 	    .flags = CK_REQUIRED,
-	    .help = "Scenario file to play (format: docs/replay.md)."},
-	{.name = "loop", .type = CT_BOOL, .off = offsetof(struct replay_conf, loop),
+	    .help = "Scenario file to play (format: docs/replay.md)." },
+	{ .name = "loop",
+	    .type = CT_BOOL,
+	    .off = offsetof(struct replay_conf, loop),
 	    .def = "true",
-	    .help = "Start again after the scenario's `end`; false: stay at the last line."},
-	{.name = "speed", .type = CT_FLOAT, .off = offsetof(struct replay_conf, speed),
-	    .min = 0.01, .max = 1000, .def = "1",
-	    .help = "Time factor: 2 plays the scenario twice as fast."},
-	{0},
+	    .help =
+	        "Start again after the scenario's `end`; false: stay at the last line." },
+	{ .name = "speed",
+	    .type = CT_FLOAT,
+	    .off = offsetof(struct replay_conf, speed),
+	    .min = 0.01,
+	    .max = 1000,
+	    .def = "1",
+	    .help = "Time factor: 2 plays the scenario twice as fast." },
+	{ 0 },
 };
 
 static const struct conf_table replay_table = {
 	.name = "replay",
 	.help = "Replay probe: plays a scenario file instead of talking to hardware "
-		"(demo, tests, drills).",
+	        "(demo, tests, drills).",
 	.size = sizeof(struct replay_conf),
 	.keys = replay_keys,
 	.check = replay_check,
@@ -717,7 +735,7 @@ replay_poll(struct device *dev, struct poll *p)
 {
 	struct replay_dev *rd = device_probe_data(dev);
 	const struct sc_frame *fr = replay_frame(rd);
-	struct timeval now = {0, 0};
+	struct timeval now = { 0, 0 };
 
 	if (fr != NULL && fr->mode == FR_NOREPLY)
 		return; /* the device is silent: the core's timeout ends this attempt */

@@ -21,12 +21,13 @@
 static char tmpdir[256];
 
 static const char *const notes[NLINES] = {
-    "\xe8\xa8\x93\xe7\xb7\xb4\xe9\x96\x8b\xe5\xa7\x8b",             /* 訓練開始 */
-    "\xe5\x81\x9c\xe9\x9b\xbb\xe3\x81\xae\xe6\xa4\x9c\xe7\x9f\xa5", /* 停電の検知 */
-    "UPS \xe3\x83\x90\xe3\x83\x83\xe3\x83\x86\xe3\x83\xaa\xe3\x83\xbc", /* UPS バッテリー
-                                                                         */
-    "\xe5\xbe\xa9\xe9\x9b\xbb",                                         /* 復電 */
-    "\xe8\xa8\x93\xe7\xb7\xb4\xe7\xb5\x82\xe4\xba\x86",                 /* 訓練終了 */
+	"\xe8\xa8\x93\xe7\xb7\xb4\xe9\x96\x8b\xe5\xa7\x8b",             /* 訓練開始 */
+	"\xe5\x81\x9c\xe9\x9b\xbb\xe3\x81\xae\xe6\xa4\x9c\xe7\x9f\xa5", /* 停電の検知 */
+	"UPS \xe3\x83\x90\xe3\x83\x83\xe3\x83\x86\xe3\x83\xaa\xe3\x83\xbc", /* UPS
+	                                                                     * バッテリー
+	                                                                     */
+	"\xe5\xbe\xa9\xe9\x9b\xbb",                                         /* 復電 */
+	"\xe8\xa8\x93\xe7\xb7\xb4\xe7\xb5\x82\xe4\xba\x86", /* 訓練終了 */
 };
 
 static int
@@ -242,25 +243,27 @@ static const struct {
 	unsigned long entries;
 	const char *why;
 } tamper[] = {
-    {"one byte of line 3 edited", {0, 1, 2, 3, 4, -1}, T_EDIT, 2, 1, 3, 2,
-        "content does not match its hash: the line was edited"},
-    {"line 3 removed", {0, 1, 3, 4, -1}, T_NONE, 0, 1, 3, 2,
-        "seq 4 where 3 was expected: entries were removed or reordered before it"},
-    {"lines 2 and 3 swapped", {0, 2, 1, 3, 4, -1}, T_NONE, 0, 1, 2, 1,
-        "seq 3 where 2 was expected: entries were removed or reordered before it"},
-    {"line 2 repeated", {0, 1, 1, 2, 3, 4, -1}, T_NONE, 0, 1, 3, 2,
-        "seq 2 where 3 was expected: lines were reordered or duplicated"},
-    {"line 3 replaced by a valid line of another journal", {0, 1, 2, 3, 4, -1}, T_SPLICE,
-        2, 1, 3, 2, "seq 3 does not chain to the line before it: a line was replaced"},
-    {"last line dropped", {0, 1, 2, 3, -1}, T_NONE, 0, 1, 5, 4,
-        "the journal ends at seq 4 but the daemon last wrote seq 5: entries were removed "
-        "or replaced at the end"},
-    {"last line replaced", {0, 1, 2, 3, 4, -1}, T_SPLICE, 4, 1, 5, 4,
-        "seq 5 does not chain to the line before it: a line was replaced"},
-    {"first line dropped", {1, 2, 3, 4, -1}, T_NONE, 0, 0, 1, 0,
-        "seq 2 where 1 was expected: entries were removed or reordered before it"},
-    {"a line that is not an entry", {0, 1, 2, 3, 4, -1}, T_JUNK, 3, 0, 4, 3,
-        "not a journal entry (no hash at the end)"},
+	{ "one byte of line 3 edited", { 0, 1, 2, 3, 4, -1 }, T_EDIT, 2, 1, 3, 2,
+	    "content does not match its hash: the line was edited" },
+	{ "line 3 removed", { 0, 1, 3, 4, -1 }, T_NONE, 0, 1, 3, 2,
+	    "seq 4 where 3 was expected: entries were removed or reordered before it" },
+	{ "lines 2 and 3 swapped", { 0, 2, 1, 3, 4, -1 }, T_NONE, 0, 1, 2, 1,
+	    "seq 3 where 2 was expected: entries were removed or reordered before it" },
+	{ "line 2 repeated", { 0, 1, 1, 2, 3, 4, -1 }, T_NONE, 0, 1, 3, 2,
+	    "seq 2 where 3 was expected: lines were reordered or duplicated" },
+	{ "line 3 replaced by a valid line of another journal", { 0, 1, 2, 3, 4, -1 },
+	    T_SPLICE, 2, 1, 3, 2,
+	    "seq 3 does not chain to the line before it: a line was replaced" },
+	{ "last line dropped", { 0, 1, 2, 3, -1 }, T_NONE, 0, 1, 5, 4,
+	    "the journal ends at seq 4 but the daemon last wrote seq 5: entries were "
+	    "removed "
+	    "or replaced at the end" },
+	{ "last line replaced", { 0, 1, 2, 3, 4, -1 }, T_SPLICE, 4, 1, 5, 4,
+	    "seq 5 does not chain to the line before it: a line was replaced" },
+	{ "first line dropped", { 1, 2, 3, 4, -1 }, T_NONE, 0, 0, 1, 0,
+	    "seq 2 where 1 was expected: entries were removed or reordered before it" },
+	{ "a line that is not an entry", { 0, 1, 2, 3, 4, -1 }, T_JUNK, 3, 0, 4, 3,
+	    "not a journal entry (no hash at the end)" },
 };
 
 START_TEST(audit_verify_tampered)
@@ -378,7 +381,7 @@ START_TEST(audit_open_refuses_bad_last_line)
 {
 	char err[512], *dir = make_journal("bad", "tanaka", NULL), *path, *want,
 	               *lines[NLINES];
-	static const int order[] = {0, 1, 2, 3, 4, -1};
+	static const int order[] = { 0, 1, 2, 3, 4, -1 };
 
 	ck_assert_uint_eq(read_lines(dir, lines, NLINES), NLINES);
 	{
@@ -482,7 +485,7 @@ END_TEST
 START_TEST(audit_read_shows_bad_lines)
 {
 	char *dir = make_journal("show", "tanaka", NULL), *lines[NLINES], *path;
-	static const int order[] = {0, 1, 2, 3, 4, -1};
+	static const int order[] = { 0, 1, 2, 3, 4, -1 };
 	json_t *all, *bad;
 
 	ck_assert_uint_eq(read_lines(dir, lines, NLINES), NLINES);

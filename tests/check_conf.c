@@ -102,7 +102,7 @@ static const char good_conf[] =
 static void
 expect_errors(const char *what, const char *name, const char *const *want, size_t nwant)
 {
-	struct conf_errors errs = {NULL, 0};
+	struct conf_errors errs = { NULL, 0 };
 	struct conf *conf;
 	char *path, *all = xstrdup(""), *tmp;
 	size_t i;
@@ -131,7 +131,7 @@ expect_errors(const char *what, const char *name, const char *const *want, size_
 static struct conf *
 load_ok(const char *path)
 {
-	struct conf_errors errs = {NULL, 0};
+	struct conf_errors errs = { NULL, 0 };
 	struct conf *conf = conf_load(path, &errs);
 
 	ck_assert_msg(conf != NULL, "%s refused: %s", path, errs.n ? errs.v[0] : "?");
@@ -148,238 +148,249 @@ static const struct {
 	const char *text;
 	const char *errors[4];
 } error_cases[] = {
-    {"unknown key with a hint",
-        "site: { name = \"demo\"; };\n"
-        "devices = (\n"
-        "\t{\n"
-        "\t\tname = \"ups1\";\n"
-        "\t\treplay = { scenario = \"s.replay\"; };\n"
-        "\n"
-        "\t\tintervall = 5;\n"
-        "\t}\n"
-        ");\n",
-        {"@D/bad.conf:7: devices[0].intervall: unknown key (did you mean "
-         "\"interval\"?)"}},
-    {"unknown key without a hint",
-        "site: {\n"
-        "\tname = \"demo\";\n"
-        "\tcolour = \"red\";\n"
-        "};\n",
-        {"@D/bad.conf:3: site.colour: unknown key"}},
-    {"unknown top-level group",
-        "site: { name = \"demo\"; };\n"
-        "alerts: { mail = \"x\"; };\n",
-        {"@D/bad.conf:2: alerts: unknown key"}},
-    {"unknown probe section",
-        "site: { name = \"demo\"; };\n"
-        "devices = ( {\n"
-        "\tname = \"ups1\";\n"
-        "\tsnmpp = { host = \"192.0.2.1\"; };\n"
-        "\treplay = { scenario = \"s.replay\"; };\n"
-        "} );\n",
-        {"@D/bad.conf:4: devices[0].snmpp: unknown key"}},
-    {"string where an integer belongs",
-        "site: { name = \"demo\"; };\n"
-        "devices = ( {\n"
-        "\tname = \"ups1\";\n"
-        "\tretries = \"two\";\n"
-        "\treplay = { scenario = \"s.replay\"; };\n"
-        "} );\n",
-        {"@D/bad.conf:4: devices[0].retries: expected an integer"}},
-    {"integer where a string belongs",
-        "site: { name = \"demo\"; };\n"
-        "devices = ( {\n"
-        "\tname = \"ups1\";\n"
-        "\tdescription = 5;\n"
-        "\treplay = { scenario = \"s.replay\"; };\n"
-        "} );\n",
-        {"@D/bad.conf:4: devices[0].description: expected a string in double quotes"}},
-    {"boolean where a string list belongs",
-        "site: { name = \"demo\"; };\n"
-        "devices = ( {\n"
-        "\tname = \"ups1\";\n"
-        "\ttags = true;\n"
-        "\treplay = { scenario = \"s.replay\"; };\n"
-        "} );\n",
-        {"@D/bad.conf:4: devices[0].tags: expected a list of strings: [\"a\", \"b\"]"}},
-    {"interval 0 below the minimum",
-        "site: { name = \"demo\"; };\n"
-        "devices = ( {\n"
-        "\tname = \"ups1\";\n"
-        "\treplay = { scenario = \"s.replay\"; };\n"
-        "\tinterval = 0;\n"
-        "} );\n",
-        {"@D/bad.conf:5: devices[0].interval: 0 is below the minimum 0.1"}},
-    {"control.max_line below the minimum",
-        "site: { name = \"demo\"; };\n"
-        "control: {\n"
-        "\tmax_line = 10;\n"
-        "};\n",
-        {"@D/bad.conf:3: control.max_line: 10 is below the minimum 256"}},
-    {"retries above the maximum",
-        "site: { name = \"demo\"; };\n"
-        "devices = ( { name = \"ups1\"; retries = 11; replay = { scenario = "
-        "\"s.replay\"; }; } );\n",
-        {"@D/bad.conf:2: devices[0].retries: 11 is above the maximum 10"}},
-    {"bad duration string",
-        "site: { name = \"demo\"; };\n"
-        "devices = ( {\n"
-        "\tname = \"ups1\";\n"
-        "\treplay = { scenario = \"s.replay\"; };\n"
-        "\ttimeout = \"5x\";\n"
-        "} );\n",
-        {"@D/bad.conf:5: devices[0].timeout: \"5x\" is not a duration (e.g. 500ms, 30s, "
-         "5min, 2h)"}},
-    {"duration string above the maximum",
-        "site: { name = \"demo\"; };\n"
-        "devices = ( {\n"
-        "\tname = \"ups1\";\n"
-        "\treplay = { scenario = \"s.replay\"; };\n"
-        "\tinterval = \"2d\";\n"
-        "} );\n",
-        {"@D/bad.conf:5: devices[0].interval: 2d is above the maximum 86400"}},
-    {"timeout longer than the interval",
-        "site: { name = \"demo\"; };\n"
-        "devices = ( {\n"
-        "\tname = \"ups1\";\n"
-        "\treplay = { scenario = \"s.replay\"; };\n"
-        "\tinterval = \"5s\";\n"
-        "\ttimeout = 10;\n"
-        "} );\n",
-        {"@D/bad.conf:6: devices[0].timeout: timeout 10s is longer than the interval "
-         "5s"}},
-    {"site.name missing (site group given)",
-        "\n"
-        "site: {\n"
-        "\ttimezone = \"UTC\";\n"
-        "};\n",
-        {"@D/bad.conf:2: site.name: required but missing"}},
-    {"site.name missing (no site group)", "store: { history = 10; };\n",
-        {"@D/bad.conf: site.name: required but missing"}},
-    {"device name missing",
-        "site: { name = \"demo\"; };\n"
-        "devices = (\n"
-        "\t{\n"
-        "\t\tkind = \"ups\";\n"
-        "\t\treplay = { scenario = \"s.replay\"; };\n"
-        "\t}\n"
-        ");\n",
-        {"@D/bad.conf:3: devices[0].name: required but missing"}},
-    {"replay.scenario missing",
-        "site: { name = \"demo\"; };\n"
-        "devices = ( {\n"
-        "\tname = \"ups1\";\n"
-        "\treplay = {\n"
-        "\t\tloop = false;\n"
-        "\t};\n"
-        "} );\n",
-        {"@D/bad.conf:4: devices[0].replay.scenario: required but missing"}},
-    {"duplicate device names",
-        "site: { name = \"demo\"; };\n"
-        "devices = (\n"
-        "\t{\n"
-        "\t\tname = \"ups1\";\n"
-        "\t\treplay = { scenario = \"s.replay\"; };\n"
-        "\t},\n"
-        "\t{\n"
-        "\t\tname = \"env1\";\n"
-        "\t\treplay = { scenario = \"s.replay\"; };\n"
-        "\t},\n"
-        "\t{\n"
-        "\t\tname = \"ups1\";\n"
-        "\t\treplay = { scenario = \"s.replay\"; };\n"
-        "\t}\n"
-        ");\n",
-        /* Both places are the lines where the devices begin. */
-        {"@D/bad.conf:11: devices[2].name: \"ups1\" is already used at @D/bad.conf:3"}},
-    {"bad device name",
-        "site: { name = \"demo\"; };\n"
-        "devices = ( {\n"
-        "\tname = \"1st ups\";\n"
-        "\treplay = { scenario = \"s.replay\"; };\n"
-        "} );\n",
-        {"@D/bad.conf:3: devices[0].name: \"1st ups\": use letters, digits, '-' and '_', "
-         "starting with a letter"}},
-    {"bad enum value",
-        "site: { name = \"demo\"; };\n"
-        "devices = ( {\n"
-        "\tname = \"ups1\";\n"
-        "\tkind = \"toaster\";\n"
-        "\treplay = { scenario = \"s.replay\"; };\n"
-        "} );\n",
-        {"@D/bad.conf:4: devices[0].kind: expected one of: ups, pdu, switch, router, "
-         "link, "
-         "sensor, host, other"}},
-    {"bad time zone",
-        "site: {\n"
-        "\tname = \"demo\";\n"
-        "\ttimezone = \"Mars/Olympus_Mons\";\n"
-        "};\n",
-        {"@D/bad.conf:3: site.timezone: unknown time zone \"Mars/Olympus_Mons\" (a tz "
-         "database name such as Asia/Tokyo)"}},
-    {"device without a probe section",
-        "site: { name = \"demo\"; };\n"
-        "devices = (\n"
-        "\t{\n"
-        "\t\tname = \"ups1\";\n"
-        "\t}\n"
-        ");\n",
-        {"@D/bad.conf:3: devices[0]: no probe section: add one of replay"}},
-    {"two probe sections with the same name",
-        "site: { name = \"demo\"; };\n"
-        "devices = ( {\n"
-        "\tname = \"ups1\";\n"
-        "\treplay = { scenario = \"s.replay\"; };\n"
-        "\treplay = { scenario = \"s.replay\"; };\n"
-        "} );\n",
-        {"@D/bad.conf:5: duplicate setting name"}},
-    {"libconfig syntax error",
-        "site: { name = \"demo\"; };\n"
-        "devices = ( {\n"
-        "\tname = ;\n"
-        "} );\n",
-        {"@D/bad.conf:3: syntax error"}},
-    {"scenario file missing (resolved against the config folder)",
-        "site: { name = \"demo\"; };\n"
-        "devices = ( {\n"
-        "\tname = \"ups1\";\n"
-        "\treplay = {\n"
-        "\t\tscenario = \"missing.replay\";\n"
-        "\t};\n"
-        "} );\n",
-        {"@D/bad.conf:5: devices[0].replay.scenario: scenario @D/missing.replay: No such "
-         "file or directory"}},
-    {"error in the scenario file",
-        "site: { name = \"demo\"; };\n"
-        "devices = ( {\n"
-        "\tname = \"ups1\";\n"
-        "\treplay = { scenario = \"broken.replay\"; };\n"
-        "} );\n",
-        {"@D/bad.conf:4: devices[0].replay.scenario: @D/broken.replay:3: offsets must "
-         "not "
-         "go back in time"}},
-    {"looping scenario without end",
-        "site: { name = \"demo\"; };\n"
-        "devices = ( {\n"
-        "\tname = \"ups1\";\n"
-        "\treplay = { scenario = \"noend.replay\"; };\n"
-        "} );\n",
-        {"@D/bad.conf:4: devices[0].replay.scenario: @D/noend.replay: a looping scenario "
-         "needs an \"end DURATION\" line (or set loop = false)"}},
-    {"every error at once, in file order",
-        "site: { name = \"demo\"; timezone = \"Nowhere/Town\"; };\n"
-        "store: { history = -1; };\n"
-        "devices = ( {\n"
-        "\tname = \"ups1\";\n"
-        "\tavailability = 4;\n"
-        "\treplay = { scenario = \"s.replay\"; speed = 0; };\n"
-        "} );\n",
-        {"@D/bad.conf:2: store.history: -1 is below the minimum 0",
-            "@D/bad.conf:5: devices[0].availability: 4 is above the maximum 3",
-            "@D/bad.conf:6: devices[0].replay.speed: 0 is below the minimum 0.01",
-            /* Cross-key checks come after the walk. */
-            "@D/bad.conf:1: site.timezone: unknown time zone \"Nowhere/Town\" (a tz "
-            "database name such as Asia/Tokyo)"}},
+	{ "unknown key with a hint",
+	    "site: { name = \"demo\"; };\n"
+	    "devices = (\n"
+	    "\t{\n"
+	    "\t\tname = \"ups1\";\n"
+	    "\t\treplay = { scenario = \"s.replay\"; };\n"
+	    "\n"
+	    "\t\tintervall = 5;\n"
+	    "\t}\n"
+	    ");\n",
+	    { "@D/bad.conf:7: devices[0].intervall: unknown key (did you mean "
+	      "\"interval\"?)" } },
+	{ "unknown key without a hint",
+	    "site: {\n"
+	    "\tname = \"demo\";\n"
+	    "\tcolour = \"red\";\n"
+	    "};\n",
+	    { "@D/bad.conf:3: site.colour: unknown key" } },
+	{ "unknown top-level group",
+	    "site: { name = \"demo\"; };\n"
+	    "alerts: { mail = \"x\"; };\n",
+	    { "@D/bad.conf:2: alerts: unknown key" } },
+	{ "unknown probe section",
+	    "site: { name = \"demo\"; };\n"
+	    "devices = ( {\n"
+	    "\tname = \"ups1\";\n"
+	    "\tsnmpp = { host = \"192.0.2.1\"; };\n"
+	    "\treplay = { scenario = \"s.replay\"; };\n"
+	    "} );\n",
+	    { "@D/bad.conf:4: devices[0].snmpp: unknown key" } },
+	{ "string where an integer belongs",
+	    "site: { name = \"demo\"; };\n"
+	    "devices = ( {\n"
+	    "\tname = \"ups1\";\n"
+	    "\tretries = \"two\";\n"
+	    "\treplay = { scenario = \"s.replay\"; };\n"
+	    "} );\n",
+	    { "@D/bad.conf:4: devices[0].retries: expected an integer" } },
+	{ "integer where a string belongs",
+	    "site: { name = \"demo\"; };\n"
+	    "devices = ( {\n"
+	    "\tname = \"ups1\";\n"
+	    "\tdescription = 5;\n"
+	    "\treplay = { scenario = \"s.replay\"; };\n"
+	    "} );\n",
+	    { "@D/bad.conf:4: devices[0].description: expected a string in double "
+	      "quotes" } },
+	{ "boolean where a string list belongs",
+	    "site: { name = \"demo\"; };\n"
+	    "devices = ( {\n"
+	    "\tname = \"ups1\";\n"
+	    "\ttags = true;\n"
+	    "\treplay = { scenario = \"s.replay\"; };\n"
+	    "} );\n",
+	    { "@D/bad.conf:4: devices[0].tags: expected a list of strings: [\"a\", "
+	      "\"b\"]" } },
+	{ "interval 0 below the minimum",
+	    "site: { name = \"demo\"; };\n"
+	    "devices = ( {\n"
+	    "\tname = \"ups1\";\n"
+	    "\treplay = { scenario = \"s.replay\"; };\n"
+	    "\tinterval = 0;\n"
+	    "} );\n",
+	    { "@D/bad.conf:5: devices[0].interval: 0 is below the minimum 0.1" } },
+	{ "control.max_line below the minimum",
+	    "site: { name = \"demo\"; };\n"
+	    "control: {\n"
+	    "\tmax_line = 10;\n"
+	    "};\n",
+	    { "@D/bad.conf:3: control.max_line: 10 is below the minimum 256" } },
+	{ "retries above the maximum",
+	    "site: { name = \"demo\"; };\n"
+	    "devices = ( { name = \"ups1\"; retries = 11; replay = { scenario = "
+	    "\"s.replay\"; }; } );\n",
+	    { "@D/bad.conf:2: devices[0].retries: 11 is above the maximum 10" } },
+	{ "bad duration string",
+	    "site: { name = \"demo\"; };\n"
+	    "devices = ( {\n"
+	    "\tname = \"ups1\";\n"
+	    "\treplay = { scenario = \"s.replay\"; };\n"
+	    "\ttimeout = \"5x\";\n"
+	    "} );\n",
+	    { "@D/bad.conf:5: devices[0].timeout: \"5x\" is not a duration (e.g. 500ms, "
+	      "30s, "
+	      "5min, 2h)" } },
+	{ "duration string above the maximum",
+	    "site: { name = \"demo\"; };\n"
+	    "devices = ( {\n"
+	    "\tname = \"ups1\";\n"
+	    "\treplay = { scenario = \"s.replay\"; };\n"
+	    "\tinterval = \"2d\";\n"
+	    "} );\n",
+	    { "@D/bad.conf:5: devices[0].interval: 2d is above the maximum 86400" } },
+	{ "timeout longer than the interval",
+	    "site: { name = \"demo\"; };\n"
+	    "devices = ( {\n"
+	    "\tname = \"ups1\";\n"
+	    "\treplay = { scenario = \"s.replay\"; };\n"
+	    "\tinterval = \"5s\";\n"
+	    "\ttimeout = 10;\n"
+	    "} );\n",
+	    { "@D/bad.conf:6: devices[0].timeout: timeout 10s is longer than the "
+	      "interval "
+	      "5s" } },
+	{ "site.name missing (site group given)",
+	    "\n"
+	    "site: {\n"
+	    "\ttimezone = \"UTC\";\n"
+	    "};\n",
+	    { "@D/bad.conf:2: site.name: required but missing" } },
+	{ "site.name missing (no site group)", "store: { history = 10; };\n",
+	    { "@D/bad.conf: site.name: required but missing" } },
+	{ "device name missing",
+	    "site: { name = \"demo\"; };\n"
+	    "devices = (\n"
+	    "\t{\n"
+	    "\t\tkind = \"ups\";\n"
+	    "\t\treplay = { scenario = \"s.replay\"; };\n"
+	    "\t}\n"
+	    ");\n",
+	    { "@D/bad.conf:3: devices[0].name: required but missing" } },
+	{ "replay.scenario missing",
+	    "site: { name = \"demo\"; };\n"
+	    "devices = ( {\n"
+	    "\tname = \"ups1\";\n"
+	    "\treplay = {\n"
+	    "\t\tloop = false;\n"
+	    "\t};\n"
+	    "} );\n",
+	    { "@D/bad.conf:4: devices[0].replay.scenario: required but missing" } },
+	{ "duplicate device names",
+	    "site: { name = \"demo\"; };\n"
+	    "devices = (\n"
+	    "\t{\n"
+	    "\t\tname = \"ups1\";\n"
+	    "\t\treplay = { scenario = \"s.replay\"; };\n"
+	    "\t},\n"
+	    "\t{\n"
+	    "\t\tname = \"env1\";\n"
+	    "\t\treplay = { scenario = \"s.replay\"; };\n"
+	    "\t},\n"
+	    "\t{\n"
+	    "\t\tname = \"ups1\";\n"
+	    "\t\treplay = { scenario = \"s.replay\"; };\n"
+	    "\t}\n"
+	    ");\n",
+	    /* Both places are the lines where the devices begin. */
+	    { "@D/bad.conf:11: devices[2].name: \"ups1\" is already used at "
+	      "@D/bad.conf:3" } },
+	{ "bad device name",
+	    "site: { name = \"demo\"; };\n"
+	    "devices = ( {\n"
+	    "\tname = \"1st ups\";\n"
+	    "\treplay = { scenario = \"s.replay\"; };\n"
+	    "} );\n",
+	    { "@D/bad.conf:3: devices[0].name: \"1st ups\": use letters, digits, '-' and "
+	      "'_', "
+	      "starting with a letter" } },
+	{ "bad enum value",
+	    "site: { name = \"demo\"; };\n"
+	    "devices = ( {\n"
+	    "\tname = \"ups1\";\n"
+	    "\tkind = \"toaster\";\n"
+	    "\treplay = { scenario = \"s.replay\"; };\n"
+	    "} );\n",
+	    { "@D/bad.conf:4: devices[0].kind: expected one of: ups, pdu, switch, "
+	      "router, "
+	      "link, "
+	      "sensor, host, other" } },
+	{ "bad time zone",
+	    "site: {\n"
+	    "\tname = \"demo\";\n"
+	    "\ttimezone = \"Mars/Olympus_Mons\";\n"
+	    "};\n",
+	    { "@D/bad.conf:3: site.timezone: unknown time zone \"Mars/Olympus_Mons\" (a "
+	      "tz "
+	      "database name such as Asia/Tokyo)" } },
+	{ "device without a probe section",
+	    "site: { name = \"demo\"; };\n"
+	    "devices = (\n"
+	    "\t{\n"
+	    "\t\tname = \"ups1\";\n"
+	    "\t}\n"
+	    ");\n",
+	    { "@D/bad.conf:3: devices[0]: no probe section: add one of replay" } },
+	{ "two probe sections with the same name",
+	    "site: { name = \"demo\"; };\n"
+	    "devices = ( {\n"
+	    "\tname = \"ups1\";\n"
+	    "\treplay = { scenario = \"s.replay\"; };\n"
+	    "\treplay = { scenario = \"s.replay\"; };\n"
+	    "} );\n",
+	    { "@D/bad.conf:5: duplicate setting name" } },
+	{ "libconfig syntax error",
+	    "site: { name = \"demo\"; };\n"
+	    "devices = ( {\n"
+	    "\tname = ;\n"
+	    "} );\n",
+	    { "@D/bad.conf:3: syntax error" } },
+	{ "scenario file missing (resolved against the config folder)",
+	    "site: { name = \"demo\"; };\n"
+	    "devices = ( {\n"
+	    "\tname = \"ups1\";\n"
+	    "\treplay = {\n"
+	    "\t\tscenario = \"missing.replay\";\n"
+	    "\t};\n"
+	    "} );\n",
+	    { "@D/bad.conf:5: devices[0].replay.scenario: scenario @D/missing.replay: No "
+	      "such "
+	      "file or directory" } },
+	{ "error in the scenario file",
+	    "site: { name = \"demo\"; };\n"
+	    "devices = ( {\n"
+	    "\tname = \"ups1\";\n"
+	    "\treplay = { scenario = \"broken.replay\"; };\n"
+	    "} );\n",
+	    { "@D/bad.conf:4: devices[0].replay.scenario: @D/broken.replay:3: offsets "
+	      "must "
+	      "not "
+	      "go back in time" } },
+	{ "looping scenario without end",
+	    "site: { name = \"demo\"; };\n"
+	    "devices = ( {\n"
+	    "\tname = \"ups1\";\n"
+	    "\treplay = { scenario = \"noend.replay\"; };\n"
+	    "} );\n",
+	    { "@D/bad.conf:4: devices[0].replay.scenario: @D/noend.replay: a looping "
+	      "scenario "
+	      "needs an \"end DURATION\" line (or set loop = false)" } },
+	{ "every error at once, in file order",
+	    "site: { name = \"demo\"; timezone = \"Nowhere/Town\"; };\n"
+	    "store: { history = -1; };\n"
+	    "devices = ( {\n"
+	    "\tname = \"ups1\";\n"
+	    "\tavailability = 4;\n"
+	    "\treplay = { scenario = \"s.replay\"; speed = 0; };\n"
+	    "} );\n",
+	    { "@D/bad.conf:2: store.history: -1 is below the minimum 0",
+	        "@D/bad.conf:5: devices[0].availability: 4 is above the maximum 3",
+	        "@D/bad.conf:6: devices[0].replay.speed: 0 is below the minimum 0.01",
+	        /* Cross-key checks come after the walk. */
+	        "@D/bad.conf:1: site.timezone: unknown time zone \"Nowhere/Town\" (a tz "
+	        "database name such as Asia/Tokyo)" } },
 };
 
 START_TEST(conf_error_table)
@@ -402,7 +413,9 @@ END_TEST
 
 START_TEST(conf_missing_file)
 {
-	const char *want[] = {"@D/nothere.conf: cannot open: No such file or directory"};
+	const char *want[] = {
+		"@D/nothere.conf: cannot open: No such file or directory"
+	};
 
 	expect_errors("missing file", "nothere.conf", want, 1);
 }
@@ -412,9 +425,10 @@ END_TEST
 START_TEST(conf_error_in_include)
 {
 	const char *want[] = {
-	    "@D/sub/devices.conf:4: devices[0].retries: 11 is above the "
-	    "maximum 10"};
-	const char *want_syntax[] = {"@D/sub/store.conf:3: syntax error"};
+		"@D/sub/devices.conf:4: devices[0].retries: 11 is above the "
+		"maximum 10"
+	};
+	const char *want_syntax[] = { "@D/sub/store.conf:3: syntax error" };
 	char *dir;
 
 	xasprintf(&dir, "%s/sub", tmpdir);
@@ -595,7 +609,7 @@ END_TEST
 
 START_TEST(conf_load_string_names)
 {
-	struct conf_errors errs = {NULL, 0};
+	struct conf_errors errs = { NULL, 0 };
 	struct conf *conf;
 
 	conf = conf_load_string(
@@ -736,19 +750,21 @@ static const struct {
 	const char *secret; /* NULL: refused with err */
 	const char *err;    /* "@P" stands for the path */
 } secret_cases[] = {
-    {"trailing newline stripped", "s3cret\n", 0, 0600, "s3cret", NULL},
-    {"CRLF stripped", "s3cret\r\n", 0, 0600, "s3cret", NULL},
-    {"no newline", "s3cret", 0, 0400, "s3cret", NULL},
-    {"inner blanks kept", " pass word \n\n", 0, 0600, " pass word ", NULL},
-    {"group may read", "\xe7\xa7\x98\xe5\xaf\x86\n", 0, 0640, "\xe7\xa7\x98\xe5\xaf\x86",
-        NULL},
-    {"others may read", "s3cret\n", 0, 0644, NULL,
-        "secret file @P is accessible by others (mode 0644); chmod o-rwx it"},
-    {"others may write", "s3cret\n", 0, 0602, NULL,
-        "secret file @P is accessible by others (mode 0602); chmod o-rwx it"},
-    {"empty", "", 0, 0600, NULL, "secret file @P: empty or holds a NUL byte"},
-    {"only a newline", "\n", 0, 0600, NULL, "secret file @P: empty or holds a NUL byte"},
-    {"NUL byte", "ab\0cd\n", 6, 0600, NULL, "secret file @P: empty or holds a NUL byte"},
+	{ "trailing newline stripped", "s3cret\n", 0, 0600, "s3cret", NULL },
+	{ "CRLF stripped", "s3cret\r\n", 0, 0600, "s3cret", NULL },
+	{ "no newline", "s3cret", 0, 0400, "s3cret", NULL },
+	{ "inner blanks kept", " pass word \n\n", 0, 0600, " pass word ", NULL },
+	{ "group may read", "\xe7\xa7\x98\xe5\xaf\x86\n", 0, 0640,
+	    "\xe7\xa7\x98\xe5\xaf\x86", NULL },
+	{ "others may read", "s3cret\n", 0, 0644, NULL,
+	    "secret file @P is accessible by others (mode 0644); chmod o-rwx it" },
+	{ "others may write", "s3cret\n", 0, 0602, NULL,
+	    "secret file @P is accessible by others (mode 0602); chmod o-rwx it" },
+	{ "empty", "", 0, 0600, NULL, "secret file @P: empty or holds a NUL byte" },
+	{ "only a newline", "\n", 0, 0600, NULL,
+	    "secret file @P: empty or holds a NUL byte" },
+	{ "NUL byte", "ab\0cd\n", 6, 0600, NULL,
+	    "secret file @P: empty or holds a NUL byte" },
 };
 
 START_TEST(secret_file_table)

@@ -104,7 +104,7 @@ fake_stop(struct device *dev)
 static void
 fake_poll(struct device *dev, struct poll *p)
 {
-	struct timeval tv = {0, fake.answer_ms * 1000};
+	struct timeval tv = { 0, fake.answer_ms * 1000 };
 
 	ck_assert_ptr_eq(dev, fake.dev);
 	ck_assert_ptr_null(fake.pending); /* one attempt at a time */
@@ -126,20 +126,20 @@ fake_cancel(struct device *dev, struct poll *p)
 }
 
 static const struct conf_table fake_table = {
-    .name = "fake",
-    .help = "test probe",
-    .size = 1,
-    .keys = (const struct conf_key[]){{0}},
+	.name = "fake",
+	.help = "test probe",
+	.size = 1,
+	.keys = (const struct conf_key[]){ { 0 } },
 };
 
 static const struct probe_ops fake_ops = {
-    .name = "fake",
-    .help = "test probe",
-    .conf = &fake_table,
-    .start = fake_start,
-    .stop = fake_stop,
-    .poll = fake_poll,
-    .cancel = fake_cancel,
+	.name = "fake",
+	.help = "test probe",
+	.conf = &fake_table,
+	.start = fake_start,
+	.stop = fake_stop,
+	.poll = fake_poll,
+	.cancel = fake_cancel,
 };
 
 static char fake_name[] = "fake1";
@@ -220,7 +220,7 @@ start_device(void)
 static void
 run_ms(int ms)
 {
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 
 	event_base_loopexit(base, &tv);
 	event_base_dispatch(base);
@@ -256,7 +256,7 @@ START_TEST(device_ok_polls)
 	ck_assert_double_eq(smp.num, 42);
 	ck_assert_int_eq(smp.q, Q_OK);
 	ck_assert_int_eq(smp.t_ms, device_state(dev)->last_ok_ms);
-	ck_assert_uint_eq(series_history(s, (struct hist_point[8]){{0, 0}}, 8), 3);
+	ck_assert_uint_eq(series_history(s, (struct hist_point[8]){ { 0, 0 } }, 8), 3);
 	ck_assert_int_eq(series_latest(store_lookup(store, "fake1.status"), &smp), 0);
 	ck_assert_str_eq(smp.text, "OL");
 	/* A value the probe could not read is stored as an error with its reason. */
@@ -449,23 +449,23 @@ START_TEST(device_backoff_table)
 		uint32_t r;
 		int64_t ms;
 	} rows[] = {
-	    {0, 0, 100},
-	    {0, UINT32_MAX, 100},
-	    {1, 12345, 100},
-	    /* Two missed: 200 ms, jittered within [100, 200]. */
-	    {2, 0, 100},
-	    {2, 100, 200},
-	    {2, 101, 100},
-	    {2, 50, 150},
-	    /* Three: 400 (= backoff_max), within [200, 400]. */
-	    {3, 0, 200},
-	    {3, 200, 400},
-	    {3, 201, 200},
-	    /* More: capped at backoff_max. */
-	    {4, 0, 200},
-	    {4, 200, 400},
-	    {30, 200, 400},
-	    {1000, 0, 200},
+		{ 0, 0, 100 },
+		{ 0, UINT32_MAX, 100 },
+		{ 1, 12345, 100 },
+		/* Two missed: 200 ms, jittered within [100, 200]. */
+		{ 2, 0, 100 },
+		{ 2, 100, 200 },
+		{ 2, 101, 100 },
+		{ 2, 50, 150 },
+		/* Three: 400 (= backoff_max), within [200, 400]. */
+		{ 3, 0, 200 },
+		{ 3, 200, 400 },
+		{ 3, 201, 200 },
+		/* More: capped at backoff_max. */
+		{ 4, 0, 200 },
+		{ 4, 200, 400 },
+		{ 30, 200, 400 },
+		{ 1000, 0, 200 },
 	};
 	size_t i;
 
@@ -483,9 +483,10 @@ START_TEST(device_backoff_bounds)
 {
 	static const struct {
 		int64_t interval, max;
-	} confs[] = {
-	    {100, 400}, {5000, 60000}, {120000, 120000}, {5000, 6000}, {1000, 86400000}};
-	static const uint32_t rs[] = {0, 1, 2, 99, 12345, 65535, 2147483647u, UINT32_MAX};
+	} confs[] = { { 100, 400 }, { 5000, 60000 }, { 120000, 120000 }, { 5000, 6000 },
+		{ 1000, 86400000 } };
+	static const uint32_t rs[] = { 0, 1, 2, 99, 12345, 65535, 2147483647u,
+		UINT32_MAX };
 	struct device_conf c;
 	size_t i, j;
 	int missed;
@@ -527,9 +528,9 @@ END_TEST
 
 START_TEST(device_names_table)
 {
-	static const char *const contacts[] = {"pending", "ok", "missed", "lost"};
-	static const char *const statuses[] = {
-	    "ok", "timeout", "refused", "auth", "protocol", "error"};
+	static const char *const contacts[] = { "pending", "ok", "missed", "lost" };
+	static const char *const statuses[] = { "ok", "timeout", "refused", "auth",
+		"protocol", "error" };
 	size_t i;
 
 	for (i = 0; i < NELEM(contacts); i++) {

@@ -230,7 +230,7 @@ fnv1a(const char *s)
  */
 START_TEST(hmap_delete_wrapping_cluster)
 {
-	static const unsigned homes[] = {14, 15, 15, 14, 0, 15, 0, 1};
+	static const unsigned homes[] = { 14, 15, 15, 14, 0, 15, 0, 1 };
 	char keys[8][16];
 	size_t i, j, victim;
 	int k = 0;

@@ -15,21 +15,21 @@ static const struct {
 	int argc;
 	const char *argv[6];
 } split_good[] = {
-    {"status", 1, {"status"}},
-    {"device ups1", 2, {"device", "ups1"}},
-    {"  device \t ups1  ", 2, {"device", "ups1"}},
-    {"audit verify", 2, {"audit", "verify"}},
-    {"note \"mains failed at 09:00\"", 2, {"note", "mains failed at 09:00"}},
-    {"say \"a \\\"quoted\\\" word\"", 2, {"say", "a \"quoted\" word"}},
-    {"path \"C:\\\\temp\\\\x\"", 2, {"path", "C:\\temp\\x"}},
-    {"note \"\xe8\xa8\x93\xe7\xb7\xb4 \xe9\x96\x8b\xe5\xa7\x8b\"", 2,
-        {"note", "\xe8\xa8\x93\xe7\xb7\xb4 \xe9\x96\x8b\xe5\xa7\x8b"}},
-    {"\xe8\xa8\x93\xe7\xb7\xb4", 1, {"\xe8\xa8\x93\xe7\xb7\xb4"}},
-    {"set key \"\" end", 4, {"set", "key", "", "end"}},
-    {"\"\"", 1, {""}},
-    {"\"a\" \"b\"", 2, {"a", "b"}},
-    {"\"tab\there\"", 1, {"tab\there"}},
-    {"a=b,c:d/e", 1, {"a=b,c:d/e"}},
+	{ "status", 1, { "status" } },
+	{ "device ups1", 2, { "device", "ups1" } },
+	{ "  device \t ups1  ", 2, { "device", "ups1" } },
+	{ "audit verify", 2, { "audit", "verify" } },
+	{ "note \"mains failed at 09:00\"", 2, { "note", "mains failed at 09:00" } },
+	{ "say \"a \\\"quoted\\\" word\"", 2, { "say", "a \"quoted\" word" } },
+	{ "path \"C:\\\\temp\\\\x\"", 2, { "path", "C:\\temp\\x" } },
+	{ "note \"\xe8\xa8\x93\xe7\xb7\xb4 \xe9\x96\x8b\xe5\xa7\x8b\"", 2,
+	    { "note", "\xe8\xa8\x93\xe7\xb7\xb4 \xe9\x96\x8b\xe5\xa7\x8b" } },
+	{ "\xe8\xa8\x93\xe7\xb7\xb4", 1, { "\xe8\xa8\x93\xe7\xb7\xb4" } },
+	{ "set key \"\" end", 4, { "set", "key", "", "end" } },
+	{ "\"\"", 1, { "" } },
+	{ "\"a\" \"b\"", 2, { "a", "b" } },
+	{ "\"tab\there\"", 1, { "tab\there" } },
+	{ "a=b,c:d/e", 1, { "a=b,c:d/e" } },
 };
 
 START_TEST(split_table)
@@ -62,27 +62,27 @@ static const struct {
 	size_t len; /* 0: strlen */
 	const char *err;
 } split_bad[] = {
-    {"say \"abc", 0, "unterminated quote in word 2"},
-    {"say \"abc\\\"", 0, "unterminated quote in word 2"},
-    {"say \"abc\\", 0, "bad escape in word 2 (only \\\" and \\\\)"},
-    {"\"a\\nb\"", 0, "bad escape in word 1 (only \\\" and \\\\)"},
-    {"\"a\\tb\"", 0, "bad escape in word 1 (only \\\" and \\\\)"},
-    {"device\x01ups1", 0, "control character at byte 7"},
-    {"status\n", 0, "control character at byte 7"},
-    {"status\r", 0, "control character at byte 7"},
-    {"a\x7f", 0, "control character at byte 2"},
-    {"a\0b", 3, "control character at byte 2"},
-    {"note \"\x01\"", 0, "control character at byte 7"},
-    {"device \xff", 0, "request is not valid UTF-8"},
-    {"note \"\xe8\xa8\"", 0, "request is not valid UTF-8"},
-    {"note \xc0\xaf", 0, "request is not valid UTF-8"},
-    {"", 0, "empty request"},
-    {"   \t  ", 0, "empty request"},
-    {"note \"a\"b", 0, "text right after a closing quote in word 2"},
-    {"\"a\"\"b\"", 0, "text right after a closing quote in word 1"},
-    {"ab\"c\"", 0, "quote or backslash inside unquoted word 1"},
-    {"x a\\b", 0, "quote or backslash inside unquoted word 2"},
-    {"x y z ab\"", 0, "quote or backslash inside unquoted word 4"},
+	{ "say \"abc", 0, "unterminated quote in word 2" },
+	{ "say \"abc\\\"", 0, "unterminated quote in word 2" },
+	{ "say \"abc\\", 0, "bad escape in word 2 (only \\\" and \\\\)" },
+	{ "\"a\\nb\"", 0, "bad escape in word 1 (only \\\" and \\\\)" },
+	{ "\"a\\tb\"", 0, "bad escape in word 1 (only \\\" and \\\\)" },
+	{ "device\x01ups1", 0, "control character at byte 7" },
+	{ "status\n", 0, "control character at byte 7" },
+	{ "status\r", 0, "control character at byte 7" },
+	{ "a\x7f", 0, "control character at byte 2" },
+	{ "a\0b", 3, "control character at byte 2" },
+	{ "note \"\x01\"", 0, "control character at byte 7" },
+	{ "device \xff", 0, "request is not valid UTF-8" },
+	{ "note \"\xe8\xa8\"", 0, "request is not valid UTF-8" },
+	{ "note \xc0\xaf", 0, "request is not valid UTF-8" },
+	{ "", 0, "empty request" },
+	{ "   \t  ", 0, "empty request" },
+	{ "note \"a\"b", 0, "text right after a closing quote in word 2" },
+	{ "\"a\"\"b\"", 0, "text right after a closing quote in word 1" },
+	{ "ab\"c\"", 0, "quote or backslash inside unquoted word 1" },
+	{ "x a\\b", 0, "quote or backslash inside unquoted word 2" },
+	{ "x y z ab\"", 0, "quote or backslash inside unquoted word 4" },
 };
 
 START_TEST(split_errors)
@@ -164,15 +164,15 @@ static const struct {
 	const char *argv[4];
 	const char *line;
 } join_cases[] = {
-    {1, {"status"}, "status"},
-    {2, {"device", "ups1"}, "device ups1"},
-    {2, {"note", "two words"}, "note \"two words\""},
-    {2, {"note", ""}, "note \"\""},
-    {2, {"note", "say \"hi\""}, "note \"say \\\"hi\\\"\""},
-    {1, {"a\\b"}, "\"a\\\\b\""},
-    {1, {"tab\there"}, "\"tab\there\""}, /* a tab is a blank, as in proto_split */
-    {1, {"\xe8\xa8\x93\xe7\xb7\xb4"}, "\xe8\xa8\x93\xe7\xb7\xb4"},
-    {0, {NULL}, ""},
+	{ 1, { "status" }, "status" },
+	{ 2, { "device", "ups1" }, "device ups1" },
+	{ 2, { "note", "two words" }, "note \"two words\"" },
+	{ 2, { "note", "" }, "note \"\"" },
+	{ 2, { "note", "say \"hi\"" }, "note \"say \\\"hi\\\"\"" },
+	{ 1, { "a\\b" }, "\"a\\\\b\"" },
+	{ 1, { "tab\there" }, "\"tab\there\"" }, /* a tab is a blank, as in proto_split */
+	{ 1, { "\xe8\xa8\x93\xe7\xb7\xb4" }, "\xe8\xa8\x93\xe7\xb7\xb4" },
+	{ 0, { NULL }, "" },
 };
 
 START_TEST(join_table)
@@ -192,12 +192,12 @@ END_TEST
 
 START_TEST(join_refuses_control_and_bad_utf8)
 {
-	static const char *const bad[] = {
-	    "two\nlines", "cr\r", "nul\x01", "del\x7f", "\xe8\xa8", "\xc0\xaf"};
+	static const char *const bad[] = { "two\nlines", "cr\r", "nul\x01", "del\x7f",
+		"\xe8\xa8", "\xc0\xaf" };
 	size_t i;
 
 	for (i = 0; i < NELEM(bad); i++) {
-		char *argv[2] = {(char *)(uintptr_t) "note", (char *)(uintptr_t)bad[i]};
+		char *argv[2] = { (char *)(uintptr_t) "note", (char *)(uintptr_t)bad[i] };
 		ck_assert_msg(proto_join(2, argv) == NULL, "bad word %zu joined", i);
 	}
 }
@@ -213,9 +213,9 @@ lcg(uint32_t *state)
 
 START_TEST(join_split_roundtrip)
 {
-	static const char *const pieces[] = {"a", "Z", "0", " ", "  ", "\"", "\\", "=",
-	    "#", "'", "\t", "\xe8\xa8\x93", "\xe7\xb7\xb4", "\xf0\x9f\x98\x80", "-", ".",
-	    "{}"};
+	static const char *const pieces[] = { "a", "Z", "0", " ", "  ", "\"", "\\", "=",
+		"#", "'", "\t", "\xe8\xa8\x93", "\xe7\xb7\xb4", "\xf0\x9f\x98\x80", "-",
+		".", "{}" };
 	uint32_t seed = 20261125;
 	int round;
 

@@ -57,17 +57,17 @@ static const struct {
 	const char *text;
 	size_t frames;
 } good[] = {
-    {"the documented example", demo_text, 5},
-    {"one line", "0 v=1", 1},
-    {"CRLF line ends", "unit v V\r\n0 v=1\r\n\r\n10s v=2\r\nend 20s\r\n", 2},
-    {"equal offsets", "0 v=1\n0 v=2\n0 v=3\n", 3},
-    {"metric first named later", "0 a=1\n10s b=\"x\"\n20s c=true\n", 3},
-    {"invalid readings and failures",
-        "0 t=21.5\n5s t=!\"sensor open\"\n6s !fail \"bus error\"\n", 3},
-    {"text with escapes and Japanese",
-        "0 s=\"say \\\"hi\\\" \\\\ \xe8\xa8\x93\xe7\xb7\xb4\"\n", 1},
-    {"durations as offsets", "0.5 v=1\n1min v=2\n1h30min v=3\n2d v=4\n", 4},
-    {"numbers", "0 a=-1.5 b=1e3 c=0x10 d=+2\n", 1},
+	{ "the documented example", demo_text, 5 },
+	{ "one line", "0 v=1", 1 },
+	{ "CRLF line ends", "unit v V\r\n0 v=1\r\n\r\n10s v=2\r\nend 20s\r\n", 2 },
+	{ "equal offsets", "0 v=1\n0 v=2\n0 v=3\n", 3 },
+	{ "metric first named later", "0 a=1\n10s b=\"x\"\n20s c=true\n", 3 },
+	{ "invalid readings and failures",
+	    "0 t=21.5\n5s t=!\"sensor open\"\n6s !fail \"bus error\"\n", 3 },
+	{ "text with escapes and Japanese",
+	    "0 s=\"say \\\"hi\\\" \\\\ \xe8\xa8\x93\xe7\xb7\xb4\"\n", 1 },
+	{ "durations as offsets", "0.5 v=1\n1min v=2\n1h30min v=3\n2d v=4\n", 4 },
+	{ "numbers", "0 a=-1.5 b=1e3 c=0x10 d=+2\n", 1 },
 };
 
 START_TEST(parse_good)
@@ -97,60 +97,69 @@ static const struct {
 	size_t len; /* 0: strlen */
 	const char *err;
 } bad[] = {
-    {"bad offset", "0 v=1\n5x v=2\n", 0,
-        "t.replay:2: expected an offset (0, 30s, 2min), unit or end"},
-    {"negative offset", "# x\n-5s v=2\n", 0,
-        "t.replay:2: expected an offset (0, 30s, 2min), unit or end"},
-    {"going back in time", "0 v=1\n20s v=2\n\n10s v=3\n", 0,
-        "t.replay:4: offsets must not go back in time"},
-    {"unterminated string", "0 v=1\n1s s=\"abc\n2s v=2\n", 0,
-        "t.replay:2: unterminated string"},
-    {"control character in a string", "0 s=\"a\tb\"\n", 0,
-        "t.replay:1: control character in a string"},
-    {"metric changing type", "0 v=1\n10s v=\"one\"\n", 0,
-        "t.replay:2: metric changes type (number, true/false, or text) from an earlier "
-        "line"},
-    {"number then boolean", "0 v=1\n\n\n10s v=true\n", 0,
-        "t.replay:4: metric changes type (number, true/false, or text) from an earlier "
-        "line"},
-    {"unknown directive", "0 v=1\n10s !sleep\n", 0,
-        "t.replay:2: expected !noreply, !fail \"reason\" or !answer"},
-    {"fail without a reason", "0 v=1\n10s !fail\n", 0,
-        "t.replay:2: expected a double-quoted string"},
-    {"timed line after end", "0 v=1\nend 10s\n20s v=2\n", 0,
-        "t.replay:3: timed line after end"},
-    {"end before the last line", "0 v=1\n20s v=2\nend 10s\n", 0,
-        "t.replay:3: end must come after the last timed line"},
-    {"end at the last line", "0 v=1\n20s v=2\nend 20s\n", 0,
-        "t.replay:3: end must come after the last timed line"},
-    {"end without a duration", "0 v=1\nend\n", 0, "t.replay:2: expected: end DURATION"},
-    {"end 0", "0 v=1\nend 0\n", 0, "t.replay:2: expected: end DURATION (e.g. end 90s)"},
-    {"text after end", "0 v=1\nend 10s later\n", 0,
-        "t.replay:2: unexpected text at the end of the line"},
-    {"unit without a unit", "unit v\n0 v=1\n", 0, "t.replay:1: expected: unit NAME UNIT"},
-    {"unit with a bad name", "unit 1v V\n0 v=1\n", 0,
-        "t.replay:1: expected: unit NAME UNIT"},
-    {"missing =", "0 v 1\n", 0, "t.replay:1: expected '=' after the metric name"},
-    {"bad metric name", "0 1v=1\n", 0,
-        "t.replay:1: expected NAME=VALUE (names: letters, digits, _)"},
-    {"missing value", "0 v=\n", 0,
-        "t.replay:1: expected a value: a number, true, false, \"text\" or !\"reason\""},
-    {"not a number", "0 v=12abc\n", 0,
-        "t.replay:1: expected a value: a number, true, false, \"text\" or !\"reason\""},
-    {"infinite number", "0 v=1e999\n", 0,
-        "t.replay:1: expected a value: a number, true, false, \"text\" or !\"reason\""},
-    {"line starting with a quote", "0 v=1\n\"v\"=2\n", 0,
-        "t.replay:2: expected an offset (0, 30s, 2min), unit or end"},
-    {"line starting with =", "0 v=1\n  =2\n", 0,
-        "t.replay:2: expected an offset (0, 30s, 2min), unit or end"},
-    {"invalid UTF-8", "0 v=1\n1s s=\"\xe8\xa8\"\n", 0,
-        "t.replay:2: line is not valid UTF-8"},
-    {"NUL byte", "0 v=1\n1s v=\0002\n", 13, "t.replay:2: NUL byte in the file"},
-    /* Whole-file problems have no line of their own. */
-    {"no timed lines", "# nothing but comments\n\n", 0, "t.replay: no timed lines"},
-    {"empty file", "", 0, "t.replay: no timed lines"},
-    {"metric declared by unit but never set", "unit volts V\nunit amps A\n0 volts=230\n",
-        0, "t.replay: metric \"amps\" never gets a value"},
+	{ "bad offset", "0 v=1\n5x v=2\n", 0,
+	    "t.replay:2: expected an offset (0, 30s, 2min), unit or end" },
+	{ "negative offset", "# x\n-5s v=2\n", 0,
+	    "t.replay:2: expected an offset (0, 30s, 2min), unit or end" },
+	{ "going back in time", "0 v=1\n20s v=2\n\n10s v=3\n", 0,
+	    "t.replay:4: offsets must not go back in time" },
+	{ "unterminated string", "0 v=1\n1s s=\"abc\n2s v=2\n", 0,
+	    "t.replay:2: unterminated string" },
+	{ "control character in a string", "0 s=\"a\tb\"\n", 0,
+	    "t.replay:1: control character in a string" },
+	{ "metric changing type", "0 v=1\n10s v=\"one\"\n", 0,
+	    "t.replay:2: metric changes type (number, true/false, or text) from an "
+	    "earlier "
+	    "line" },
+	{ "number then boolean", "0 v=1\n\n\n10s v=true\n", 0,
+	    "t.replay:4: metric changes type (number, true/false, or text) from an "
+	    "earlier "
+	    "line" },
+	{ "unknown directive", "0 v=1\n10s !sleep\n", 0,
+	    "t.replay:2: expected !noreply, !fail \"reason\" or !answer" },
+	{ "fail without a reason", "0 v=1\n10s !fail\n", 0,
+	    "t.replay:2: expected a double-quoted string" },
+	{ "timed line after end", "0 v=1\nend 10s\n20s v=2\n", 0,
+	    "t.replay:3: timed line after end" },
+	{ "end before the last line", "0 v=1\n20s v=2\nend 10s\n", 0,
+	    "t.replay:3: end must come after the last timed line" },
+	{ "end at the last line", "0 v=1\n20s v=2\nend 20s\n", 0,
+	    "t.replay:3: end must come after the last timed line" },
+	{ "end without a duration", "0 v=1\nend\n", 0,
+	    "t.replay:2: expected: end DURATION" },
+	{ "end 0", "0 v=1\nend 0\n", 0,
+	    "t.replay:2: expected: end DURATION (e.g. end 90s)" },
+	{ "text after end", "0 v=1\nend 10s later\n", 0,
+	    "t.replay:2: unexpected text at the end of the line" },
+	{ "unit without a unit", "unit v\n0 v=1\n", 0,
+	    "t.replay:1: expected: unit NAME UNIT" },
+	{ "unit with a bad name", "unit 1v V\n0 v=1\n", 0,
+	    "t.replay:1: expected: unit NAME UNIT" },
+	{ "missing =", "0 v 1\n", 0, "t.replay:1: expected '=' after the metric name" },
+	{ "bad metric name", "0 1v=1\n", 0,
+	    "t.replay:1: expected NAME=VALUE (names: letters, digits, _)" },
+	{ "missing value", "0 v=\n", 0,
+	    "t.replay:1: expected a value: a number, true, false, \"text\" or "
+	    "!\"reason\"" },
+	{ "not a number", "0 v=12abc\n", 0,
+	    "t.replay:1: expected a value: a number, true, false, \"text\" or "
+	    "!\"reason\"" },
+	{ "infinite number", "0 v=1e999\n", 0,
+	    "t.replay:1: expected a value: a number, true, false, \"text\" or "
+	    "!\"reason\"" },
+	{ "line starting with a quote", "0 v=1\n\"v\"=2\n", 0,
+	    "t.replay:2: expected an offset (0, 30s, 2min), unit or end" },
+	{ "line starting with =", "0 v=1\n  =2\n", 0,
+	    "t.replay:2: expected an offset (0, 30s, 2min), unit or end" },
+	{ "invalid UTF-8", "0 v=1\n1s s=\"\xe8\xa8\"\n", 0,
+	    "t.replay:2: line is not valid UTF-8" },
+	{ "NUL byte", "0 v=1\n1s v=\0002\n", 13, "t.replay:2: NUL byte in the file" },
+	/* Whole-file problems have no line of their own. */
+	{ "no timed lines", "# nothing but comments\n\n", 0, "t.replay: no timed lines" },
+	{ "empty file", "", 0, "t.replay: no timed lines" },
+	{ "metric declared by unit but never set",
+	    "unit volts V\nunit amps A\n0 volts=230\n", 0,
+	    "t.replay: metric \"amps\" never gets a value" },
 };
 
 START_TEST(parse_bad)
@@ -176,8 +185,8 @@ START_TEST(parse_demo_files)
 	static const struct {
 		const char *name;
 		size_t frames;
-	} files[] = {{"ups1.replay", 8}, {"wan1.replay", 0}, {"env1.replay", 0},
-	    {"leak1.replay", 0}};
+	} files[] = { { "ups1.replay", 8 }, { "wan1.replay", 0 }, { "env1.replay", 0 },
+		{ "leak1.replay", 0 } };
 	const char *src = getenv("SONAE_SRC");
 	char err[256], *path, *text;
 	size_t i, len;
@@ -218,7 +227,7 @@ struct play {
 static void
 play_start(struct play *p, const char *scenario)
 {
-	struct conf_errors errs = {NULL, 0};
+	struct conf_errors errs = { NULL, 0 };
 	char *path, *text;
 	FILE *f;
 
@@ -251,7 +260,7 @@ static void
 play_wait(struct play *p)
 {
 	int64_t end = time_mono_ms() + 2000;
-	struct timeval tick = {0, 50000};
+	struct timeval tick = { 0, 50000 };
 
 	while (device_state(p->dev)->polls < 1 && time_mono_ms() < end) {
 		event_base_loopexit(p->base, &tick);
@@ -271,7 +280,7 @@ play_end(struct play *p)
 
 START_TEST(play_values_carry_forward)
 {
-	static const char *const order[] = {"a", "b", "s", "e"};
+	static const char *const order[] = { "a", "b", "s", "e" };
 	struct play p;
 	struct series *s;
 	struct sample smp;

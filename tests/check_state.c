@@ -84,7 +84,7 @@ teardown(void)
 static struct daemon *
 new_daemon(void)
 {
-	struct conf_errors errs = {NULL, 0};
+	struct conf_errors errs = { NULL, 0 };
 	struct conf *conf = conf_load(conf_path, &errs);
 	char err[512];
 
@@ -110,7 +110,7 @@ run_until_polled(struct daemon *d, uint64_t n)
 {
 	struct device *dev = daemon_device(d, "ups1");
 	int64_t end = time_mono_ms() + 3000;
-	struct timeval tick = {0, 20000};
+	struct timeval tick = { 0, 20000 };
 
 	ck_assert_ptr_nonnull(dev);
 	while (device_state(dev)->polls < n && time_mono_ms() < end) {
@@ -347,7 +347,7 @@ END_TEST
 
 START_TEST(state_dir_refused)
 {
-	struct conf_errors errs = {NULL, 0};
+	struct conf_errors errs = { NULL, 0 };
 	struct conf *conf = conf_load(conf_path, &errs);
 	char err[512], *want;
 
@@ -380,28 +380,29 @@ START_TEST(state_verbs_without_control)
 		int status;
 		const char *text;
 	} rows[] = {
-	    {"status", 0, 1, "ok"},
-	    {"devices", 0, 1, "ok"},
-	    {"device ups1", 0, 1, "ok"},
-	    {"device ups1 --history", 0, 1, "ok"},
-	    {"device ups1 --hist", 0, ST_USAGE, "usage: device NAME [--history]"},
-	    {"device nosuch", 0, ST_FAILED, "no device \"nosuch\""},
-	    {"device", 0, ST_USAGE, "usage: device NAME [--history]"},
-	    {"validate", 0, 1, "ok"},
-	    {"audit", 0, 1, "ok"},
-	    {"audit --since 2h", 0, 1, "ok"},
-	    {"audit --since soon", 0, ST_USAGE,
-	        "--since \"soon\": give a time (2026-11-25, 2026-11-25T09:00) or an age "
-	        "(90min, 2h, 3d)"},
-	    {"audit verify", 0, 1, "ok"},
-	    {"poll ups1", 0, ST_DENIED,
-	        "poll: only operators may do this (you are tester)"},
-	    {"poll ups1", 1, 0, "polling"},
-	    {"poll ups1", 1, ST_FAILED, "device \"ups1\" is being polled already"},
-	    {"poll nosuch", 1, ST_FAILED, "no device \"nosuch\""},
-	    {"reload", 0, ST_DENIED,
-	        "reload: only operators may do this (you are tester)"},
-	    {"frobnicate", 0, ST_USAGE, "unknown command \"frobnicate\""},
+		{ "status", 0, 1, "ok" },
+		{ "devices", 0, 1, "ok" },
+		{ "device ups1", 0, 1, "ok" },
+		{ "device ups1 --history", 0, 1, "ok" },
+		{ "device ups1 --hist", 0, ST_USAGE, "usage: device NAME [--history]" },
+		{ "device nosuch", 0, ST_FAILED, "no device \"nosuch\"" },
+		{ "device", 0, ST_USAGE, "usage: device NAME [--history]" },
+		{ "validate", 0, 1, "ok" },
+		{ "audit", 0, 1, "ok" },
+		{ "audit --since 2h", 0, 1, "ok" },
+		{ "audit --since soon", 0, ST_USAGE,
+		    "--since \"soon\": give a time (2026-11-25, 2026-11-25T09:00) or an "
+		    "age "
+		    "(90min, 2h, 3d)" },
+		{ "audit verify", 0, 1, "ok" },
+		{ "poll ups1", 0, ST_DENIED,
+		    "poll: only operators may do this (you are tester)" },
+		{ "poll ups1", 1, 0, "polling" },
+		{ "poll ups1", 1, ST_FAILED, "device \"ups1\" is being polled already" },
+		{ "poll nosuch", 1, ST_FAILED, "no device \"nosuch\"" },
+		{ "reload", 0, ST_DENIED,
+		    "reload: only operators may do this (you are tester)" },
+		{ "frobnicate", 0, ST_USAGE, "unknown command \"frobnicate\"" },
 	};
 	struct daemon *d = new_daemon();
 	struct ctl_peer peer;

@@ -14,7 +14,7 @@
 static void
 push(struct series *s, int64_t t, double v, enum quality q, const char *reason)
 {
-	struct sample smp = {.t_ms = t, .num = v, .q = q, .reason = reason};
+	struct sample smp = { .t_ms = t, .num = v, .q = q, .reason = reason };
 
 	series_update(s, &smp);
 }
@@ -77,7 +77,7 @@ START_TEST(store_create_and_lookup)
 	ck_assert_ptr_null(smp.reason);
 
 	{
-		struct sample t = {.t_ms = 2000, .text = "OB LB", .q = Q_OK};
+		struct sample t = { .t_ms = 2000, .text = "OB LB", .q = Q_OK };
 		series_update(b, &t);
 	}
 	ck_assert_int_eq(series_latest(b, &smp), 0);
@@ -89,8 +89,8 @@ END_TEST
 
 START_TEST(store_device_order)
 {
-	static const char *const names[] = {"on_battery", "charge_pct", "runtime_s",
-	    "status", "input_voltage", "a_first_alphabetically"};
+	static const char *const names[] = { "on_battery", "charge_pct", "runtime_s",
+		"status", "input_voltage", "a_first_alphabetically" };
 	struct store *st = store_new(5);
 	struct series *s;
 	size_t i;
@@ -116,8 +116,8 @@ END_TEST
 
 START_TEST(store_ring_wraps)
 {
-	static const double last5[] = {8, 9, 10, 11, 12};
-	static const double first3[] = {1, 2, 3};
+	static const double last5[] = { 8, 9, 10, 11, 12 };
+	static const double first3[] = { 1, 2, 3 };
 	struct store *st = store_new(5);
 	struct series *s = store_series(st, "ups1", "charge_pct", MK_NUMBER, "%");
 	struct hist_point pts[2];
@@ -141,9 +141,9 @@ END_TEST
 
 START_TEST(store_history_resize)
 {
-	static const double after_shrink[] = {10, 11, 12};
-	static const double after_grow[] = {10, 11, 12, 13, 14, 15, 16};
-	static const double after_grow2[] = {11, 12, 13, 14, 15, 16, 17, 18};
+	static const double after_shrink[] = { 10, 11, 12 };
+	static const double after_grow[] = { 10, 11, 12, 13, 14, 15, 16 };
+	static const double after_grow2[] = { 11, 12, 13, 14, 15, 16, 17, 18 };
 	struct store *st = store_new(5);
 	struct series *s = store_series(st, "ups1", "charge_pct", MK_NUMBER, "%");
 	struct series *t = store_series(st, "ups1", "status", MK_TEXT, NULL);
@@ -166,7 +166,7 @@ START_TEST(store_history_resize)
 	s = store_series(st, "ups2", "charge_pct", MK_NUMBER, "%");
 	for (v = 1; v <= 20; v++)
 		push(s, v * 10, v, Q_OK, NULL);
-	ck_assert_uint_eq(series_history(s, (struct hist_point[64]){{0, 0}}, 64), 8);
+	ck_assert_uint_eq(series_history(s, (struct hist_point[64]){ { 0, 0 } }, 64), 8);
 
 	/* History 0 keeps none, and keeps storing the latest value. */
 	store_set_history(st, 0);
@@ -186,7 +186,7 @@ END_TEST
 
 START_TEST(store_bad_samples_skip_ring)
 {
-	static const double want[] = {1, 3};
+	static const double want[] = { 1, 3 };
 	struct store *st = store_new(5);
 	struct series *s = store_series(st, "env1", "temp_c", MK_NUMBER, "C");
 	struct sample smp;
@@ -214,7 +214,7 @@ START_TEST(store_degrade_keeps_values)
 	struct series *a = store_series(st, "ups1", "charge_pct", MK_NUMBER, "%");
 	struct series *b = store_series(st, "ups1", "status", MK_TEXT, NULL);
 	struct series *c = store_series(st, "ups2", "charge_pct", MK_NUMBER, "%");
-	struct sample smp, txt = {.t_ms = 100, .text = "OL", .q = Q_OK};
+	struct sample smp, txt = { .t_ms = 100, .text = "OL", .q = Q_OK };
 	char longreason[400];
 
 	push(a, 640, 64, Q_OK, NULL);
@@ -246,7 +246,7 @@ START_TEST(store_degrade_keeps_values)
 
 	/* The ring keeps only the good sample. */
 	{
-		static const double want[] = {64};
+		static const double want[] = { 64 };
 		expect_history(a, want, 1);
 	}
 	/* An unknown device is ignored. */
@@ -264,7 +264,7 @@ START_TEST(store_kind_change_resets)
 {
 	struct store *st = store_new(5);
 	struct series *s = store_series(st, "ups1", "alarm", MK_NUMBER, NULL), *again;
-	struct sample smp, txt = {.t_ms = 50, .text = "none", .q = Q_OK};
+	struct sample smp, txt = { .t_ms = 50, .text = "none", .q = Q_OK };
 	int v;
 
 	for (v = 1; v <= 4; v++)
@@ -283,7 +283,7 @@ START_TEST(store_kind_change_resets)
 	ck_assert_int_eq(series_latest(s, &smp), -1);
 	push(s, 60, 1, Q_OK, NULL);
 	{
-		static const double want[] = {1};
+		static const double want[] = { 1 };
 		struct hist_point pts[4];
 		ck_assert_uint_eq(series_history(s, pts, 4), 1);
 		ck_assert_double_eq(pts[0].v, want[0]);
@@ -326,8 +326,8 @@ START_TEST(store_names_table)
 	static const struct {
 		int v;
 		const char *name;
-	} q[] = {{Q_OK, "ok"}, {Q_STALE, "stale"}, {Q_ERROR, "error"}},
-	  k[] = {{MK_NUMBER, "number"}, {MK_BOOL, "bool"}, {MK_TEXT, "text"}};
+	} q[] = { { Q_OK, "ok" }, { Q_STALE, "stale" }, { Q_ERROR, "error" } },
+	  k[] = { { MK_NUMBER, "number" }, { MK_BOOL, "bool" }, { MK_TEXT, "text" } };
 	size_t i;
 
 	for (i = 0; i < NELEM(q); i++) {

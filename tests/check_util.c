@@ -16,19 +16,19 @@ static const struct {
 	const char *in;
 	int64_t ms;
 } duration_good[] = {
-    {"500ms", 500},
-    {"30s", 30000},
-    {"30sec", 30000},
-    {"5min", 300000},
-    {"5m", 300000},
-    {"1h30min", 5400000},
-    {"2d", 172800000},
-    {"0.5", 500},
-    {"5", 5000},
-    {"0", 0},
-    {"1.5s", 1500},
-    {"1d1h1min1s", 90061000},
-    {"0.25ms", 0},
+	{ "500ms", 500 },
+	{ "30s", 30000 },
+	{ "30sec", 30000 },
+	{ "5min", 300000 },
+	{ "5m", 300000 },
+	{ "1h30min", 5400000 },
+	{ "2d", 172800000 },
+	{ "0.5", 500 },
+	{ "5", 5000 },
+	{ "0", 0 },
+	{ "1.5s", 1500 },
+	{ "1d1h1min1s", 90061000 },
+	{ "0.25ms", 0 },
 };
 
 START_TEST(duration_parse_good)
@@ -47,23 +47,23 @@ START_TEST(duration_parse_good)
 END_TEST
 
 static const char *const duration_bad[] = {
-    "",
-    "-1",
-    "5x",
-    "s",
-    "1e400",
-    "ms",
-    "5 s",
-    " 5",
-    "5s ",
-    "1h30",
-    "5,5s",
-    "+5",
-    "nan",
-    "inf",
-    "1e20d",
-    "5S",
-    "1..5",
+	"",
+	"-1",
+	"5x",
+	"s",
+	"1e400",
+	"ms",
+	"5 s",
+	" 5",
+	"5s ",
+	"1h30",
+	"5,5s",
+	"+5",
+	"nan",
+	"inf",
+	"1e20d",
+	"5S",
+	"1..5",
 };
 
 START_TEST(duration_parse_bad)
@@ -85,17 +85,17 @@ static const struct {
 	int64_t ms;
 	const char *out;
 } duration_fmt[] = {
-    {0, "0ms"},
-    {500, "500ms"},
-    {999, "999ms"},
-    {1000, "1s"},
-    {1500, "1.5s"},
-    {30000, "30s"},
-    {300000, "5min"},
-    {5400000, "1h30min"},
-    {172800000, "2d"},
-    {90061000, "1d1h1min1s"},
-    {-5, "0ms"},
+	{ 0, "0ms" },
+	{ 500, "500ms" },
+	{ 999, "999ms" },
+	{ 1000, "1s" },
+	{ 1500, "1.5s" },
+	{ 30000, "30s" },
+	{ 300000, "5min" },
+	{ 5400000, "1h30min" },
+	{ 172800000, "2d" },
+	{ 90061000, "1d1h1min1s" },
+	{ -5, "0ms" },
 };
 
 START_TEST(duration_format_table)
@@ -120,18 +120,18 @@ static const struct {
 	const char *in;
 	int64_t ms;
 } time_abs[] = {
-    /* Site time (Asia/Tokyo, +09:00, no DST) unless an offset is given. */
-    {"2026-11-25", T_20261125_0000Z - 9 * 3600000},
-    {"2026-11-25T09:00", T_20261125_0000Z},
-    {"2026-11-25 09:00", T_20261125_0000Z},
-    {"2026-11-25T09:00:00", T_20261125_0000Z},
-    {"2026-11-25 09:00:00+00:00", T_20261125_0000Z + 9 * 3600000},
-    {"2026-11-25T09:00:00Z", T_20261125_0000Z + 9 * 3600000},
-    {"2026-11-25T09:00:00+09:00", T_20261125_0000Z},
-    {"2026-11-25T09:00:00-01:30", T_20261125_0000Z + 10 * 3600000 + 30 * 60000},
-    /* Fractions of a second are read and ignored (documented in time_parse). */
-    {"2026-11-25T09:00:01.234+09:00", T_20261125_0000Z + 1000},
-    {"2026-11-25T09:00:01,9Z", T_20261125_0000Z + 9 * 3600000 + 1000},
+	/* Site time (Asia/Tokyo, +09:00, no DST) unless an offset is given. */
+	{ "2026-11-25", T_20261125_0000Z - 9 * 3600000 },
+	{ "2026-11-25T09:00", T_20261125_0000Z },
+	{ "2026-11-25 09:00", T_20261125_0000Z },
+	{ "2026-11-25T09:00:00", T_20261125_0000Z },
+	{ "2026-11-25 09:00:00+00:00", T_20261125_0000Z + 9 * 3600000 },
+	{ "2026-11-25T09:00:00Z", T_20261125_0000Z + 9 * 3600000 },
+	{ "2026-11-25T09:00:00+09:00", T_20261125_0000Z },
+	{ "2026-11-25T09:00:00-01:30", T_20261125_0000Z + 10 * 3600000 + 30 * 60000 },
+	/* Fractions of a second are read and ignored (documented in time_parse). */
+	{ "2026-11-25T09:00:01.234+09:00", T_20261125_0000Z + 1000 },
+	{ "2026-11-25T09:00:01,9Z", T_20261125_0000Z + 9 * 3600000 + 1000 },
 };
 
 START_TEST(time_parse_absolute)
@@ -151,16 +151,16 @@ START_TEST(time_parse_absolute)
 END_TEST
 
 static const char *const time_bad[] = {
-    "",
-    "yesterday",
-    "2026-11-25T",
-    "2026-11-25T09",
-    "2026-11-25X09:00",
-    "2026-11-25T09:00+25:00",
-    "2026-11-25T09:00:00+09:60",
-    "2026-11-25T09:00:00 UTC",
-    "2026-13-01",
-    "-2h",
+	"",
+	"yesterday",
+	"2026-11-25T",
+	"2026-11-25T09",
+	"2026-11-25X09:00",
+	"2026-11-25T09:00+25:00",
+	"2026-11-25T09:00:00+09:60",
+	"2026-11-25T09:00:00 UTC",
+	"2026-13-01",
+	"-2h",
 };
 
 START_TEST(time_parse_bad)
@@ -228,35 +228,35 @@ static const struct {
 	int valid;
 	const char *what;
 } utf8_cases[] = {
-    {"", 1, "empty"},
-    {"plain ascii", 1, "ascii"},
-    {"\xe8\xa8\x93\xe7\xb7\xb4", 1, "訓練"},
-    {"\xc2\x80", 1, "U+0080"},
-    {"\xdf\xbf", 1, "U+07FF"},
-    {"\xe0\xa0\x80", 1, "U+0800"},
-    {"\xef\xbf\xbf", 1, "U+FFFF"},
-    {"\xf0\x9f\x98\x80", 1, "U+1F600"},
-    {"\xf4\x8f\xbf\xbf", 1, "U+10FFFF"},
-    {"\xc0\xaf", 0, "overlong '/' (2 bytes)"},
-    {"\xc1\xbf", 0, "overlong U+007F"},
-    {"\xe0\x80\xaf", 0, "overlong '/' (3 bytes)"},
-    {"\xe0\x9f\xbf", 0, "overlong U+07FF"},
-    {"\xf0\x80\x80\xaf", 0, "overlong '/' (4 bytes)"},
-    {"\xf0\x8f\xbf\xbf", 0, "overlong U+FFFF"},
-    {"\xed\xa0\x80", 0, "surrogate U+D800"},
-    {"\xed\xbf\xbf", 0, "surrogate U+DFFF"},
-    {"\xf4\x90\x80\x80", 0, "beyond U+10FFFF"},
-    {"\xe8\xa8", 0, "truncated 3-byte sequence"},
-    {"\xe8", 0, "lead byte alone"},
-    {"\xf0\x9f\x98", 0, "truncated 4-byte sequence"},
-    {"a\xe8\xa8z", 0, "truncated sequence mid-string"},
-    {"\xe8\xa8\x93\xe7\xb7", 0, "second character truncated"},
-    {"\x80", 0, "lone continuation byte"},
-    {"\xbf\xbf", 0, "continuation bytes only"},
-    {"\xfe", 0, "0xFE"},
-    {"\xff", 0, "0xFF"},
-    {"\xf8\x88\x80\x80\x80", 0, "5-byte form"},
-    {"\xc3\x28", 0, "bad continuation"},
+	{ "", 1, "empty" },
+	{ "plain ascii", 1, "ascii" },
+	{ "\xe8\xa8\x93\xe7\xb7\xb4", 1, "訓練" },
+	{ "\xc2\x80", 1, "U+0080" },
+	{ "\xdf\xbf", 1, "U+07FF" },
+	{ "\xe0\xa0\x80", 1, "U+0800" },
+	{ "\xef\xbf\xbf", 1, "U+FFFF" },
+	{ "\xf0\x9f\x98\x80", 1, "U+1F600" },
+	{ "\xf4\x8f\xbf\xbf", 1, "U+10FFFF" },
+	{ "\xc0\xaf", 0, "overlong '/' (2 bytes)" },
+	{ "\xc1\xbf", 0, "overlong U+007F" },
+	{ "\xe0\x80\xaf", 0, "overlong '/' (3 bytes)" },
+	{ "\xe0\x9f\xbf", 0, "overlong U+07FF" },
+	{ "\xf0\x80\x80\xaf", 0, "overlong '/' (4 bytes)" },
+	{ "\xf0\x8f\xbf\xbf", 0, "overlong U+FFFF" },
+	{ "\xed\xa0\x80", 0, "surrogate U+D800" },
+	{ "\xed\xbf\xbf", 0, "surrogate U+DFFF" },
+	{ "\xf4\x90\x80\x80", 0, "beyond U+10FFFF" },
+	{ "\xe8\xa8", 0, "truncated 3-byte sequence" },
+	{ "\xe8", 0, "lead byte alone" },
+	{ "\xf0\x9f\x98", 0, "truncated 4-byte sequence" },
+	{ "a\xe8\xa8z", 0, "truncated sequence mid-string" },
+	{ "\xe8\xa8\x93\xe7\xb7", 0, "second character truncated" },
+	{ "\x80", 0, "lone continuation byte" },
+	{ "\xbf\xbf", 0, "continuation bytes only" },
+	{ "\xfe", 0, "0xFE" },
+	{ "\xff", 0, "0xFF" },
+	{ "\xf8\x88\x80\x80\x80", 0, "5-byte form" },
+	{ "\xc3\x28", 0, "bad continuation" },
 };
 
 START_TEST(utf8_valid_table)
@@ -289,17 +289,17 @@ static const struct {
 	const char *name;
 	int valid;
 } tz_cases[] = {
-    {"Asia/Tokyo", 1},
-    {"UTC", 1},
-    {"Europe/Berlin", 1},
-    {"America/St_Johns", 1},
-    {"", 0},
-    {"Mars/Olympus_Mons", 0},
-    {"Asia", 0}, /* a folder, not a zone */
-    {"../../etc/passwd", 0},
-    {"Asia/../Asia/Tokyo", 0},
-    {"/usr/share/zoneinfo/Asia/Tokyo", 0},
-    {"asia/tokyo", 0},
+	{ "Asia/Tokyo", 1 },
+	{ "UTC", 1 },
+	{ "Europe/Berlin", 1 },
+	{ "America/St_Johns", 1 },
+	{ "", 0 },
+	{ "Mars/Olympus_Mons", 0 },
+	{ "Asia", 0 }, /* a folder, not a zone */
+	{ "../../etc/passwd", 0 },
+	{ "Asia/../Asia/Tokyo", 0 },
+	{ "/usr/share/zoneinfo/Asia/Tokyo", 0 },
+	{ "asia/tokyo", 0 },
 };
 
 START_TEST(tz_valid_table)

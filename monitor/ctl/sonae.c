@@ -21,7 +21,7 @@
 
 #include "monitor/monitor.h"
 
-#define DEFAULT_SOCKET "/run/sonae/sonae.sock"
+#define DEFAULT_SOCKET  "/run/sonae/sonae.sock"
 #define REPLY_TIMEOUT_S 60
 
 enum {
@@ -52,26 +52,28 @@ static int render_audit(json_t *, const char *);
 static int render_verify(json_t *, const char *);
 static int render_text(json_t *, const char *);
 
-static const struct opt no_opts[] = {{NULL, 0}};
-static const struct opt device_opts[] = {{"--history", 0}, {NULL, 0}};
-static const struct opt audit_opts[] = {{"--since", 1}, {NULL, 0}};
+static const struct opt no_opts[] = { { NULL, 0 } };
+static const struct opt device_opts[] = { { "--history", 0 }, { NULL, 0 } };
+static const struct opt audit_opts[] = { { "--since", 1 }, { NULL, 0 } };
 
 static const struct cmd cmds[] = {
-	{"status", 0, 0, no_opts, render_status, "status",
-	    "the site at a glance: devices by contact state and current problems"},
-	{"devices", 0, 0, no_opts, render_devices, "devices", "every device, one line each"},
-	{"device", 1, 1, device_opts, render_device, "device NAME [--history]",
-	    "one device: configuration, contact, every metric"},
-	{"validate", 0, 1, no_opts, render_validate, "validate [FILE]",
-	    "check FILE here, or the daemon's own file as a reload would"},
-	{"audit verify", 0, 0, no_opts, render_verify, "audit verify",
-	    "check the audit journal's hash chain"},
-	{"audit", 0, 0, audit_opts, render_audit, "audit [--since TIME]",
-	    "the audit journal (TIME: 2026-11-25, 2026-11-25T09:00, or an age: 2h)"},
-	{"reload", 0, 0, no_opts, render_text, "reload",
-	    "re-read the configuration (operators)"},
-	{"poll", 1, 1, no_opts, render_text, "poll NAME", "poll a device now (operators)"},
-	{NULL, 0, 0, NULL, NULL, NULL, NULL},
+	{ "status", 0, 0, no_opts, render_status, "status",
+	    "the site at a glance: devices by contact state and current problems" },
+	{ "devices", 0, 0, no_opts, render_devices, "devices",
+	    "every device, one line each" },
+	{ "device", 1, 1, device_opts, render_device, "device NAME [--history]",
+	    "one device: configuration, contact, every metric" },
+	{ "validate", 0, 1, no_opts, render_validate, "validate [FILE]",
+	    "check FILE here, or the daemon's own file as a reload would" },
+	{ "audit verify", 0, 0, no_opts, render_verify, "audit verify",
+	    "check the audit journal's hash chain" },
+	{ "audit", 0, 0, audit_opts, render_audit, "audit [--since TIME]",
+	    "the audit journal (TIME: 2026-11-25, 2026-11-25T09:00, or an age: 2h)" },
+	{ "reload", 0, 0, no_opts, render_text, "reload",
+	    "re-read the configuration (operators)" },
+	{ "poll", 1, 1, no_opts, render_text, "poll NAME",
+	    "poll a device now (operators)" },
+	{ NULL, 0, 0, NULL, NULL, NULL, NULL },
 };
 
 static int json_out;
@@ -89,7 +91,8 @@ usage(const char *fmt, ...)
 		va_end(ap);
 		fprintf(stderr, "\n");
 	}
-	fprintf(stderr, "usage: sonae [-s SOCKET] [--json] COMMAND [ARGS]\n\ncommands:\n");
+	fprintf(
+	    stderr, "usage: sonae [-s SOCKET] [--json] COMMAND [ARGS]\n\ncommands:\n");
 	for (c = cmds; c->words != NULL; c++)
 		fprintf(stderr, "  %-26s %s\n", c->usage, c->help);
 	exit(EXIT_USAGE);
@@ -160,7 +163,8 @@ render_status(json_t *o, const char *text)
 	    (long long)json_integer_value(json_object_get(devs, "pending")));
 	if (json_is_object(a = json_object_get(o, "audit")))
 		printf("audit     %lld entries, head %.12s\n",
-		    (long long)json_integer_value(json_object_get(a, "seq")), str(a, "head"));
+		    (long long)json_integer_value(json_object_get(a, "seq")),
+		    str(a, "head"));
 	p = json_object_get(o, "problems");
 	if (json_array_size(p) == 0) {
 		printf("problems  none\n");
@@ -187,8 +191,9 @@ render_devices(json_t *o, const char *text)
 	for (i = 0; i < json_array_size(list); i++) {
 		json_t *d = json_array_get(list, i);
 		const char *reason = str(d, "reason");
-		printf("%-16s %-7s %-7s %-8s %-19s %7lld  %s\n", str(d, "name"), str(d, "kind"),
-		    str(d, "probe"), str(d, "contact"), when(json_object_get(d, "since")),
+		printf("%-16s %-7s %-7s %-8s %-19s %7lld  %s\n", str(d, "name"),
+		    str(d, "kind"), str(d, "probe"), str(d, "contact"),
+		    when(json_object_get(d, "since")),
 		    (long long)json_integer_value(json_object_get(d, "metrics_count")),
 		    strcmp(str(d, "contact"), "ok") == 0 ? "" : reason);
 	}
@@ -198,7 +203,8 @@ render_devices(json_t *o, const char *text)
 static int
 render_device(json_t *d, const char *text)
 {
-	json_t *metrics = json_object_get(d, "metrics"), *tags = json_object_get(d, "tags");
+	json_t *metrics = json_object_get(d, "metrics"),
+	       *tags = json_object_get(d, "tags");
 	char buf[300];
 	size_t i, j;
 
@@ -217,12 +223,14 @@ render_device(json_t *d, const char *text)
 		printf("\n");
 	}
 	printf("defined at   %s\n", str(d, "defined_at"));
-	printf("polling      every %gs, timeout %gs, %lld retries, stale after %lld missed\n",
+	printf("polling      every %gs, timeout %gs, %lld retries, stale after %lld "
+	       "missed\n",
 	    json_number_value(json_object_get(d, "interval_s")),
 	    json_number_value(json_object_get(d, "timeout_s")),
 	    (long long)json_integer_value(json_object_get(d, "retries")),
 	    (long long)json_integer_value(json_object_get(d, "stale_after")));
-	printf("contact      %s since %s", str(d, "contact"), when(json_object_get(d, "since")));
+	printf("contact      %s since %s", str(d, "contact"),
+	    when(json_object_get(d, "since")));
 	if (json_is_string(json_object_get(d, "reason")))
 		printf(" (%s)", str(d, "reason"));
 	printf("\n");
@@ -234,20 +242,23 @@ render_device(json_t *d, const char *text)
 		printf("metrics      none yet\n");
 		return EXIT_OK;
 	}
-	printf("\n%-20s %12s %-6s %-7s %8s  %s\n", "METRIC", "VALUE", "UNIT", "QUALITY", "AGE",
-	    "REASON");
+	printf("\n%-20s %12s %-6s %-7s %8s  %s\n", "METRIC", "VALUE", "UNIT", "QUALITY",
+	    "AGE", "REASON");
 	for (i = 0; i < json_array_size(metrics); i++) {
 		json_t *m = json_array_get(metrics, i), *h;
 		const char *unit = json_string_value(json_object_get(m, "unit"));
 		printf("%-20s %12s %-6s %-7s %7.1fs  %s\n", str(m, "name"),
-		    value_text(json_object_get(m, "value"), buf, sizeof(buf)), unit ? unit : "",
-		    str(m, "quality"), json_number_value(json_object_get(m, "age_s")),
+		    value_text(json_object_get(m, "value"), buf, sizeof(buf)),
+		    unit ? unit : "", str(m, "quality"),
+		    json_number_value(json_object_get(m, "age_s")),
 		    json_is_string(json_object_get(m, "reason")) ? str(m, "reason") : "");
-		if ((h = json_object_get(m, "history")) != NULL && json_array_size(h) > 0) {
+		if ((h = json_object_get(m, "history")) != NULL &&
+		    json_array_size(h) > 0) {
 			printf("  history:");
 			for (j = 0; j < json_array_size(h); j++)
-				printf(" %s", value_text(json_array_get(json_array_get(h, j), 1), buf,
-						  sizeof(buf)));
+				printf(" %s",
+				    value_text(json_array_get(json_array_get(h, j), 1),
+				        buf, sizeof(buf)));
 			printf("\n");
 		}
 	}
@@ -286,8 +297,8 @@ render_audit(json_t *o, const char *text)
 			printf("(invalid line: %s)\n", str(e, "invalid"));
 			continue;
 		}
-		detail = json_dumps(json_object_get(e, "detail"),
-		    JSON_COMPACT | JSON_PRESERVE_ORDER);
+		detail = json_dumps(
+		    json_object_get(e, "detail"), JSON_COMPACT | JSON_PRESERVE_ORDER);
 		printf("%6lld  %s  %-16s %-18s %s\n",
 		    (long long)json_integer_value(json_object_get(e, "seq")),
 		    when(json_object_get(e, "time")), str(e, "actor"), str(e, "action"),
@@ -306,7 +317,8 @@ render_verify(json_t *o, const char *text)
 	if (json_is_true(json_object_get(o, "ok"))) {
 		printf("%s: ok, %lld entries, head seq %lld %s\n", str(o, "journal"),
 		    (long long)json_integer_value(json_object_get(o, "entries")),
-		    (long long)json_integer_value(json_object_get(head, "seq")), str(head, "hash"));
+		    (long long)json_integer_value(json_object_get(head, "seq")),
+		    str(head, "hash"));
 		return EXIT_OK;
 	}
 	fprintf(stderr, "%s:%lld: %s\n", str(o, "journal"),
@@ -326,7 +338,7 @@ render_text(json_t *o, const char *text)
 static int
 validate_local(const char *path)
 {
-	struct conf_errors errs = {NULL, 0};
+	struct conf_errors errs = { NULL, 0 };
 	struct conf *conf = conf_load(path, &errs);
 	json_t *list = json_array(), *o;
 	size_t i;
@@ -334,9 +346,11 @@ validate_local(const char *path)
 
 	for (i = 0; i < errs.n; i++)
 		json_array_append_new(list, json_string(errs.v[i]));
-	o = json_pack("{s:s, s:b, s:o}", "config", path, "ok", conf != NULL, "errors", list);
+	o = json_pack(
+	    "{s:s, s:b, s:o}", "config", path, "ok", conf != NULL, "errors", list);
 	if (conf != NULL)
-		json_object_set_new(o, "devices", json_integer((json_int_t)conf->devices.n));
+		json_object_set_new(
+		    o, "devices", json_integer((json_int_t)conf->devices.n));
 	conf_errors_clear(&errs);
 	conf_free(conf);
 	if (json_out) {
@@ -353,7 +367,7 @@ static FILE *
 connect_daemon(const char *path)
 {
 	struct sockaddr_un sun;
-	struct timeval tv = {REPLY_TIMEOUT_S, 0};
+	struct timeval tv = { REPLY_TIMEOUT_S, 0 };
 	int fd;
 	FILE *f;
 
@@ -366,7 +380,8 @@ connect_daemon(const char *path)
 	strcpy(sun.sun_path, path);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
 	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		fprintf(stderr, "sonae: cannot reach sonaed at %s: %s\n", path, strerror(errno));
+		fprintf(stderr, "sonae: cannot reach sonaed at %s: %s\n", path,
+		    strerror(errno));
 		exit(EXIT_FAILED);
 	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -386,7 +401,8 @@ read_status(FILE *f, char **line, size_t *cap, const char **text)
 	long st;
 
 	if ((n = getline(line, cap, f)) <= 0) {
-		fprintf(stderr, "sonae: sonaed closed the connection without an answer\n");
+		fprintf(
+		    stderr, "sonae: sonaed closed the connection without an answer\n");
 		exit(EXIT_FAILED);
 	}
 	if ((*line)[n - 1] == '\n')
@@ -468,11 +484,11 @@ int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"socket", required_argument, NULL, 's'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+		{ "json", no_argument, NULL, 'j' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *sock = getenv("SONAE_SOCKET");
 	const struct cmd *c;
@@ -510,7 +526,8 @@ main(int argc, char **argv)
 			words = 1;
 			break;
 		}
-		if (sp != NULL && argc >= 2 && strlen(argv[0]) == (size_t)(sp - c->words) &&
+		if (sp != NULL && argc >= 2 &&
+		    strlen(argv[0]) == (size_t)(sp - c->words) &&
 		    strncmp(c->words, argv[0], (size_t)(sp - c->words)) == 0 &&
 		    strcmp(sp + 1, argv[1]) == 0) {
 			words = 2;
@@ -548,8 +565,8 @@ main(int argc, char **argv)
 				if (strcmp(o->name, argv[i]) == 0)
 					break;
 			if (o->name == NULL)
-				usage("%s: unknown option %s (usage: sonae %s)", c->words, argv[i],
-				    c->usage);
+				usage("%s: unknown option %s (usage: sonae %s)", c->words,
+				    argv[i], c->usage);
 			if (o->has_arg && i + 1 >= argc)
 				usage("%s needs a value", argv[i]);
 			if (nreq + 2 > PROTO_MAX_ARGS)

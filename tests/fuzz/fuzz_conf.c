@@ -35,7 +35,7 @@ static void NORETURN PRINTFLIKE(1, 2) fuzz_fail(const char *fmt, ...)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct conf_errors errs = {NULL, 0};
+	struct conf_errors errs = { NULL, 0 };
 	struct conf *conf;
 	char *text;
 	size_t i;
