@@ -7,18 +7,17 @@
 
 #include <check.h>
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "monitor/monitor.h"
+#include "tests/testutil.h"
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-#define NLINES   5
+#define NLINES 5
 
-static char tmpdir[256];
+static const char *tmpdir;
 
 static const char *const notes[NLINES] = {
 	"\xe8\xa8\x93\xe7\xb7\xb4\xe9\x96\x8b\xe5\xa7\x8b",             /* 訓練開始 */
@@ -30,35 +29,24 @@ static const char *const notes[NLINES] = {
 	"\xe8\xa8\x93\xe7\xb7\xb4\xe7\xb5\x82\xe4\xba\x86", /* 訓練終了 */
 };
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void
 setup(void)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/check-audit.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	tmpdir = testutil_tmpdir("check-audit");
 	ck_assert_int_eq(tz_apply("Asia/Tokyo"), 0);
 }
 
 static void
 teardown(void)
 {
-	nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	testutil_rmdir();
 }
 
 static char *
 subdir(const char *name)
 {
-	char *dir;
+	char *dir = testutil_path(tmpdir, name);
 
-	xasprintf(&dir, "%s/%s", tmpdir, name);
 	if (mkdir(dir, 0700) == -1)
 		ck_assert_int_eq(errno, EEXIST);
 	return dir;
@@ -100,7 +88,7 @@ read_lines(const char *dir, char **lines, size_t max)
 	size_t cap = 0, n = 0;
 	FILE *f;
 
-	xasprintf(&path, "%s/audit.jsonl", dir);
+	path = testutil_path(dir, "audit.jsonl");
 	f = fopen(path, "r");
 	ck_assert_ptr_nonnull(f);
 	while (n < max && getline(&line, &cap, f) != -1)
@@ -127,7 +115,7 @@ write_copy(const char *name, char *const *lines, const int *order)
 	char *dir = subdir(name), *path;
 	FILE *f;
 
-	xasprintf(&path, "%s/audit.jsonl", dir);
+	path = testutil_path(dir, "audit.jsonl");
 	f = fopen(path, "w");
 	ck_assert_ptr_nonnull(f);
 	for (; *order >= 0; order++)
@@ -151,7 +139,7 @@ START_TEST(audit_append_reopen_verify)
 	ck_assert_uint_eq(audit_seq(a), 0);
 	ck_assert_str_eq(audit_head(a),
 	    "0000000000000000000000000000000000000000000000000000000000000000");
-	xasprintf(&path, "%s/audit.jsonl", dir);
+	path = testutil_path(dir, "audit.jsonl");
 	ck_assert_str_eq(audit_path(a), path);
 	append_n(a, 0, 3, "tanaka");
 	ck_assert_uint_eq(audit_seq(a), 3);
@@ -321,7 +309,7 @@ START_TEST(audit_verify_tampered)
 	/* The untouched original still verifies. */
 	{
 		char *path;
-		xasprintf(&path, "%s/audit.jsonl", dir);
+		path = testutil_path(dir, "audit.jsonl");
 		ck_assert_int_eq(audit_verify(path, NLINES, head, &entries, &pb), 0);
 		/* But not against another journal's head. */
 		ck_assert_int_eq(
@@ -346,7 +334,7 @@ START_TEST(audit_torn_last_line_trimmed)
 	struct audit *a;
 	FILE *f;
 
-	xasprintf(&path, "%s/audit.jsonl", dir);
+	path = testutil_path(dir, "audit.jsonl");
 	ck_assert_int_eq(stat(path, &st0), 0);
 	ck_assert_uint_eq(read_lines(dir, lines, NLINES), NLINES);
 	/* A crash in the middle of the sixth write: half a line, no newline. */
@@ -401,7 +389,7 @@ START_TEST(audit_open_refuses_bad_last_line)
 	free_lines(lines, NLINES);
 
 	/* A folder that does not exist. */
-	xasprintf(&path, "%s/none", tmpdir);
+	path = testutil_path(tmpdir, "none");
 	ck_assert_ptr_null(audit_open(path, err, sizeof(err)));
 	xasprintf(&want, "audit journal %s/audit.jsonl: No such file or directory", path);
 	ck_assert_str_eq(err, want);
@@ -417,7 +405,7 @@ START_TEST(audit_verify_missing_file)
 	unsigned long entries = 7;
 	char *path, *want;
 
-	xasprintf(&path, "%s/none/audit.jsonl", tmpdir);
+	path = testutil_path(tmpdir, "none/audit.jsonl");
 	/* No journal yet and nothing expected: fine. */
 	ck_assert_int_eq(audit_verify(path, 0, NULL, &entries, &pb), 0);
 	ck_assert_uint_eq(entries, 0);
@@ -446,7 +434,7 @@ START_TEST(audit_read_since)
 		usleep(10000);
 	since = (sec + 1) * 1000;
 	append_n(a, 2, NLINES, "tanaka");
-	xasprintf(&path, "%s/audit.jsonl", dir);
+	path = testutil_path(dir, "audit.jsonl");
 
 	all = audit_read(path, since, 100);
 	ck_assert_uint_eq(json_array_size(all), 3);
@@ -528,11 +516,5 @@ audit_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(audit_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return testutil_run(audit_suite());
 }

@@ -7,7 +7,6 @@
 
 #include <check.h>
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,45 +14,28 @@
 
 #include "monitor/monitor.h"
 #include "probes/probe.h"
+#include "tests/testutil.h"
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-
-static char tmpdir[256];
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
+static const char *tmpdir;
 
 static void
 setup(void)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/check-conf.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	tmpdir = testutil_tmpdir("check-conf");
 }
 
 static void
 teardown(void)
 {
-	nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	testutil_rmdir();
 }
 
-/* Write dir/name (folders must exist) and return its path (caller frees). */
+/* Write tmpdir/name (folders must exist) with mode; return its path (caller frees). */
 static char *
 write_file(const char *name, const char *text, mode_t mode)
 {
-	char *path;
-	FILE *f;
+	char *path = testutil_write(tmpdir, name, text);
 
-	xasprintf(&path, "%s/%s", tmpdir, name);
-	f = fopen(path, "w");
-	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
-	fputs(text, f);
-	fclose(f);
 	ck_assert_int_eq(chmod(path, mode), 0);
 	return path;
 }
@@ -107,7 +89,7 @@ expect_errors(const char *what, const char *name, const char *const *want, size_
 	char *path, *all = xstrdup(""), *tmp;
 	size_t i;
 
-	xasprintf(&path, "%s/%s", tmpdir, name);
+	path = testutil_path(tmpdir, name);
 	conf = conf_load(path, &errs);
 	for (i = 0; i < errs.n; i++) {
 		xasprintf(&tmp, "%s\n  %s", all, errs.v[i]);
@@ -431,7 +413,7 @@ START_TEST(conf_error_in_include)
 	const char *want_syntax[] = { "@D/sub/store.conf:3: syntax error" };
 	char *dir;
 
-	xasprintf(&dir, "%s/sub", tmpdir);
+	dir = testutil_path(tmpdir, "sub");
 	ck_assert_int_eq(mkdir(dir, 0755), 0);
 	free(dir);
 	free(write_file("s.replay", good_scenario, 0644));
@@ -463,7 +445,7 @@ START_TEST(conf_include_ok_relative_paths)
 	struct conf *conf;
 	char *dir, *path, *want;
 
-	xasprintf(&dir, "%s/sub", tmpdir);
+	dir = testutil_path(tmpdir, "sub");
 	ck_assert_int_eq(mkdir(dir, 0755), 0);
 	free(write_file("s.replay", good_scenario, 0644));
 	path = write_file("main.conf",
@@ -480,14 +462,14 @@ START_TEST(conf_include_ok_relative_paths)
 	/* Relative paths never depend on the working folder. */
 	ck_assert_int_eq(chdir("/"), 0);
 	conf = load_ok(path);
-	xasprintf(&want, "%s/state", tmpdir);
+	want = testutil_path(tmpdir, "state");
 	ck_assert_str_eq(conf->daemon.state_dir, want);
 	ck_assert_uint_eq(conf->devices.n, 1);
 	ck_assert_str_eq(conf_device(conf, 0)->name, "ups1");
 	ck_assert_ptr_eq(conf_device(conf, 0)->probe, &probe_replay);
 	/* The device remembers where it was defined: the included file. */
 	free(want);
-	xasprintf(&want, "%s/sub/devices.conf", tmpdir);
+	want = testutil_path(tmpdir, "sub/devices.conf");
 	ck_assert_str_eq(conf_device(conf, 0)->origin.file, want);
 	ck_assert_uint_eq(conf_device(conf, 0)->origin.line, 1);
 	conf_free(conf);
@@ -773,15 +755,11 @@ START_TEST(secret_file_table)
 	size_t i;
 
 	for (i = 0; i < NELEM(secret_cases); i++) {
-		FILE *f;
 		size_t len = secret_cases[i].len ? secret_cases[i].len
 		                                 : strlen(secret_cases[i].content);
 
 		xasprintf(&path, "%s/secret%zu", tmpdir, i);
-		f = fopen(path, "w");
-		ck_assert_ptr_nonnull(f);
-		ck_assert_uint_eq(fwrite(secret_cases[i].content, 1, len, f), len);
-		fclose(f);
+		testutil_write_data(path, secret_cases[i].content, len);
 		ck_assert_int_eq(chmod(path, secret_cases[i].mode), 0);
 		err[0] = '\0';
 		got = secret_read_file(path, err, sizeof(err));
@@ -808,10 +786,9 @@ END_TEST
 START_TEST(secret_file_refusals)
 {
 	char err[512], *path, *want, *link, big[5000];
-	FILE *f;
 
 	/* Missing. */
-	xasprintf(&path, "%s/none", tmpdir);
+	path = testutil_path(tmpdir, "none");
 	ck_assert_ptr_null(secret_read_file(path, err, sizeof(err)));
 	xasprintf(&want, "secret file %s: No such file or directory", path);
 	ck_assert_str_eq(err, want);
@@ -826,7 +803,7 @@ START_TEST(secret_file_refusals)
 
 	/* A symbolic link is not followed. */
 	path = write_file("real", "s3cret\n", 0600);
-	xasprintf(&link, "%s/link", tmpdir);
+	link = testutil_path(tmpdir, "link");
 	ck_assert_int_eq(symlink(path, link), 0);
 	ck_assert_ptr_null(secret_read_file(link, err, sizeof(err)));
 	xasprintf(&want, "secret file %s: %s", link, strerror(ELOOP));
@@ -837,10 +814,8 @@ START_TEST(secret_file_refusals)
 
 	/* Too long. */
 	memset(big, 'x', sizeof(big));
-	xasprintf(&path, "%s/big", tmpdir);
-	f = fopen(path, "w");
-	fwrite(big, 1, sizeof(big), f);
-	fclose(f);
+	path = testutil_path(tmpdir, "big");
+	testutil_write_data(path, big, sizeof(big));
 	ck_assert_int_eq(chmod(path, 0600), 0);
 	ck_assert_ptr_null(secret_read_file(path, err, sizeof(err)));
 	xasprintf(&want, "secret file %s: longer than 4095 bytes", path);
@@ -884,11 +859,5 @@ conf_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(conf_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return testutil_run(conf_suite());
 }

@@ -11,8 +11,7 @@
 
 #include "monitor/monitor.h"
 #include "probes/probe.h"
-
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#include "tests/testutil.h"
 
 enum fake_mode {
 	FAKE_OK,     /* answer after answer_ms with v=value V, status="OL" */
@@ -572,11 +571,5 @@ device_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(device_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return testutil_run(device_suite());
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "monitor/monitor.h"
+#include "tests/testutil.h"
 
 #define NKEYS 10000
 
@@ -285,11 +286,5 @@ hmap_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(hmap_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return testutil_run(hmap_suite());
 }

@@ -7,8 +7,7 @@
 #include <string.h>
 
 #include "monitor/monitor.h"
-
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#include "tests/testutil.h"
 
 static const struct {
 	const char *line;
@@ -273,11 +272,5 @@ proto_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(proto_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return testutil_run(proto_suite());
 }

@@ -2,44 +2,29 @@
  * probes/replay.c: the scenario parser ("name:LINE: reason" for every kind
  * of mistake) and the probe playing a scenario into the store.
  */
-#include <sys/stat.h>
-
 #include <check.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <event2/event.h>
 
 #include "monitor/monitor.h"
 #include "probes/probe.h"
+#include "tests/testutil.h"
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-
-static char tmpdir[256];
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
+static const char *tmpdir;
 
 static void
 setup(void)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/check-replay.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	tmpdir = testutil_tmpdir("check-replay");
 }
 
 static void
 teardown(void)
 {
-	nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	testutil_rmdir();
 }
 
 static const char demo_text[] = "# ups1: mains fails at 20 s, the battery runs down\n"
@@ -229,13 +214,8 @@ play_start(struct play *p, const char *scenario)
 {
 	struct conf_errors errs = { NULL, 0 };
 	char *path, *text;
-	FILE *f;
 
-	xasprintf(&path, "%s/s.replay", tmpdir);
-	f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs(scenario, f);
-	fclose(f);
+	path = testutil_write(tmpdir, "s.replay", scenario);
 	xasprintf(&text,
 	    "site: { name = \"t\"; };\n"
 	    "devices = ( { name = \"dev1\"; interval = 3600; timeout = \"300ms\"; "
@@ -406,11 +386,5 @@ replay_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(replay_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return testutil_run(replay_suite());
 }

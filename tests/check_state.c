@@ -8,8 +8,6 @@
 
 #include <check.h>
 #include <dirent.h>
-#include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,56 +16,32 @@
 #include <event2/event.h>
 
 #include "monitor/monitor.h"
+#include "tests/testutil.h"
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-
-static char tmpdir[256];
+static const char *tmpdir;
 static char *conf_path, *state_dir;
 static struct event_base *base;
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void
-write_text(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
-	fputs(text, f);
-	fclose(f);
-}
 
 static void
 setup(void)
 {
-	char *path;
-
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/check-state.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	tmpdir = testutil_tmpdir("check-state");
 	ck_assert_int_eq(tz_apply("Asia/Tokyo"), 0);
-	xasprintf(&path, "%s/ups1.replay", tmpdir);
-	write_text(path, "unit charge_pct %\n"
-	                 "0 charge_pct=100 on_battery=false status=\"OL\"\n"
-	                 "end 1h\n");
-	free(path);
-	xasprintf(&conf_path, "%s/sonae.conf", tmpdir);
-	xasprintf(&state_dir, "%s/state", tmpdir);
-	write_text(conf_path, "site: { name = \"test site\"; };\n"
-	                      "daemon: { state_dir = \"state\"; };\n"
-	                      "devices = ( {\n"
-	                      "\tname = \"ups1\";\n"
-	                      "\tkind = \"ups\";\n"
-	                      "\tinterval = 0.1;\n"
-	                      "\ttimeout = 0.05;\n"
-	                      "\treplay = { scenario = \"ups1.replay\"; };\n"
-	                      "} );\n");
+	free(testutil_write(tmpdir, "ups1.replay",
+	    "unit charge_pct %\n"
+	    "0 charge_pct=100 on_battery=false status=\"OL\"\n"
+	    "end 1h\n"));
+	state_dir = testutil_path(tmpdir, "state");
+	conf_path = testutil_write(tmpdir, "sonae.conf",
+	    "site: { name = \"test site\"; };\n"
+	    "daemon: { state_dir = \"state\"; };\n"
+	    "devices = ( {\n"
+	    "\tname = \"ups1\";\n"
+	    "\tkind = \"ups\";\n"
+	    "\tinterval = 0.1;\n"
+	    "\ttimeout = 0.05;\n"
+	    "\treplay = { scenario = \"ups1.replay\"; };\n"
+	    "} );\n");
 	base = event_base_new();
 }
 
@@ -75,7 +49,7 @@ static void
 teardown(void)
 {
 	event_base_free(base);
-	nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	testutil_rmdir();
 	free(conf_path);
 	free(state_dir);
 }
@@ -155,11 +129,11 @@ START_TEST(state_save_and_restore)
 	polls = device_state(daemon_device(d, "ups1"))->polls;
 
 	ck_assert_msg(state_save(d, err, sizeof(err)) == 0, "%s", err);
-	xasprintf(&path, "%s/state.json", state_dir);
+	path = testutil_path(state_dir, "state.json");
 	ck_assert_int_eq(stat(path, &sb), 0);
 	ck_assert_int_eq(sb.st_mode & 07777, 0640);
 	free(path);
-	xasprintf(&path, "%s/state.json.tmp", state_dir);
+	path = testutil_path(state_dir, "state.json.tmp");
 	ck_assert_int_eq(stat(path, &sb), -1); /* renamed, not left behind */
 	free(path);
 	daemon_free(d);
@@ -213,7 +187,7 @@ START_TEST(state_shutdown_writes_snapshot)
 	start(d);
 	run_until_polled(d, 1);
 	daemon_shutdown(d);
-	xasprintf(&path, "%s/state.json", state_dir);
+	path = testutil_path(state_dir, "state.json");
 	ck_assert_int_eq(stat(path, &sb), 0);
 	free(path);
 	e = newest(audit_path(daemon_audit(d)), 1);
@@ -241,8 +215,8 @@ START_TEST(state_damaged_set_aside)
 	int aside = 0;
 
 	ck_assert_int_eq(mkdir(state_dir, 0750), 0);
-	xasprintf(&path, "%s/state.json", state_dir);
-	write_text(path, "{\"version\": 1, \"devices\": {\"ups1\": ");
+	path = testutil_write(
+	    state_dir, "state.json", "{\"version\": 1, \"devices\": {\"ups1\": ");
 	d = new_daemon();
 	start(d);
 	/* Nothing restored, the damaged file moved away, the problem journaled. */
@@ -284,8 +258,8 @@ START_TEST(state_unknown_version_ignored)
 	json_t *e;
 
 	ck_assert_int_eq(mkdir(state_dir, 0750), 0);
-	xasprintf(&path, "%s/state.json", state_dir);
-	write_text(path, "{\"version\": 99, \"devices\": {}}");
+	path =
+	    testutil_write(state_dir, "state.json", "{\"version\": 99, \"devices\": {}}");
 	d = new_daemon();
 	start(d);
 	ck_assert_int_eq(access(path, F_OK), 0); /* kept: it may be a newer sonaed's */
@@ -361,7 +335,7 @@ START_TEST(state_dir_refused)
 	ck_assert_str_eq(err, want);
 	free(want);
 	ck_assert_int_eq(rmdir(state_dir), 0);
-	write_text(state_dir, "a file");
+	testutil_write_data(state_dir, "a file", strlen("a file"));
 	ck_assert_int_eq(
 	    daemon_prepare_state_dir(conf, getuid(), getgid(), err, sizeof(err)), -1);
 	xasprintf(&want, "state_dir %s: not a folder", state_dir);
@@ -470,11 +444,5 @@ state_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(state_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return testutil_run(state_suite());
 }

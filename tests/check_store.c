@@ -8,8 +8,7 @@
 #include <string.h>
 
 #include "monitor/monitor.h"
-
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#include "tests/testutil.h"
 
 static void
 push(struct series *s, int64_t t, double v, enum quality q, const char *reason)
@@ -365,11 +364,5 @@ store_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(store_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return testutil_run(store_suite());
 }

@@ -6,8 +6,7 @@
 #include <string.h>
 
 #include "monitor/monitor.h"
-
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#include "tests/testutil.h"
 
 /* 2026-11-25T00:00:00Z */
 #define T_20261125_0000Z INT64_C(1795564800000)
@@ -372,11 +371,5 @@ util_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(util_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return testutil_run(util_suite());
 }

@@ -1,0 +1,33 @@
+/*
+ * testutil: helpers shared by the Check unit suites (tests/check_*.c): a
+ * temporary folder per test, writing files into it, and running a suite.
+ */
+#ifndef SONAE_TESTUTIL_H
+#define SONAE_TESTUTIL_H
+
+#include <stddef.h>
+
+#include <check.h>
+
+/* The number of elements of the array a. */
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Create a new folder /tmp/PREFIX.XXXXXX, remember it and return its path. */
+const char *testutil_tmpdir(const char *prefix);
+
+/* Remove the folder made by testutil_tmpdir() with everything in it. */
+void testutil_rmdir(void);
+
+/* dir and name joined by a slash, as a new string (caller frees). */
+char *testutil_path(const char *dir, const char *name);
+
+/* Create or replace the file path with the len bytes at data, asserting each step. */
+void testutil_write_data(const char *path, const void *data, size_t len);
+
+/* Write text to dir/name (the folder must exist) and return that path (caller frees). */
+char *testutil_write(const char *dir, const char *name, const char *text);
+
+/* Run every test of the suite s and return main()'s exit status. */
+int testutil_run(Suite *s);
+
+#endif
