@@ -954,6 +954,36 @@ snmp_take_walk(struct snmp_dev *sd, netsnmp_pdu *pdu)
 	return 0;
 }
 
+/*
+ * The agent answered the discovery probe with a report; net-snmp has taken
+ * its engine ID into the session.  Localise the user's keys for it and go on
+ * with the GETs.
+ */
+static void
+snmp_discovered(struct snmp_dev *sd)
+{
+	netsnmp_session *s = snmp_sess_session(sd->sess);
+
+	if (s->securityEngineIDLen == 0) {
+		snmp_finish(sd, POLL_PROTOCOL,
+		    "SNMPv3 engine discovery: the agent's report carried no engine ID");
+		return;
+	}
+	if (s->contextEngineIDLen == 0) {
+		s->contextEngineID =
+		    netsnmp_memdup(s->securityEngineID, s->securityEngineIDLen);
+		s->contextEngineIDLen = s->securityEngineIDLen;
+	}
+	if (create_user_from_session(s) != SNMPERR_SUCCESS) {
+		snmp_finish(sd, POLL_AUTH,
+		    "SNMPv3: cannot set up the user for the agent's engine");
+		return;
+	}
+	sd->discovered = 1;
+	sd->stage = ST_GET;
+	snmp_next(sd);
+}
+
 static int
 snmp_answer(int op, netsnmp_session *session, int reqid, netsnmp_pdu *pdu, void *magic)
 {
@@ -963,8 +993,17 @@ snmp_answer(int op, netsnmp_session *session, int reqid, netsnmp_pdu *pdu, void 
 	(void)session;
 	if (op == NETSNMP_CALLBACK_OP_RESEND)
 		return 1;
-	if (sd->pending == NULL || reqid != sd->reqid)
-		return 1; /* an answer for an attempt the core gave up on */
+	/*
+	 * An answer for an attempt the core gave up on is dropped.  A USM
+	 * report about an encrypted request cannot carry the request id (the
+	 * agent could not read it) and arrives with 0: net-snmp matched it to
+	 * one of this session's requests by message id, so it is taken for the
+	 * request in flight.
+	 */
+	if (sd->pending == NULL || sd->reqid == 0 ||
+	    (reqid != sd->reqid &&
+	        !(reqid == 0 && pdu != NULL && pdu->command == SNMP_MSG_REPORT)))
+		return 1;
 	sd->reqid = 0;
 	switch (op) {
 	case NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE:
@@ -973,6 +1012,11 @@ snmp_answer(int op, netsnmp_session *session, int reqid, netsnmp_pdu *pdu, void 
 		snmp_finish(sd, POLL_TIMEOUT, "no answer from the agent");
 		return 1;
 	case NETSNMP_CALLBACK_OP_SEC_ERROR:
+		/* The discovery probe's report is a security error to net-snmp. */
+		if (sd->stage == ST_DISCOVER) {
+			snmp_discovered(sd);
+			return 1;
+		}
 		snmp_finish(sd, POLL_AUTH, "SNMPv3 security error: %s",
 		    snmp_api_errstring(snmpv3_get_report_type(pdu)));
 		return 1;
@@ -982,29 +1026,9 @@ snmp_answer(int op, netsnmp_session *session, int reqid, netsnmp_pdu *pdu, void 
 		return 1;
 	}
 	if (pdu->command == SNMP_MSG_REPORT) {
-		netsnmp_session *s = snmp_sess_session(sd->sess);
 		int type = snmpv3_get_report_type(pdu);
-		if (sd->stage == ST_DISCOVER && pdu->securityEngineIDLen > 0 &&
-		    type == SNMPERR_UNKNOWN_ENG_ID) {
-			free(s->securityEngineID);
-			s->securityEngineID = netsnmp_memdup(
-			    pdu->securityEngineID, pdu->securityEngineIDLen);
-			s->securityEngineIDLen = pdu->securityEngineIDLen;
-			if (s->contextEngineIDLen == 0) {
-				free(s->contextEngineID);
-				s->contextEngineID = netsnmp_memdup(
-				    pdu->securityEngineID, pdu->securityEngineIDLen);
-				s->contextEngineIDLen = pdu->securityEngineIDLen;
-			}
-			if (create_user_from_session(s) != SNMPERR_SUCCESS) {
-				snmp_finish(sd, POLL_AUTH,
-				    "SNMPv3: cannot set up the user for the agent's "
-				    "engine");
-				return 1;
-			}
-			sd->discovered = 1;
-			sd->stage = ST_GET;
-			snmp_next(sd);
+		if (sd->stage == ST_DISCOVER) {
+			snmp_discovered(sd);
 			return 1;
 		}
 		snmp_finish(sd,
@@ -1182,6 +1206,18 @@ snmp_lib_init(void)
 	    SNMP_CALLBACK_LIBRARY, SNMP_CALLBACK_LOGGING, snmp_log_cb, NULL);
 	netsnmp_set_mib_directory("");
 	init_snmp("sonaed");
+	/*
+	 * SNMPv3 engine discovery (ST_DISCOVER) sends a noAuthNoPriv request
+	 * as the empty user; net-snmp's own blocking probe adds it the same way.
+	 */
+	if (usm_get_user(NULL, 0, "") == NULL) {
+		struct usmUser *u = usm_create_user();
+		if (u == NULL)
+			fatalx("%s: usm_create_user", __func__);
+		u->name = xstrdup("");
+		u->secName = xstrdup("");
+		usm_add_user(u);
+	}
 	snmp_ready = 1;
 	atexit(snmp_lib_shutdown);
 }
