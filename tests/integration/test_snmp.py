@@ -146,7 +146,15 @@ class Generic(unittest.TestCase):
         # max_oids 2 splits the six OIDs over three GETs.
         snmp_device(site, "env1", {"address": agent.address, "community": "ups-apc",
                                    "max_oids": 2, "points": points})
+        # SNMPv1 fails a whole GET on one missing OID (noSuchName): the
+        # probe asks again without it.
+        snmp_device(site, "env1v1", {"address": agent.address, "community": "ups-apc",
+                                     "version": "1", "points": points})
         site.start()
+        m = ok_with(site, "env1v1", ambient_temp=23, replace=True)
+        self.assertEqual(m["missing"]["quality"], "error")
+        self.assertIn("noSuchName", m["missing"]["reason"])
+        self.assertAlmostEqual(m["hp_load"]["value"], 41.2)
         m = ok_with(site, "env1", ambient_temp=23, replace=True)
         self.assertEqual(m["ambient_temp"]["unit"], "degC")
         self.assertAlmostEqual(m["humidity_frac"]["value"], 0.45)
