@@ -426,10 +426,17 @@ static const struct conf_table snmp_point_table = {
 	.check = snmp_point_check,
 };
 
+/* The metrics the UPS profiles report (alarms: RFC 1628 only). */
+static const char *const snmp_ups_metrics[] = { "on_battery", "battery_low",
+	"replace_battery", "overload", "bypass", "charge_pct", "runtime_s",
+	"seconds_on_battery", "input_voltage", "output_load_pct", "battery_temp",
+	"status", "alarms", NULL };
+
 static void
 snmp_check(struct conf_ctx *ctx, config_setting_t *g, void *obj)
 {
 	struct snmp_conf *sc = obj;
+	const char *const *m;
 	size_t i, j;
 
 	if (sc->address != NULL && !snmp_address_valid(sc->address))
@@ -476,6 +483,12 @@ snmp_check(struct conf_ctx *ctx, config_setting_t *g, void *obj)
 	for (i = 0; i < sc->points.n; i++) {
 		const struct snmp_point_conf *a =
 		    (const struct snmp_point_conf *)sc->points.items + i;
+		for (m = snmp_ups_metrics; sc->profile != PROF_GENERIC && *m != NULL; m++)
+			if (a->name != NULL && strcmp(a->name, *m) == 0)
+				conf_key_error(ctx, g, "points",
+				    "point \"%s\" has the name of a metric of profile "
+				    "\"%s\"",
+				    a->name, snmp_profiles[sc->profile]);
 		for (j = 0; j < i; j++) {
 			const struct snmp_point_conf *b =
 			    (const struct snmp_point_conf *)sc->points.items + j;
@@ -512,7 +525,9 @@ static const struct conf_key snmp_conf_keys[] = {
 	    .off = offsetof(struct snmp_conf, user),
 	    .min = 1,
 	    .max = 32,
-	    .help = "SNMPv3 USM user name." },
+	    .help = "SNMPv3 USM user name.  Devices that reach the same agent as the "
+	            "same user must give the same passwords: net-snmp keeps one key "
+	            "set per user and agent engine." },
 	{ .name = "security_level",
 	    .type = CT_ENUM,
 	    .off = offsetof(struct snmp_conf, level),
