@@ -975,10 +975,20 @@ snmp_take_walk(struct snmp_dev *sd, netsnmp_pdu *pdu)
  * with the GETs.
  */
 static void
-snmp_discovered(struct snmp_dev *sd)
+snmp_discovered(struct snmp_dev *sd, netsnmp_pdu *pdu, int reqid, long want)
 {
 	netsnmp_session *s = snmp_sess_session(sd->sess);
 
+	if (s->securityEngineIDLen == 0 && pdu != NULL && pdu->securityEngineIDLen > 0) {
+		s->securityEngineID =
+		    netsnmp_memdup(pdu->securityEngineID, pdu->securityEngineIDLen);
+		s->securityEngineIDLen = pdu->securityEngineIDLen;
+	}
+	if (s->securityEngineIDLen == 0 && reqid != want) {
+		/* A late report about an earlier request: keep waiting. */
+		sd->reqid = want;
+		return;
+	}
 	if (s->securityEngineIDLen == 0) {
 		snmp_finish(sd, POLL_PROTOCOL,
 		    "SNMPv3 engine discovery: the agent's report carried no engine ID");
@@ -999,11 +1009,41 @@ snmp_discovered(struct snmp_dev *sd)
 	snmp_next(sd);
 }
 
+/*
+ * Discover the agent's engine again on the next poll: after an unknownEngineID
+ * report (the agent's engine ID changed), and after a timeout, since an agent
+ * that restarted may run an engine clock behind the one net-snmp remembers
+ * and net-snmp would then drop its answers as outside the time window.
+ */
+static void
+snmp_forget_engine(struct snmp_dev *sd)
+{
+	netsnmp_session *s = snmp_sess_session(sd->sess);
+
+	/*
+	 * Forget the engine's clock as well, and let create_user_from_session()
+	 * set the user up again (for a new engine ID it would otherwise do
+	 * nothing: the session is marked as having its user).
+	 */
+	if (s->securityEngineIDLen > 0)
+		free_enginetime(s->securityEngineID, s->securityEngineIDLen);
+	s->flags &= ~SNMP_FLAGS_USER_CREATED;
+	free(s->securityEngineID);
+	s->securityEngineID = NULL;
+	s->securityEngineIDLen = 0;
+	free(s->contextEngineID);
+	s->contextEngineID = NULL;
+	s->contextEngineIDLen = 0;
+	sd->discovered = 0;
+}
+
 static int
 snmp_answer(int op, netsnmp_session *session, int reqid, netsnmp_pdu *pdu, void *magic)
 {
 	struct snmp_dev *sd = magic;
 	char why[256];
+	long want;
+	int type;
 
 	(void)session;
 	if (op == NETSNMP_CALLBACK_OP_RESEND)
@@ -1019,6 +1059,7 @@ snmp_answer(int op, netsnmp_session *session, int reqid, netsnmp_pdu *pdu, void 
 	    (reqid != sd->reqid &&
 	        !(reqid == 0 && pdu != NULL && pdu->command == SNMP_MSG_REPORT)))
 		return 1;
+	want = sd->reqid;
 	sd->reqid = 0;
 	switch (op) {
 	case NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE:
@@ -1029,11 +1070,14 @@ snmp_answer(int op, netsnmp_session *session, int reqid, netsnmp_pdu *pdu, void 
 	case NETSNMP_CALLBACK_OP_SEC_ERROR:
 		/* The discovery probe's report is a security error to net-snmp. */
 		if (sd->stage == ST_DISCOVER) {
-			snmp_discovered(sd);
+			snmp_discovered(sd, pdu, reqid, want);
 			return 1;
 		}
-		snmp_finish(sd, POLL_AUTH, "SNMPv3 security error: %s",
-		    snmp_api_errstring(snmpv3_get_report_type(pdu)));
+		type = pdu != NULL ? snmpv3_get_report_type(pdu) : SNMPERR_GENERR;
+		if (type == SNMPERR_UNKNOWN_ENG_ID)
+			snmp_forget_engine(sd);
+		snmp_finish(
+		    sd, POLL_AUTH, "SNMPv3 security error: %s", snmp_api_errstring(type));
 		return 1;
 	default:
 		snmp_log_reason(why, sizeof(why), sd->sess);
@@ -1041,11 +1085,13 @@ snmp_answer(int op, netsnmp_session *session, int reqid, netsnmp_pdu *pdu, void 
 		return 1;
 	}
 	if (pdu->command == SNMP_MSG_REPORT) {
-		int type = snmpv3_get_report_type(pdu);
+		type = snmpv3_get_report_type(pdu);
 		if (sd->stage == ST_DISCOVER) {
-			snmp_discovered(sd);
+			snmp_discovered(sd, pdu, reqid, want);
 			return 1;
 		}
+		if (type == SNMPERR_UNKNOWN_ENG_ID)
+			snmp_forget_engine(sd);
 		snmp_finish(sd,
 		    type == SNMPERR_UNKNOWN_USER_NAME ||
 		            type == SNMPERR_AUTHENTICATION_FAILURE ||
@@ -1396,6 +1442,8 @@ snmp_cancel(struct device *dev, struct poll *p)
 	sd->stage = ST_IDLE;
 	event_del(sd->fail);
 	/* net-snmp drops the request itself at its (longer) timeout. */
+	if (sd->version == V_3)
+		snmp_forget_engine(sd);
 }
 
 const struct probe_ops probe_snmp = {

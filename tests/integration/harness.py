@@ -642,6 +642,7 @@ class Snmpd:
 
     def start(self, probe_args, timeout=20.0):
         """probe_args: snmpget options that must work once snmpd is ready."""
+        self.probe_args = probe_args
         env = dict(os.environ, MIBS="",
                    SNMP_PERSISTENT_DIR=os.path.join(self.dir, "persist"))
         self.proc = subprocess.Popen(
@@ -657,6 +658,14 @@ class Snmpd:
                        [self.peer, "1.3.6.1.2.1.1.3.0"], env=env).rc == 0
         wait_until(ready, timeout, interval=0.1, what="snmpd to answer")
         return self
+
+    def stop(self, forget=False):
+        """Stop snmpd; forget=True also removes its persistent state (engine
+        boots, and the engine ID unless the configuration fixes it)."""
+        _stop_pid(self.proc)
+        self.proc = None
+        if forget:
+            shutil.rmtree(os.path.join(self.dir, "persist"), ignore_errors=True)
 
     def cleanup(self):
         try:

@@ -223,7 +223,9 @@ class V3(unittest.TestCase):
             'createUser sonae SHA "authpass123" AES "privpass123"',
             'createUser sonae256 SHA-256 "authpass256" AES "privpass256"',
             'createUser other SHA "otherpass1" AES "otherpass1"',
+            'createUser other2 SHA "other2auth" AES "other2priv"',
             "rouser sonae priv", "rouser sonae256 priv", "rouser other priv",
+            "rouser other2 priv",
             "override 1.3.6.1.4.1.318.1.1.2.1.1.0 integer 21",
         ]).start(["-v3", "-l", "authPriv", "-u", "sonae", "-a", "SHA", "-A",
                   "authpass123", "-x", "AES", "-X", "privpass123"])
@@ -242,6 +244,9 @@ class V3(unittest.TestCase):
         snmp_device(site, "wrongkey", {"address": agent.address, "version": "3",
                                        "user": "other", "auth_password": "not-the-key",
                                        "priv_password": "otherpass1", "points": point})
+        snmp_device(site, "wrongpriv", {"address": agent.address, "version": "3",
+                                        "user": "other2", "auth_password": "other2auth",
+                                        "priv_password": "not-the-priv", "points": point})
         snmp_device(site, "nouser", {"address": agent.address, "version": "3",
                                      "user": "ghost", "auth_password": "authpass123",
                                      "priv_password": "privpass123", "points": point})
@@ -255,7 +260,27 @@ class V3(unittest.TestCase):
         d = wait_for(lambda: site.dev("nouser"), lambda d: d["contact"] == "lost",
                      timeout=15, what="contact lost")
         self.assertIn("Unknown user name", d["reason"])
+        d = wait_for(lambda: site.dev("wrongpriv"), lambda d: d["contact"] == "lost",
+                     timeout=15, what="contact lost")
+        # snmpd cannot decrypt the request and, unlike a wrong auth key,
+        # sends no report for it (snmpget times out too).
+        self.assertEqual(d["last_status"], "timeout", d["reason"])
+        self.assertIn("no answer", d["reason"])
         self.assertEqual(site.dev("sha")["contact"], "ok")
+
+        # The agent restarts (engine boots go up): contact comes back.
+        agent.stop()
+        wait_for(lambda: site.dev("sha"), lambda d: d["contact"] == "lost",
+                 timeout=15, what="contact lost")
+        agent.start(agent.probe_args)
+        ok_with(site, "sha", ambient_temp=21)
+        # The agent comes back without its persistent state.
+        agent.stop(forget=True)
+        wait_for(lambda: site.dev("sha256"), lambda d: d["contact"] == "lost",
+                 timeout=15, what="contact lost")
+        agent.start(agent.probe_args)
+        ok_with(site, "sha", ambient_temp=21)
+        ok_with(site, "sha256", ambient_temp=21)
 
 
 if __name__ == "__main__":
