@@ -198,6 +198,28 @@ class Failures(unittest.TestCase):
         ups.start()
         ok_with(site, "ups1", status="OL")
 
+    def test_reload_fixes_community(self):
+        ups = Snmpsim(self, "ups-rfc1628").start()
+        site = Site(self)
+        dev = snmp_device(site, "ups1", {"address": ups.address, "community": "nope",
+                                         "profile": "ups-rfc1628"})
+        site.start()
+        wait_for(lambda: site.dev("ups1"), lambda d: d["contact"] == "lost",
+                 timeout=15, what="contact lost")
+        # The session is closed with requests still outstanding, and a new
+        # one opened with the right community.
+        dev["snmp"]["community"] = "ups-rfc1628"
+        site.write_config()
+        r = site.sonae("reload")
+        self.assertEqual(r.rc, EXIT_OK, r)
+        ok_with(site, "ups1", status="OL")
+        # And removed again: the daemon stays up.
+        site.devices.remove(dev)
+        site.write_config()
+        self.assertEqual(site.sonae("reload").rc, EXIT_OK)
+        self.assertNotEqual(site.sonae("device", "ups1").rc, EXIT_OK)
+        self.assertEqual(site.sonae("status").rc, EXIT_OK)
+
     def test_numeric_address_required(self):
         site = Site(self)
         snmp_device(site, "ups1", {"address": "udp:ups1.example.org:161",
