@@ -8,9 +8,9 @@
  * dropped.
  *
  * A poll is a short sequence of requests, one in flight at a time: (v3 only,
- * once) engine discovery, GETs of every OID the device needs (at most
- * max_oids per PDU), and for the RFC 1628 profile a GETBULK walk of the
- * alarm table's Descr column.  Then the readings are turned into metrics.
+ * first poll and after a timeout) engine discovery, GETs of every OID the device needs
+ * (at most max_oids per PDU), and for the RFC 1628 profile a GETBULK walk of the alarm
+ * table's Descr column.  Then the readings are turned into metrics.
  */
 #include <sys/types.h>
 
@@ -675,7 +675,6 @@ snmp_why(const struct snmp_value *v)
 static void
 snmp_report_rfc1628(struct snmp_dev *sd, struct poll *p)
 {
-	const struct snmp_value *v = NULL;
 	struct snmp_ups u;
 	char buf[512];
 	const struct snmp_item *it = sd->items + sd->npoints; /* the profile's */
@@ -697,8 +696,7 @@ snmp_report_rfc1628(struct snmp_dev *sd, struct poll *p)
 	snmp_report_flag(
 	    p, "replace_battery", sd->alarms_ok, u.replace_battery, sd->alarm_err);
 	snmp_report_flag(p, "overload", sd->alarms_ok, u.overload, sd->alarm_err);
-	v = &it[3].val;
-	snmp_report_number(p, "charge_pct", v, 1, "%");
+	snmp_report_number(p, "charge_pct", &it[3].val, 1, "%");
 	snmp_report_number(p, "runtime_s", &it[2].val, 60, "s");
 	snmp_report_number(p, "seconds_on_battery", &it[1].val, 1, "s");
 	snmp_report_number(p, "input_voltage", &it[5].val, 1, "V");
@@ -1187,6 +1185,8 @@ snmp_next(struct snmp_dev *sd)
 			snprintf(sd->alarm_err, sizeof(sd->alarm_err),
 			    "alarm table walk: %s", why);
 			sd->alarms_ok = 0;
+			snmp_fail_later(sd, POLL_OK, why);
+			return;
 		}
 		snmp_fail_later(sd, POLL_ERROR, why);
 		return;
