@@ -92,6 +92,7 @@ enum snmp_stage {
 
 struct snmp_dev {
 	struct device *dev;
+	LIST_ENTRY(snmp_dev) entry; /* snmp_devs */
 	void *sess;
 	struct event *rev;  /* the session's socket */
 	struct event *tev;  /* net-snmp's timeouts */
@@ -99,7 +100,9 @@ struct snmp_dev {
 	int version;
 	int profile;
 	int max_oids;
-	int discovered; /* v3: engine ID known */
+	int discovered;    /* v3: engine ID known */
+	u_char engine[32]; /* v3: the engine last set up, kept across timeouts */
+	size_t engine_len;
 	struct poll *pending;
 	long reqid;
 	enum snmp_stage stage;
@@ -118,6 +121,7 @@ struct snmp_dev {
 	char fail_reason[256];
 };
 
+static LIST_HEAD(, snmp_dev) snmp_devs = LIST_HEAD_INITIALIZER(snmp_devs);
 static char *snmp_tmpdir;
 static int snmp_ready;
 
@@ -526,8 +530,9 @@ static const struct conf_key snmp_conf_keys[] = {
 	    .min = 1,
 	    .max = 32,
 	    .help = "SNMPv3 USM user name.  Devices that reach the same agent as the "
-	            "same user must give the same passwords: net-snmp keeps one key "
-	            "set per user and agent engine." },
+	            "same user must give the same passwords (net-snmp keeps one key "
+	            "set per user and agent engine): a device that differs from one "
+	            "already polling is refused with that reason." },
 	{ .name = "security_level",
 	    .type = CT_ENUM,
 	    .off = offsetof(struct snmp_conf, level),
@@ -972,10 +977,47 @@ snmp_take_walk(struct snmp_dev *sd, netsnmp_pdu *pdu)
  * its engine ID into the session.  Localise the user's keys for it and go on
  * with the GETs.
  */
+static int
+snmp_str_eq(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/*
+ * Another device already talking to the same agent engine as the same USM
+ * user with other keys: net-snmp's user table would let the last one set up
+ * overwrite the other's keys and break it, so the newcomer is refused.
+ */
+static struct snmp_dev *
+snmp_usm_conflict(struct snmp_dev *sd)
+{
+	const struct snmp_conf *a = device_conf(sd->dev)->probe_conf, *b;
+	netsnmp_session *s = snmp_sess_session(sd->sess);
+	struct snmp_dev *other;
+
+	LIST_FOREACH(other, &snmp_devs, entry)
+	{
+		if (other == sd || other->version != V_3 || other->engine_len == 0)
+			continue;
+		b = device_conf(other->dev)->probe_conf;
+		if (other->engine_len != s->securityEngineIDLen ||
+		    memcmp(other->engine, s->securityEngineID, other->engine_len) != 0 ||
+		    strcmp(a->user, b->user) != 0)
+			continue;
+		if (a->level != b->level || a->auth_proto != b->auth_proto ||
+		    a->priv_proto != b->priv_proto ||
+		    !snmp_str_eq(a->auth_password, b->auth_password) ||
+		    !snmp_str_eq(a->priv_password, b->priv_password))
+			return other;
+	}
+	return NULL;
+}
+
 static void
 snmp_discovered(struct snmp_dev *sd, netsnmp_pdu *pdu, int reqid, long want)
 {
 	netsnmp_session *s = snmp_sess_session(sd->sess);
+	struct snmp_dev *other;
 
 	if (s->securityEngineIDLen == 0 && pdu != NULL && pdu->securityEngineIDLen > 0) {
 		s->securityEngineID =
@@ -997,12 +1039,24 @@ snmp_discovered(struct snmp_dev *sd, netsnmp_pdu *pdu, int reqid, long want)
 		    netsnmp_memdup(s->securityEngineID, s->securityEngineIDLen);
 		s->contextEngineIDLen = s->securityEngineIDLen;
 	}
+	if ((other = snmp_usm_conflict(sd)) != NULL) {
+		snmp_finish(sd, POLL_AUTH,
+		    "SNMPv3 user \"%s\" on this agent is also used by device \"%s\" "
+		    "with other passwords or protocols; net-snmp keeps one key set "
+		    "per user and agent: make them the same",
+		    s->securityName, device_name(other->dev));
+		return;
+	}
 	if (create_user_from_session(s) != SNMPERR_SUCCESS) {
 		snmp_finish(sd, POLL_AUTH,
 		    "SNMPv3: cannot set up the user for the agent's engine");
 		return;
 	}
 	sd->discovered = 1;
+	if (s->securityEngineIDLen <= sizeof(sd->engine)) {
+		memcpy(sd->engine, s->securityEngineID, s->securityEngineIDLen);
+		sd->engine_len = s->securityEngineIDLen;
+	}
 	sd->stage = ST_GET;
 	snmp_next(sd);
 }
@@ -1393,6 +1447,7 @@ snmp_start(struct device *dev)
 	if (sd->rev == NULL || sd->tev == NULL || sd->fail == NULL)
 		fatalx("%s: event_new", __func__);
 	event_add(sd->rev, NULL);
+	LIST_INSERT_HEAD(&snmp_devs, sd, entry);
 	device_set_probe_data(dev, sd);
 	return 0;
 }
@@ -1404,6 +1459,7 @@ snmp_stop(struct device *dev)
 
 	if (sd == NULL)
 		return;
+	LIST_REMOVE(sd, entry);
 	event_free(sd->rev);
 	event_free(sd->tev);
 	event_free(sd->fail);

@@ -275,6 +275,7 @@ class V3(unittest.TestCase):
         site.start()
         ok_with(site, "sha", ambient_temp=21)
         ok_with(site, "sha256", ambient_temp=21)
+
         d = wait_for(lambda: site.dev("wrongkey"), lambda d: d["contact"] == "lost",
                      timeout=15, what="contact lost")
         self.assertIn("Authentication failure", d["reason"])
@@ -303,6 +304,23 @@ class V3(unittest.TestCase):
         agent.start(agent.probe_args)
         ok_with(site, "sha", ambient_temp=21)
         ok_with(site, "sha256", ambient_temp=21)
+
+        # A second device as the same user on the same agent with other
+        # passwords would overwrite net-snmp's keys for the first: refused.
+        snmp_device(site, "shadow", {"address": agent.address, "version": "3",
+                                     "user": "sonae", "auth_password": "authpass999",
+                                     "priv_password": "privpass123", "points": point})
+        site.write_config()
+        r = site.sonae("reload")
+        self.assertEqual(r.rc, EXIT_OK, r)
+        d = wait_for(lambda: site.dev("shadow"), lambda d: d["contact"] == "lost",
+                     timeout=15, what="contact lost")
+        self.assertIn('also used by device "sha"', d["reason"])
+        self.assertEqual(d["last_status"], "auth")
+        polls = site.dev("sha")["polls"]
+        wait_until(lambda: site.dev("sha")["polls"] >= polls + 3, timeout=10)
+        ok_with(site, "sha", ambient_temp=21)
+        self.assertIn('also used by device "sha"', site.dev("shadow")["reason"])
 
 
 if __name__ == "__main__":
