@@ -9,6 +9,7 @@
 
 static const struct probe_ops *const probes[] = {
 	&probe_replay,
+	&probe_snmp,
 	NULL,
 };
 

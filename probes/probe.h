@@ -45,4 +45,39 @@ struct scenario *scenario_parse(const char *, size_t, const char *, char *, size
 void scenario_free(struct scenario *);
 size_t scenario_frames(const struct scenario *);
 
+/* snmp.c */
+extern const struct probe_ops probe_snmp;
+/*
+ * The pure parts of the snmp probe, for its unit tests; they use net-snmp's
+ * types, so they are declared only after <net-snmp/net-snmp-includes.h>.
+ */
+#ifdef MAX_OID_LEN
+enum snmp_value_kind {
+	SV_NONE,    /* not read */
+	SV_NUMBER,  /* integer, gauge, counter, counter64, timeticks */
+	SV_TEXT,    /* octet string */
+	SV_OID,     /* object identifier */
+	SV_MISSING, /* noSuchObject, noSuchInstance, endOfMibView, noSuchName */
+	SV_OTHER,   /* a type the probe does not read */
+};
+struct snmp_value {
+	enum snmp_value_kind kind;
+	double num;
+	char text[256]; /* SV_TEXT, or why SV_MISSING/SV_OTHER */
+	oid oid[MAX_OID_LEN];
+	size_t oid_len;
+};
+struct snmp_ups {
+	int on_battery, battery_low, replace_battery, bypass, overload;
+};
+int snmp_oid_parse(const char *, oid *, size_t *);
+int snmp_address_valid(const char *);
+void snmp_value_decode(const netsnmp_variable_list *, double, struct snmp_value *);
+int snmp_alarm_match(const oid *, size_t);
+void snmp_alarm_text(uint32_t, char *, size_t);
+void snmp_ups_status(const struct snmp_ups *, char *, size_t);
+void snmp_apc_pick(
+    const struct snmp_value *, const struct snmp_value *, struct snmp_value *);
+#endif
+
 #endif

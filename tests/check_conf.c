@@ -314,7 +314,7 @@ static const struct {
 	    "\t\tname = \"ups1\";\n"
 	    "\t}\n"
 	    ");\n",
-	    { "@D/bad.conf:3: devices[0]: no probe section: add one of replay" } },
+	    { "@D/bad.conf:3: devices[0]: no probe section: add one of replay, snmp" } },
 	{ "two probe sections with the same name",
 	    "site: { name = \"demo\"; };\n"
 	    "devices = ( {\n"

@@ -509,3 +509,176 @@ class Site:
             f.seek(0)
             f.write(data)
             f.truncate()
+
+
+# --- SNMP peers (snmpsim, snmpd) --------------------------------------------
+
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+
+
+def free_udp_port():
+    """An unprivileged UDP port on 127.0.0.1 that nothing listens on now."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+def _tool(name):
+    path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin")
+    if path is None:
+        raise AssertionError("%s is not installed (scripts/setup.sh installs it)" % name)
+    return path
+
+
+def _stop_pid(proc, timeout=10.0):
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+class Snmpsim:
+    """One snmpsimd (one simulated device) on 127.0.0.1 and a free port,
+    serving the given tests/integration/data/*.snmprec files; each file's
+    name is its community.  Stopped by PID when the test ends."""
+
+    def __init__(self, test, *recs):
+        self.test = test
+        self.recs = recs
+        self.dir = tempfile.mkdtemp(prefix="sonae-snmpsim-")
+        os.chmod(self.dir, 0o755)
+        os.mkdir(os.path.join(self.dir, "data"))
+        os.mkdir(os.path.join(self.dir, "cache"))
+        os.chmod(os.path.join(self.dir, "data"), 0o755)
+        os.chmod(os.path.join(self.dir, "cache"), 0o777)  # nobody writes it
+        for r in recs:
+            shutil.copy(os.path.join(DATA, r + ".snmprec"),
+                        os.path.join(self.dir, "data", r + ".snmprec"))
+            os.chmod(os.path.join(self.dir, "data", r + ".snmprec"), 0o644)
+        self.port = free_udp_port()
+        self.proc = None
+        (test.addClassCleanup if isinstance(test, type) else test.addCleanup)(self.cleanup)
+
+    @property
+    def address(self):
+        return "udp:127.0.0.1:%d" % self.port
+
+    @property
+    def peer(self):
+        return "127.0.0.1:%d" % self.port
+
+    def start(self, timeout=20.0):
+        argv = [_tool("snmpsimd"), "--data-dir=" + os.path.join(self.dir, "data"),
+                "--cache-dir=" + os.path.join(self.dir, "cache"),
+                "--agent-udpv4-endpoint=" + self.peer, "--logging-method=null"]
+        if os.geteuid() == 0:
+            argv += ["--process-user=nobody", "--process-group=nogroup"]
+        with open(os.path.join(self.dir, "snmpsimd.log"), "ab") as log:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=log, start_new_session=True)
+
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError("snmpsimd exited with %d" % self.proc.returncode)
+            return run([_tool("snmpgetnext"), "-v2c", "-c", self.recs[0], "-r0",
+                        "-t0.3", self.peer, "1.3"]).rc == 0
+        wait_until(ready, timeout, interval=0.1, what="snmpsimd to answer")
+        return self
+
+    def stop(self):
+        _stop_pid(self.proc)
+        self.proc = None
+
+    def get(self, community, oid):
+        r = run([_tool("snmpget"), "-v2c", "-c", community, "-r1", "-t1", "-Oqv",
+                 self.peer, oid], env=dict(os.environ, MIBS=""))
+        return r.out.strip() if r.rc == 0 else None
+
+    def set(self, community, oid, typ, value):
+        """snmpset, then read the value back (snmpset exits 0 when refused)."""
+        run([_tool("snmpset"), "-v2c", "-c", community, "-r1", "-t1", self.peer,
+             oid, typ, str(value)], env=dict(os.environ, MIBS=""))
+        got = self.get(community, oid)
+        if got != str(value):
+            raise AssertionError("snmpset %s %s=%s did not take (reads %r)" %
+                                 (community, oid, value, got))
+
+    def cleanup(self):
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Snmpd:
+    """net-snmp's snmpd on 127.0.0.1 and a free port with a private
+    configuration (conf_lines: createUser, rouser, override ...), its
+    persistent state in its own folder.  Stopped by PID."""
+
+    def __init__(self, test, conf_lines):
+        self.test = test
+        self.dir = tempfile.mkdtemp(prefix="sonae-snmpd-")
+        self.port = free_udp_port()
+        self.conf = os.path.join(self.dir, "snmpd.conf")
+        with open(self.conf, "w") as f:
+            f.write("dontLogTCPWrappersConnects yes\n" + "\n".join(conf_lines) + "\n")
+        self.proc = None
+        (test.addClassCleanup if isinstance(test, type) else test.addCleanup)(self.cleanup)
+
+    @property
+    def address(self):
+        return "udp:127.0.0.1:%d" % self.port
+
+    @property
+    def peer(self):
+        return "127.0.0.1:%d" % self.port
+
+    def start(self, probe_args, timeout=20.0):
+        """probe_args: snmpget options that must work once snmpd is ready."""
+        self.probe_args = probe_args
+        env = dict(os.environ, MIBS="",
+                   SNMP_PERSISTENT_DIR=os.path.join(self.dir, "persist"))
+        self.proc = subprocess.Popen(
+            [_tool("snmpd"), "-f", "-Lf", os.path.join(self.dir, "snmpd.log"), "-C",
+             "-c", self.conf, "-I", "-smux", "-p", os.path.join(self.dir, "snmpd.pid"),
+             "udp:" + self.peer], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError("snmpd exited with %d" % self.proc.returncode)
+            return run([_tool("snmpget"), "-r0", "-t0.3"] + probe_args +
+                       [self.peer, "1.3.6.1.2.1.1.3.0"], env=env).rc == 0
+        wait_until(ready, timeout, interval=0.1, what="snmpd to answer")
+        return self
+
+    def stop(self, forget=False):
+        """Stop snmpd; forget=True also removes its persistent state (engine
+        boots, and the engine ID unless the configuration fixes it)."""
+        _stop_pid(self.proc)
+        self.proc = None
+        if forget:
+            shutil.rmtree(os.path.join(self.dir, "persist"), ignore_errors=True)
+
+    def cleanup(self):
+        try:
+            _stop_pid(self.proc)
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def snmp_device(site, name, snmp, **keys):
+    """Add an snmp device to a Site (short polling by default); returns its dict."""
+    d = {"name": name, "interval": 0.3, "timeout": 0.25, "retries": 0,
+         "stale_after": 3, "backoff_max": 0.5}
+    d.update(keys)
+    d["snmp"] = snmp
+    site.devices.append(d)
+    return d

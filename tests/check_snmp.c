@@ -1,0 +1,304 @@
+/*
+ * probes/snmp.c: the pure parts of the snmp probe (OID and address parsing,
+ * value decoding and scaling, alarm matching, status words, the APC
+ * high-precision fallback).  The probe against real agents is tested in
+ * tests/integration/test_snmp.py.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <net-snmp/net-snmp-config.h>
+#include <net-snmp/net-snmp-includes.h>
+
+#include "monitor/monitor.h"
+#include "probes/probe.h"
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+static const struct {
+	const char *text;
+	int ok;
+	size_t len;
+	unsigned long last;
+} oids[] = {
+	{ "1.3.6.1.2.1.1.3.0", 1, 9, 0 },
+	{ ".1.3.6.1.4.1.318.1.1.2.1.1.0", 1, 13, 0 },
+	{ "1.3", 1, 2, 3 },
+	{ "1.3.6.1.2.1.33.1.6.3.4294967295", 1, 11, 4294967295UL },
+	{ "1.3.6.1.2.1.33.1.6.3.4294967296", 0, 0, 0 },
+	{ "", 0, 0, 0 },
+	{ ".", 0, 0, 0 },
+	{ "1", 0, 0, 0 },
+	{ "3.1", 0, 0, 0 },
+	{ "1..3", 0, 0, 0 },
+	{ "1.3.", 0, 0, 0 },
+	{ "1.3.6.x", 0, 0, 0 },
+	{ "sysUpTime.0", 0, 0, 0 },
+	{ "SNMPv2-MIB::sysUpTime.0", 0, 0, 0 },
+	{ " 1.3.6", 0, 0, 0 },
+	{ "1.3.6 ", 0, 0, 0 },
+	{ "-1.3.6", 0, 0, 0 },
+};
+
+START_TEST(oid_parse)
+{
+	oid o[MAX_OID_LEN];
+	size_t len = 0;
+	int r = snmp_oid_parse(oids[_i].text, o, &len);
+
+	ck_assert_msg((r == 0) == oids[_i].ok, "\"%s\": got %d", oids[_i].text, r);
+	if (oids[_i].ok) {
+		ck_assert_uint_eq(len, oids[_i].len);
+		ck_assert_uint_eq(o[len - 1], oids[_i].last);
+	}
+}
+END_TEST
+
+START_TEST(oid_too_long)
+{
+	char buf[1024] = "1.3";
+	oid o[MAX_OID_LEN];
+	size_t len, i;
+
+	for (i = 2; i < MAX_OID_LEN; i++)
+		strcat(buf, ".1");
+	ck_assert_int_eq(snmp_oid_parse(buf, o, &len), 0);
+	ck_assert_uint_eq(len, MAX_OID_LEN);
+	strcat(buf, ".1");
+	ck_assert_int_eq(snmp_oid_parse(buf, o, &len), -1);
+}
+END_TEST
+
+static const struct {
+	const char *text;
+	int ok;
+} addresses[] = {
+	{ "udp:127.0.0.1:1161", 1 },
+	{ "udp:192.0.2.10", 1 },
+	{ "udp6:[::1]:1161", 1 },
+	{ "udp6:[2001:db8::10]", 1 },
+	{ "udp:ups1.example.org:161", 0 },
+	{ "udp:localhost:161", 0 },
+	{ "127.0.0.1:161", 0 },
+	{ "tcp:127.0.0.1:161", 0 },
+	{ "udp:127.0.0.1:0", 0 },
+	{ "udp:127.0.0.1:65536", 0 },
+	{ "udp:127.0.0.1:", 0 },
+	{ "udp:127.0.0.1:16x", 0 },
+	{ "udp:", 0 },
+	{ "udp6:::1", 0 },
+	{ "udp6:[::1", 0 },
+	{ "udp6:[::1]x", 0 },
+	{ "udp6:[127.0.0.1]:161", 0 },
+	{ "udp:[::1]:161", 0 },
+};
+
+START_TEST(address_valid)
+{
+	ck_assert_msg(snmp_address_valid(addresses[_i].text) == addresses[_i].ok,
+	    "\"%s\"", addresses[_i].text);
+}
+END_TEST
+
+static void
+decode(u_char type, const void *val, size_t len, double scale, struct snmp_value *v)
+{
+	netsnmp_variable_list vb;
+
+	memset(&vb, 0, sizeof(vb));
+	ck_assert_int_eq(snmp_set_var_typed_value(&vb, type, val, len), 0);
+	snmp_value_decode(&vb, scale, v);
+	snmp_free_var_internals(&vb);
+}
+
+START_TEST(value_numbers)
+{
+	struct snmp_value v;
+	long i = -42;
+	u_long u = 4294967295UL;
+	struct counter64 c = { 1, 5 };
+
+	decode(ASN_INTEGER, &i, sizeof(i), 0.5, &v);
+	ck_assert_int_eq(v.kind, SV_NUMBER);
+	ck_assert_double_eq(v.num, -21);
+	decode(ASN_GAUGE, &u, sizeof(u), 1, &v);
+	ck_assert_int_eq(v.kind, SV_NUMBER);
+	ck_assert_double_eq(v.num, 4294967295.0);
+	decode(ASN_COUNTER, &u, sizeof(u), 1, &v);
+	ck_assert_double_eq(v.num, 4294967295.0);
+	u = 180000;
+	decode(ASN_TIMETICKS, &u, sizeof(u), 0.01, &v);
+	ck_assert_double_eq_tol(v.num, 1800, 1e-9);
+	decode(ASN_COUNTER64, &c, sizeof(c), 1, &v);
+	ck_assert_int_eq(v.kind, SV_NUMBER);
+	ck_assert_double_eq(v.num, 4294967296.0 + 5);
+}
+END_TEST
+
+START_TEST(value_text_and_oid)
+{
+	struct snmp_value v;
+	static const char bad[] = "ok\xff\xfe";
+	oid o[] = { 1, 3, 6, 1, 2, 1, 33, 1, 6, 3, 2 };
+
+	decode(ASN_OCTET_STR, "Smart-UPS 1500", 14, 1, &v);
+	ck_assert_int_eq(v.kind, SV_TEXT);
+	ck_assert_str_eq(v.text, "Smart-UPS 1500");
+	/* Invalid UTF-8 is cut off, never passed on. */
+	decode(ASN_OCTET_STR, bad, sizeof(bad) - 1, 1, &v);
+	ck_assert_str_eq(v.text, "ok");
+	decode(ASN_OBJECT_ID, o, sizeof(o), 1, &v);
+	ck_assert_int_eq(v.kind, SV_OID);
+	ck_assert_uint_eq(v.oid_len, NELEM(o));
+	ck_assert_int_eq(snmp_alarm_match(v.oid, v.oid_len), 2);
+}
+END_TEST
+
+START_TEST(value_missing)
+{
+	static const struct {
+		u_char type;
+		const char *why;
+	} cases[] = {
+		{ SNMP_NOSUCHOBJECT, "noSuchObject" },
+		{ SNMP_NOSUCHINSTANCE, "noSuchInstance" },
+		{ SNMP_ENDOFMIBVIEW, "endOfMibView" },
+	};
+	struct snmp_value v;
+	size_t i;
+
+	for (i = 0; i < NELEM(cases); i++) {
+		decode(cases[i].type, NULL, 0, 1, &v);
+		ck_assert_int_eq(v.kind, SV_MISSING);
+		ck_assert_str_eq(v.text, cases[i].why);
+	}
+	decode(ASN_IPADDRESS, "\x7f\0\0\1", 4, 1, &v);
+	ck_assert_int_eq(v.kind, SV_OTHER);
+	ck_assert_ptr_nonnull(strstr(v.text, "unexpected"));
+}
+END_TEST
+
+START_TEST(alarm_match)
+{
+	oid well[] = { 1, 3, 6, 1, 2, 1, 33, 1, 6, 3, 8 };
+	oid other[] = { 1, 3, 6, 1, 4, 1, 318, 1, 6, 3, 8 };
+	oid longer[] = { 1, 3, 6, 1, 2, 1, 33, 1, 6, 3, 8, 0 };
+	oid zero[] = { 1, 3, 6, 1, 2, 1, 33, 1, 6, 3, 0 };
+
+	ck_assert_int_eq(snmp_alarm_match(well, NELEM(well)), 8);
+	ck_assert_int_eq(snmp_alarm_match(other, NELEM(other)), 0);
+	ck_assert_int_eq(snmp_alarm_match(longer, NELEM(longer)), 0);
+	ck_assert_int_eq(snmp_alarm_match(well, NELEM(well) - 1), 0);
+	ck_assert_int_eq(snmp_alarm_match(zero, NELEM(zero)), 0);
+}
+END_TEST
+
+START_TEST(alarm_text)
+{
+	char buf[512];
+
+	snmp_alarm_text(0, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "");
+	snmp_alarm_text((1u << 2) | (1u << 3), buf, sizeof(buf));
+	ck_assert_str_eq(buf, "OnBattery,LowBattery");
+	snmp_alarm_text((1u << 1) | (1u << 8) | (1u << 9) | (1u << 23), buf, sizeof(buf));
+	ck_assert_str_eq(buf, "BatteryBad,OutputOverload,OnBypass,ShutdownImminent");
+	snmp_alarm_text(1u << 0, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "Other");
+	/* A short buffer is cut, never overrun. */
+	snmp_alarm_text((1u << 2) | (1u << 3), buf, 8);
+	ck_assert_str_eq(buf, "OnBatte");
+}
+END_TEST
+
+static const struct {
+	struct snmp_ups u;
+	const char *want;
+} statuses[] = {
+	{ { 0, 0, 0, 0, 0 }, "OL" },
+	{ { 1, 0, 0, 0, 0 }, "OB" },
+	{ { 1, 1, 0, 0, 0 }, "OB LB" },
+	{ { 0, 0, 1, 0, 0 }, "OL RB" },
+	{ { 0, 0, 0, 1, 0 }, "OL BYPASS" },
+	{ { 0, 0, 0, 0, 1 }, "OL OVER" },
+	{ { 1, 1, 1, 0, 1 }, "OB LB RB OVER" },
+};
+
+START_TEST(ups_status)
+{
+	char buf[64];
+
+	snmp_ups_status(&statuses[_i].u, buf, sizeof(buf));
+	ck_assert_str_eq(buf, statuses[_i].want);
+}
+END_TEST
+
+START_TEST(apc_pick)
+{
+	struct snmp_value hp, std, out;
+
+	memset(&hp, 0, sizeof(hp));
+	memset(&std, 0, sizeof(std));
+	hp.kind = SV_NUMBER;
+	hp.num = 995;
+	std.kind = SV_NUMBER;
+	std.num = 99;
+	snmp_apc_pick(&hp, &std, &out);
+	ck_assert_int_eq(out.kind, SV_NUMBER);
+	ck_assert_double_eq_tol(out.num, 99.5, 1e-9);
+
+	/* No high-precision object: the standard one. */
+	hp.kind = SV_MISSING;
+	snprintf(hp.text, sizeof(hp.text), "noSuchObject");
+	snmp_apc_pick(&hp, &std, &out);
+	ck_assert_double_eq(out.num, 99);
+
+	/* Neither: the standard object's reason. */
+	std.kind = SV_MISSING;
+	snprintf(std.text, sizeof(std.text), "noSuchInstance");
+	snmp_apc_pick(&hp, &std, &out);
+	ck_assert_int_eq(out.kind, SV_MISSING);
+	ck_assert_str_eq(out.text, "noSuchInstance");
+
+	/* A high-precision string is no number: fall back too. */
+	hp.kind = SV_TEXT;
+	std.kind = SV_NUMBER;
+	std.num = 27;
+	snmp_apc_pick(&hp, &std, &out);
+	ck_assert_double_eq(out.num, 27);
+}
+END_TEST
+
+static Suite *
+snmp_suite(void)
+{
+	Suite *s = suite_create("snmp");
+	TCase *tc = tcase_create("pure");
+
+	tcase_add_loop_test(tc, oid_parse, 0, NELEM(oids));
+	tcase_add_test(tc, oid_too_long);
+	tcase_add_loop_test(tc, address_valid, 0, NELEM(addresses));
+	tcase_add_test(tc, value_numbers);
+	tcase_add_test(tc, value_text_and_oid);
+	tcase_add_test(tc, value_missing);
+	tcase_add_test(tc, alarm_match);
+	tcase_add_test(tc, alarm_text);
+	tcase_add_loop_test(tc, ups_status, 0, NELEM(statuses));
+	tcase_add_test(tc, apc_pick);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(snmp_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
