@@ -14,8 +14,7 @@
 
 #include "monitor/monitor.h"
 #include "probes/probe.h"
-
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#include "tests/testutil.h"
 
 static const struct {
 	const char *text;
@@ -294,11 +293,5 @@ snmp_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(snmp_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return testutil_run(snmp_suite());
 }
