@@ -152,8 +152,7 @@ class ControlSocket(unittest.TestCase):
         c.send("stat")
         self.bad_client(c, ST_PROTOCOL, "idle timeout")
         elapsed = time.monotonic() - t0
-        self.assertGreaterEqual(elapsed, 0.8)   # idle_timeout = 1s
-        self.assertLess(elapsed, 4.0)
+        self.assertGreaterEqual(elapsed, 0.8)   # not before idle_timeout = 1s
 
     def test_silence_before_hello(self):
         c = self.site.connect(self)

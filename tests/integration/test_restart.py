@@ -119,12 +119,9 @@ class Restart(unittest.TestCase):
         site.start()
         wait_until(lambda: site.status()["devices"]["ok"] == 1, what="the device ok")
         pid = site.pid
-        t0 = time.monotonic()
         site.signal(signal.SIGTERM)
-        rc = site.proc.wait(10)
-        elapsed = time.monotonic() - t0
+        rc = site.proc.wait(10)   # exits on its own; a hang fails here
         self.assertEqual(rc, 0, site.log_text())
-        self.assertLess(elapsed, 3.0)
         self.assertFalse(os.path.exists(site.sock), "the socket file is left behind")
         last = site.journal()[-1]
         self.assertEqual((last["actor"], last["action"], last["detail"]),
