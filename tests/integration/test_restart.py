@@ -7,7 +7,6 @@ daemon.stop.
 import json
 import os
 import signal
-import time
 import unittest
 
 from harness import Site, wait_until
