@@ -9,7 +9,7 @@ PACKAGES="
 	libevent-dev libconfig-dev libmodbus-dev libsnmp-dev libcurl4-openssl-dev
 	libjansson-dev libssl-dev check
 	snmpd snmp snmpsim python3-pymodbus python3-aiosmtpd mbpoll swaks
-	python3 procps util-linux time
+	python3 procps util-linux time tzdata collectd-core
 "
 
 missing=""
@@ -34,8 +34,11 @@ apt-get update -q
 # shellcheck disable=SC2086
 apt-get install -y -q --no-install-recommends $missing
 
-# The snmpd package starts a system agent on udp/161; sonae's tests start their own
-# on loopback and never need it.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet snmpd 2>/dev/null; then
-	systemctl stop snmpd || true
-fi
+# The snmpd package starts a system agent on udp/161 (and collectd, when its
+# service is present, a system collector); tests and benchmarks start their own
+# on loopback and never need them.
+for svc in snmpd collectd; do
+	if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+		systemctl stop "$svc" || true
+	fi
+done
