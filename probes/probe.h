@@ -78,6 +78,8 @@ void snmp_alarm_text(uint32_t, char *, size_t);
 void snmp_ups_status(const struct snmp_ups *, char *, size_t);
 void snmp_apc_pick(
     const struct snmp_value *, const struct snmp_value *, struct snmp_value *);
+void snmp_oid_text(const oid *, size_t, char *, size_t);
+const char *snmp_auto_profile(const struct snmp_value *, const struct snmp_value *);
 #endif
 
 #endif

@@ -37,11 +37,13 @@
 #define SNMP_WALK_MAX     256 /* alarm table rows read per poll */
 #define SNMP_BULK_REPS    16
 #define SNMP_ALARM_PREFIX "1.3.6.1.2.1.33.1.6.3"
+#define SNMP_SYSOBJECTID  "1.3.6.1.2.1.1.2.0"
+#define SNMP_UPS_IDENT    "1.3.6.1.2.1.33.1.1.1.0" /* upsIdentManufacturer */
 
 enum { V_1, V_2C, V_3 };
 enum { SL_NOAUTH, SL_AUTHNOPRIV, SL_AUTHPRIV };
 enum { AP_SHA, AP_SHA256 };
-enum { PROF_GENERIC, PROF_RFC1628, PROF_APC };
+enum { PROF_GENERIC, PROF_RFC1628, PROF_APC, PROF_AUTO };
 enum { PT_NUMBER, PT_TEXT, PT_BOOL };
 
 static const char *const snmp_versions[] = { "1", "2c", "3", NULL };
@@ -49,7 +51,8 @@ static const char *const snmp_levels[] = { "noAuthNoPriv", "authNoPriv", "authPr
 	NULL };
 static const char *const snmp_auth_protos[] = { "SHA", "SHA-256", NULL };
 static const char *const snmp_priv_protos[] = { "AES", NULL };
-static const char *const snmp_profiles[] = { "generic", "ups-rfc1628", "ups-apc", NULL };
+static const char *const snmp_profiles[] = { "generic", "ups-rfc1628", "ups-apc", "auto",
+	NULL };
 static const char *const snmp_point_types[] = { "number", "text", "bool", NULL };
 
 struct snmp_point_conf {
@@ -86,6 +89,8 @@ struct snmp_item {
 enum snmp_stage {
 	ST_IDLE,
 	ST_DISCOVER,
+	ST_IDENT_SYS, /* auto: GET sysObjectID */
+	ST_IDENT_UPS, /* auto: GET upsIdentManufacturer */
 	ST_GET,
 	ST_WALK,
 };
@@ -98,9 +103,12 @@ struct snmp_dev {
 	struct event *tev;  /* net-snmp's timeouts */
 	struct event *fail; /* reports a failure found inside poll() */
 	int version;
-	int profile;
+	int profile;      /* PROF_AUTO: auto, not decided yet */
+	int conf_profile; /* as configured */
 	int max_oids;
-	int discovered;    /* v3: engine ID known */
+	struct snmp_value ident_sys, ident_ups; /* auto: what the agent said */
+	int had_alarms;                         /* auto: alarms was reported */
+	int discovered;                         /* v3: engine ID known */
 	u_char engine[32]; /* v3: the engine last set up, kept across timeouts */
 	size_t engine_len;
 	struct poll *pending;
@@ -126,6 +134,7 @@ static char *snmp_tmpdir;
 static int snmp_ready;
 
 static void snmp_next(struct snmp_dev *);
+static void snmp_use_profile(struct snmp_dev *, int);
 
 /* Parse a numeric OID ("1.3.6.1.2.1.1.1.0", a leading dot allowed). */
 int
@@ -359,6 +368,43 @@ snmp_apc_pick(
 		*out = std->kind != SV_NONE ? *std : *hp;
 }
 
+/* A numeric OID as text ("1.3.6.1"). */
+void
+snmp_oid_text(const oid *o, size_t len, char *buf, size_t size)
+{
+	size_t i, off = 0;
+	int n;
+
+	buf[0] = '\0';
+	for (i = 0; i < len && off < size; i++) {
+		n = snprintf(
+		    buf + off, size - off, "%s%lu", i ? "." : "", (unsigned long)o[i]);
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+}
+
+/*
+ * Profile "auto": the profile for an agent's sysObjectID and, once asked, its
+ * upsIdentManufacturer (SV_NONE while not asked).  "ups-apc" for an OID
+ * under APC's enterprise 1.3.6.1.4.1.318, else "ups-rfc1628" when the UPS-MIB
+ * answers, else NULL (ask upsIdentManufacturer, or not a UPS).
+ */
+const char *
+snmp_auto_profile(const struct snmp_value *sysoid, const struct snmp_value *ups)
+{
+	static const oid apc[] = { 1, 3, 6, 1, 4, 1, 318 };
+
+	if (sysoid->kind == SV_OID &&
+	    netsnmp_oid_is_subtree(
+	        apc, sizeof(apc) / sizeof(apc[0]), sysoid->oid, sysoid->oid_len) == 0)
+		return "ups-apc";
+	if (ups->kind == SV_TEXT || ups->kind == SV_NUMBER || ups->kind == SV_OID)
+		return "ups-rfc1628";
+	return NULL;
+}
+
 /* --- configuration ------------------------------------------------------- */
 
 static void
@@ -434,7 +480,7 @@ static const struct conf_table snmp_point_table = {
 static const char *const snmp_ups_metrics[] = { "on_battery", "battery_low",
 	"replace_battery", "overload", "bypass", "charge_pct", "runtime_s",
 	"seconds_on_battery", "input_voltage", "output_load_pct", "battery_temp",
-	"status", "alarms", NULL };
+	"status", "alarms", "profile", NULL };
 
 static void
 snmp_check(struct conf_ctx *ctx, config_setting_t *g, void *obj)
@@ -571,7 +617,11 @@ static const struct conf_key snmp_conf_keys[] = {
 	            "bypass, charge_pct, runtime_s, seconds_on_battery, input_voltage, "
 	            "output_load_pct, battery_temp, status (OL, OB LB ...) and, for "
 	            "RFC 1628, alarms.  APC has no overload flag: overload is "
-	            "output_load_pct > 100." },
+	            "output_load_pct > 100.  \"auto\" reads sysObjectID on the first "
+	            "poll (and again after contact was lost): ups-apc under APC's "
+	            "enterprise 1.3.6.1.4.1.318, else ups-rfc1628 when the agent has "
+	            "upsIdentManufacturer, else the poll fails; the choice is the "
+	            "text metric profile." },
 	{ .name = "max_oids",
 	    .type = CT_INT,
 	    .off = offsetof(struct snmp_conf, max_oids),
@@ -848,10 +898,18 @@ snmp_finish(struct snmp_dev *sd, enum poll_status st, const char *fmt, ...)
 		poll_done(p, st, "%s", reason);
 		return;
 	}
-	if (sd->profile == PROF_RFC1628)
+	if (sd->conf_profile == PROF_AUTO)
+		poll_text(p, "profile", snmp_profiles[sd->profile]);
+	if (sd->profile == PROF_RFC1628) {
 		snmp_report_rfc1628(sd, p);
-	else if (sd->profile == PROF_APC)
+		sd->had_alarms = 1;
+	} else if (sd->profile == PROF_APC) {
 		snmp_report_apc(sd, p);
+		/* auto went from RFC 1628 to APC: say why alarms is no more read. */
+		if (sd->had_alarms)
+			poll_invalid(p, "alarms", MK_TEXT, NULL,
+			    "not read: profile auto now chose ups-apc");
+	}
 	snmp_report_points(sd, p);
 	poll_done(p, POLL_OK, NULL);
 }
@@ -925,6 +983,65 @@ snmp_take_get(struct snmp_dev *sd, netsnmp_pdu *pdu)
 		it->done = 1;
 	}
 	return 0;
+}
+
+/* What an identification GET found, for a reason. */
+static void
+snmp_ident_text(const struct snmp_value *v, char *buf, size_t len)
+{
+	if (v->kind == SV_OID)
+		snmp_oid_text(v->oid, v->oid_len, buf, len);
+	else if (v->kind == SV_MISSING || v->kind == SV_OTHER)
+		snprintf(buf, len, "%s", v->text);
+	else if (v->kind == SV_NONE)
+		snprintf(buf, len, "not read");
+	else
+		snprintf(buf, len, "not an OID");
+}
+
+/* Profile "auto": take sysObjectID or upsIdentManufacturer, choose or ask on. */
+static void
+snmp_take_ident(struct snmp_dev *sd, netsnmp_pdu *pdu)
+{
+	struct snmp_value *v =
+	    sd->stage == ST_IDENT_SYS ? &sd->ident_sys : &sd->ident_ups;
+	const char *name;
+	char sys[256], ups[256];
+
+	if (pdu->errstat == SNMP_ERR_NOSUCHNAME) { /* v1 */
+		memset(v, 0, sizeof(*v));
+		v->kind = SV_MISSING;
+		snprintf(v->text, sizeof(v->text), "noSuchName");
+	} else if (pdu->errstat != SNMP_ERR_NOERROR) {
+		snmp_finish(sd, POLL_PROTOCOL,
+		    "auto: the agent answered %s to a GET of %s",
+		    snmp_errstring((int)pdu->errstat),
+		    sd->stage == ST_IDENT_SYS ? "sysObjectID" : "upsIdentManufacturer");
+		return;
+	} else if (pdu->variables == NULL) {
+		snmp_finish(sd, POLL_PROTOCOL, "auto: the agent answered no value");
+		return;
+	} else
+		snmp_value_decode(pdu->variables, 1, v);
+	name = snmp_auto_profile(&sd->ident_sys, &sd->ident_ups);
+	if (name == NULL && sd->stage == ST_IDENT_SYS) {
+		sd->stage = ST_IDENT_UPS;
+		snmp_next(sd);
+		return;
+	}
+	if (name == NULL) {
+		snmp_ident_text(&sd->ident_sys, sys, sizeof(sys));
+		snprintf(ups, sizeof(ups), "%s", sd->ident_ups.text);
+		snmp_finish(sd, POLL_ERROR,
+		    "auto: not a UPS this probe knows: sysObjectID %s is not APC's "
+		    "(1.3.6.1.4.1.318) and upsIdentManufacturer (RFC 1628) gave %s",
+		    sys, ups[0] != '\0' ? ups : "no text");
+		return;
+	}
+	snmp_use_profile(sd, strcmp(name, "ups-apc") == 0 ? PROF_APC : PROF_RFC1628);
+	log_debug("device \"%s\": profile auto chose %s", device_name(sd->dev), name);
+	sd->stage = ST_GET;
+	snmp_next(sd);
 }
 
 /* Take one GETBULK/GETNEXT answer of the alarm walk; 1 when the walk is over. */
@@ -1057,7 +1174,7 @@ snmp_discovered(struct snmp_dev *sd, netsnmp_pdu *pdu, int reqid, long want)
 		memcpy(sd->engine, s->securityEngineID, s->securityEngineIDLen);
 		sd->engine_len = s->securityEngineIDLen;
 	}
-	sd->stage = ST_GET;
+	sd->stage = sd->profile == PROF_AUTO ? ST_IDENT_SYS : ST_GET;
 	snmp_next(sd);
 }
 
@@ -1159,6 +1276,10 @@ snmp_answer(int op, netsnmp_session *session, int reqid, netsnmp_pdu *pdu, void 
 		    "SNMPv3 engine discovery: the agent sent no report");
 		return 1;
 	}
+	if (sd->stage == ST_IDENT_SYS || sd->stage == ST_IDENT_UPS) {
+		snmp_take_ident(sd, pdu);
+		return 1;
+	}
 	if (sd->stage == ST_GET) {
 		if (snmp_take_get(sd, pdu) == -1)
 			return 1;
@@ -1198,6 +1319,15 @@ snmp_next(struct snmp_dev *sd)
 		pdu->securityNameLen = 0;
 		pdu->securityLevel = SNMP_SEC_LEVEL_NOAUTH;
 		pdu->securityModel = SNMP_SEC_MODEL_USM;
+	} else if (sd->stage == ST_IDENT_SYS || sd->stage == ST_IDENT_UPS) {
+		oid o[MAX_OID_LEN];
+		size_t len;
+		if (snmp_oid_parse(
+		        sd->stage == ST_IDENT_SYS ? SNMP_SYSOBJECTID : SNMP_UPS_IDENT, o,
+		        &len) == -1)
+			fatalx("%s: bad built-in OID", __func__);
+		pdu = snmp_pdu_create(SNMP_MSG_GET);
+		snmp_add_null_var(pdu, o, len);
 	} else if (sd->stage == ST_GET) {
 		sd->nchunk = 0;
 		for (i = 0; i < sd->nitems && sd->nchunk < (size_t)sd->max_oids; i++)
@@ -1374,6 +1504,22 @@ snmp_usm_keys(netsnmp_session *s, const struct snmp_conf *sc, const char *name)
 	return 0;
 }
 
+/* Read a profile's OIDs after the points from now on (PROF_AUTO: none yet). */
+static void
+snmp_use_profile(struct snmp_dev *sd, int profile)
+{
+	const char *const *prof;
+
+	sd->profile = profile;
+	sd->nitems = sd->npoints;
+	for (prof = snmp_profile_oids(profile); prof != NULL && *prof != NULL; prof++) {
+		struct snmp_item *it = &sd->items[sd->nitems++];
+		memset(it, 0, sizeof(*it));
+		if (snmp_oid_parse(*prof, it->name, &it->len) == -1)
+			fatalx("%s: bad built-in OID", __func__);
+	}
+}
+
 static void snmp_stop(struct device *);
 
 static int
@@ -1381,7 +1527,6 @@ snmp_start(struct device *dev)
 {
 	const struct device_conf *dc = device_conf(dev);
 	const struct snmp_conf *sc = dc->probe_conf;
-	const char *const *prof;
 	struct snmp_dev *sd;
 	netsnmp_session s;
 	netsnmp_transport *t;
@@ -1391,7 +1536,7 @@ snmp_start(struct device *dev)
 	sd = xcalloc(1, sizeof(*sd));
 	sd->dev = dev;
 	sd->version = sc->version;
-	sd->profile = sc->profile;
+	sd->conf_profile = sc->profile;
 	sd->max_oids = sc->max_oids;
 	for (i = 0; i < sc->points.n; i++) {
 		const struct snmp_point_conf *pc =
@@ -1401,12 +1546,7 @@ snmp_start(struct device *dev)
 			fatalx("%s: OID not checked at load", __func__);
 	}
 	sd->npoints = sd->nitems;
-	for (prof = snmp_profile_oids(sc->profile); prof != NULL && *prof != NULL;
-	     prof++) {
-		struct snmp_item *it = &sd->items[sd->nitems++];
-		if (snmp_oid_parse(*prof, it->name, &it->len) == -1)
-			fatalx("%s: bad built-in OID", __func__);
-	}
+	snmp_use_profile(sd, sc->profile);
 
 	snmp_sess_init(&s);
 	s.peername = sc->address;
@@ -1475,6 +1615,12 @@ snmp_poll(struct device *dev, struct poll *p)
 	size_t i;
 
 	sd->pending = p;
+	/* auto: choose again once contact was lost (another agent may answer). */
+	if (sd->conf_profile == PROF_AUTO && sd->profile != PROF_AUTO &&
+	    device_state(dev)->contact == CONTACT_LOST)
+		snmp_use_profile(sd, PROF_AUTO);
+	memset(&sd->ident_sys, 0, sizeof(sd->ident_sys));
+	memset(&sd->ident_ups, 0, sizeof(sd->ident_ups));
 	for (i = 0; i < sd->nitems; i++) {
 		sd->items[i].done = 0;
 		memset(&sd->items[i].val, 0, sizeof(sd->items[i].val));
@@ -1482,7 +1628,9 @@ snmp_poll(struct device *dev, struct poll *p)
 	sd->alarms = 0;
 	sd->alarms_ok = 0;
 	snprintf(sd->alarm_err, sizeof(sd->alarm_err), "alarm table not read");
-	sd->stage = sd->version == V_3 && !sd->discovered ? ST_DISCOVER : ST_GET;
+	sd->stage = sd->version == V_3 && !sd->discovered ? ST_DISCOVER
+	            : sd->profile == PROF_AUTO            ? ST_IDENT_SYS
+	                                                  : ST_GET;
 	snmp_next(sd);
 }
 

@@ -270,6 +270,47 @@ START_TEST(apc_pick)
 }
 END_TEST
 
+START_TEST(auto_profile)
+{
+	struct snmp_value sys, ups;
+	char buf[64];
+
+	memset(&sys, 0, sizeof(sys));
+	memset(&ups, 0, sizeof(ups));
+	/* APC's enterprise, or deeper under it: ups-apc without asking more. */
+	sys.kind = SV_OID;
+	ck_assert_int_eq(
+	    snmp_oid_parse("1.3.6.1.4.1.318.1.3.27", sys.oid, &sys.oid_len), 0);
+	ck_assert_str_eq(snmp_auto_profile(&sys, &ups), "ups-apc");
+	ck_assert_int_eq(snmp_oid_parse("1.3.6.1.4.1.318", sys.oid, &sys.oid_len), 0);
+	ck_assert_str_eq(snmp_auto_profile(&sys, &ups), "ups-apc");
+	/* Another vendor, 3180 and 31 are not 318: ask the UPS-MIB. */
+	ck_assert_int_eq(snmp_oid_parse("1.3.6.1.4.1.3180.1", sys.oid, &sys.oid_len), 0);
+	ck_assert_ptr_null(snmp_auto_profile(&sys, &ups));
+	ck_assert_int_eq(snmp_oid_parse("1.3.6.1.4.1.31", sys.oid, &sys.oid_len), 0);
+	ck_assert_ptr_null(snmp_auto_profile(&sys, &ups));
+	snmp_oid_text(sys.oid, sys.oid_len, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "1.3.6.1.4.1.31");
+	/* upsIdentManufacturer answers: RFC 1628, even without a sysObjectID. */
+	ups.kind = SV_TEXT;
+	snprintf(ups.text, sizeof(ups.text), "Eaton");
+	ck_assert_str_eq(snmp_auto_profile(&sys, &ups), "ups-rfc1628");
+	sys.kind = SV_MISSING;
+	ck_assert_str_eq(snmp_auto_profile(&sys, &ups), "ups-rfc1628");
+	/* Neither: not a UPS. */
+	ups.kind = SV_MISSING;
+	snprintf(ups.text, sizeof(ups.text), "noSuchObject");
+	ck_assert_ptr_null(snmp_auto_profile(&sys, &ups));
+	/* An APC OID sent as a string is no sysObjectID. */
+	sys.kind = SV_TEXT;
+	ck_assert_ptr_null(snmp_auto_profile(&sys, &ups));
+	/* A short buffer is cut, not overrun. */
+	sys.kind = SV_OID;
+	snmp_oid_text(sys.oid, sys.oid_len, buf, 6);
+	ck_assert_str_eq(buf, "1.3.6");
+}
+END_TEST
+
 static Suite *
 snmp_suite(void)
 {
@@ -286,6 +327,7 @@ snmp_suite(void)
 	tcase_add_test(tc, alarm_text);
 	tcase_add_loop_test(tc, ups_status, 0, NELEM(statuses));
 	tcase_add_test(tc, apc_pick);
+	tcase_add_test(tc, auto_profile);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -596,6 +596,18 @@ class Snmpsim:
         _stop_pid(self.proc)
         self.proc = None
 
+    def replace(self, rec, source):
+        """While stopped: serve tests/integration/data/<source>.snmprec as
+        community rec from the next start (another device on the same port)."""
+        assert self.proc is None, "stop snmpsimd first"
+        dst = os.path.join(self.dir, "data", rec + ".snmprec")
+        shutil.copy(os.path.join(DATA, source + ".snmprec"), dst)
+        os.chmod(dst, 0o644)
+        cache = os.path.join(self.dir, "cache")
+        for f in os.listdir(cache):
+            p = os.path.join(cache, f)
+            (shutil.rmtree if os.path.isdir(p) else os.remove)(p)
+
     def get(self, community, oid):
         r = run([_tool("snmpget"), "-v2c", "-c", community, "-r1", "-t1", "-Oqv",
                  self.peer, oid], env=dict(os.environ, MIBS=""))

@@ -129,6 +129,55 @@ class Apc(unittest.TestCase):
         self.assertEqual(got["seconds_on_battery"], 60)
 
 
+class Auto(unittest.TestCase):
+    def test_choose_by_sysobjectid_then_probing(self):
+        apc = Snmpsim(self, "ups-apc").start()
+        rfc = Snmpsim(self, "ups-rfc1628").start()
+        sw = Snmpsim(self, "switch").start()
+        site = Site(self)
+        snmp_device(site, "apc", {"address": apc.address, "community": "ups-apc",
+                                  "profile": "auto"})
+        # sysObjectID 1.3.6.1.2.1.33 is not APC's: the UPS-MIB answers.
+        snmp_device(site, "rfc", {"address": rfc.address, "community": "ups-rfc1628",
+                                  "profile": "auto"})
+        snmp_device(site, "sw", {"address": sw.address, "community": "switch",
+                                 "profile": "auto"})
+        # SNMPv1 answers the missing upsIdentManufacturer with noSuchName.
+        snmp_device(site, "sw1", {"address": sw.address, "community": "switch",
+                                  "profile": "auto", "version": "1"})
+        site.start()
+        m = ok_with(site, "apc", profile="ups-apc", status="OL")
+        self.assertAlmostEqual(m["charge_pct"]["value"], 99.5)
+        self.assertNotIn("alarms", m)
+        m = ok_with(site, "rfc", profile="ups-rfc1628", status="OL", alarms="")
+        self.assertEqual(m["runtime_s"]["value"], 42 * 60)
+        for name, why in (("sw", "noSuchInstance"), ("sw1", "noSuchName")):
+            d = wait_for(lambda: site.dev(name), lambda d: d["contact"] == "lost",
+                         timeout=15, what="%s contact lost" % name)
+            self.assertIn("auto: not a UPS this probe knows: sysObjectID "
+                          "1.3.6.1.4.1.8072.3.2.10", d["reason"])
+            self.assertIn(why, d["reason"])
+            self.assertEqual(d["metrics"], [])
+
+    def test_decided_again_after_contact_lost(self):
+        sim = Snmpsim(self, "ups-rfc1628").start()
+        site = Site(self)
+        snmp_device(site, "ups", {"address": sim.address, "community": "ups-rfc1628",
+                                  "profile": "auto"})
+        site.start()
+        ok_with(site, "ups", profile="ups-rfc1628", status="OL")
+        # Another UPS (an APC) answers at the same address once contact is back.
+        sim.stop()
+        wait_for(lambda: site.dev("ups"), lambda d: d["contact"] == "lost",
+                 timeout=15, what="contact lost")
+        sim.replace("ups-rfc1628", "ups-apc")
+        sim.start()
+        m = ok_with(site, "ups", profile="ups-apc", status="OL")
+        self.assertAlmostEqual(m["charge_pct"]["value"], 99.5)
+        self.assertEqual(m["alarms"]["quality"], "error")
+        self.assertIn("auto now chose ups-apc", m["alarms"]["reason"])
+
+
 class Generic(unittest.TestCase):
     def test_points(self):
         agent = Snmpsim(self, "ups-apc").start()
