@@ -67,6 +67,13 @@ struct snmp_value {
 	oid oid[MAX_OID_LEN];
 	size_t oid_len;
 };
+struct snmp_sample {
+	int valid;
+	double value;  /* the counter */
+	double uptime; /* sysUpTime, -1 when not read */
+	double disc;   /* ifCounterDiscontinuityTime, -1 when not read */
+	int64_t ms;    /* when it was read */
+};
 struct snmp_ups {
 	int on_battery, battery_low, replace_battery, bypass, overload;
 };
@@ -80,6 +87,8 @@ void snmp_apc_pick(
     const struct snmp_value *, const struct snmp_value *, struct snmp_value *);
 void snmp_oid_text(const oid *, size_t, char *, size_t);
 const char *snmp_auto_profile(const struct snmp_value *, const struct snmp_value *);
+int snmp_counter_rate(
+    const struct snmp_sample *, const struct snmp_sample *, double *, const char **);
 #endif
 
 #endif

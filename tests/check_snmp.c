@@ -311,6 +311,47 @@ START_TEST(auto_profile)
 }
 END_TEST
 
+START_TEST(counter_rate)
+{
+	struct snmp_sample a = { 1, 5000000000.0, 12345, 0, 10000 };
+	struct snmp_sample b = { 1, 5000250000.0, 12545, 0, 12000 };
+	const char *why = NULL;
+	double r = -1;
+
+	/* 250,000 octets in 2 s. */
+	ck_assert_int_eq(snmp_counter_rate(&a, &b, &r, &why), 0);
+	ck_assert_double_eq_tol(r, 125000, 1e-6);
+	/* No previous sample. */
+	a.valid = 0;
+	ck_assert_int_eq(snmp_counter_rate(&a, &b, &r, &why), -1);
+	ck_assert_ptr_nonnull(strstr(why, "two polls"));
+	a.valid = 1;
+	/* sysUpTime went back: the agent restarted, whatever the counter did. */
+	b.uptime = 100;
+	ck_assert_int_eq(snmp_counter_rate(&a, &b, &r, &why), -1);
+	ck_assert_str_eq(why, "counter reset");
+	b.uptime = 12545;
+	/* ifCounterDiscontinuityTime changed. */
+	b.disc = 12500;
+	ck_assert_int_eq(snmp_counter_rate(&a, &b, &r, &why), -1);
+	ck_assert_str_eq(why, "counter reset");
+	b.disc = 0;
+	/* Back without either: reported, never taken for a 32-bit wrap. */
+	b.value = 10;
+	ck_assert_int_eq(snmp_counter_rate(&a, &b, &r, &why), -1);
+	ck_assert_str_eq(why, "counter went back");
+	ck_assert_double_eq(r, 0);
+	b.value = a.value;
+	/* Unchanged: zero; no uptime read (-1): no reset seen through it. */
+	a.uptime = b.uptime = -1;
+	ck_assert_int_eq(snmp_counter_rate(&a, &b, &r, &why), 0);
+	ck_assert_double_eq(r, 0);
+	/* No time between the two. */
+	b.ms = a.ms;
+	ck_assert_int_eq(snmp_counter_rate(&a, &b, &r, &why), -1);
+}
+END_TEST
+
 static Suite *
 snmp_suite(void)
 {
@@ -328,6 +369,7 @@ snmp_suite(void)
 	tcase_add_loop_test(tc, ups_status, 0, NELEM(statuses));
 	tcase_add_test(tc, apc_pick);
 	tcase_add_test(tc, auto_profile);
+	tcase_add_test(tc, counter_rate);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -613,12 +613,13 @@ class Snmpsim:
                  self.peer, oid], env=dict(os.environ, MIBS=""))
         return r.out.strip() if r.rc == 0 else None
 
-    def set(self, community, oid, typ, value):
-        """snmpset, then read the value back (snmpset exits 0 when refused)."""
+    def set(self, community, oid, typ, value, reads=None):
+        """snmpset, then read the value back (snmpset exits 0 when refused);
+        reads: how snmpget shows it when not as value (TimeTicks)."""
         run([_tool("snmpset"), "-v2c", "-c", community, "-r1", "-t1", self.peer,
              oid, typ, str(value)], env=dict(os.environ, MIBS=""))
         got = self.get(community, oid)
-        if got != str(value):
+        if got != (str(value) if reads is None else reads):
             raise AssertionError("snmpset %s %s=%s did not take (reads %r)" %
                                  (community, oid, value, got))
 

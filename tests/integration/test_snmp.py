@@ -178,6 +178,80 @@ class Auto(unittest.TestCase):
         self.assertIn("auto now chose ups-apc", m["alarms"]["reason"])
 
 
+IF = "1.3.6.1.2.1.2.2.1"
+IFX = "1.3.6.1.2.1.31.1.1.1"
+
+
+class Links(unittest.TestCase):
+    def test_status_rates_and_reset(self):
+        sw = Snmpsim(self, "switch").start()
+        site = Site(self)
+        links = [
+            {"name": "wan", "match": "ifName", "value": "ge-0/0/1", "role": "wan"},
+            {"name": "lan", "match": "ifAlias", "value": "LAN core", "role": "lan"},
+            {"name": "byindex", "match": "ifIndex", "value": "2"},
+            {"name": "bydescr", "match": "ifDescr", "value": "GigabitEthernet0/0/1",
+             "role": "internet"},
+            {"name": "ghost", "value": "ge-9/9/9"},
+        ]
+        # Polls a second apart: rates less sensitive to a loaded machine, and
+        # the poll after a counter reset lasts long enough to be seen.
+        snmp_device(site, "sw", {"address": sw.address, "community": "switch",
+                                 "links": links}, interval=1, timeout=0.5)
+        # v1 walks with GETNEXT.
+        snmp_device(site, "sw1", {"address": sw.address, "community": "switch",
+                                  "version": "1", "links": links[:1]})
+        site.start()
+        ok_with(site, "sw", wan_up=True, wan_state="up", wan_role="wan",
+                lan_state="up", lan_role="lan", byindex_state="up",
+                byindex_role="other", bydescr_state="up", bydescr_role="internet",
+                ghost_role="other")
+        ok_with(site, "sw1", wan_up=True, wan_state="up")
+        rates = ("in_bps", "out_bps", "in_pct", "out_pct", "in_errors_ps",
+                 "out_errors_ps")
+        m = wait_for(lambda: site.metrics("sw"),
+                     lambda m: all(m["%s_%s" % (l, r)]["quality"] == "ok"
+                                   for l in ("wan", "lan") for r in rates),
+                     timeout=15, what="rates")
+        v = {k: x["value"] for k, x in m.items()}
+        # ifHCInOctets grows by 125,000 octets/s: 1 Mbit/s of a 100 Mbit/s link.
+        self.assertTrue(0.5e6 < v["wan_in_bps"] < 2e6, v["wan_in_bps"])
+        self.assertTrue(0.5e5 < v["wan_out_bps"] < 2e5, v["wan_out_bps"])
+        self.assertTrue(0.5 < v["wan_in_pct"] < 2, v["wan_in_pct"])
+        self.assertTrue(15 < v["wan_in_errors_ps"] < 60, v["wan_in_errors_ps"])
+        self.assertEqual(v["wan_out_errors_ps"], 0)
+        self.assertTrue(0.5 * 8000 < v["lan_in_bps"] < 2 * 8000, v["lan_in_bps"])
+        # 8 kbit/s of 1 Gbit/s.
+        self.assertTrue(0.0004 < v["lan_in_pct"] < 0.0016, v["lan_in_pct"])
+        self.assertEqual(m["wan_in_bps"]["unit"], "bit/s")
+        self.assertEqual(m["wan_in_pct"]["unit"], "%")
+        self.assertEqual(m["ghost_up"]["quality"], "error")
+        self.assertIn('no interface with ifName "ge-9/9/9"', m["ghost_up"]["reason"])
+        self.assertIn('no interface', m["ghost_in_bps"]["reason"])
+
+        # Oper down while admin up: down; admin down: disabled.
+        sw.set("switch", IF + ".8.1", "i", 2)
+        ok_with(site, "sw", wan_up=False, wan_state="down", bydescr_state="down",
+                lan_state="up")
+        sw.set("switch", IF + ".7.1", "i", 2)
+        ok_with(site, "sw", wan_up=False, wan_state="disabled")
+        sw.set("switch", IF + ".7.1", "i", 1)
+        sw.set("switch", IF + ".8.1", "i", 1)
+        ok_with(site, "sw", wan_up=True, wan_state="up")
+
+        # ifCounterDiscontinuityTime changes: no rate for that poll.
+        sw.set("switch", IFX + ".19.2", "t", 500, reads="0:0:00:05.00")
+        m = wait_for(lambda: site.metrics("sw"),
+                     lambda m: m["lan_in_bps"]["quality"] == "error",
+                     timeout=15, interval=0.02, what="a counter reset")
+        self.assertEqual(m["lan_in_bps"]["reason"], "counter reset")
+        self.assertEqual(m["byindex_out_bps"]["reason"], "counter reset")
+        wait_for(lambda: site.metrics("sw"),
+                 lambda m: m["lan_in_bps"]["quality"] == "ok",
+                 timeout=15, what="rates again")
+        self.assertEqual(site.dev("sw")["contact"], "ok")
+
+
 class Generic(unittest.TestCase):
     def test_points(self):
         agent = Snmpsim(self, "ups-apc").start()
