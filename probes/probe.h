@@ -48,6 +48,17 @@ size_t scenario_frames(const struct scenario *);
 /* snmp.c */
 extern const struct probe_ops probe_snmp;
 /*
+ * SNMP SET as an action: set one object (numeric OID; type and value as
+ * snmpset takes them: 'i' "2", 's' "text" ...) on an snmp device, on its own
+ * session and loop, then read it back.  done(arg, ok, reason) follows exactly
+ * once: ok 1 when the agent reads back the value set, else 0 with the reason
+ * (refused, no answer, other value read back, device stopped).  Returns -1,
+ * without calling done, when the device is not a running snmp device, the OID
+ * or the value is bad, or an SNMPv3 agent was not reached yet.
+ */
+int snmp_set(struct device *, const char *, char, const char *,
+    void (*)(void *, int, const char *), void *);
+/*
  * The pure parts of the snmp probe, for its unit tests; they use net-snmp's
  * types, so they are declared only after <net-snmp/net-snmp-includes.h>.
  */

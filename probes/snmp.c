@@ -128,6 +128,20 @@ struct snmp_item {
 	struct snmp_value val;
 };
 
+/* An SNMP SET asked through snmp_set(), then read back. */
+struct snmp_set_req {
+	struct snmp_dev *sd;
+	LIST_ENTRY(snmp_set_req) entry;
+	oid name[MAX_OID_LEN];
+	size_t len;
+	int readback; /* the GET reading the value back is in flight */
+	u_char type;  /* the value set, as encoded, to compare */
+	u_char val[256];
+	size_t val_len;
+	void (*done)(void *, int, const char *);
+	void *arg;
+};
+
 enum snmp_stage {
 	ST_IDLE,
 	ST_DISCOVER,
@@ -155,8 +169,10 @@ struct snmp_dev {
 	size_t nlinks;
 	size_t uptime_item; /* sysUpTime, read when there are links */
 	int lcol;           /* the column of the link walk in flight */
-	int discovered;     /* v3: engine ID known */
-	u_char engine[32];  /* v3: the engine last set up, kept across timeouts */
+	LIST_HEAD(, snmp_set_req) sets;
+	int stopping;
+	int discovered;    /* v3: engine ID known */
+	u_char engine[32]; /* v3: the engine last set up, kept across timeouts */
 	size_t engine_len;
 	struct poll *pending;
 	long reqid;
@@ -1983,6 +1999,153 @@ snmp_use_profile(struct snmp_dev *sd, int profile)
 	snmp_build_links(sd);
 }
 
+static void snmp_set_finish(struct snmp_set_req *r, int ok, const char *fmt, ...)
+    PRINTFLIKE(3, 4);
+
+static void
+snmp_set_finish(struct snmp_set_req *r, int ok, const char *fmt, ...)
+{
+	char reason[300];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	LIST_REMOVE(r, entry);
+	r->done(r->arg, ok, ok ? NULL : reason);
+	free(r);
+}
+
+static int
+snmp_set_answer(
+    int op, netsnmp_session *session, int reqid, netsnmp_pdu *pdu, void *magic)
+{
+	struct snmp_set_req *r = magic;
+	struct snmp_dev *sd = r->sd;
+	netsnmp_variable_list *vb;
+	netsnmp_pdu *get;
+	struct snmp_value v;
+	char why[256];
+	const char *what = r->readback ? "reading the value back" : "SET";
+
+	(void)session;
+	(void)reqid;
+	if (op == NETSNMP_CALLBACK_OP_RESEND)
+		return 1;
+	if (sd->stopping) {
+		snmp_set_finish(r, 0, "the device was stopped");
+		return 1;
+	}
+	if (op == NETSNMP_CALLBACK_OP_TIMED_OUT) {
+		snmp_set_finish(r, 0, "%s: no answer from the agent", what);
+		return 1;
+	}
+	if (op != NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE) {
+		snmp_set_finish(r, 0, "%s: net-snmp error %d", what, op);
+		return 1;
+	}
+	if (pdu->command == SNMP_MSG_REPORT) {
+		snmp_set_finish(r, 0, "%s: the agent refused the request: %s", what,
+		    snmp_api_errstring(snmpv3_get_report_type(pdu)));
+		return 1;
+	}
+	if (pdu->errstat != SNMP_ERR_NOERROR) {
+		snmp_set_finish(r, 0, "%s: the agent answered %s", what,
+		    snmp_errstring((int)pdu->errstat));
+		return 1;
+	}
+	if (!r->readback) {
+		r->readback = 1;
+		get = snmp_pdu_create(SNMP_MSG_GET);
+		snmp_add_null_var(get, r->name, r->len);
+		if (snmp_sess_async_send(sd->sess, get, snmp_set_answer, r) == 0) {
+			snmp_log_reason(why, sizeof(why), sd->sess);
+			snmp_free_pdu(get);
+			snmp_set_finish(r, 0, "reading the value back: %s", why);
+			return 1;
+		}
+		snmp_rearm(sd);
+		return 1;
+	}
+	vb = pdu->variables;
+	if (vb != NULL && vb->type == r->type && vb->val_len == r->val_len &&
+	    (r->val_len == 0 || memcmp(vb->val.string, r->val, r->val_len) == 0)) {
+		snmp_set_finish(r, 1, "%s", "");
+		return 1;
+	}
+	if (vb == NULL) {
+		snmp_set_finish(r, 0, "reading the value back: no value");
+		return 1;
+	}
+	snmp_value_decode(vb, 1, &v);
+	if (v.kind == SV_NUMBER)
+		snprintf(why, sizeof(why), "%.15g", v.num);
+	else if (v.kind == SV_OID)
+		snmp_oid_text(v.oid, v.oid_len, why, sizeof(why));
+	else
+		snprintf(why, sizeof(why), "%s", v.text);
+	snmp_set_finish(r, 0, "the agent took the SET but reads back %s", why);
+	return 1;
+}
+
+/*
+ * Set one object on an snmp device, asynchronously on its session: an SNMP
+ * SET of value (type as snmpset's: i u t a o s x d b c U I ...), then a GET
+ * reading it back; done(arg, ok, reason) is called exactly once, from the
+ * loop, with ok 1 when the agent reads back what was set, else 0 and why.
+ * -1 (and no call to done) when the device is not an snmp device in
+ * operation, the OID is not numeric, the value does not fit the type, or
+ * an SNMPv3 agent was not reached yet.
+ */
+int
+snmp_set(struct device *dev, const char *oidtext, char type, const char *value,
+    void (*done)(void *, int, const char *), void *arg)
+{
+	struct snmp_dev *sd;
+	struct snmp_set_req *r;
+	netsnmp_pdu *pdu;
+	char why[256];
+
+	if (dev == NULL || device_conf(dev)->probe != &probe_snmp ||
+	    (sd = device_probe_data(dev)) == NULL || sd->stopping || done == NULL)
+		return -1;
+	if (sd->version == V_3 && !sd->discovered) {
+		log_warnx("device \"%s\": SNMP SET before the agent was reached",
+		    device_name(dev));
+		return -1;
+	}
+	r = xcalloc(1, sizeof(*r));
+	r->sd = sd;
+	r->done = done;
+	r->arg = arg;
+	if (snmp_oid_parse(oidtext, r->name, &r->len) == -1) {
+		free(r);
+		return -1;
+	}
+	pdu = snmp_pdu_create(SNMP_MSG_SET);
+	if (snmp_add_var(pdu, r->name, r->len, type, value) != 0 ||
+	    pdu->variables == NULL || pdu->variables->val_len > sizeof(r->val)) {
+		log_warnx("device \"%s\": SNMP SET %s: \"%s\" is no value of type %c",
+		    device_name(dev), oidtext, value, type);
+		snmp_free_pdu(pdu);
+		free(r);
+		return -1;
+	}
+	r->type = pdu->variables->type;
+	r->val_len = pdu->variables->val_len;
+	memcpy(r->val, pdu->variables->val.string, r->val_len);
+	if (snmp_sess_async_send(sd->sess, pdu, snmp_set_answer, r) == 0) {
+		snmp_log_reason(why, sizeof(why), sd->sess);
+		log_warnx("device \"%s\": SNMP SET: %s", device_name(dev), why);
+		snmp_free_pdu(pdu);
+		free(r);
+		return -1;
+	}
+	LIST_INSERT_HEAD(&sd->sets, r, entry);
+	snmp_rearm(sd);
+	return 0;
+}
+
 static void snmp_stop(struct device *);
 
 static int
@@ -2059,6 +2222,7 @@ snmp_start(struct device *dev)
 	if (sd->rev == NULL || sd->tev == NULL || sd->fail == NULL)
 		fatalx("%s: event_new", __func__);
 	event_add(sd->rev, NULL);
+	LIST_INIT(&sd->sets);
 	LIST_INSERT_HEAD(&snmp_devs, sd, entry);
 	device_set_probe_data(dev, sd);
 	return 0;
@@ -2075,7 +2239,10 @@ snmp_stop(struct device *dev)
 	event_free(sd->rev);
 	event_free(sd->tev);
 	event_free(sd->fail);
-	snmp_sess_close(sd->sess);
+	sd->stopping = 1;
+	snmp_sess_close(sd->sess); /* may call back for the SETs in flight */
+	while (!LIST_EMPTY(&sd->sets))
+		snmp_set_finish(LIST_FIRST(&sd->sets), 0, "the device was stopped");
 	free(sd);
 	device_set_probe_data(dev, NULL);
 }
