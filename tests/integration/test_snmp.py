@@ -251,6 +251,19 @@ class Links(unittest.TestCase):
                  timeout=15, what="rates again")
         self.assertEqual(site.dev("sw")["contact"], "ok")
 
+        # The interface found no longer has the alias: looked up again.
+        sw.set("switch", IFX + ".18.2", "s", "LAN old", reads='"LAN old"')
+        m = wait_for(lambda: site.metrics("sw"),
+                     lambda m: m["lan_up"]["quality"] == "error",
+                     timeout=15, what="lan lost")
+        self.assertRegex(m["lan_up"]["reason"],
+                         r'ifAlias.2 is no more "LAN core"|no interface with '
+                         r'ifAlias "LAN core"')
+        self.assertEqual(m["lan_role"]["value"], "lan")
+        self.assertEqual(m["byindex_state"]["value"], "up")
+        sw.set("switch", IFX + ".18.2", "s", "LAN core", reads='"LAN core"')
+        ok_with(site, "sw", lan_up=True, lan_state="up")
+
 
 class Generic(unittest.TestCase):
     def test_points(self):
