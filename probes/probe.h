@@ -48,6 +48,17 @@ size_t scenario_frames(const struct scenario *);
 /* snmp.c */
 extern const struct probe_ops probe_snmp;
 /*
+ * SNMP SET as an action: set one object (numeric OID; type and value as
+ * snmpset takes them: 'i' "2", 's' "text" ...) on an snmp device, on its own
+ * session and loop, then read it back.  done(arg, ok, reason) follows exactly
+ * once: ok 1 when the agent reads back the value set, else 0 with the reason
+ * (refused, no answer, other value read back, device stopped).  Returns -1,
+ * without calling done, when the device is not a running snmp device, the OID
+ * or the value is bad, or an SNMPv3 agent was not reached yet.
+ */
+int snmp_set(struct device *, const char *, char, const char *,
+    void (*)(void *, int, const char *), void *);
+/*
  * The pure parts of the snmp probe, for its unit tests; they use net-snmp's
  * types, so they are declared only after <net-snmp/net-snmp-includes.h>.
  */
@@ -67,6 +78,13 @@ struct snmp_value {
 	oid oid[MAX_OID_LEN];
 	size_t oid_len;
 };
+struct snmp_sample {
+	int valid;
+	double value;  /* the counter */
+	double uptime; /* sysUpTime, -1 when not read */
+	double disc;   /* ifCounterDiscontinuityTime, -1 when not read */
+	int64_t ms;    /* when it was read */
+};
 struct snmp_ups {
 	int on_battery, battery_low, replace_battery, bypass, overload;
 };
@@ -78,6 +96,10 @@ void snmp_alarm_text(uint32_t, char *, size_t);
 void snmp_ups_status(const struct snmp_ups *, char *, size_t);
 void snmp_apc_pick(
     const struct snmp_value *, const struct snmp_value *, struct snmp_value *);
+void snmp_oid_text(const oid *, size_t, char *, size_t);
+const char *snmp_auto_profile(const struct snmp_value *, const struct snmp_value *);
+int snmp_counter_rate(
+    const struct snmp_sample *, const struct snmp_sample *, double *, const char **);
 #endif
 
 #endif

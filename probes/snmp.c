@@ -33,24 +33,51 @@
 #include "probes/probe.h"
 
 #define SNMP_MAX_POINTS   256
-#define SNMP_MAX_ITEMS    (SNMP_MAX_POINTS + 32)
-#define SNMP_WALK_MAX     256 /* alarm table rows read per poll */
+#define SNMP_MAX_LINKS    32
+#define SNMP_LINK_ITEMS   9 /* OIDs read per link */
+#define SNMP_MAX_ITEMS    (SNMP_MAX_POINTS + 32 + SNMP_MAX_LINKS * SNMP_LINK_ITEMS + 1)
+#define SNMP_LINKWALK_MAX 4096 /* interface rows read looking links up */
+#define SNMP_WALK_MAX     256  /* alarm table rows read per poll */
 #define SNMP_BULK_REPS    16
 #define SNMP_ALARM_PREFIX "1.3.6.1.2.1.33.1.6.3"
+#define SNMP_SYSOBJECTID  "1.3.6.1.2.1.1.2.0"
+#define SNMP_UPS_IDENT    "1.3.6.1.2.1.33.1.1.1.0" /* upsIdentManufacturer */
 
 enum { V_1, V_2C, V_3 };
 enum { SL_NOAUTH, SL_AUTHNOPRIV, SL_AUTHPRIV };
 enum { AP_SHA, AP_SHA256 };
-enum { PROF_GENERIC, PROF_RFC1628, PROF_APC };
+enum { PROF_GENERIC, PROF_RFC1628, PROF_APC, PROF_AUTO };
 enum { PT_NUMBER, PT_TEXT, PT_BOOL };
+enum { LM_IFNAME, LM_IFDESCR, LM_IFALIAS, LM_IFINDEX };
 
 static const char *const snmp_versions[] = { "1", "2c", "3", NULL };
 static const char *const snmp_levels[] = { "noAuthNoPriv", "authNoPriv", "authPriv",
 	NULL };
 static const char *const snmp_auth_protos[] = { "SHA", "SHA-256", NULL };
 static const char *const snmp_priv_protos[] = { "AES", NULL };
-static const char *const snmp_profiles[] = { "generic", "ups-rfc1628", "ups-apc", NULL };
+static const char *const snmp_profiles[] = { "generic", "ups-rfc1628", "ups-apc", "auto",
+	NULL };
 static const char *const snmp_point_types[] = { "number", "text", "bool", NULL };
+static const char *const snmp_link_matches[] = { "ifName", "ifDescr", "ifAlias",
+	"ifIndex", NULL };
+static const char *const snmp_link_roles[] = { "wan", "lgwan", "internet",
+	"isolated-segment", "lan", "other", NULL };
+/* The column each match reads (ifIndex: none, the value is the index). */
+static const char *const snmp_link_columns[] = { "1.3.6.1.2.1.31.1.1.1.1",
+	"1.3.6.1.2.1.2.2.1.2", "1.3.6.1.2.1.31.1.1.1.18", NULL };
+/* Per link, in this order, then .<ifIndex>; then the match column. */
+static const char *const snmp_link_oids[] = {
+	"1.3.6.1.2.1.2.2.1.7",     /* 0 ifAdminStatus */
+	"1.3.6.1.2.1.2.2.1.8",     /* 1 ifOperStatus */
+	"1.3.6.1.2.1.31.1.1.1.6",  /* 2 ifHCInOctets */
+	"1.3.6.1.2.1.31.1.1.1.10", /* 3 ifHCOutOctets */
+	"1.3.6.1.2.1.31.1.1.1.15", /* 4 ifHighSpeed */
+	"1.3.6.1.2.1.2.2.1.14",    /* 5 ifInErrors */
+	"1.3.6.1.2.1.2.2.1.20",    /* 6 ifOutErrors */
+	"1.3.6.1.2.1.31.1.1.1.19", /* 7 ifCounterDiscontinuityTime */
+	NULL,
+};
+#define SNMP_SYSUPTIME "1.3.6.1.2.1.1.3.0"
 
 struct snmp_point_conf {
 	char *name;
@@ -58,6 +85,13 @@ struct snmp_point_conf {
 	int type;
 	double scale;
 	char *unit;
+};
+
+struct snmp_link_conf {
+	char *name;
+	int match;
+	char *value;
+	int role;
 };
 
 struct snmp_conf {
@@ -73,6 +107,17 @@ struct snmp_conf {
 	int profile;
 	int max_oids;
 	struct conf_list points; /* struct snmp_point_conf */
+	struct conf_list links;  /* struct snmp_link_conf */
+};
+
+/* A link's state between polls. */
+struct snmp_link {
+	uint32_t ifindex;
+	int resolved;
+	int tried;                  /* looked up in this poll */
+	size_t item;                /* its first item */
+	char why[800];              /* why not resolved */
+	struct snmp_sample prev[4]; /* in, out octets; in, out errors */
 };
 
 /* One OID read by a poll, and what came back. */
@@ -83,9 +128,26 @@ struct snmp_item {
 	struct snmp_value val;
 };
 
+/* An SNMP SET asked through snmp_set(), then read back. */
+struct snmp_set_req {
+	struct snmp_dev *sd;
+	LIST_ENTRY(snmp_set_req) entry;
+	oid name[MAX_OID_LEN];
+	size_t len;
+	int readback; /* the GET reading the value back is in flight */
+	u_char type;  /* the value set, as encoded, to compare */
+	u_char val[256];
+	size_t val_len;
+	void (*done)(void *, int, const char *);
+	void *arg;
+};
+
 enum snmp_stage {
 	ST_IDLE,
 	ST_DISCOVER,
+	ST_IDENT_SYS, /* auto: GET sysObjectID */
+	ST_IDENT_UPS, /* auto: GET upsIdentManufacturer */
+	ST_LINKWALK,  /* links: walk a column to find interfaces */
 	ST_GET,
 	ST_WALK,
 };
@@ -98,8 +160,17 @@ struct snmp_dev {
 	struct event *tev;  /* net-snmp's timeouts */
 	struct event *fail; /* reports a failure found inside poll() */
 	int version;
-	int profile;
+	int profile;      /* PROF_AUTO: auto, not decided yet */
+	int conf_profile; /* as configured */
 	int max_oids;
+	struct snmp_value ident_sys, ident_ups; /* auto: what the agent said */
+	int had_alarms;                         /* auto: alarms was reported */
+	struct snmp_link links[SNMP_MAX_LINKS];
+	size_t nlinks;
+	size_t uptime_item; /* sysUpTime, read when there are links */
+	int lcol;           /* the column of the link walk in flight */
+	LIST_HEAD(, snmp_set_req) sets;
+	int stopping;
 	int discovered;    /* v3: engine ID known */
 	u_char engine[32]; /* v3: the engine last set up, kept across timeouts */
 	size_t engine_len;
@@ -109,6 +180,7 @@ struct snmp_dev {
 	struct snmp_item items[SNMP_MAX_ITEMS];
 	size_t nitems;
 	size_t npoints;
+	size_t nprof;                 /* end of the profile's items; the links' follow */
 	size_t chunk[SNMP_MAX_ITEMS]; /* item indices in the PDU in flight */
 	size_t nchunk;
 	oid walk[MAX_OID_LEN];
@@ -126,6 +198,8 @@ static char *snmp_tmpdir;
 static int snmp_ready;
 
 static void snmp_next(struct snmp_dev *);
+static void snmp_use_profile(struct snmp_dev *, int);
+static void snmp_begin(struct snmp_dev *);
 
 /* Parse a numeric OID ("1.3.6.1.2.1.1.1.0", a leading dot allowed). */
 int
@@ -359,6 +433,76 @@ snmp_apc_pick(
 		*out = std->kind != SV_NONE ? *std : *hp;
 }
 
+/* A numeric OID as text ("1.3.6.1"). */
+void
+snmp_oid_text(const oid *o, size_t len, char *buf, size_t size)
+{
+	size_t i, off = 0;
+	int n;
+
+	buf[0] = '\0';
+	for (i = 0; i < len && off < size; i++) {
+		n = snprintf(
+		    buf + off, size - off, "%s%lu", i ? "." : "", (unsigned long)o[i]);
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+}
+
+/*
+ * Profile "auto": the profile for an agent's sysObjectID and, once asked, its
+ * upsIdentManufacturer (SV_NONE while not asked).  "ups-apc" for an OID
+ * under APC's enterprise 1.3.6.1.4.1.318, else "ups-rfc1628" when the UPS-MIB
+ * answers, else NULL (ask upsIdentManufacturer, or not a UPS).
+ */
+const char *
+snmp_auto_profile(const struct snmp_value *sysoid, const struct snmp_value *ups)
+{
+	static const oid apc[] = { 1, 3, 6, 1, 4, 1, 318 };
+
+	if (sysoid->kind == SV_OID &&
+	    netsnmp_oid_is_subtree(
+	        apc, sizeof(apc) / sizeof(apc[0]), sysoid->oid, sysoid->oid_len) == 0)
+		return "ups-apc";
+	if (ups->kind == SV_TEXT || ups->kind == SV_NUMBER || ups->kind == SV_OID)
+		return "ups-rfc1628";
+	return NULL;
+}
+
+/*
+ * The rate of a counter between two samples, per second.  No rate (-1 and
+ * why) when either sample is not valid, after a counter reset (the agent's
+ * sysUpTime went back or ifCounterDiscontinuityTime changed), when the
+ * counter went back without either (never taken for a wrap), or when no time
+ * passed.  A negative uptime or discontinuity means "not read".
+ */
+int
+snmp_counter_rate(const struct snmp_sample *prev, const struct snmp_sample *cur,
+    double *rate, const char **why)
+{
+	*rate = 0;
+	if (!prev->valid || !cur->valid) {
+		*why = "first reading: a rate needs two polls";
+		return -1;
+	}
+	if ((prev->uptime >= 0 && cur->uptime >= 0 && cur->uptime < prev->uptime) ||
+	    cur->disc != prev->disc) {
+		*why = "counter reset";
+		return -1;
+	}
+	if (cur->value < prev->value) {
+		*why = "counter went back";
+		return -1;
+	}
+	if (cur->ms <= prev->ms) {
+		*why = "no time passed between two readings";
+		return -1;
+	}
+	*rate = (cur->value - prev->value) * 1000.0 / (double)(cur->ms - prev->ms);
+	return 0;
+}
+
 /* --- configuration ------------------------------------------------------- */
 
 static void
@@ -430,11 +574,90 @@ static const struct conf_table snmp_point_table = {
 	.check = snmp_point_check,
 };
 
+static int
+snmp_name_valid(const char *name)
+{
+	size_t i;
+
+	for (i = 0; name[i] != '\0'; i++)
+		if (!isalnum((unsigned char)name[i]) && name[i] != '_')
+			return 0;
+	return isalpha((unsigned char)name[0]);
+}
+
+static void
+snmp_link_check(struct conf_ctx *ctx, config_setting_t *g, void *obj)
+{
+	struct snmp_link_conf *lc = obj;
+	char *e;
+	unsigned long n;
+
+	if (lc->name != NULL && !snmp_name_valid(lc->name))
+		conf_key_error(ctx, g, "name",
+		    "\"%s\": letters, digits and _, starting with a letter", lc->name);
+	if (lc->value != NULL && lc->match == LM_IFINDEX) {
+		errno = 0;
+		n = strtoul(lc->value, &e, 10);
+		if (!isdigit((unsigned char)lc->value[0]) || *e != '\0' || errno != 0 ||
+		    n < 1 || n > 2147483647UL)
+			conf_key_error(ctx, g, "value",
+			    "\"%s\": an ifIndex is a whole number from 1", lc->value);
+	}
+}
+
+static const struct conf_key snmp_link_keys[] = {
+	{ .name = "name",
+	    .type = CT_STRING,
+	    .off = offsetof(struct snmp_link_conf, name),
+	    .min = 1,
+	    .max = 48,
+	    .flags = CK_REQUIRED,
+	    .help = "Link name (letters, digits, _): the metrics are <name>_up, "
+	            "<name>_state (up, down, disabled), <name>_role, <name>_in_bps, "
+	            "<name>_out_bps, <name>_in_pct, <name>_out_pct (of ifHighSpeed), "
+	            "<name>_in_errors_ps and <name>_out_errors_ps." },
+	{ .name = "match",
+	    .type = CT_ENUM,
+	    .off = offsetof(struct snmp_link_conf, match),
+	    .def = "ifName",
+	    .choices = snmp_link_matches,
+	    .help = "How value finds the interface: the IF-MIB column it equals, or "
+	            "ifIndex.  The column is walked on the first poll, after contact "
+	            "was lost, and when the interface found no longer has the name." },
+	{ .name = "value",
+	    .type = CT_STRING,
+	    .off = offsetof(struct snmp_link_conf, value),
+	    .min = 1,
+	    .max = 255,
+	    .flags = CK_REQUIRED,
+	    .help = "The interface's ifName, ifDescr or ifAlias (exactly), or its "
+	            "ifIndex (\"3\")." },
+	{ .name = "role",
+	    .type = CT_ENUM,
+	    .off = offsetof(struct snmp_link_conf, role),
+	    .def = "other",
+	    .choices = snmp_link_roles,
+	    .help = "What the link is for, reported as <name>_role for rules." },
+	{ 0 },
+};
+
+static const struct conf_table snmp_link_table = {
+	.name = "link",
+	.help = "A network interface read from IF-MIB (64-bit counters): status, "
+	        "rates and error rates.  A rate is not given for a poll after a "
+	        "counter reset (sysUpTime went back or ifCounterDiscontinuityTime "
+	        "changed) or when a counter went back: a 32-bit wrap is never "
+	        "guessed.",
+	.size = sizeof(struct snmp_link_conf),
+	.keys = snmp_link_keys,
+	.check = snmp_link_check,
+};
+
 /* The metrics the UPS profiles report (alarms: RFC 1628 only). */
 static const char *const snmp_ups_metrics[] = { "on_battery", "battery_low",
 	"replace_battery", "overload", "bypass", "charge_pct", "runtime_s",
 	"seconds_on_battery", "input_voltage", "output_load_pct", "battery_temp",
-	"status", "alarms", NULL };
+	"status", "alarms", "profile", NULL };
 
 static void
 snmp_check(struct conf_ctx *ctx, config_setting_t *g, void *obj)
@@ -481,9 +704,31 @@ snmp_check(struct conf_ctx *ctx, config_setting_t *g, void *obj)
 			conf_key_error(ctx, g, "user",
 			    "user and passwords are for version \"3\" only");
 	}
-	if (sc->profile == PROF_GENERIC && sc->points.n == 0)
-		conf_error(
-		    ctx, g, "profile \"generic\" needs at least one entry in points");
+	if (sc->profile == PROF_GENERIC && sc->points.n == 0 && sc->links.n == 0)
+		conf_error(ctx, g,
+		    "profile \"generic\" needs at least one entry in points or links");
+	for (i = 0; i < sc->links.n; i++) {
+		const struct snmp_link_conf *a =
+		    (const struct snmp_link_conf *)sc->links.items + i;
+		for (j = 0; j < i; j++) {
+			const struct snmp_link_conf *b =
+			    (const struct snmp_link_conf *)sc->links.items + j;
+			if (a->name != NULL && b->name != NULL &&
+			    strcmp(a->name, b->name) == 0)
+				conf_key_error(ctx, g, "links",
+				    "two links are named \"%s\"", a->name);
+		}
+		for (j = 0; j < sc->points.n; j++) {
+			const struct snmp_point_conf *b =
+			    (const struct snmp_point_conf *)sc->points.items + j;
+			size_t n = a->name != NULL ? strlen(a->name) : 0;
+			if (n > 0 && b->name != NULL &&
+			    strncmp(b->name, a->name, n) == 0 && b->name[n] == '_')
+				conf_key_error(ctx, g, "points",
+				    "point \"%s\" could be a metric of link \"%s\"",
+				    b->name, a->name);
+		}
+	}
 	for (i = 0; i < sc->points.n; i++) {
 		const struct snmp_point_conf *a =
 		    (const struct snmp_point_conf *)sc->points.items + i;
@@ -571,7 +816,11 @@ static const struct conf_key snmp_conf_keys[] = {
 	            "bypass, charge_pct, runtime_s, seconds_on_battery, input_voltage, "
 	            "output_load_pct, battery_temp, status (OL, OB LB ...) and, for "
 	            "RFC 1628, alarms.  APC has no overload flag: overload is "
-	            "output_load_pct > 100." },
+	            "output_load_pct > 100.  \"auto\" reads sysObjectID on the first "
+	            "poll (and again after contact was lost): ups-apc under APC's "
+	            "enterprise 1.3.6.1.4.1.318, else ups-rfc1628 when the agent has "
+	            "upsIdentManufacturer, else the poll fails; the choice is the "
+	            "text metric profile." },
 	{ .name = "max_oids",
 	    .type = CT_INT,
 	    .off = offsetof(struct snmp_conf, max_oids),
@@ -585,6 +834,12 @@ static const struct conf_key snmp_conf_keys[] = {
 	    .max = SNMP_MAX_POINTS,
 	    .sub = &snmp_point_table,
 	    .help = "User-defined OIDs, read on every poll besides the profile's." },
+	{ .name = "links",
+	    .type = CT_LIST,
+	    .off = offsetof(struct snmp_conf, links),
+	    .max = SNMP_MAX_LINKS,
+	    .sub = &snmp_link_table,
+	    .help = "Network interfaces (IF-MIB) read on every poll." },
 	{ 0 },
 };
 
@@ -795,6 +1050,131 @@ snmp_report_points(struct snmp_dev *sd, struct poll *p)
 	}
 }
 
+static const char *const snmp_rate_names[4][2] = {
+	{ "in_bps", "bit/s" },
+	{ "out_bps", "bit/s" },
+	{ "in_errors_ps", "1/s" },
+	{ "out_errors_ps", "1/s" },
+};
+
+/* Every metric of a link invalid (but its role), for why. */
+static void
+snmp_link_invalid(struct poll *p, const char *name, const char *why)
+{
+	static const char *const nums[][2] = { { "in_bps", "bit/s" },
+		{ "out_bps", "bit/s" }, { "in_pct", "%" }, { "out_pct", "%" },
+		{ "in_errors_ps", "1/s" }, { "out_errors_ps", "1/s" } };
+	char m[80];
+	size_t i;
+
+	snprintf(m, sizeof(m), "%s_up", name);
+	poll_invalid(p, m, MK_BOOL, NULL, "%s", why);
+	snprintf(m, sizeof(m), "%s_state", name);
+	poll_invalid(p, m, MK_TEXT, NULL, "%s", why);
+	for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+		snprintf(m, sizeof(m), "%s_%s", name, nums[i][0]);
+		poll_invalid(p, m, MK_NUMBER, nums[i][1], "%s", why);
+	}
+}
+
+static void
+snmp_report_link(struct snmp_dev *sd, struct poll *p, const struct snmp_link_conf *lc,
+    struct snmp_link *l, int64_t now)
+{
+	const struct snmp_item *it = sd->items + l->item;
+	const struct snmp_value *adm = &it[0].val, *op = &it[1].val, *hs = &it[4].val;
+	const struct snmp_value *up = &sd->items[sd->uptime_item].val;
+	struct snmp_sample cur;
+	double rate, bps[2];
+	int ok[2] = { 0, 0 };
+	const char *why, *rwhy[2] = { "not read", "not read" };
+	char m[80];
+	size_t k;
+
+	snprintf(m, sizeof(m), "%s_role", lc->name);
+	poll_text(p, m, snmp_link_roles[lc->role]);
+	if (!l->resolved) {
+		snmp_link_invalid(p, lc->name, l->why);
+		return;
+	}
+	if (lc->match != LM_IFINDEX &&
+	    (it[8].val.kind != SV_TEXT || strcmp(it[8].val.text, lc->value) != 0)) {
+		snprintf(l->why, sizeof(l->why),
+		    "%s.%u is no more \"%s\" (%s): looking the interface up again",
+		    snmp_link_matches[lc->match], l->ifindex, lc->value,
+		    it[8].val.kind == SV_TEXT ? it[8].val.text : snmp_why(&it[8].val));
+		l->resolved = 0;
+		memset(l->prev, 0, sizeof(l->prev));
+		snmp_link_invalid(p, lc->name, l->why);
+		return;
+	}
+	snprintf(m, sizeof(m), "%s_up", lc->name);
+	if (adm->kind == SV_NUMBER && op->kind == SV_NUMBER)
+		poll_bool(p, m, adm->num == 1 && op->num == 1);
+	else
+		poll_invalid(p, m, MK_BOOL, NULL, "%s",
+		    snmp_why(adm->kind != SV_NUMBER ? adm : op));
+	snprintf(m, sizeof(m), "%s_state", lc->name);
+	if (adm->kind == SV_NUMBER && adm->num != 1)
+		poll_text(p, m, "disabled");
+	else if (adm->kind == SV_NUMBER && op->kind == SV_NUMBER)
+		poll_text(p, m, op->num == 1 ? "up" : "down");
+	else
+		poll_invalid(p, m, MK_TEXT, NULL, "%s",
+		    snmp_why(adm->kind != SV_NUMBER ? adm : op));
+	for (k = 0; k < 4; k++) {
+		const struct snmp_value *v = &it[k < 2 ? 2 + k : 5 + (k - 2)].val;
+		memset(&cur, 0, sizeof(cur));
+		cur.valid = v->kind == SV_NUMBER;
+		cur.value = v->num;
+		cur.uptime = up->kind == SV_NUMBER ? up->num : -1;
+		cur.disc = it[7].val.kind == SV_NUMBER ? it[7].val.num : -1;
+		cur.ms = now;
+		snprintf(m, sizeof(m), "%s_%s", lc->name, snmp_rate_names[k][0]);
+		if (v->kind != SV_NUMBER ||
+		    snmp_counter_rate(&l->prev[k], &cur, &rate, &why) == -1) {
+			if (v->kind != SV_NUMBER)
+				why = snmp_why(v);
+			if (k < 2)
+				rwhy[k] = why;
+			poll_invalid(p, m, MK_NUMBER, snmp_rate_names[k][1], "%s", why);
+		} else {
+			if (k < 2) {
+				rate *= 8;
+				bps[k] = rate;
+				ok[k] = 1;
+			}
+			poll_number(p, m, rate, snmp_rate_names[k][1]);
+		}
+		l->prev[k] = cur;
+	}
+	for (k = 0; k < 2; k++) {
+		snprintf(m, sizeof(m), "%s_%s_pct", lc->name, k == 0 ? "in" : "out");
+		if (hs->kind != SV_NUMBER)
+			poll_invalid(
+			    p, m, MK_NUMBER, "%", "ifHighSpeed: %s", snmp_why(hs));
+		else if (hs->num <= 0)
+			poll_invalid(p, m, MK_NUMBER, "%", "ifHighSpeed is 0");
+		else if (!ok[k])
+			poll_invalid(p, m, MK_NUMBER, "%", "%s", rwhy[k]);
+		else
+			poll_number(p, m, bps[k] * 100 / (hs->num * 1e6), "%");
+	}
+}
+
+static void
+snmp_report_links(struct snmp_dev *sd, struct poll *p)
+{
+	const struct snmp_conf *sc = device_conf(sd->dev)->probe_conf;
+	int64_t now = time_mono_ms();
+	size_t i;
+
+	for (i = 0; i < sd->nlinks && i < sc->links.n; i++)
+		snmp_report_link(sd, p,
+		    (const struct snmp_link_conf *)sc->links.items + i, &sd->links[i],
+		    now);
+}
+
 /* --- the session ------------------------------------------------------------ */
 
 static void
@@ -848,11 +1228,20 @@ snmp_finish(struct snmp_dev *sd, enum poll_status st, const char *fmt, ...)
 		poll_done(p, st, "%s", reason);
 		return;
 	}
-	if (sd->profile == PROF_RFC1628)
+	if (sd->conf_profile == PROF_AUTO)
+		poll_text(p, "profile", snmp_profiles[sd->profile]);
+	if (sd->profile == PROF_RFC1628) {
 		snmp_report_rfc1628(sd, p);
-	else if (sd->profile == PROF_APC)
+		sd->had_alarms = 1;
+	} else if (sd->profile == PROF_APC) {
 		snmp_report_apc(sd, p);
+		/* auto went from RFC 1628 to APC: say why alarms is no more read. */
+		if (sd->had_alarms)
+			poll_invalid(p, "alarms", MK_TEXT, NULL,
+			    "not read: profile auto now chose ups-apc");
+	}
 	snmp_report_points(sd, p);
+	snmp_report_links(sd, p);
 	poll_done(p, POLL_OK, NULL);
 }
 
@@ -923,6 +1312,120 @@ snmp_take_get(struct snmp_dev *sd, netsnmp_pdu *pdu)
 		}
 		snmp_value_decode(vb, 1, &it->val);
 		it->done = 1;
+	}
+	return 0;
+}
+
+/* What an identification GET found, for a reason. */
+static void
+snmp_ident_text(const struct snmp_value *v, char *buf, size_t len)
+{
+	if (v->kind == SV_OID)
+		snmp_oid_text(v->oid, v->oid_len, buf, len);
+	else if (v->kind == SV_MISSING || v->kind == SV_OTHER)
+		snprintf(buf, len, "%s", v->text);
+	else if (v->kind == SV_NONE)
+		snprintf(buf, len, "not read");
+	else
+		snprintf(buf, len, "not an OID");
+}
+
+/* Profile "auto": take sysObjectID or upsIdentManufacturer, choose or ask on. */
+static void
+snmp_take_ident(struct snmp_dev *sd, netsnmp_pdu *pdu)
+{
+	struct snmp_value *v =
+	    sd->stage == ST_IDENT_SYS ? &sd->ident_sys : &sd->ident_ups;
+	const char *name;
+	char sys[256], ups[256];
+
+	if (pdu->errstat == SNMP_ERR_NOSUCHNAME) { /* v1 */
+		memset(v, 0, sizeof(*v));
+		v->kind = SV_MISSING;
+		snprintf(v->text, sizeof(v->text), "noSuchName");
+	} else if (pdu->errstat != SNMP_ERR_NOERROR) {
+		snmp_finish(sd, POLL_PROTOCOL,
+		    "auto: the agent answered %s to a GET of %s",
+		    snmp_errstring((int)pdu->errstat),
+		    sd->stage == ST_IDENT_SYS ? "sysObjectID" : "upsIdentManufacturer");
+		return;
+	} else if (pdu->variables == NULL) {
+		snmp_finish(sd, POLL_PROTOCOL, "auto: the agent answered no value");
+		return;
+	} else
+		snmp_value_decode(pdu->variables, 1, v);
+	name = snmp_auto_profile(&sd->ident_sys, &sd->ident_ups);
+	if (name == NULL && sd->stage == ST_IDENT_SYS) {
+		sd->stage = ST_IDENT_UPS;
+		snmp_next(sd);
+		return;
+	}
+	if (name == NULL) {
+		snmp_ident_text(&sd->ident_sys, sys, sizeof(sys));
+		snprintf(ups, sizeof(ups), "%s", sd->ident_ups.text);
+		snmp_finish(sd, POLL_ERROR,
+		    "auto: not a UPS this probe knows: sysObjectID %s is not APC's "
+		    "(1.3.6.1.4.1.318) and upsIdentManufacturer (RFC 1628) gave %s",
+		    sys, ups[0] != '\0' ? ups : "no text");
+		return;
+	}
+	snmp_use_profile(sd, strcmp(name, "ups-apc") == 0 ? PROF_APC : PROF_RFC1628);
+	log_debug("device \"%s\": profile auto chose %s", device_name(sd->dev), name);
+	snmp_begin(sd);
+}
+
+/* Take one answer of the walk looking links up; 1 when the walk is over. */
+static int
+snmp_take_linkwalk(struct snmp_dev *sd, netsnmp_pdu *pdu)
+{
+	const struct snmp_conf *sc = device_conf(sd->dev)->probe_conf;
+	oid col[MAX_OID_LEN];
+	size_t col_len, j;
+	netsnmp_variable_list *vb;
+	struct snmp_value v;
+
+	if (snmp_oid_parse(snmp_link_columns[sd->lcol], col, &col_len) == -1)
+		fatalx("%s: bad built-in OID", __func__);
+	if (pdu->errstat == SNMP_ERR_NOSUCHNAME) /* v1: end of the MIB */
+		return 1;
+	if (pdu->errstat != SNMP_ERR_NOERROR) {
+		for (j = 0; j < sd->nlinks; j++) {
+			const struct snmp_link_conf *lc =
+			    (const struct snmp_link_conf *)sc->links.items + j;
+			if (lc->match == sd->lcol && sd->links[j].tried &&
+			    !sd->links[j].resolved)
+				snprintf(sd->links[j].why, sizeof(sd->links[j].why),
+				    "walking %s: the agent answered %s",
+				    snmp_link_matches[sd->lcol],
+				    snmp_errstring((int)pdu->errstat));
+		}
+		return 1;
+	}
+	for (vb = pdu->variables; vb != NULL; vb = vb->next_variable) {
+		if (vb->type == SNMP_ENDOFMIBVIEW ||
+		    netsnmp_oid_is_subtree(col, col_len, vb->name, vb->name_length) !=
+		        0 ||
+		    snmp_oid_compare(vb->name, vb->name_length, sd->walk, sd->walk_len) <=
+		        0)
+			return 1;
+		memcpy(sd->walk, vb->name, vb->name_length * sizeof(oid));
+		sd->walk_len = vb->name_length;
+		snmp_value_decode(vb, 1, &v);
+		for (j = 0; v.kind == SV_TEXT && vb->name_length == col_len + 1 &&
+		            j < sd->nlinks;
+		     j++) {
+			const struct snmp_link_conf *lc =
+			    (const struct snmp_link_conf *)sc->links.items + j;
+			struct snmp_link *l = &sd->links[j];
+			if (lc->match != sd->lcol || l->resolved || !l->tried ||
+			    strcmp(v.text, lc->value) != 0)
+				continue;
+			l->resolved = 1;
+			l->ifindex = (uint32_t)vb->name[col_len];
+			memset(l->prev, 0, sizeof(l->prev));
+		}
+		if (++sd->walk_rows >= SNMP_LINKWALK_MAX)
+			return 1;
 	}
 	return 0;
 }
@@ -1057,8 +1560,7 @@ snmp_discovered(struct snmp_dev *sd, netsnmp_pdu *pdu, int reqid, long want)
 		memcpy(sd->engine, s->securityEngineID, s->securityEngineIDLen);
 		sd->engine_len = s->securityEngineIDLen;
 	}
-	sd->stage = ST_GET;
-	snmp_next(sd);
+	snmp_begin(sd);
 }
 
 /*
@@ -1159,6 +1661,17 @@ snmp_answer(int op, netsnmp_session *session, int reqid, netsnmp_pdu *pdu, void 
 		    "SNMPv3 engine discovery: the agent sent no report");
 		return 1;
 	}
+	if (sd->stage == ST_IDENT_SYS || sd->stage == ST_IDENT_UPS) {
+		snmp_take_ident(sd, pdu);
+		return 1;
+	}
+	if (sd->stage == ST_LINKWALK) {
+		if (snmp_take_linkwalk(sd, pdu))
+			snmp_begin(sd);
+		else
+			snmp_next(sd);
+		return 1;
+	}
 	if (sd->stage == ST_GET) {
 		if (snmp_take_get(sd, pdu) == -1)
 			return 1;
@@ -1198,6 +1711,15 @@ snmp_next(struct snmp_dev *sd)
 		pdu->securityNameLen = 0;
 		pdu->securityLevel = SNMP_SEC_LEVEL_NOAUTH;
 		pdu->securityModel = SNMP_SEC_MODEL_USM;
+	} else if (sd->stage == ST_IDENT_SYS || sd->stage == ST_IDENT_UPS) {
+		oid o[MAX_OID_LEN];
+		size_t len;
+		if (snmp_oid_parse(
+		        sd->stage == ST_IDENT_SYS ? SNMP_SYSOBJECTID : SNMP_UPS_IDENT, o,
+		        &len) == -1)
+			fatalx("%s: bad built-in OID", __func__);
+		pdu = snmp_pdu_create(SNMP_MSG_GET);
+		snmp_add_null_var(pdu, o, len);
 	} else if (sd->stage == ST_GET) {
 		sd->nchunk = 0;
 		for (i = 0; i < sd->nitems && sd->nchunk < (size_t)sd->max_oids; i++)
@@ -1374,6 +1896,256 @@ snmp_usm_keys(netsnmp_session *s, const struct snmp_conf *sc, const char *name)
 	return 0;
 }
 
+/* The items of the links found (after the profile's), and sysUpTime. */
+static void
+snmp_build_links(struct snmp_dev *sd)
+{
+	const struct snmp_conf *sc = device_conf(sd->dev)->probe_conf;
+	struct snmp_item *it;
+	size_t i, k;
+
+	sd->nitems = sd->nprof;
+	if (sd->nlinks == 0)
+		return;
+	sd->uptime_item = sd->nitems;
+	it = &sd->items[sd->nitems++];
+	memset(it, 0, sizeof(*it));
+	if (snmp_oid_parse(SNMP_SYSUPTIME, it->name, &it->len) == -1)
+		fatalx("%s: bad built-in OID", __func__);
+	for (i = 0; i < sd->nlinks; i++) {
+		const struct snmp_link_conf *lc =
+		    (const struct snmp_link_conf *)sc->links.items + i;
+		struct snmp_link *l = &sd->links[i];
+		if (!l->resolved)
+			continue;
+		l->item = sd->nitems;
+		for (k = 0; k < SNMP_LINK_ITEMS; k++) {
+			const char *col =
+			    k < 8 ? snmp_link_oids[k] : snmp_link_columns[lc->match];
+			if (col == NULL)
+				break;
+			it = &sd->items[sd->nitems++];
+			memset(it, 0, sizeof(*it));
+			if (snmp_oid_parse(col, it->name, &it->len) == -1 ||
+			    it->len >= MAX_OID_LEN)
+				fatalx("%s: bad built-in OID", __func__);
+			it->name[it->len++] = l->ifindex;
+		}
+	}
+}
+
+/*
+ * After engine discovery: choose the profile (auto), look links up (a walk
+ * per column still to search in this poll), then the GETs.
+ */
+static void
+snmp_begin(struct snmp_dev *sd)
+{
+	const struct snmp_conf *sc = device_conf(sd->dev)->probe_conf;
+	const struct snmp_link_conf *lc = NULL;
+	size_t i, j;
+
+	if (sd->profile == PROF_AUTO) {
+		sd->stage = ST_IDENT_SYS;
+		snmp_next(sd);
+		return;
+	}
+	for (i = 0; i < sd->nlinks; i++) {
+		lc = (const struct snmp_link_conf *)sc->links.items + i;
+		if (!sd->links[i].resolved && !sd->links[i].tried &&
+		    lc->match != LM_IFINDEX)
+			break;
+	}
+	if (i < sd->nlinks) {
+		sd->lcol = lc->match;
+		for (j = i; j < sd->nlinks; j++) {
+			const struct snmp_link_conf *b =
+			    (const struct snmp_link_conf *)sc->links.items + j;
+			struct snmp_link *l = &sd->links[j];
+			if (b->match != sd->lcol || l->resolved || l->tried)
+				continue;
+			l->tried = 1;
+			snprintf(l->why, sizeof(l->why), "no interface with %s \"%s\"",
+			    snmp_link_matches[b->match], b->value);
+		}
+		sd->stage = ST_LINKWALK;
+		sd->walk_rows = 0;
+		if (snmp_oid_parse(
+		        snmp_link_columns[sd->lcol], sd->walk, &sd->walk_len) == -1)
+			fatalx("%s: bad built-in OID", __func__);
+		snmp_next(sd);
+		return;
+	}
+	snmp_build_links(sd);
+	sd->stage = ST_GET;
+	snmp_next(sd);
+}
+
+/* Read a profile's OIDs after the points from now on (PROF_AUTO: none yet). */
+static void
+snmp_use_profile(struct snmp_dev *sd, int profile)
+{
+	const char *const *prof;
+
+	sd->profile = profile;
+	sd->nitems = sd->npoints;
+	for (prof = snmp_profile_oids(profile); prof != NULL && *prof != NULL; prof++) {
+		struct snmp_item *it = &sd->items[sd->nitems++];
+		memset(it, 0, sizeof(*it));
+		if (snmp_oid_parse(*prof, it->name, &it->len) == -1)
+			fatalx("%s: bad built-in OID", __func__);
+	}
+	sd->nprof = sd->nitems;
+	snmp_build_links(sd);
+}
+
+static void snmp_set_finish(struct snmp_set_req *r, int ok, const char *fmt, ...)
+    PRINTFLIKE(3, 4);
+
+static void
+snmp_set_finish(struct snmp_set_req *r, int ok, const char *fmt, ...)
+{
+	char reason[300];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	LIST_REMOVE(r, entry);
+	r->done(r->arg, ok, ok ? NULL : reason);
+	free(r);
+}
+
+static int
+snmp_set_answer(
+    int op, netsnmp_session *session, int reqid, netsnmp_pdu *pdu, void *magic)
+{
+	struct snmp_set_req *r = magic;
+	struct snmp_dev *sd = r->sd;
+	netsnmp_variable_list *vb;
+	netsnmp_pdu *get;
+	struct snmp_value v;
+	char why[256];
+	const char *what = r->readback ? "reading the value back" : "SET";
+
+	(void)session;
+	(void)reqid;
+	if (op == NETSNMP_CALLBACK_OP_RESEND)
+		return 1;
+	if (sd->stopping) {
+		snmp_set_finish(r, 0, "the device was stopped");
+		return 1;
+	}
+	if (op == NETSNMP_CALLBACK_OP_TIMED_OUT) {
+		snmp_set_finish(r, 0, "%s: no answer from the agent", what);
+		return 1;
+	}
+	if (op != NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE) {
+		snmp_set_finish(r, 0, "%s: net-snmp error %d", what, op);
+		return 1;
+	}
+	if (pdu->command == SNMP_MSG_REPORT) {
+		snmp_set_finish(r, 0, "%s: the agent refused the request: %s", what,
+		    snmp_api_errstring(snmpv3_get_report_type(pdu)));
+		return 1;
+	}
+	if (pdu->errstat != SNMP_ERR_NOERROR) {
+		snmp_set_finish(r, 0, "%s: the agent answered %s", what,
+		    snmp_errstring((int)pdu->errstat));
+		return 1;
+	}
+	if (!r->readback) {
+		r->readback = 1;
+		get = snmp_pdu_create(SNMP_MSG_GET);
+		snmp_add_null_var(get, r->name, r->len);
+		if (snmp_sess_async_send(sd->sess, get, snmp_set_answer, r) == 0) {
+			snmp_log_reason(why, sizeof(why), sd->sess);
+			snmp_free_pdu(get);
+			snmp_set_finish(r, 0, "reading the value back: %s", why);
+			return 1;
+		}
+		snmp_rearm(sd);
+		return 1;
+	}
+	vb = pdu->variables;
+	if (vb != NULL && vb->type == r->type && vb->val_len == r->val_len &&
+	    (r->val_len == 0 || memcmp(vb->val.string, r->val, r->val_len) == 0)) {
+		snmp_set_finish(r, 1, "%s", "");
+		return 1;
+	}
+	if (vb == NULL) {
+		snmp_set_finish(r, 0, "reading the value back: no value");
+		return 1;
+	}
+	snmp_value_decode(vb, 1, &v);
+	if (v.kind == SV_NUMBER)
+		snprintf(why, sizeof(why), "%.15g", v.num);
+	else if (v.kind == SV_OID)
+		snmp_oid_text(v.oid, v.oid_len, why, sizeof(why));
+	else
+		snprintf(why, sizeof(why), "%s", v.text);
+	snmp_set_finish(r, 0, "the agent took the SET but reads back %s", why);
+	return 1;
+}
+
+/*
+ * Set one object on an snmp device, asynchronously on its session: an SNMP
+ * SET of value (type as snmpset's: i u t a o s x d b c U I ...), then a GET
+ * reading it back; done(arg, ok, reason) is called exactly once, from the
+ * loop, with ok 1 when the agent reads back what was set, else 0 and why.
+ * -1 (and no call to done) when the device is not an snmp device in
+ * operation, the OID is not numeric, the value does not fit the type, or
+ * an SNMPv3 agent was not reached yet.
+ */
+int
+snmp_set(struct device *dev, const char *oidtext, char type, const char *value,
+    void (*done)(void *, int, const char *), void *arg)
+{
+	struct snmp_dev *sd;
+	struct snmp_set_req *r;
+	netsnmp_pdu *pdu;
+	char why[256];
+
+	if (dev == NULL || device_conf(dev)->probe != &probe_snmp ||
+	    (sd = device_probe_data(dev)) == NULL || sd->stopping || done == NULL)
+		return -1;
+	if (sd->version == V_3 && !sd->discovered) {
+		log_warnx("device \"%s\": SNMP SET before the agent was reached",
+		    device_name(dev));
+		return -1;
+	}
+	r = xcalloc(1, sizeof(*r));
+	r->sd = sd;
+	r->done = done;
+	r->arg = arg;
+	if (snmp_oid_parse(oidtext, r->name, &r->len) == -1) {
+		free(r);
+		return -1;
+	}
+	pdu = snmp_pdu_create(SNMP_MSG_SET);
+	if (snmp_add_var(pdu, r->name, r->len, type, value) != 0 ||
+	    pdu->variables == NULL || pdu->variables->val_len > sizeof(r->val)) {
+		log_warnx("device \"%s\": SNMP SET %s: \"%s\" is no value of type %c",
+		    device_name(dev), oidtext, value, type);
+		snmp_free_pdu(pdu);
+		free(r);
+		return -1;
+	}
+	r->type = pdu->variables->type;
+	r->val_len = pdu->variables->val_len;
+	memcpy(r->val, pdu->variables->val.string, r->val_len);
+	if (snmp_sess_async_send(sd->sess, pdu, snmp_set_answer, r) == 0) {
+		snmp_log_reason(why, sizeof(why), sd->sess);
+		log_warnx("device \"%s\": SNMP SET: %s", device_name(dev), why);
+		snmp_free_pdu(pdu);
+		free(r);
+		return -1;
+	}
+	LIST_INSERT_HEAD(&sd->sets, r, entry);
+	snmp_rearm(sd);
+	return 0;
+}
+
 static void snmp_stop(struct device *);
 
 static int
@@ -1381,7 +2153,6 @@ snmp_start(struct device *dev)
 {
 	const struct device_conf *dc = device_conf(dev);
 	const struct snmp_conf *sc = dc->probe_conf;
-	const char *const *prof;
 	struct snmp_dev *sd;
 	netsnmp_session s;
 	netsnmp_transport *t;
@@ -1391,7 +2162,7 @@ snmp_start(struct device *dev)
 	sd = xcalloc(1, sizeof(*sd));
 	sd->dev = dev;
 	sd->version = sc->version;
-	sd->profile = sc->profile;
+	sd->conf_profile = sc->profile;
 	sd->max_oids = sc->max_oids;
 	for (i = 0; i < sc->points.n; i++) {
 		const struct snmp_point_conf *pc =
@@ -1401,12 +2172,16 @@ snmp_start(struct device *dev)
 			fatalx("%s: OID not checked at load", __func__);
 	}
 	sd->npoints = sd->nitems;
-	for (prof = snmp_profile_oids(sc->profile); prof != NULL && *prof != NULL;
-	     prof++) {
-		struct snmp_item *it = &sd->items[sd->nitems++];
-		if (snmp_oid_parse(*prof, it->name, &it->len) == -1)
-			fatalx("%s: bad built-in OID", __func__);
+	sd->nlinks = sc->links.n;
+	for (i = 0; i < sd->nlinks; i++) {
+		const struct snmp_link_conf *lc =
+		    (const struct snmp_link_conf *)sc->links.items + i;
+		if (lc->match == LM_IFINDEX) {
+			sd->links[i].resolved = 1;
+			sd->links[i].ifindex = (uint32_t)strtoul(lc->value, NULL, 10);
+		}
 	}
+	snmp_use_profile(sd, sc->profile);
 
 	snmp_sess_init(&s);
 	s.peername = sc->address;
@@ -1447,6 +2222,7 @@ snmp_start(struct device *dev)
 	if (sd->rev == NULL || sd->tev == NULL || sd->fail == NULL)
 		fatalx("%s: event_new", __func__);
 	event_add(sd->rev, NULL);
+	LIST_INIT(&sd->sets);
 	LIST_INSERT_HEAD(&snmp_devs, sd, entry);
 	device_set_probe_data(dev, sd);
 	return 0;
@@ -1463,7 +2239,10 @@ snmp_stop(struct device *dev)
 	event_free(sd->rev);
 	event_free(sd->tev);
 	event_free(sd->fail);
-	snmp_sess_close(sd->sess);
+	sd->stopping = 1;
+	snmp_sess_close(sd->sess); /* may call back for the SETs in flight */
+	while (!LIST_EMPTY(&sd->sets))
+		snmp_set_finish(LIST_FIRST(&sd->sets), 0, "the device was stopped");
 	free(sd);
 	device_set_probe_data(dev, NULL);
 }
@@ -1475,6 +2254,24 @@ snmp_poll(struct device *dev, struct poll *p)
 	size_t i;
 
 	sd->pending = p;
+	/* auto: choose again once contact was lost (another agent may answer). */
+	if (sd->conf_profile == PROF_AUTO && sd->profile != PROF_AUTO &&
+	    device_state(dev)->contact == CONTACT_LOST)
+		snmp_use_profile(sd, PROF_AUTO);
+	memset(&sd->ident_sys, 0, sizeof(sd->ident_sys));
+	memset(&sd->ident_ups, 0, sizeof(sd->ident_ups));
+	/* links: look interfaces up again once contact was lost. */
+	for (i = 0; i < sd->nlinks; i++) {
+		const struct snmp_conf *sc = device_conf(dev)->probe_conf;
+		const struct snmp_link_conf *lc =
+		    (const struct snmp_link_conf *)sc->links.items + i;
+		sd->links[i].tried = 0;
+		if (device_state(dev)->contact != CONTACT_LOST)
+			continue;
+		memset(sd->links[i].prev, 0, sizeof(sd->links[i].prev));
+		if (lc->match != LM_IFINDEX)
+			sd->links[i].resolved = 0;
+	}
 	for (i = 0; i < sd->nitems; i++) {
 		sd->items[i].done = 0;
 		memset(&sd->items[i].val, 0, sizeof(sd->items[i].val));
@@ -1482,8 +2279,11 @@ snmp_poll(struct device *dev, struct poll *p)
 	sd->alarms = 0;
 	sd->alarms_ok = 0;
 	snprintf(sd->alarm_err, sizeof(sd->alarm_err), "alarm table not read");
-	sd->stage = sd->version == V_3 && !sd->discovered ? ST_DISCOVER : ST_GET;
-	snmp_next(sd);
+	if (sd->version == V_3 && !sd->discovered) {
+		sd->stage = ST_DISCOVER;
+		snmp_next(sd);
+	} else
+		snmp_begin(sd);
 }
 
 static void

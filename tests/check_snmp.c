@@ -4,8 +4,18 @@
  * high-precision fallback).  The probe against real agents is tested in
  * tests/integration/test_snmp.py.
  */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <netinet/in.h>
+
 #include <check.h>
+#include <event2/event.h>
 #include <math.h>
+#include <signal.h>
+#include <spawn.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -270,6 +280,260 @@ START_TEST(apc_pick)
 }
 END_TEST
 
+START_TEST(auto_profile)
+{
+	struct snmp_value sys, ups;
+	char buf[64];
+
+	memset(&sys, 0, sizeof(sys));
+	memset(&ups, 0, sizeof(ups));
+	/* APC's enterprise, or deeper under it: ups-apc without asking more. */
+	sys.kind = SV_OID;
+	ck_assert_int_eq(
+	    snmp_oid_parse("1.3.6.1.4.1.318.1.3.27", sys.oid, &sys.oid_len), 0);
+	ck_assert_str_eq(snmp_auto_profile(&sys, &ups), "ups-apc");
+	ck_assert_int_eq(snmp_oid_parse("1.3.6.1.4.1.318", sys.oid, &sys.oid_len), 0);
+	ck_assert_str_eq(snmp_auto_profile(&sys, &ups), "ups-apc");
+	/* Another vendor, 3180 and 31 are not 318: ask the UPS-MIB. */
+	ck_assert_int_eq(snmp_oid_parse("1.3.6.1.4.1.3180.1", sys.oid, &sys.oid_len), 0);
+	ck_assert_ptr_null(snmp_auto_profile(&sys, &ups));
+	ck_assert_int_eq(snmp_oid_parse("1.3.6.1.4.1.31", sys.oid, &sys.oid_len), 0);
+	ck_assert_ptr_null(snmp_auto_profile(&sys, &ups));
+	snmp_oid_text(sys.oid, sys.oid_len, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "1.3.6.1.4.1.31");
+	/* upsIdentManufacturer answers: RFC 1628, even without a sysObjectID. */
+	ups.kind = SV_TEXT;
+	snprintf(ups.text, sizeof(ups.text), "Eaton");
+	ck_assert_str_eq(snmp_auto_profile(&sys, &ups), "ups-rfc1628");
+	sys.kind = SV_MISSING;
+	ck_assert_str_eq(snmp_auto_profile(&sys, &ups), "ups-rfc1628");
+	/* Neither: not a UPS. */
+	ups.kind = SV_MISSING;
+	snprintf(ups.text, sizeof(ups.text), "noSuchObject");
+	ck_assert_ptr_null(snmp_auto_profile(&sys, &ups));
+	/* An APC OID sent as a string is no sysObjectID. */
+	sys.kind = SV_TEXT;
+	ck_assert_ptr_null(snmp_auto_profile(&sys, &ups));
+	/* A short buffer is cut, not overrun. */
+	sys.kind = SV_OID;
+	snmp_oid_text(sys.oid, sys.oid_len, buf, 6);
+	ck_assert_str_eq(buf, "1.3.6");
+}
+END_TEST
+
+START_TEST(counter_rate)
+{
+	struct snmp_sample a = { 1, 5000000000.0, 12345, 0, 10000 };
+	struct snmp_sample b = { 1, 5000250000.0, 12545, 0, 12000 };
+	const char *why = NULL;
+	double r = -1;
+
+	/* 250,000 octets in 2 s. */
+	ck_assert_int_eq(snmp_counter_rate(&a, &b, &r, &why), 0);
+	ck_assert_double_eq_tol(r, 125000, 1e-6);
+	/* No previous sample. */
+	a.valid = 0;
+	ck_assert_int_eq(snmp_counter_rate(&a, &b, &r, &why), -1);
+	ck_assert_ptr_nonnull(strstr(why, "two polls"));
+	a.valid = 1;
+	/* sysUpTime went back: the agent restarted, whatever the counter did. */
+	b.uptime = 100;
+	ck_assert_int_eq(snmp_counter_rate(&a, &b, &r, &why), -1);
+	ck_assert_str_eq(why, "counter reset");
+	b.uptime = 12545;
+	/* ifCounterDiscontinuityTime changed. */
+	b.disc = 12500;
+	ck_assert_int_eq(snmp_counter_rate(&a, &b, &r, &why), -1);
+	ck_assert_str_eq(why, "counter reset");
+	b.disc = 0;
+	/* Back without either: reported, never taken for a 32-bit wrap. */
+	b.value = 10;
+	ck_assert_int_eq(snmp_counter_rate(&a, &b, &r, &why), -1);
+	ck_assert_str_eq(why, "counter went back");
+	ck_assert_double_eq(r, 0);
+	b.value = a.value;
+	/* Unchanged: zero; no uptime read (-1): no reset seen through it. */
+	a.uptime = b.uptime = -1;
+	ck_assert_int_eq(snmp_counter_rate(&a, &b, &r, &why), 0);
+	ck_assert_double_eq(r, 0);
+	/* No time between the two. */
+	b.ms = a.ms;
+	ck_assert_int_eq(snmp_counter_rate(&a, &b, &r, &why), -1);
+}
+END_TEST
+
+/*
+ * snmp_set() against a real agent: snmpsimd on 127.0.0.1 (writecache
+ * entries are settable), driven by a device on its own event loop.
+ */
+struct setres {
+	int called, ok;
+	char reason[300];
+};
+
+static void
+set_done(void *arg, int ok, const char *reason)
+{
+	struct setres *r = arg;
+
+	r->called++;
+	r->ok = ok;
+	snprintf(r->reason, sizeof(r->reason), "%s", reason != NULL ? reason : "");
+}
+
+static int
+free_port(void)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), port;
+
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+static void
+loop_until(struct event_base *base, const int *flag, int64_t ms)
+{
+	int64_t end = time_mono_ms() + ms;
+	struct timeval tick = { 0, 20000 };
+
+	while (!*flag && time_mono_ms() < end) {
+		event_base_loopexit(base, &tick);
+		event_base_dispatch(base);
+	}
+}
+
+START_TEST(set_and_read_back)
+{
+	extern char **environ;
+	const char *dir = testutil_tmpdir("check-snmp-set");
+	char *data, *cache, *arg_data, *arg_cache, *arg_ep, *text;
+	struct conf_errors errs = { NULL, 0 };
+	struct conf *conf;
+	struct event_base *base;
+	struct store *store;
+	struct device *dev;
+	struct setres r;
+	pid_t pid;
+	int port = free_port(), i, ready = 0, st;
+	char *argv[8];
+
+	data = testutil_path(dir, "data");
+	cache = testutil_path(dir, "cache");
+	ck_assert_int_eq(mkdir(data, 0755), 0);
+	ck_assert_int_eq(mkdir(cache, 0777), 0);
+	ck_assert_int_eq(chmod(dir, 0755), 0);
+	ck_assert_int_eq(chmod(cache, 0777), 0);
+	free(testutil_write(data, "pdu.snmprec",
+	    "1.3.6.1.2.1.1.1.0|4|Simulated PDU\n"
+	    "1.3.6.1.2.1.1.5.0|4:writecache|value=pdu-old\n"
+	    "1.3.6.1.4.1.318.1.1.12.3.3.1.1.4.1|2:writecache|value=1\n"));
+	xasprintf(&arg_data, "--data-dir=%s", data);
+	xasprintf(&arg_cache, "--cache-dir=%s", cache);
+	xasprintf(&arg_ep, "--agent-udpv4-endpoint=127.0.0.1:%d", port);
+	i = 0;
+	argv[i++] = (char *)"snmpsimd";
+	argv[i++] = arg_data;
+	argv[i++] = arg_cache;
+	argv[i++] = arg_ep;
+	argv[i++] = (char *)"--logging-method=null";
+	if (geteuid() == 0) {
+		argv[i++] = (char *)"--process-user=nobody";
+		argv[i++] = (char *)"--process-group=nogroup";
+	}
+	argv[i] = NULL;
+	ck_assert_int_eq(posix_spawnp(&pid, "snmpsimd", NULL, NULL, argv, environ), 0);
+
+	xasprintf(&text,
+	    "site: { name = \"t\"; };\n"
+	    "devices = ( { name = \"pdu1\"; interval = 3600; timeout = \"300ms\"; "
+	    "retries = 0;\n"
+	    "\tsnmp = { address = \"udp:127.0.0.1:%d\"; community = \"pdu\";\n"
+	    "\t\tpoints = ( { name = \"descr\"; oid = \"1.3.6.1.2.1.1.1.0\"; "
+	    "type = \"text\"; } ); }; } );\n",
+	    port);
+	conf = conf_load_string(text, "<snmp>", &errs);
+	ck_assert_msg(conf != NULL, "%s", errs.n ? errs.v[0] : "?");
+	base = event_base_new();
+	store = store_new(10);
+	dev = device_new(base, store, conf_device(conf, 0));
+	ck_assert_int_eq(device_start(dev), 0);
+	/* Poll until snmpsimd answers (it starts in about half a second). */
+	for (i = 0; i < 60 && !ready; i++) {
+		unsigned long polls = device_state(dev)->polls;
+		int over = 0;
+		ck_assert_int_eq(device_poll_now(dev), 0);
+		while (!over) {
+			loop_until(base, &over, 50);
+			over = device_state(dev)->polls > polls;
+		}
+		ready = device_state(dev)->last_status == POLL_OK;
+	}
+	ck_assert_msg(ready, "snmpsimd did not answer: %s", device_state(dev)->reason);
+
+	/* Switch a PDU outlet off (APC sPDUOutletCtl.1 = 2), read back. */
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(
+	    snmp_set(dev, "1.3.6.1.4.1.318.1.1.12.3.3.1.1.4.1", 'i', "2", set_done, &r),
+	    0);
+	ck_assert_int_eq(r.called, 0); /* never inline */
+	loop_until(base, &r.called, 3000);
+	ck_assert_int_eq(r.called, 1);
+	ck_assert_msg(r.ok, "%s", r.reason);
+
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(
+	    snmp_set(dev, ".1.3.6.1.2.1.1.5.0", 's', "pdu-new", set_done, &r), 0);
+	loop_until(base, &r.called, 3000);
+	ck_assert_int_eq(r.called, 1);
+	ck_assert_msg(r.ok, "%s", r.reason);
+
+	/* A read-only object: refused, or not what was set when read back. */
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(
+	    snmp_set(dev, "1.3.6.1.2.1.1.1.0", 's', "hacked", set_done, &r), 0);
+	loop_until(base, &r.called, 3000);
+	ck_assert_int_eq(r.called, 1);
+	ck_assert_int_eq(r.ok, 0);
+	ck_assert_msg(r.reason[0] != '\0', "no reason");
+
+	/* Refused at once: no numeric OID, a value not of its type. */
+	ck_assert_int_eq(snmp_set(dev, "sysName.0", 's', "x", set_done, &r), -1);
+	ck_assert_int_eq(
+	    snmp_set(dev, "1.3.6.1.2.1.1.5.0", 'i', "many", set_done, &r), -1);
+
+	/* A SET in flight when the device stops: done once, with the reason. */
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(
+	    snmp_set(dev, "1.3.6.1.4.1.318.1.1.12.3.3.1.1.4.1", 'i', "1", set_done, &r),
+	    0);
+	device_free(dev);
+	ck_assert_int_eq(r.called, 1);
+	ck_assert_int_eq(r.ok, 0);
+	ck_assert_str_eq(r.reason, "the device was stopped");
+
+	kill(pid, SIGTERM);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	store_free(store);
+	conf_free(conf);
+	event_base_free(base);
+	free(text);
+	free(arg_data);
+	free(arg_cache);
+	free(arg_ep);
+	free(data);
+	free(cache);
+	testutil_rmdir();
+}
+END_TEST
+
 static Suite *
 snmp_suite(void)
 {
@@ -286,6 +550,12 @@ snmp_suite(void)
 	tcase_add_test(tc, alarm_text);
 	tcase_add_loop_test(tc, ups_status, 0, NELEM(statuses));
 	tcase_add_test(tc, apc_pick);
+	tcase_add_test(tc, auto_profile);
+	tcase_add_test(tc, counter_rate);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("set");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, set_and_read_back);
 	suite_add_tcase(s, tc);
 	return s;
 }

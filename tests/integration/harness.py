@@ -596,17 +596,30 @@ class Snmpsim:
         _stop_pid(self.proc)
         self.proc = None
 
+    def replace(self, rec, source):
+        """While stopped: serve tests/integration/data/<source>.snmprec as
+        community rec from the next start (another device on the same port)."""
+        assert self.proc is None, "stop snmpsimd first"
+        dst = os.path.join(self.dir, "data", rec + ".snmprec")
+        shutil.copy(os.path.join(DATA, source + ".snmprec"), dst)
+        os.chmod(dst, 0o644)
+        cache = os.path.join(self.dir, "cache")
+        for f in os.listdir(cache):
+            p = os.path.join(cache, f)
+            (shutil.rmtree if os.path.isdir(p) else os.remove)(p)
+
     def get(self, community, oid):
         r = run([_tool("snmpget"), "-v2c", "-c", community, "-r1", "-t1", "-Oqv",
                  self.peer, oid], env=dict(os.environ, MIBS=""))
         return r.out.strip() if r.rc == 0 else None
 
-    def set(self, community, oid, typ, value):
-        """snmpset, then read the value back (snmpset exits 0 when refused)."""
+    def set(self, community, oid, typ, value, reads=None):
+        """snmpset, then read the value back (snmpset exits 0 when refused);
+        reads: how snmpget shows it when not as value (TimeTicks)."""
         run([_tool("snmpset"), "-v2c", "-c", community, "-r1", "-t1", self.peer,
              oid, typ, str(value)], env=dict(os.environ, MIBS=""))
         got = self.get(community, oid)
-        if got != str(value):
+        if got != (str(value) if reads is None else reads):
             raise AssertionError("snmpset %s %s=%s did not take (reads %r)" %
                                  (community, oid, value, got))
 

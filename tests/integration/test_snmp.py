@@ -129,6 +129,142 @@ class Apc(unittest.TestCase):
         self.assertEqual(got["seconds_on_battery"], 60)
 
 
+class Auto(unittest.TestCase):
+    def test_choose_by_sysobjectid_then_probing(self):
+        apc = Snmpsim(self, "ups-apc").start()
+        rfc = Snmpsim(self, "ups-rfc1628").start()
+        sw = Snmpsim(self, "switch").start()
+        site = Site(self)
+        snmp_device(site, "apc", {"address": apc.address, "community": "ups-apc",
+                                  "profile": "auto"})
+        # sysObjectID 1.3.6.1.2.1.33 is not APC's: the UPS-MIB answers.
+        snmp_device(site, "rfc", {"address": rfc.address, "community": "ups-rfc1628",
+                                  "profile": "auto"})
+        snmp_device(site, "sw", {"address": sw.address, "community": "switch",
+                                 "profile": "auto"})
+        # SNMPv1 answers the missing upsIdentManufacturer with noSuchName.
+        snmp_device(site, "sw1", {"address": sw.address, "community": "switch",
+                                  "profile": "auto", "version": "1"})
+        site.start()
+        m = ok_with(site, "apc", profile="ups-apc", status="OL")
+        self.assertAlmostEqual(m["charge_pct"]["value"], 99.5)
+        self.assertNotIn("alarms", m)
+        m = ok_with(site, "rfc", profile="ups-rfc1628", status="OL", alarms="")
+        self.assertEqual(m["runtime_s"]["value"], 42 * 60)
+        for name, why in (("sw", "noSuchInstance"), ("sw1", "noSuchName")):
+            d = wait_for(lambda: site.dev(name), lambda d: d["contact"] == "lost",
+                         timeout=15, what="%s contact lost" % name)
+            self.assertIn("auto: not a UPS this probe knows: sysObjectID "
+                          "1.3.6.1.4.1.8072.3.2.10", d["reason"])
+            self.assertIn(why, d["reason"])
+            self.assertEqual(d["metrics"], [])
+
+    def test_decided_again_after_contact_lost(self):
+        sim = Snmpsim(self, "ups-rfc1628").start()
+        site = Site(self)
+        snmp_device(site, "ups", {"address": sim.address, "community": "ups-rfc1628",
+                                  "profile": "auto"})
+        site.start()
+        ok_with(site, "ups", profile="ups-rfc1628", status="OL")
+        # Another UPS (an APC) answers at the same address once contact is back.
+        sim.stop()
+        wait_for(lambda: site.dev("ups"), lambda d: d["contact"] == "lost",
+                 timeout=15, what="contact lost")
+        sim.replace("ups-rfc1628", "ups-apc")
+        sim.start()
+        m = ok_with(site, "ups", profile="ups-apc", status="OL")
+        self.assertAlmostEqual(m["charge_pct"]["value"], 99.5)
+        self.assertEqual(m["alarms"]["quality"], "error")
+        self.assertIn("auto now chose ups-apc", m["alarms"]["reason"])
+
+
+IF = "1.3.6.1.2.1.2.2.1"
+IFX = "1.3.6.1.2.1.31.1.1.1"
+
+
+class Links(unittest.TestCase):
+    def test_status_rates_and_reset(self):
+        sw = Snmpsim(self, "switch").start()
+        site = Site(self)
+        links = [
+            {"name": "wan", "match": "ifName", "value": "ge-0/0/1", "role": "wan"},
+            {"name": "lan", "match": "ifAlias", "value": "LAN core", "role": "lan"},
+            {"name": "byindex", "match": "ifIndex", "value": "2"},
+            {"name": "bydescr", "match": "ifDescr", "value": "GigabitEthernet0/0/1",
+             "role": "internet"},
+            {"name": "ghost", "value": "ge-9/9/9"},
+        ]
+        # Polls a second apart: rates less sensitive to a loaded machine, and
+        # the poll after a counter reset lasts long enough to be seen.
+        snmp_device(site, "sw", {"address": sw.address, "community": "switch",
+                                 "links": links}, interval=1, timeout=0.5)
+        # v1 walks with GETNEXT.
+        snmp_device(site, "sw1", {"address": sw.address, "community": "switch",
+                                  "version": "1", "links": links[:1]})
+        site.start()
+        ok_with(site, "sw", wan_up=True, wan_state="up", wan_role="wan",
+                lan_state="up", lan_role="lan", byindex_state="up",
+                byindex_role="other", bydescr_state="up", bydescr_role="internet",
+                ghost_role="other")
+        ok_with(site, "sw1", wan_up=True, wan_state="up")
+        rates = ("in_bps", "out_bps", "in_pct", "out_pct", "in_errors_ps",
+                 "out_errors_ps")
+        m = wait_for(lambda: site.metrics("sw"),
+                     lambda m: all(m["%s_%s" % (l, r)]["quality"] == "ok"
+                                   for l in ("wan", "lan") for r in rates),
+                     timeout=15, what="rates")
+        v = {k: x["value"] for k, x in m.items()}
+        # ifHCInOctets grows by 125,000 octets/s: 1 Mbit/s of a 100 Mbit/s link.
+        self.assertTrue(0.5e6 < v["wan_in_bps"] < 2e6, v["wan_in_bps"])
+        self.assertTrue(0.5e5 < v["wan_out_bps"] < 2e5, v["wan_out_bps"])
+        self.assertTrue(0.5 < v["wan_in_pct"] < 2, v["wan_in_pct"])
+        self.assertTrue(15 < v["wan_in_errors_ps"] < 60, v["wan_in_errors_ps"])
+        self.assertEqual(v["wan_out_errors_ps"], 0)
+        self.assertTrue(0.5 * 8000 < v["lan_in_bps"] < 2 * 8000, v["lan_in_bps"])
+        # 8 kbit/s of 1 Gbit/s.
+        self.assertTrue(0.0004 < v["lan_in_pct"] < 0.0016, v["lan_in_pct"])
+        self.assertEqual(m["wan_in_bps"]["unit"], "bit/s")
+        self.assertEqual(m["wan_in_pct"]["unit"], "%")
+        self.assertEqual(m["ghost_up"]["quality"], "error")
+        self.assertIn('no interface with ifName "ge-9/9/9"', m["ghost_up"]["reason"])
+        self.assertIn('no interface', m["ghost_in_bps"]["reason"])
+
+        # Oper down while admin up: down; admin down: disabled.
+        sw.set("switch", IF + ".8.1", "i", 2)
+        ok_with(site, "sw", wan_up=False, wan_state="down", bydescr_state="down",
+                lan_state="up")
+        sw.set("switch", IF + ".7.1", "i", 2)
+        ok_with(site, "sw", wan_up=False, wan_state="disabled")
+        sw.set("switch", IF + ".7.1", "i", 1)
+        sw.set("switch", IF + ".8.1", "i", 1)
+        ok_with(site, "sw", wan_up=True, wan_state="up")
+
+        # ifCounterDiscontinuityTime changes: no rate for that poll.
+        sw.set("switch", IFX + ".19.2", "t", 500, reads="0:0:00:05.00")
+        m = wait_for(lambda: site.metrics("sw"),
+                     lambda m: m["lan_in_bps"]["quality"] == "error",
+                     timeout=15, interval=0.02, what="a counter reset")
+        self.assertEqual(m["lan_in_bps"]["reason"], "counter reset")
+        self.assertEqual(m["byindex_out_bps"]["reason"], "counter reset")
+        wait_for(lambda: site.metrics("sw"),
+                 lambda m: m["lan_in_bps"]["quality"] == "ok",
+                 timeout=15, what="rates again")
+        self.assertEqual(site.dev("sw")["contact"], "ok")
+
+        # The interface found no longer has the alias: looked up again.
+        sw.set("switch", IFX + ".18.2", "s", "LAN old", reads='"LAN old"')
+        m = wait_for(lambda: site.metrics("sw"),
+                     lambda m: m["lan_up"]["quality"] == "error",
+                     timeout=15, what="lan lost")
+        self.assertRegex(m["lan_up"]["reason"],
+                         r'ifAlias.2 is no more "LAN core"|no interface with '
+                         r'ifAlias "LAN core"')
+        self.assertEqual(m["lan_role"]["value"], "lan")
+        self.assertEqual(m["byindex_state"]["value"], "up")
+        sw.set("switch", IFX + ".18.2", "s", "LAN core", reads='"LAN core"')
+        ok_with(site, "sw", lan_up=True, lan_state="up")
+
+
 class Generic(unittest.TestCase):
     def test_points(self):
         agent = Snmpsim(self, "ups-apc").start()
