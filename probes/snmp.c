@@ -32,16 +32,16 @@
 #include "monitor/monitor.h"
 #include "probes/probe.h"
 
-#define SNMP_MAX_POINTS    256
-#define SNMP_MAX_LINKS     32
-#define SNMP_LINK_ITEMS    9    /* OIDs read per link */
-#define SNMP_PROFILE_ITEMS 32   /* the most OIDs a UPS profile reads */
-#define SNMP_LINKWALK_MAX  4096 /* interface rows read looking links up */
-#define SNMP_WALK_MAX      256  /* alarm table rows read per poll */
-#define SNMP_BULK_REPS     16
-#define SNMP_ALARM_PREFIX  "1.3.6.1.2.1.33.1.6.3"
-#define SNMP_SYSOBJECTID   "1.3.6.1.2.1.1.2.0"
-#define SNMP_UPS_IDENT     "1.3.6.1.2.1.33.1.1.1.0" /* upsIdentManufacturer */
+#define SNMP_MAX_POINTS   256
+#define SNMP_MAX_LINKS    32
+#define SNMP_LINK_ITEMS   9 /* OIDs read per link */
+#define SNMP_MAX_ITEMS    (SNMP_MAX_POINTS + 32 + SNMP_MAX_LINKS * SNMP_LINK_ITEMS + 1)
+#define SNMP_LINKWALK_MAX 4096 /* interface rows read looking links up */
+#define SNMP_WALK_MAX     256  /* alarm table rows read per poll */
+#define SNMP_BULK_REPS    16
+#define SNMP_ALARM_PREFIX "1.3.6.1.2.1.33.1.6.3"
+#define SNMP_SYSOBJECTID  "1.3.6.1.2.1.1.2.0"
+#define SNMP_UPS_IDENT    "1.3.6.1.2.1.33.1.1.1.0" /* upsIdentManufacturer */
 
 enum { V_1, V_2C, V_3 };
 enum { SL_NOAUTH, SL_AUTHNOPRIV, SL_AUTHPRIV };
@@ -177,12 +177,11 @@ struct snmp_dev {
 	struct poll *pending;
 	long reqid;
 	enum snmp_stage stage;
-	struct snmp_item *items; /* sized for this device's points, profile, links */
-	size_t items_cap;
+	struct snmp_item items[SNMP_MAX_ITEMS];
 	size_t nitems;
 	size_t npoints;
-	size_t nprof;  /* end of the profile's items; the links' follow */
-	size_t *chunk; /* item indices in the PDU in flight (items_cap) */
+	size_t nprof;                 /* end of the profile's items; the links' follow */
+	size_t chunk[SNMP_MAX_ITEMS]; /* item indices in the PDU in flight */
 	size_t nchunk;
 	oid walk[MAX_OID_LEN];
 	size_t walk_len;
@@ -1991,10 +1990,7 @@ snmp_use_profile(struct snmp_dev *sd, int profile)
 	sd->profile = profile;
 	sd->nitems = sd->npoints;
 	for (prof = snmp_profile_oids(profile); prof != NULL && *prof != NULL; prof++) {
-		struct snmp_item *it;
-		if (sd->nitems - sd->npoints >= SNMP_PROFILE_ITEMS)
-			fatalx("%s: profile larger than SNMP_PROFILE_ITEMS", __func__);
-		it = &sd->items[sd->nitems++];
+		struct snmp_item *it = &sd->items[sd->nitems++];
 		memset(it, 0, sizeof(*it));
 		if (snmp_oid_parse(*prof, it->name, &it->len) == -1)
 			fatalx("%s: bad built-in OID", __func__);
@@ -2152,14 +2148,6 @@ snmp_set(struct device *dev, const char *oidtext, char type, const char *value,
 
 static void snmp_stop(struct device *);
 
-static void
-snmp_dev_free(struct snmp_dev *sd)
-{
-	free(sd->items);
-	free(sd->chunk);
-	free(sd);
-}
-
 static int
 snmp_start(struct device *dev)
 {
@@ -2176,11 +2164,6 @@ snmp_start(struct device *dev)
 	sd->version = sc->version;
 	sd->conf_profile = sc->profile;
 	sd->max_oids = sc->max_oids;
-	/* Sized for this device: a profile chosen later by auto fits too. */
-	sd->items_cap =
-	    sc->points.n + SNMP_PROFILE_ITEMS + sc->links.n * SNMP_LINK_ITEMS + 1;
-	sd->items = xcalloc(sd->items_cap, sizeof(*sd->items));
-	sd->chunk = xcalloc(sd->items_cap, sizeof(*sd->chunk));
 	for (i = 0; i < sc->points.n; i++) {
 		const struct snmp_point_conf *pc =
 		    (const struct snmp_point_conf *)sc->points.items + i;
@@ -2215,7 +2198,7 @@ snmp_start(struct device *dev)
 	default:
 		s.version = SNMP_VERSION_3;
 		if (snmp_usm_keys(&s, sc, dc->name) == -1) {
-			snmp_dev_free(sd);
+			free(sd);
 			return -1;
 		}
 		break;
@@ -2223,13 +2206,13 @@ snmp_start(struct device *dev)
 	if ((sd->sess = snmp_sess_open(&s)) == NULL) {
 		log_warnx("device \"%s\": cannot open an SNMP session to %s", dc->name,
 		    sc->address);
-		snmp_dev_free(sd);
+		free(sd);
 		return -1;
 	}
 	if ((t = snmp_sess_transport(sd->sess)) == NULL || t->sock < 0) {
 		log_warnx("device \"%s\": SNMP session without a socket", dc->name);
 		snmp_sess_close(sd->sess);
-		snmp_dev_free(sd);
+		free(sd);
 		return -1;
 	}
 	sd->rev =
@@ -2260,7 +2243,7 @@ snmp_stop(struct device *dev)
 	snmp_sess_close(sd->sess); /* may call back for the SETs in flight */
 	while (!LIST_EMPTY(&sd->sets))
 		snmp_set_finish(LIST_FIRST(&sd->sets), 0, "the device was stopped");
-	snmp_dev_free(sd);
+	free(sd);
 	device_set_probe_data(dev, NULL);
 }
 
