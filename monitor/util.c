@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "monitor/monitor.h"
 
@@ -367,13 +368,22 @@ tz_apply(const char *name)
 	return 0;
 }
 
-/* A random 32-bit number for jitter (not for secrets). */
+/*
+ * A random 32-bit number for jitter (not for secrets): xorshift64*, seeded
+ * once from getrandom(2), so that scheduling a poll costs no system call.
+ */
 uint32_t
 random_u32(void)
 {
-	uint32_t v;
+	static uint64_t state;
 
-	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != sizeof(v))
-		v = (uint32_t)random();
-	return v;
+	while (state == 0) {
+		if (getrandom(&state, sizeof(state), GRND_NONBLOCK) != sizeof(state))
+			state = (uint64_t)time_mono_ms() ^ ((uint64_t)getpid() << 32);
+		state |= state == 0;
+	}
+	state ^= state >> 12;
+	state ^= state << 25;
+	state ^= state >> 27;
+	return (uint32_t)((state * 2685821657736338717ULL) >> 32);
 }

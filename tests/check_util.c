@@ -335,6 +335,28 @@ START_TEST(strlcpy_s_truncates)
 }
 END_TEST
 
+/* Jitter must spread: distinct values, both halves of the range, low bits too. */
+START_TEST(random_u32_spreads)
+{
+	uint32_t seen[1000];
+	size_t i, j, distinct = 0, high = 0, odd = 0;
+
+	for (i = 0; i < 1000; i++) {
+		seen[i] = random_u32();
+		high += seen[i] >> 31;
+		odd += seen[i] & 1;
+		for (j = 0; j < i && seen[j] != seen[i]; j++)
+			;
+		distinct += j == i;
+	}
+	ck_assert_uint_ge(distinct, 995);
+	ck_assert_uint_ge(high, 400);
+	ck_assert_uint_le(high, 600);
+	ck_assert_uint_ge(odd, 400);
+	ck_assert_uint_le(odd, 600);
+}
+END_TEST
+
 static Suite *
 util_suite(void)
 {
@@ -364,6 +386,7 @@ util_suite(void)
 	tcase_add_test(tc, tz_valid_table);
 	tcase_add_test(tc, tz_apply_refuses_unknown);
 	tcase_add_test(tc, strlcpy_s_truncates);
+	tcase_add_test(tc, random_u32_spreads);
 	suite_add_tcase(s, tc);
 	return s;
 }
