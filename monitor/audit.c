@@ -335,15 +335,16 @@ out:
 json_t *
 audit_read(const char *path, int64_t since_ms, size_t max)
 {
-	json_t *all = json_array();
+	json_t *all = json_array(), **ring = NULL;
 	char prev[HASH_HEX + 1], hash[HASH_HEX + 1], why[200];
 	char *line = NULL;
-	size_t cap = 0;
+	size_t cap = 0, n = 0, i;
 	ssize_t len;
 	FILE *f;
 
-	if ((f = fopen(path, "re")) == NULL)
+	if (max == 0 || (f = fopen(path, "re")) == NULL)
 		return all;
+	/* The newest max entries, in a ring: a long journal costs one pass. */
 	while ((len = getline(&line, &cap, f)) != -1) {
 		json_t *obj = NULL, *t;
 		uint64_t seq;
@@ -365,10 +366,16 @@ audit_read(const char *path, int64_t since_ms, size_t max)
 				continue;
 			}
 		}
-		json_array_append_new(all, obj);
-		if (json_array_size(all) > max)
-			json_array_remove(all, 0);
+		if (n < max)
+			ring = xreallocarray(ring, n + 1, sizeof(*ring));
+		else
+			json_decref(ring[n % max]);
+		ring[n % max] = obj;
+		n++;
 	}
+	for (i = n > max ? n - max : 0; i < n; i++)
+		json_array_append_new(all, ring[i % max]);
+	free(ring);
 	free(line);
 	fclose(f);
 	return all;

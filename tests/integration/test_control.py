@@ -22,14 +22,14 @@ MAX_LINE = 256
 MAX_PER_UID = 4
 
 
-class ControlSocket(unittest.TestCase):
+class OneDaemon(unittest.TestCase):
+    """One daemon for the whole class, with one replay device; it must exit 0."""
+    control = {}
+
     @classmethod
     def setUpClass(cls):
-        # One daemon for the whole class: the point is that it survives
-        # every bad client.  Its own checks run in tearDownClass.
         cls.site = Site(cls)
-        cls.site.control.update({"max_line": MAX_LINE, "idle_timeout": 1,
-                                 "max_per_uid": MAX_PER_UID})
+        cls.site.control.update(cls.control)
         cls.site.device("ups", SCENARIO)
         cls.site.start()
         wait_until(lambda: cls.site.status()["devices"]["ok"] == 1, what="the device ok")
@@ -40,6 +40,11 @@ class ControlSocket(unittest.TestCase):
         rc = cls.site.stop()
         if rc != 0:
             raise AssertionError("sonaed exited with %r:\n%s" % (rc, cls.site.log_text()))
+
+
+class ControlSocket(OneDaemon):
+    # The point is that this one daemon survives every bad client.
+    control = {"max_line": MAX_LINE, "idle_timeout": 1, "max_per_uid": MAX_PER_UID}
 
     def setUp(self):
         self.assertTrue(self.site.running(), "sonaed is gone:\n" + self.site.log_text())
@@ -200,19 +205,7 @@ class ControlSocket(unittest.TestCase):
         wait_until(lambda: self.site.sonae("status").rc == 0, what="a free connection slot")
 
 
-class Cli(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.site = Site(cls)
-        cls.site.device("ups", SCENARIO)
-        cls.site.start()
-        wait_until(lambda: cls.site.status()["devices"]["ok"] == 1, what="the device ok")
-
-    @classmethod
-    def tearDownClass(cls):
-        rc = cls.site.stop()
-        if rc != 0:
-            raise AssertionError("sonaed exited with %r:\n%s" % (rc, cls.site.log_text()))
+class Cli(OneDaemon):
 
     def test_unknown_verb(self):
         r = self.site.sonae("frobnicate")
