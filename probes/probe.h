@@ -71,12 +71,19 @@ enum snmp_value_kind {
 	SV_MISSING, /* noSuchObject, noSuchInstance, endOfMibView, noSuchName */
 	SV_OTHER,   /* a type the probe does not read */
 };
+/*
+ * A decoded varbind.  text and oid are the value's own (heap) copies, so a
+ * reading costs what the agent sent, not two fixed 1 kB buffers: a thousand
+ * devices each keep a few dozen of these.  snmp_value_decode() overwrites v
+ * without freeing it; snmp_value_clear() frees and zeroes it.
+ */
 struct snmp_value {
 	enum snmp_value_kind kind;
 	double num;
-	char text[256]; /* SV_TEXT, or why SV_MISSING/SV_OTHER */
-	oid oid[MAX_OID_LEN];
+	char *text; /* SV_TEXT: the string, valid UTF-8 */
+	oid *oid;   /* SV_OID */
 	size_t oid_len;
+	char why[32]; /* SV_MISSING, SV_OTHER: the agent's exception, the type */
 };
 struct snmp_sample {
 	int valid;
@@ -91,6 +98,7 @@ struct snmp_ups {
 int snmp_oid_parse(const char *, oid *, size_t *);
 int snmp_address_valid(const char *);
 void snmp_value_decode(const netsnmp_variable_list *, double, struct snmp_value *);
+void snmp_value_clear(struct snmp_value *);
 int snmp_alarm_match(const oid *, size_t);
 void snmp_alarm_text(uint32_t, char *, size_t);
 void snmp_ups_status(const struct snmp_ups *, char *, size_t);

@@ -34,8 +34,9 @@
 
 #define SNMP_MAX_POINTS   256
 #define SNMP_MAX_LINKS    32
-#define SNMP_LINK_ITEMS   9 /* OIDs read per link */
-#define SNMP_MAX_ITEMS    (SNMP_MAX_POINTS + 32 + SNMP_MAX_LINKS * SNMP_LINK_ITEMS + 1)
+#define SNMP_LINK_ITEMS   9    /* OIDs read per link */
+#define SNMP_PROFILE_MAX  16   /* the most OIDs a UPS profile reads */
+#define SNMP_TEXT_MAX     255  /* bytes of an octet string kept */
 #define SNMP_LINKWALK_MAX 4096 /* interface rows read looking links up */
 #define SNMP_WALK_MAX     256  /* alarm table rows read per poll */
 #define SNMP_BULK_REPS    16
@@ -122,7 +123,7 @@ struct snmp_link {
 
 /* One OID read by a poll, and what came back. */
 struct snmp_item {
-	oid name[MAX_OID_LEN];
+	oid *name; /* its own length: most OIDs are a dozen sub-identifiers */
 	size_t len;
 	int done;
 	struct snmp_value val;
@@ -165,7 +166,7 @@ struct snmp_dev {
 	int max_oids;
 	struct snmp_value ident_sys, ident_ups; /* auto: what the agent said */
 	int had_alarms;                         /* auto: alarms was reported */
-	struct snmp_link links[SNMP_MAX_LINKS];
+	struct snmp_link *links;                /* one per configured link */
 	size_t nlinks;
 	size_t uptime_item; /* sysUpTime, read when there are links */
 	int lcol;           /* the column of the link walk in flight */
@@ -177,11 +178,16 @@ struct snmp_dev {
 	struct poll *pending;
 	long reqid;
 	enum snmp_stage stage;
-	struct snmp_item items[SNMP_MAX_ITEMS];
-	size_t nitems;
+	/*
+	 * What a poll reads, in this order: the points, the profile's OIDs,
+	 * sysUpTime and each resolved link's OIDs.  Sized at start for the
+	 * most this device can read (cap), so a device costs what it reads.
+	 */
+	struct snmp_item *items;
+	size_t nitems, cap;
 	size_t npoints;
-	size_t nprof;                 /* end of the profile's items; the links' follow */
-	size_t chunk[SNMP_MAX_ITEMS]; /* item indices in the PDU in flight */
+	size_t nprof;  /* end of the profile's items; the links' follow */
+	size_t *chunk; /* item indices in the PDU in flight (cap of them) */
 	size_t nchunk;
 	oid walk[MAX_OID_LEN];
 	size_t walk_len;
@@ -306,7 +312,9 @@ snmp_value_decode(const netsnmp_variable_list *vb, double scale, struct snmp_val
 		break;
 	case ASN_OCTET_STR:
 		v->kind = SV_TEXT;
-		n = vb->val_len < sizeof(v->text) - 1 ? vb->val_len : sizeof(v->text) - 1;
+		/* An octet string is at most 65,535 bytes; keep what a screen shows. */
+		n = vb->val_len < SNMP_TEXT_MAX ? vb->val_len : SNMP_TEXT_MAX;
+		v->text = xmalloc(n + 1);
 		memcpy(v->text, vb->val.string, n);
 		v->text[n] = '\0';
 		/* Keep what an operator can read: cut at a NUL or bad UTF-8. */
@@ -320,27 +328,36 @@ snmp_value_decode(const netsnmp_variable_list *vb, double scale, struct snmp_val
 		n = vb->val_len / sizeof(oid);
 		if (n > MAX_OID_LEN)
 			n = MAX_OID_LEN;
+		v->oid = xreallocarray(NULL, n > 0 ? n : 1, sizeof(oid));
 		memcpy(v->oid, vb->val.objid, n * sizeof(oid));
 		v->oid_len = n;
 		break;
 	case SNMP_NOSUCHOBJECT:
 		v->kind = SV_MISSING;
-		snprintf(v->text, sizeof(v->text), "noSuchObject");
+		snprintf(v->why, sizeof(v->why), "noSuchObject");
 		break;
 	case SNMP_NOSUCHINSTANCE:
 		v->kind = SV_MISSING;
-		snprintf(v->text, sizeof(v->text), "noSuchInstance");
+		snprintf(v->why, sizeof(v->why), "noSuchInstance");
 		break;
 	case SNMP_ENDOFMIBVIEW:
 		v->kind = SV_MISSING;
-		snprintf(v->text, sizeof(v->text), "endOfMibView");
+		snprintf(v->why, sizeof(v->why), "endOfMibView");
 		break;
 	default:
 		v->kind = SV_OTHER;
 		snprintf(
-		    v->text, sizeof(v->text), "unexpected ASN.1 type 0x%02x", vb->type);
+		    v->why, sizeof(v->why), "unexpected ASN.1 type 0x%02x", vb->type);
 		break;
 	}
+}
+
+void
+snmp_value_clear(struct snmp_value *v)
+{
+	free(v->text);
+	free(v->oid);
+	memset(v, 0, sizeof(*v));
 }
 
 /* The well-known RFC 1628 alarm an alarm row's Descr names: X of .1.6.3.X, or 0. */
@@ -418,7 +435,8 @@ snmp_ups_status(const struct snmp_ups *u, char *buf, size_t len)
 
 /*
  * An APC reading: the high-precision value (scaled by 0.1) when the agent
- * has it, else the standard one; SV_MISSING when neither answered.
+ * has it, else the standard one; SV_MISSING when neither answered.  out
+ * borrows the text of the one chosen: never clear it.
  */
 void
 snmp_apc_pick(
@@ -906,7 +924,7 @@ snmp_report_number(struct poll *p, const char *name, const struct snmp_value *v,
 	if (v->kind == SV_NUMBER)
 		poll_number(p, name, v->num * f, unit);
 	else if (v->kind == SV_MISSING || v->kind == SV_OTHER)
-		poll_invalid(p, name, MK_NUMBER, unit, "%s", v->text);
+		poll_invalid(p, name, MK_NUMBER, unit, "%s", v->why);
 	else if (v->kind == SV_NONE)
 		poll_invalid(p, name, MK_NUMBER, unit, "not read");
 	else
@@ -926,7 +944,7 @@ static const char *
 snmp_why(const struct snmp_value *v)
 {
 	if (v->kind == SV_MISSING || v->kind == SV_OTHER)
-		return v->text;
+		return v->why;
 	if (v->kind == SV_NONE)
 		return "not read";
 	return "not a number";
@@ -1293,8 +1311,9 @@ snmp_take_get(struct snmp_dev *sd, netsnmp_pdu *pdu)
 		/* SNMPv1: one missing OID fails the PDU; ask again without it. */
 		struct snmp_item *it = &sd->items[sd->chunk[pdu->errindex - 1]];
 		it->done = 1;
+		snmp_value_clear(&it->val);
 		it->val.kind = SV_MISSING;
-		snprintf(it->val.text, sizeof(it->val.text), "noSuchName");
+		snprintf(it->val.why, sizeof(it->val.why), "noSuchName");
 		return 0;
 	}
 	if (pdu->errstat != SNMP_ERR_NOERROR) {
@@ -1310,6 +1329,7 @@ snmp_take_get(struct snmp_dev *sd, netsnmp_pdu *pdu)
 			    "the agent answered other OIDs than asked");
 			return -1;
 		}
+		snmp_value_clear(&it->val);
 		snmp_value_decode(vb, 1, &it->val);
 		it->done = 1;
 	}
@@ -1323,7 +1343,7 @@ snmp_ident_text(const struct snmp_value *v, char *buf, size_t len)
 	if (v->kind == SV_OID)
 		snmp_oid_text(v->oid, v->oid_len, buf, len);
 	else if (v->kind == SV_MISSING || v->kind == SV_OTHER)
-		snprintf(buf, len, "%s", v->text);
+		snprintf(buf, len, "%s", v->why);
 	else if (v->kind == SV_NONE)
 		snprintf(buf, len, "not read");
 	else
@@ -1339,10 +1359,10 @@ snmp_take_ident(struct snmp_dev *sd, netsnmp_pdu *pdu)
 	const char *name;
 	char sys[256], ups[256];
 
+	snmp_value_clear(v);
 	if (pdu->errstat == SNMP_ERR_NOSUCHNAME) { /* v1 */
-		memset(v, 0, sizeof(*v));
 		v->kind = SV_MISSING;
-		snprintf(v->text, sizeof(v->text), "noSuchName");
+		snprintf(v->why, sizeof(v->why), "noSuchName");
 	} else if (pdu->errstat != SNMP_ERR_NOERROR) {
 		snmp_finish(sd, POLL_PROTOCOL,
 		    "auto: the agent answered %s to a GET of %s",
@@ -1362,7 +1382,11 @@ snmp_take_ident(struct snmp_dev *sd, netsnmp_pdu *pdu)
 	}
 	if (name == NULL) {
 		snmp_ident_text(&sd->ident_sys, sys, sizeof(sys));
-		snprintf(ups, sizeof(ups), "%s", sd->ident_ups.text);
+		snprintf(ups, sizeof(ups), "%s",
+		    sd->ident_ups.kind == SV_TEXT ? sd->ident_ups.text
+		    : sd->ident_ups.kind == SV_MISSING || sd->ident_ups.kind == SV_OTHER
+		        ? sd->ident_ups.why
+		        : "");
 		snmp_finish(sd, POLL_ERROR,
 		    "auto: not a UPS this probe knows: sysObjectID %s is not APC's "
 		    "(1.3.6.1.4.1.318) and upsIdentManufacturer (RFC 1628) gave %s",
@@ -1424,6 +1448,7 @@ snmp_take_linkwalk(struct snmp_dev *sd, netsnmp_pdu *pdu)
 			l->ifindex = (uint32_t)vb->name[col_len];
 			memset(l->prev, 0, sizeof(l->prev));
 		}
+		snmp_value_clear(&v);
 		if (++sd->walk_rows >= SNMP_LINKWALK_MAX)
 			return 1;
 	}
@@ -1469,6 +1494,7 @@ snmp_take_walk(struct snmp_dev *sd, netsnmp_pdu *pdu)
 			sd->alarms |= 1u << x;
 		else if (v.kind == SV_OID)
 			sd->alarms |= 1u << 0; /* unknown alarm: counted, not named */
+		snmp_value_clear(&v);
 		if (++sd->walk_rows >= SNMP_WALK_MAX)
 			return 1;
 	}
@@ -1896,22 +1922,47 @@ snmp_usm_keys(netsnmp_session *s, const struct snmp_conf *sc, const char *name)
 	return 0;
 }
 
+/*
+ * Make item i read the OID text (then .ifindex unless -1), not read yet.
+ * The OIDs are built in or checked at load: a bad one is a bug.  The name
+ * is kept when it is the same, as it is poll after poll for a link.
+ */
+static void
+snmp_item_set(struct snmp_dev *sd, size_t i, const char *text, long ifindex)
+{
+	struct snmp_item *it;
+	oid o[MAX_OID_LEN];
+	size_t len;
+
+	if (i >= sd->cap || snmp_oid_parse(text, o, &len) == -1 ||
+	    (ifindex >= 0 && len >= MAX_OID_LEN))
+		fatalx("%s: item %zu of %zu, OID %s", __func__, i, sd->cap, text);
+	if (ifindex >= 0)
+		o[len++] = (oid)ifindex;
+	it = &sd->items[i];
+	if (it->name == NULL || it->len != len ||
+	    memcmp(it->name, o, len * sizeof(oid))) {
+		free(it->name);
+		it->name = xreallocarray(NULL, len, sizeof(oid));
+		memcpy(it->name, o, len * sizeof(oid));
+		it->len = len;
+	}
+	it->done = 0;
+	snmp_value_clear(&it->val);
+}
+
 /* The items of the links found (after the profile's), and sysUpTime. */
 static void
 snmp_build_links(struct snmp_dev *sd)
 {
 	const struct snmp_conf *sc = device_conf(sd->dev)->probe_conf;
-	struct snmp_item *it;
 	size_t i, k;
 
 	sd->nitems = sd->nprof;
 	if (sd->nlinks == 0)
 		return;
 	sd->uptime_item = sd->nitems;
-	it = &sd->items[sd->nitems++];
-	memset(it, 0, sizeof(*it));
-	if (snmp_oid_parse(SNMP_SYSUPTIME, it->name, &it->len) == -1)
-		fatalx("%s: bad built-in OID", __func__);
+	snmp_item_set(sd, sd->nitems++, SNMP_SYSUPTIME, -1);
 	for (i = 0; i < sd->nlinks; i++) {
 		const struct snmp_link_conf *lc =
 		    (const struct snmp_link_conf *)sc->links.items + i;
@@ -1924,12 +1975,7 @@ snmp_build_links(struct snmp_dev *sd)
 			    k < 8 ? snmp_link_oids[k] : snmp_link_columns[lc->match];
 			if (col == NULL)
 				break;
-			it = &sd->items[sd->nitems++];
-			memset(it, 0, sizeof(*it));
-			if (snmp_oid_parse(col, it->name, &it->len) == -1 ||
-			    it->len >= MAX_OID_LEN)
-				fatalx("%s: bad built-in OID", __func__);
-			it->name[it->len++] = l->ifindex;
+			snmp_item_set(sd, sd->nitems++, col, (long)l->ifindex);
 		}
 	}
 }
@@ -1989,12 +2035,8 @@ snmp_use_profile(struct snmp_dev *sd, int profile)
 
 	sd->profile = profile;
 	sd->nitems = sd->npoints;
-	for (prof = snmp_profile_oids(profile); prof != NULL && *prof != NULL; prof++) {
-		struct snmp_item *it = &sd->items[sd->nitems++];
-		memset(it, 0, sizeof(*it));
-		if (snmp_oid_parse(*prof, it->name, &it->len) == -1)
-			fatalx("%s: bad built-in OID", __func__);
-	}
+	for (prof = snmp_profile_oids(profile); prof != NULL && *prof != NULL; prof++)
+		snmp_item_set(sd, sd->nitems++, *prof, -1);
 	sd->nprof = sd->nitems;
 	snmp_build_links(sd);
 }
@@ -2083,7 +2125,8 @@ snmp_set_answer(
 	else if (v.kind == SV_OID)
 		snmp_oid_text(v.oid, v.oid_len, why, sizeof(why));
 	else
-		snprintf(why, sizeof(why), "%s", v.text);
+		snprintf(why, sizeof(why), "%s", v.kind == SV_TEXT ? v.text : v.why);
+	snmp_value_clear(&v);
 	snmp_set_finish(r, 0, "the agent took the SET but reads back %s", why);
 	return 1;
 }
@@ -2148,6 +2191,24 @@ snmp_set(struct device *dev, const char *oidtext, char type, const char *value,
 
 static void snmp_stop(struct device *);
 
+/* Free what snmp_start() allocated but the session and its events. */
+static void
+snmp_dev_free(struct snmp_dev *sd)
+{
+	size_t i;
+
+	for (i = 0; i < sd->cap; i++) {
+		free(sd->items[i].name);
+		snmp_value_clear(&sd->items[i].val);
+	}
+	snmp_value_clear(&sd->ident_sys);
+	snmp_value_clear(&sd->ident_ups);
+	free(sd->items);
+	free(sd->chunk);
+	free(sd->links);
+	free(sd);
+}
+
 static int
 snmp_start(struct device *dev)
 {
@@ -2164,15 +2225,16 @@ snmp_start(struct device *dev)
 	sd->version = sc->version;
 	sd->conf_profile = sc->profile;
 	sd->max_oids = sc->max_oids;
-	for (i = 0; i < sc->points.n; i++) {
-		const struct snmp_point_conf *pc =
-		    (const struct snmp_point_conf *)sc->points.items + i;
-		struct snmp_item *it = &sd->items[sd->nitems++];
-		if (snmp_oid_parse(pc->oid, it->name, &it->len) == -1)
-			fatalx("%s: OID not checked at load", __func__);
-	}
-	sd->npoints = sd->nitems;
 	sd->nlinks = sc->links.n;
+	sd->cap = sc->points.n + SNMP_PROFILE_MAX + 1 + sd->nlinks * SNMP_LINK_ITEMS;
+	sd->items = xcalloc(sd->cap, sizeof(*sd->items));
+	sd->chunk = xcalloc(sd->cap, sizeof(*sd->chunk));
+	if (sd->nlinks > 0)
+		sd->links = xcalloc(sd->nlinks, sizeof(*sd->links));
+	for (i = 0; i < sc->points.n; i++)
+		snmp_item_set(sd, sd->nitems++,
+		    ((const struct snmp_point_conf *)sc->points.items)[i].oid, -1);
+	sd->npoints = sd->nitems;
 	for (i = 0; i < sd->nlinks; i++) {
 		const struct snmp_link_conf *lc =
 		    (const struct snmp_link_conf *)sc->links.items + i;
@@ -2198,7 +2260,7 @@ snmp_start(struct device *dev)
 	default:
 		s.version = SNMP_VERSION_3;
 		if (snmp_usm_keys(&s, sc, dc->name) == -1) {
-			free(sd);
+			snmp_dev_free(sd);
 			return -1;
 		}
 		break;
@@ -2206,13 +2268,13 @@ snmp_start(struct device *dev)
 	if ((sd->sess = snmp_sess_open(&s)) == NULL) {
 		log_warnx("device \"%s\": cannot open an SNMP session to %s", dc->name,
 		    sc->address);
-		free(sd);
+		snmp_dev_free(sd);
 		return -1;
 	}
 	if ((t = snmp_sess_transport(sd->sess)) == NULL || t->sock < 0) {
 		log_warnx("device \"%s\": SNMP session without a socket", dc->name);
 		snmp_sess_close(sd->sess);
-		free(sd);
+		snmp_dev_free(sd);
 		return -1;
 	}
 	sd->rev =
@@ -2243,7 +2305,7 @@ snmp_stop(struct device *dev)
 	snmp_sess_close(sd->sess); /* may call back for the SETs in flight */
 	while (!LIST_EMPTY(&sd->sets))
 		snmp_set_finish(LIST_FIRST(&sd->sets), 0, "the device was stopped");
-	free(sd);
+	snmp_dev_free(sd);
 	device_set_probe_data(dev, NULL);
 }
 
@@ -2258,8 +2320,8 @@ snmp_poll(struct device *dev, struct poll *p)
 	if (sd->conf_profile == PROF_AUTO && sd->profile != PROF_AUTO &&
 	    device_state(dev)->contact == CONTACT_LOST)
 		snmp_use_profile(sd, PROF_AUTO);
-	memset(&sd->ident_sys, 0, sizeof(sd->ident_sys));
-	memset(&sd->ident_ups, 0, sizeof(sd->ident_ups));
+	snmp_value_clear(&sd->ident_sys);
+	snmp_value_clear(&sd->ident_ups);
 	/* links: look interfaces up again once contact was lost. */
 	for (i = 0; i < sd->nlinks; i++) {
 		const struct snmp_conf *sc = device_conf(dev)->probe_conf;
@@ -2274,7 +2336,7 @@ snmp_poll(struct device *dev, struct poll *p)
 	}
 	for (i = 0; i < sd->nitems; i++) {
 		sd->items[i].done = 0;
-		memset(&sd->items[i].val, 0, sizeof(sd->items[i].val));
+		snmp_value_clear(&sd->items[i].val);
 	}
 	sd->alarms = 0;
 	sd->alarms_ok = 0;

@@ -152,16 +152,34 @@ START_TEST(value_text_and_oid)
 	static const char bad[] = "ok\xff\xfe";
 	oid o[] = { 1, 3, 6, 1, 2, 1, 33, 1, 6, 3, 2 };
 
+	char big[400];
+
 	decode(ASN_OCTET_STR, "Smart-UPS 1500", 14, 1, &v);
 	ck_assert_int_eq(v.kind, SV_TEXT);
 	ck_assert_str_eq(v.text, "Smart-UPS 1500");
+	snmp_value_clear(&v);
+	ck_assert_ptr_null(v.text);
+	ck_assert_int_eq(v.kind, SV_NONE);
 	/* Invalid UTF-8 is cut off, never passed on. */
 	decode(ASN_OCTET_STR, bad, sizeof(bad) - 1, 1, &v);
 	ck_assert_str_eq(v.text, "ok");
+	snmp_value_clear(&v);
+	/* A long string is kept up to 255 bytes. */
+	memset(big, 'x', sizeof(big));
+	decode(ASN_OCTET_STR, big, sizeof(big), 1, &v);
+	ck_assert_uint_eq(strlen(v.text), 255);
+	snmp_value_clear(&v);
+	/* The empty string is a text, not a missing value. */
+	decode(ASN_OCTET_STR, "", 0, 1, &v);
+	ck_assert_int_eq(v.kind, SV_TEXT);
+	ck_assert_str_eq(v.text, "");
+	snmp_value_clear(&v);
 	decode(ASN_OBJECT_ID, o, sizeof(o), 1, &v);
 	ck_assert_int_eq(v.kind, SV_OID);
 	ck_assert_uint_eq(v.oid_len, NELEM(o));
 	ck_assert_int_eq(snmp_alarm_match(v.oid, v.oid_len), 2);
+	snmp_value_clear(&v);
+	ck_assert_ptr_null(v.oid);
 }
 END_TEST
 
@@ -181,11 +199,11 @@ START_TEST(value_missing)
 	for (i = 0; i < NELEM(cases); i++) {
 		decode(cases[i].type, NULL, 0, 1, &v);
 		ck_assert_int_eq(v.kind, SV_MISSING);
-		ck_assert_str_eq(v.text, cases[i].why);
+		ck_assert_str_eq(v.why, cases[i].why);
 	}
 	decode(ASN_IPADDRESS, "\x7f\0\0\1", 4, 1, &v);
 	ck_assert_int_eq(v.kind, SV_OTHER);
-	ck_assert_ptr_nonnull(strstr(v.text, "unexpected"));
+	ck_assert_str_eq(v.why, "unexpected ASN.1 type 0x40");
 }
 END_TEST
 
@@ -260,16 +278,16 @@ START_TEST(apc_pick)
 
 	/* No high-precision object: the standard one. */
 	hp.kind = SV_MISSING;
-	snprintf(hp.text, sizeof(hp.text), "noSuchObject");
+	snprintf(hp.why, sizeof(hp.why), "noSuchObject");
 	snmp_apc_pick(&hp, &std, &out);
 	ck_assert_double_eq(out.num, 99);
 
 	/* Neither: the standard object's reason. */
 	std.kind = SV_MISSING;
-	snprintf(std.text, sizeof(std.text), "noSuchInstance");
+	snprintf(std.why, sizeof(std.why), "noSuchInstance");
 	snmp_apc_pick(&hp, &std, &out);
 	ck_assert_int_eq(out.kind, SV_MISSING);
-	ck_assert_str_eq(out.text, "noSuchInstance");
+	ck_assert_str_eq(out.why, "noSuchInstance");
 
 	/* A high-precision string is no number: fall back too. */
 	hp.kind = SV_TEXT;
@@ -283,10 +301,12 @@ END_TEST
 START_TEST(auto_profile)
 {
 	struct snmp_value sys, ups;
-	char buf[64];
+	oid sysoid[MAX_OID_LEN];
+	char buf[64], eaton[] = "Eaton";
 
 	memset(&sys, 0, sizeof(sys));
 	memset(&ups, 0, sizeof(ups));
+	sys.oid = sysoid;
 	/* APC's enterprise, or deeper under it: ups-apc without asking more. */
 	sys.kind = SV_OID;
 	ck_assert_int_eq(
@@ -303,13 +323,14 @@ START_TEST(auto_profile)
 	ck_assert_str_eq(buf, "1.3.6.1.4.1.31");
 	/* upsIdentManufacturer answers: RFC 1628, even without a sysObjectID. */
 	ups.kind = SV_TEXT;
-	snprintf(ups.text, sizeof(ups.text), "Eaton");
+	ups.text = eaton;
 	ck_assert_str_eq(snmp_auto_profile(&sys, &ups), "ups-rfc1628");
 	sys.kind = SV_MISSING;
 	ck_assert_str_eq(snmp_auto_profile(&sys, &ups), "ups-rfc1628");
 	/* Neither: not a UPS. */
 	ups.kind = SV_MISSING;
-	snprintf(ups.text, sizeof(ups.text), "noSuchObject");
+	ups.text = NULL;
+	snprintf(ups.why, sizeof(ups.why), "noSuchObject");
 	ck_assert_ptr_null(snmp_auto_profile(&sys, &ups));
 	/* An APC OID sent as a string is no sysObjectID. */
 	sys.kind = SV_TEXT;
