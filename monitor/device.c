@@ -14,6 +14,15 @@
  * Polls keep a fixed phase: each device starts at a random offset (so a
  * thousand devices do not fire in the same millisecond) and then polls on
  * its own grid, start + k * interval, which does not drift with poll time.
+ *
+ * One timer per event loop drives every device (struct sched): the devices
+ * wait in a binary heap by when they fire next, and when the timer fires,
+ * every device due within the next few milliseconds (SCHED_BATCH_MS, less
+ * for short intervals) is polled in the same loop turn.  A thousand devices
+ * on their own timers would wake the process once per poll; in batches the
+ * requests leave together, the agents' answers come back together, and the
+ * loop sleeps between batches.  A poll is never late for it, only early by
+ * at most the batch window.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -26,6 +35,20 @@
 #include "probes/probe.h"
 
 #define FIRST_POLL_SPREAD_MS 5000
+#define SCHED_BATCH_MS       50 /* at most interval / 16 */
+#define SCHED_NONE           ((size_t)-1)
+
+/* The schedule of one event loop: devices by fire time, one timer. */
+struct sched {
+	struct event_base *base;
+	struct event *timer;
+	struct device **heap; /* a binary min-heap by fire_mono */
+	size_t n, cap;
+	size_t users; /* devices started on this loop */
+	struct sched *next;
+};
+
+static struct sched *scheds;
 
 struct poll_value {
 	char *metric;
@@ -54,7 +77,9 @@ struct device {
 	struct poll attempt_buf; /* lives as long as the device (see poll_done) */
 	int attempt;             /* 0 for the first attempt of a poll */
 	int64_t due_mono;        /* grid point of the current or next poll */
-	struct event *timer;     /* next poll or retry */
+	int64_t fire_mono;       /* when the next poll or retry starts */
+	struct sched *sched;     /* while started */
+	size_t heap_idx;         /* in sched->heap, or SCHED_NONE */
 	struct event *deadline;  /* end of the attempt in flight */
 
 	void (*change_cb)(struct device *, void *);
@@ -72,6 +97,175 @@ static const char *const poll_status_names[] = {
 static const char *const contact_names[] = { "pending", "ok", "missed", "lost" };
 
 static void device_attempt(struct device *);
+
+/* --- the schedule ------------------------------------------------------------ */
+
+static void
+timer_in(struct event *ev, int64_t ms)
+{
+	struct timeval tv;
+
+	if (ms < 0)
+		ms = 0;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(ev, &tv);
+}
+
+static void
+sched_swap(struct sched *s, size_t a, size_t b)
+{
+	struct device *t = s->heap[a];
+
+	s->heap[a] = s->heap[b];
+	s->heap[b] = t;
+	s->heap[a]->heap_idx = a;
+	s->heap[b]->heap_idx = b;
+}
+
+static void
+sched_up(struct sched *s, size_t i)
+{
+	while (i > 0 && s->heap[(i - 1) / 2]->fire_mono > s->heap[i]->fire_mono) {
+		sched_swap(s, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+}
+
+static void
+sched_down(struct sched *s, size_t i)
+{
+	size_t l, m;
+
+	for (;;) {
+		l = 2 * i + 1;
+		m = i;
+		if (l < s->n && s->heap[l]->fire_mono < s->heap[m]->fire_mono)
+			m = l;
+		if (l + 1 < s->n && s->heap[l + 1]->fire_mono < s->heap[m]->fire_mono)
+			m = l + 1;
+		if (m == i)
+			return;
+		sched_swap(s, i, m);
+		i = m;
+	}
+}
+
+/* Arm the loop's timer for the first device, or not at all. */
+static void
+sched_arm(struct sched *s)
+{
+	if (s->n == 0)
+		evtimer_del(s->timer);
+	else
+		timer_in(s->timer, s->heap[0]->fire_mono - time_mono_ms());
+}
+
+static void
+sched_remove(struct device *dev)
+{
+	struct sched *s = dev->sched;
+	size_t i = dev->heap_idx;
+
+	if (s == NULL || i == SCHED_NONE)
+		return;
+	dev->heap_idx = SCHED_NONE;
+	if (i != --s->n) {
+		s->heap[i] = s->heap[s->n];
+		s->heap[i]->heap_idx = i;
+		sched_down(s, i);
+		sched_up(s, i);
+	}
+	if (i == 0)
+		sched_arm(s);
+}
+
+/* Start the next poll or retry of dev at fire (monotonic ms). */
+static void
+sched_at(struct device *dev, int64_t fire)
+{
+	struct sched *s = dev->sched;
+
+	sched_remove(dev);
+	dev->fire_mono = fire;
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 64;
+		s->heap = xreallocarray(s->heap, s->cap, sizeof(*s->heap));
+	}
+	dev->heap_idx = s->n;
+	s->heap[s->n++] = dev;
+	sched_up(s, dev->heap_idx);
+	if (dev->heap_idx == 0)
+		sched_arm(s);
+}
+
+static int64_t
+sched_window(const struct device *dev)
+{
+	int64_t w = dev->conf->interval_ms / 16;
+
+	return w < SCHED_BATCH_MS ? w : SCHED_BATCH_MS;
+}
+
+static void
+sched_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct sched *s = arg;
+	int64_t now = time_mono_ms();
+	struct device *dev;
+	size_t polled = 0;
+
+	(void)fd;
+	(void)ev;
+	/*
+	 * A device is polled once per turn at most (its next poll is always
+	 * later than the window), and never more than the heap held when the
+	 * turn began: a probe bug cannot keep the loop here.
+	 */
+	while (s->n > 0 && polled++ <= s->n) {
+		dev = s->heap[0];
+		if (dev->fire_mono > now + sched_window(dev))
+			break;
+		sched_remove(dev);
+		device_attempt(dev);
+	}
+	sched_arm(s);
+}
+
+static struct sched *
+sched_get(struct event_base *base)
+{
+	struct sched *s;
+
+	for (s = scheds; s != NULL; s = s->next)
+		if (s->base == base)
+			break;
+	if (s == NULL) {
+		s = xcalloc(1, sizeof(*s));
+		s->base = base;
+		if ((s->timer = evtimer_new(base, sched_cb, s)) == NULL)
+			fatalx("%s: evtimer_new", __func__);
+		s->next = scheds;
+		scheds = s;
+	}
+	s->users++;
+	return s;
+}
+
+static void
+sched_put(struct sched *s)
+{
+	struct sched **pp;
+
+	if (--s->users > 0)
+		return;
+	for (pp = &scheds; *pp != s; pp = &(*pp)->next)
+		;
+	*pp = s->next;
+	event_free(s->timer);
+	free(s->heap);
+	free(s);
+}
 
 /* Short name of a poll status for the CLI and the journal. */
 const char *
@@ -172,6 +366,7 @@ device_new(struct event_base *base, struct store *store, const struct device_con
 {
 	struct device *dev = xcalloc(1, sizeof(*dev));
 
+	dev->heap_idx = SCHED_NONE;
 	dev->conf = conf;
 	dev->base = base;
 	dev->store = store;
@@ -253,9 +448,9 @@ device_set_change_cb(struct device *dev, void (*cb)(struct device *, void *), vo
 int64_t
 device_next_poll_ms(const struct device *dev)
 {
-	if (dev->timer == NULL || !evtimer_pending(dev->timer, NULL))
+	if (dev->heap_idx == SCHED_NONE)
 		return -1;
-	return time_now_ms() + (dev->due_mono - time_mono_ms());
+	return time_now_ms() + (dev->fire_mono - time_mono_ms());
 }
 
 /*
@@ -284,28 +479,6 @@ device_backoff(const struct device_conf *c, int missed, uint32_t r)
 }
 
 static void
-timer_in(struct event *ev, int64_t ms)
-{
-	struct timeval tv;
-
-	if (ms < 0)
-		ms = 0;
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(ev, &tv);
-}
-
-static void
-device_timer_cb(evutil_socket_t fd, short ev, void *arg)
-{
-	struct device *dev = arg;
-
-	(void)fd;
-	(void)ev;
-	device_attempt(dev);
-}
-
-static void
 device_schedule_next(struct device *dev)
 {
 	int64_t now = time_mono_ms(), delay;
@@ -317,7 +490,7 @@ device_schedule_next(struct device *dev)
 		dev->due_mono = now + dev->conf->interval_ms -
 		                ((now - dev->due_mono) % dev->conf->interval_ms);
 	dev->attempt = 0;
-	timer_in(dev->timer, dev->due_mono - now);
+	sched_at(dev, dev->due_mono);
 }
 
 static void
@@ -381,7 +554,7 @@ device_attempt_end(struct device *dev, enum poll_status status, const char *reas
 		dev->attempt++;
 		log_debug("device \"%s\": attempt %d failed (%s), retrying",
 		    dev->conf->name, dev->attempt, reason);
-		timer_in(dev->timer, dev->conf->retry_interval_ms);
+		sched_at(dev, time_mono_ms() + dev->conf->retry_interval_ms);
 		return;
 	}
 	dev->st.polls++;
@@ -469,12 +642,13 @@ device_start(struct device *dev)
 	if (dev->conf->probe->start(dev) == -1)
 		return -1;
 	dev->started = 1;
-	dev->timer = evtimer_new(dev->base, device_timer_cb, dev);
 	dev->deadline = evtimer_new(dev->base, device_deadline_cb, dev);
-	if (dev->timer == NULL || dev->deadline == NULL)
+	if (dev->deadline == NULL)
 		fatalx("%s: evtimer_new", __func__);
+	dev->sched = sched_get(dev->base);
+	dev->heap_idx = SCHED_NONE;
 	dev->due_mono = time_mono_ms() + (int64_t)(random_u32() % (uint32_t)(spread + 1));
-	timer_in(dev->timer, dev->due_mono - time_mono_ms());
+	sched_at(dev, dev->due_mono);
 	return 0;
 }
 
@@ -489,9 +663,11 @@ device_stop(struct device *dev)
 		poll_clear(dev->poll);
 		dev->poll = NULL;
 	}
-	event_free(dev->timer);
+	sched_remove(dev);
+	sched_put(dev->sched);
+	dev->sched = NULL;
 	event_free(dev->deadline);
-	dev->timer = dev->deadline = NULL;
+	dev->deadline = NULL;
 	dev->conf->probe->stop(dev);
 	dev->started = 0;
 }
@@ -502,7 +678,7 @@ device_poll_now(struct device *dev)
 {
 	if (!dev->started || dev->poll != NULL)
 		return -1;
-	evtimer_del(dev->timer);
+	sched_remove(dev);
 	dev->due_mono = time_mono_ms();
 	dev->attempt = 0;
 	device_attempt(dev);

@@ -6,6 +6,7 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -441,6 +442,164 @@ START_TEST(device_start_refused)
 }
 END_TEST
 
+/*
+ * The batching scheduler: many devices with random first offsets.  Polls
+ * come in batches (every poll within a few ms of its batch's first, batches
+ * at least a window apart), and each device keeps its interval: early by at
+ * most the window (interval / 16 = 25 ms here) plus how late the loop ran
+ * the batch before (a busy test machine: 30 ms allowed), and on average
+ * exactly the interval, since polls keep to the device's grid.
+ */
+#define BATCH_DEVICES  40
+#define BATCH_INTERVAL 400
+#define BATCH_WINDOW   (BATCH_INTERVAL / 16)
+#define BATCH_POLLS    (BATCH_DEVICES * 8)
+
+static struct {
+	struct device *dev[BATCH_DEVICES];
+	struct poll *pending[BATCH_DEVICES];
+	int64_t first[BATCH_DEVICES]; /* monotonic µs of the device's first poll */
+	int64_t last[BATCH_DEVICES];  /* ... and of its last */
+	int count[BATCH_DEVICES];
+	int64_t at[BATCH_POLLS]; /* every poll, in order */
+	int n, nest;
+	int64_t min_gap, max_gap; /* between polls of one device, µs */
+	struct event *ev;
+} batch;
+
+static int64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void
+batch_answer(evutil_socket_t fd, short what, void *arg)
+{
+	size_t i;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	for (i = 0; i < BATCH_DEVICES; i++)
+		if (batch.pending[i] != NULL) {
+			struct poll *p = batch.pending[i];
+			batch.pending[i] = NULL;
+			poll_number(p, "v", 1, NULL);
+			poll_done(p, POLL_OK, NULL);
+		}
+}
+
+static int
+batch_start(struct device *dev)
+{
+	device_set_probe_data(dev, &batch);
+	return 0;
+}
+
+static void
+batch_stop(struct device *dev)
+{
+	device_set_probe_data(dev, NULL);
+}
+
+static void
+batch_poll(struct device *dev, struct poll *p)
+{
+	int64_t now = mono_us(), gap;
+	size_t i;
+
+	for (i = 0; i < BATCH_DEVICES && batch.dev[i] != dev; i++)
+		;
+	ck_assert_uint_lt(i, BATCH_DEVICES);
+	if (batch.last[i] != 0) {
+		gap = now - batch.last[i];
+		if (batch.min_gap == 0 || gap < batch.min_gap)
+			batch.min_gap = gap;
+		if (gap > batch.max_gap)
+			batch.max_gap = gap;
+	}
+	if (batch.count[i]++ == 0)
+		batch.first[i] = now;
+	batch.last[i] = now;
+	if (batch.n < BATCH_POLLS)
+		batch.at[batch.n++] = now;
+	else
+		event_base_loopbreak(device_base(dev));
+	batch.pending[i] = p;
+	event_active(batch.ev, 0, 0);
+}
+
+/* Only device_free() at the end cancels: the probe answers in the next turn. */
+static void
+batch_cancel(struct device *dev, struct poll *p)
+{
+	size_t i;
+
+	(void)dev;
+	for (i = 0; i < BATCH_DEVICES; i++)
+		if (batch.pending[i] == p)
+			batch.pending[i] = NULL;
+}
+
+static const struct probe_ops batch_ops = {
+	.name = "batch",
+	.help = "test probe",
+	.conf = &fake_table,
+	.start = batch_start,
+	.stop = batch_stop,
+	.poll = batch_poll,
+	.cancel = batch_cancel,
+};
+
+START_TEST(device_polls_in_batches)
+{
+	struct device_conf c[BATCH_DEVICES];
+	char names[BATCH_DEVICES][16];
+	int i, batches = 1;
+
+	memset(&batch, 0, sizeof(batch));
+	batch.ev = event_new(base, -1, 0, batch_answer, NULL);
+	for (i = 0; i < BATCH_DEVICES; i++) {
+		c[i] = dconf;
+		snprintf(names[i], sizeof(names[i]), "b%d", i);
+		c[i].name = names[i];
+		c[i].interval_ms = BATCH_INTERVAL;
+		c[i].timeout_ms = 200;
+		c[i].probe = &batch_ops;
+		batch.dev[i] = device_new(base, store, &c[i]);
+		ck_assert_int_eq(device_start(batch.dev[i]), 0);
+		ck_assert_int_ge(device_next_poll_ms(batch.dev[i]), 0);
+	}
+	run_ms(5000);
+	ck_assert_int_eq(batch.n, BATCH_POLLS);
+	for (i = 1; i < batch.n; i++) {
+		int64_t d = batch.at[i] - batch.at[i - 1];
+		/* In a batch: the same loop turn.  Between: a window at least. */
+		ck_assert_msg(d < 3000 || d >= (BATCH_WINDOW - 2) * 1000,
+		    "polls %d and %d %lld us apart", i - 1, i, (long long)d);
+		batches += d >= 3000;
+	}
+	/* Without batching 40 random offsets give ~40 wake-ups per round. */
+	ck_assert_int_le(batches, BATCH_POLLS * 2 / 3);
+	ck_assert_int_ge(batch.min_gap, (BATCH_INTERVAL - BATCH_WINDOW - 30) * 1000);
+	ck_assert_int_le(batch.max_gap, (BATCH_INTERVAL + BATCH_WINDOW + 30) * 1000);
+	for (i = 0; i < BATCH_DEVICES; i++) {
+		double mean;
+		ck_assert_int_ge(batch.count[i], 6);
+		mean = (double)(batch.last[i] - batch.first[i]) / (batch.count[i] - 1);
+		ck_assert_msg(mean > (BATCH_INTERVAL - 5) * 1000.0 &&
+		                  mean < (BATCH_INTERVAL + 5) * 1000.0,
+		    "device %d: mean interval %.0f us", i, mean);
+		device_free(batch.dev[i]);
+	}
+	event_free(batch.ev);
+}
+END_TEST
+
 START_TEST(device_backoff_table)
 {
 	static const struct {
@@ -558,6 +717,7 @@ device_suite(void)
 	tcase_add_test(tc, device_double_completion_ignored);
 	tcase_add_test(tc, device_poll_now_refused_in_flight);
 	tcase_add_test(tc, device_start_refused);
+	tcase_add_test(tc, device_polls_in_batches);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("backoff");
