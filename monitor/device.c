@@ -50,19 +50,27 @@ struct sched {
 
 static struct sched *scheds;
 
+/*
+ * What an attempt reported, kept until it ends.  The strings live in one
+ * buffer of the attempt (offsets + 1, 0 for none), and the buffer and the
+ * array are kept from poll to poll: in steady state an attempt allocates
+ * nothing, however many metrics it reports.
+ */
 struct poll_value {
-	char *metric;
+	size_t metric;
 	enum metric_kind kind;
 	double num;
-	char *text;
-	char *unit;
-	char *invalid; /* reason the value could not be read */
+	size_t text;
+	size_t unit;
+	size_t invalid; /* reason the value could not be read */
 };
 
 struct poll {
 	struct device *dev;
 	struct poll_value *v;
-	size_t n;
+	size_t n, cap;
+	char *buf;
+	size_t len, size;
 };
 
 struct device {
@@ -293,55 +301,97 @@ contact_from_name(const char *s)
 	return -1;
 }
 
+/* Forget what the attempt reported; keep the room for the next one. */
 static void
 poll_clear(struct poll *p)
 {
-	size_t i;
-
-	for (i = 0; i < p->n; i++) {
-		free(p->v[i].metric);
-		free(p->v[i].text);
-		free(p->v[i].unit);
-		free(p->v[i].invalid);
-	}
-	free(p->v);
-	p->v = NULL;
 	p->n = 0;
+	p->len = 0;
 }
 
-static struct poll_value *
+static void
+poll_free(struct poll *p)
+{
+	free(p->v);
+	free(p->buf);
+	memset(p, 0, sizeof(*p));
+}
+
+static void
+poll_room(struct poll *p, size_t more)
+{
+	if (p->size - p->len >= more)
+		return;
+	while (p->size - p->len < more)
+		p->size = p->size ? p->size * 2 : 256;
+	p->buf = xreallocarray(p->buf, p->size, 1);
+}
+
+/* Keep a copy of s in the attempt's buffer: its offset + 1, 0 for NULL. */
+static size_t
+poll_str(struct poll *p, const char *s)
+{
+	size_t n, off;
+
+	if (s == NULL)
+		return 0;
+	n = strlen(s) + 1;
+	poll_room(p, n);
+	off = p->len;
+	memcpy(p->buf + off, s, n);
+	p->len += n;
+	return off + 1;
+}
+
+static const char *
+poll_at(const struct poll *p, size_t off)
+{
+	return off == 0 ? NULL : p->buf + off - 1;
+}
+
+/* The new value's index (the array moves as it grows: no pointers kept). */
+static size_t
 poll_add(struct poll *p, const char *metric, enum metric_kind kind, const char *unit)
 {
 	struct poll_value *v;
 
-	p->v = xreallocarray(p->v, p->n + 1, sizeof(*p->v));
-	v = &p->v[p->n++];
+	if (p->n == p->cap) {
+		p->cap = p->cap ? p->cap * 2 : 8;
+		p->v = xreallocarray(p->v, p->cap, sizeof(*p->v));
+	}
+	v = &p->v[p->n];
 	memset(v, 0, sizeof(*v));
-	v->metric = xstrdup(metric);
 	v->kind = kind;
-	v->unit = unit != NULL ? xstrdup(unit) : NULL;
-	return v;
+	v->metric = poll_str(p, metric);
+	v->unit = poll_str(p, unit);
+	return p->n++;
 }
 
 /* Report a numeric reading; unit may be NULL. */
 void
 poll_number(struct poll *p, const char *metric, double v, const char *unit)
 {
-	poll_add(p, metric, MK_NUMBER, unit)->num = v;
+	size_t i = poll_add(p, metric, MK_NUMBER, unit); /* p->v may move */
+
+	p->v[i].num = v;
 }
 
 /* Report a true/false reading. */
 void
 poll_bool(struct poll *p, const char *metric, int v)
 {
-	poll_add(p, metric, MK_BOOL, NULL)->num = v != 0;
+	size_t i = poll_add(p, metric, MK_BOOL, NULL); /* p->v may move */
+
+	p->v[i].num = v != 0;
 }
 
 /* Report a text reading (a status word such as "OB LB"). */
 void
 poll_text(struct poll *p, const char *metric, const char *v)
 {
-	poll_add(p, metric, MK_TEXT, NULL)->text = xstrdup(v);
+	size_t i = poll_add(p, metric, MK_TEXT, NULL);
+
+	p->v[i].text = poll_str(p, v);
 }
 
 /* Report that a metric could not be read this time, and why. */
@@ -349,15 +399,27 @@ void
 poll_invalid(struct poll *p, const char *metric, enum metric_kind kind, const char *unit,
     const char *fmt, ...)
 {
-	struct poll_value *v = poll_add(p, metric, kind, unit);
+	size_t i = poll_add(p, metric, kind, unit);
 	va_list ap;
+	int n;
 
-	v->num = NAN; /* shown as no value, never as a plausible 0 */
-
+	p->v[i].num = NAN; /* shown as no value, never as a plausible 0 */
+	poll_room(p, 64);
 	va_start(ap, fmt);
-	if (vasprintf(&v->invalid, fmt, ap) == -1)
-		v->invalid = xstrdup("unreadable");
+	n = vsnprintf(p->buf + p->len, p->size - p->len, fmt, ap);
 	va_end(ap);
+	if (n < 0) {
+		p->v[i].invalid = poll_str(p, "unreadable");
+		return;
+	}
+	if ((size_t)n >= p->size - p->len) {
+		poll_room(p, (size_t)n + 1);
+		va_start(ap, fmt);
+		vsnprintf(p->buf + p->len, p->size - p->len, fmt, ap);
+		va_end(ap);
+	}
+	p->v[i].invalid = p->len + 1;
+	p->len += (size_t)n + 1;
 }
 
 /* Create a device (not yet polling). */
@@ -383,7 +445,7 @@ device_free(struct device *dev)
 	if (dev == NULL)
 		return;
 	device_stop(dev);
-	poll_clear(&dev->attempt_buf);
+	poll_free(&dev->attempt_buf);
 	free(dev);
 }
 
@@ -513,15 +575,15 @@ device_commit(struct device *dev, struct poll *p, int64_t now)
 	size_t i;
 
 	for (i = 0; i < p->n; i++) {
-		struct poll_value *v = &p->v[i];
-		struct series *s = store_series(
-		    dev->store, dev->conf->name, v->metric, v->kind, v->unit);
+		const struct poll_value *v = &p->v[i];
+		struct series *s = store_series(dev->store, dev->conf->name,
+		    poll_at(p, v->metric), v->kind, poll_at(p, v->unit));
 		struct sample smp = {
 			.t_ms = now,
 			.num = v->num,
-			.text = v->text,
-			.q = v->invalid != NULL ? Q_ERROR : Q_OK,
-			.reason = v->invalid,
+			.text = poll_at(p, v->text),
+			.q = v->invalid != 0 ? Q_ERROR : Q_OK,
+			.reason = poll_at(p, v->invalid),
 		};
 		series_update(s, &smp);
 	}

@@ -190,11 +190,18 @@ store_series(struct store *st, const char *dev, const char *metric, enum metric_
 {
 	struct store_dev *sd;
 	struct series *s;
-	char *key;
+	char small[128], *key = small;
+	size_t dl = strlen(dev), ml = strlen(metric);
 
-	xasprintf(&key, "%s.%s", dev, metric);
+	/* Called for every metric of every poll: no allocation to look up. */
+	if (dl + ml + 2 > sizeof(small))
+		key = xmalloc(dl + ml + 2);
+	memcpy(key, dev, dl);
+	key[dl] = '.';
+	memcpy(key + dl + 1, metric, ml + 1);
 	if ((s = hmap_get(st->series, key)) != NULL) {
-		free(key);
+		if (key != small)
+			free(key);
 		if (s->kind != kind) {
 			s->kind = kind;
 			s->have = 0;
@@ -214,8 +221,8 @@ store_series(struct store *st, const char *dev, const char *metric, enum metric_
 		hmap_put(st->devs, sd->name, sd);
 	}
 	s = xcalloc(1, sizeof(*s));
-	s->key = key;
-	s->name = key + strlen(dev) + 1;
+	s->key = key != small ? key : xstrdup(small);
+	s->name = s->key + dl + 1;
 	s->unit = unit != NULL ? xstrdup(unit) : NULL;
 	s->kind = kind;
 	s->sd = sd;
