@@ -546,10 +546,13 @@ def _stop_pid(proc, timeout=10.0):
 
 class Snmpsim:
     """One snmpsimd (one simulated device) on 127.0.0.1 and a free port,
-    serving the given tests/integration/data/*.snmprec files; each file's
-    name is its community.  Stopped by PID when the test ends."""
+    serving the given *.snmprec files from folder source (default
+    tests/integration/data); each file's name is its community.  variation:
+    a folder of snmpsim variation modules (*.py) to load as well.  Everything
+    is copied to a private folder snmpsimd can read after it dropped to
+    nobody.  Stopped by PID when the test ends."""
 
-    def __init__(self, test, *recs):
+    def __init__(self, test, *recs, source=None, variation=None):
         self.test = test
         self.recs = recs
         self.dir = tempfile.mkdtemp(prefix="sonae-snmpsim-")
@@ -559,9 +562,18 @@ class Snmpsim:
         os.chmod(os.path.join(self.dir, "data"), 0o755)
         os.chmod(os.path.join(self.dir, "cache"), 0o777)  # nobody writes it
         for r in recs:
-            shutil.copy(os.path.join(DATA, r + ".snmprec"),
+            shutil.copy(os.path.join(source or DATA, r + ".snmprec"),
                         os.path.join(self.dir, "data", r + ".snmprec"))
             os.chmod(os.path.join(self.dir, "data", r + ".snmprec"), 0o644)
+        self.variation = None
+        if variation is not None:
+            self.variation = os.path.join(self.dir, "variation")
+            os.mkdir(self.variation)
+            os.chmod(self.variation, 0o755)
+            for f in os.listdir(variation):
+                if f.endswith(".py"):
+                    shutil.copy(os.path.join(variation, f), self.variation)
+                    os.chmod(os.path.join(self.variation, f), 0o644)
         self.port = free_udp_port()
         self.proc = None
         (test.addClassCleanup if isinstance(test, type) else test.addCleanup)(self.cleanup)
@@ -578,6 +590,8 @@ class Snmpsim:
         argv = [_tool("snmpsimd"), "--data-dir=" + os.path.join(self.dir, "data"),
                 "--cache-dir=" + os.path.join(self.dir, "cache"),
                 "--agent-udpv4-endpoint=" + self.peer, "--logging-method=null"]
+        if self.variation is not None:
+            argv.append("--variation-modules-dir=" + self.variation)
         if os.geteuid() == 0:
             argv += ["--process-user=nobody", "--process-group=nogroup"]
         with open(os.path.join(self.dir, "snmpsimd.log"), "ab") as log:

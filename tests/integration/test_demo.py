@@ -1,37 +1,49 @@
 """
 The shipped demo (etc/demo) runs, and its devices change state visibly.
 
-The demo's scenarios last 120 s and poll every 2 s, too slow for a test, so
-the second test plays a copy of the demo with shorter polling, the shipped
-env1 and wan1 scenarios at speed 5, and a short scenario of its own for ups1
-in which the UPS card stops answering and comes back.
+ups1 (a UPS) and wan1 (the WAN edge switch) are SNMP agents: here one
+snmpsimd each, serving the shipped etc/demo/*.snmprec with the shipped
+variation module, on free ports written into a copy of the demo's
+configuration.  The second test polls them fast and tells the story over
+SNMP itself (snmpset through snmpsim's write cache); the third runs
+scripts/demo.sh briefly, the way a person would, and a fourth stops it with
+SIGINT.
 """
 import os
 import re
 import shutil
+import signal
+import subprocess
+import tempfile
+import time
 import unittest
 
-from harness import SONAE_SRC, Site, cfg_value, wait_for, wait_until
+from harness import (SONAE, SONAE_SRC, Site, Snmpsim, cfg_value, free_udp_port,
+                     sanitizer_report, wait_for, wait_until)
 
 DEMO = os.path.join(SONAE_SRC, "etc", "demo")
+VARIATION = os.path.join(DEMO, "snmpsim")
+ADDRESSES = {"ups1": "udp:127.0.0.1:16161", "wan1": "udp:127.0.0.1:16162"}
 
-# ups1, short: mains fails at 3 s, the card is silent from 6 s to 11 s.
-UPS1 = """\
-# ups1, short version for the integration test
-unit charge_pct %
-0     on_battery=false charge_pct=100 status="OL"
-3s    on_battery=true charge_pct=90 status="OB"
-6s    !noreply
-11s   !answer on_battery=false charge_pct=85 status="OL"
-end   120s
-"""
+RFC = "1.3.6.1.2.1.33.1"
+OUTPUT_SOURCE, BATTERY_STATUS = RFC + ".4.1.0", RFC + ".2.1.0"
+SECONDS_ON_BATTERY, CHARGE = RFC + ".2.2.0", RFC + ".2.4.0"
+INPUT_VOLTAGE = RFC + ".3.3.1.3.1"
+OPER_WAN = "1.3.6.1.2.1.2.2.1.8.1"     # ifOperStatus of "LGWAN uplink"
 
-FAST = {"interval": "250ms", "timeout": "100ms", "retries": 0, "stale_after": 4,
+FAST = {"interval": "250ms", "timeout": "200ms", "retries": 0, "stale_after": 4,
         "backoff_max": "500ms"}
 
 
-def demo_site(test):
-    """A Site running a copy of etc/demo with runtime.conf rewritten."""
+def agents(test):
+    """snmpsimd for ups1 and for wan1, from the shipped data, started."""
+    return (Snmpsim(test, "ups1", source=DEMO, variation=VARIATION).start(),
+            Snmpsim(test, "wan1", source=DEMO, variation=VARIATION).start())
+
+
+def demo_site(test, ups, wan):
+    """A Site running a copy of etc/demo with runtime.conf rewritten and the
+    agents' addresses replaced by those of ups and wan."""
     site = Site(test)
     folder = site.path("demo")
     shutil.copytree(DEMO, folder)
@@ -41,26 +53,33 @@ def demo_site(test):
                     cfg_value({"state_dir": site.state_dir, "snapshot_interval": 1}),
                     cfg_value({"socket": site.sock})))
     site.conf = os.path.join(folder, "sonae.conf")
+    with open(site.conf) as f:
+        text = f.read()
+    for name, sim in (("ups1", ups), ("wan1", wan)):
+        old = 'address = "%s";' % ADDRESSES[name]
+        assert text.count(old) == 1, "%s: no %s for %s" % (site.conf, old, name)
+        text = text.replace(old, 'address = "%s";' % sim.address)
+    with open(site.conf, "w") as f:
+        f.write(text)
     return site
 
 
-def speed_up(conf, name, speed=None):
-    """Rewrite device name's block in the demo's sonae.conf: FAST polling,
-    and a replay speed.  Fails loudly if the demo's layout changed."""
+def speed_up(conf, name):
+    """Rewrite device name's timing in the demo's sonae.conf to FAST.  Fails
+    loudly if the demo's layout changed."""
     with open(conf) as f:
         text = f.read()
     start = text.index('name = "%s";' % name)
-    replay = re.compile(r'replay = \{ scenario = "%s\.replay"; \};' % name)
-    m = replay.search(text, start)
-    assert m is not None, "no replay section for %s in %s" % (name, conf)
+    m = re.compile(r'\b(replay|snmp) = \{').search(text, start)
+    assert m is not None, "no probe section for %s in %s" % (name, conf)
     block = text[start:m.start()]
-    block, n1 = re.subn(r'\binterval = "[^"]*";', "", block)
-    block, n2 = re.subn(r'\btimeout = "[^"]*";', "", block)
-    assert (n1, n2) == (1, 1), "%s: interval/timeout of %s not found" % (conf, name)
+    n = {}
+    for key in FAST:
+        block, n[key] = re.subn(r'\b%s = [^;]*;[^\n]*\n' % key, "", block)
+    assert n["interval"] == 1 and n["timeout"] == 1, "%s: timing of %s not found" % (conf,
+                                                                                     name)
     fast = " ".join("%s = %s;" % (k, cfg_value(v)) for k, v in FAST.items())
-    rep = 'replay = { scenario = "%s.replay";%s };' % (
-        name, " speed = %s;" % cfg_value(float(speed)) if speed else "")
-    text = text[:start] + block + fast + "\n\t\t" + rep + text[m.end():]
+    text = text[:start] + block + fast + "\n\t\t" + text[m.start():]
     with open(conf, "w") as f:
         f.write(text)
 
@@ -78,9 +97,14 @@ def is_subsequence(small, big):
     return all(any(x == y for y in it) for x in small)
 
 
+def vals(site, name):
+    return {m["name"]: m["value"] for m in site.dev(name)["metrics"]}
+
+
 class Demo(unittest.TestCase):
     def test_shipped_demo_starts(self):
-        site = demo_site(self)
+        ups, wan = agents(self)
+        site = demo_site(self, ups, wan)
         site.start(write=False)
         st = wait_for(site.status, lambda s: s["devices"]["ok"] == 4, timeout=15,
                       what="the four demo devices ok")
@@ -88,21 +112,30 @@ class Demo(unittest.TestCase):
         self.assertEqual(st["timezone"], "Asia/Tokyo")
         self.assertEqual(st["devices"]["total"], 4)
 
-        # The first line of each shipped scenario.
-        def vals(name):
-            return {m["name"]: m["value"] for m in site.dev(name)["metrics"]}
-        self.assertEqual(vals("ups1"), {
-            "on_battery": False, "battery_low": False, "charge_pct": 100.0,
-            "runtime_s": 2400.0, "input_voltage": 101.0, "output_load_pct": 38.0,
-            "status": "OL"})
-        self.assertEqual(vals("wan1"), {"oper_up": True, "admin_up": True,
-                                        "in_bps": 18200000.0, "out_bps": 4100000.0})
-        self.assertEqual(vals("env1"), {"temperature": 23.5, "humidity": 45.0})
-        self.assertEqual(vals("leak1"), {"leak": False, "cable_break": False,
-                                         "leak_distance_m": 0.0})
+        # What the shipped data files say before the story starts.
+        self.assertEqual(vals(site, "ups1"), {
+            "on_battery": False, "battery_low": False, "replace_battery": False,
+            "overload": False, "bypass": False, "charge_pct": 100.0, "runtime_s": 2400.0,
+            "seconds_on_battery": 0.0, "input_voltage": 101.0, "output_load_pct": 38.0,
+            "battery_temp": 25.0, "status": "OL", "alarms": ""})
+        # Rates need two polls (2 s apart): the uplink carries 18.2 Mbit/s in.
+        wan1 = wait_for(lambda: vals(site, "wan1"),
+                        lambda v: v.get("lgwan_in_bps") is not None and
+                        v.get("lan_out_bps") is not None,
+                        timeout=15, what="wan1's rates")
+        self.assertEqual((wan1["lgwan_up"], wan1["lgwan_state"], wan1["lgwan_role"]),
+                         (True, "up", "lgwan"))
+        self.assertEqual((wan1["lan_up"], wan1["lan_state"], wan1["lan_role"]),
+                         (True, "up", "lan"))
+        self.assertAlmostEqual(wan1["lgwan_in_bps"] / 18.2e6, 1, delta=0.1)
+        self.assertAlmostEqual(wan1["lgwan_out_bps"] / 4.1e6, 1, delta=0.1)
+        self.assertAlmostEqual(wan1["lan_out_bps"] / 52e6, 1, delta=0.1)
+        self.assertEqual(vals(site, "env1"), {"temperature": 23.5, "humidity": 45.0})
+        self.assertEqual(vals(site, "leak1"), {"leak": False, "cable_break": False,
+                                               "leak_distance_m": 0.0})
         ups1 = site.dev("ups1")
-        self.assertEqual((ups1["kind"], ups1["availability"], ups1["interval_s"]),
-                         ("ups", 3, 2.0))
+        self.assertEqual((ups1["kind"], ups1["probe"], ups1["availability"],
+                          ups1["interval_s"]), ("ups", "snmp", 3, 2.0))
         self.assertEqual(ups1["location"], "Server room, rack A bottom")
         self.assertEqual(ups1["tags"], ["power", "rack-a"])
         self.assertEqual({m["name"]: m["unit"] for m in ups1["metrics"]}["charge_pct"], "%")
@@ -115,112 +148,172 @@ class Demo(unittest.TestCase):
         r = site.sonae("devices")
         self.assertEqual(r.rc, 0, r)
         rows = [l.split()[:4] for l in r.out.splitlines()[1:]]
-        self.assertEqual(rows, [["ups1", "ups", "replay", "ok"], ["wan1", "link", "replay", "ok"],
+        self.assertEqual(rows, [["ups1", "ups", "snmp", "ok"], ["wan1", "switch", "snmp", "ok"],
                                 ["env1", "sensor", "replay", "ok"],
                                 ["leak1", "sensor", "replay", "ok"]])
         self.assertEqual(site.stop(), 0)
 
-    def test_devices_change_state(self):
-        site = demo_site(self)
-        folder = os.path.dirname(site.conf)
-        with open(os.path.join(folder, "ups1.replay"), "w") as f:
-            f.write(UPS1)
+    def test_power_failure_over_snmp(self):
+        ups, wan = agents(self)
+        site = demo_site(self, ups, wan)
         speed_up(site.conf, "ups1")
-        speed_up(site.conf, "env1", speed=5)
-        speed_up(site.conf, "wan1", speed=5)
+        speed_up(site.conf, "wan1")
         site.start(write=False)
+        seen = []   # (ups1 status, lgwan_state) as sonae showed them, in order
 
-        watch = site.connect(self)
-        watch.hello()
-        timeline = {"ups1": [], "env1": [], "wan1": []}
-        statuses = []   # `status` replies (the JSON of `sonae --json status`)
-        seen = {}
+        def shows(name, **want):
+            def get():
+                d = site.dev(name)
+                m = {x["name"]: x for x in d["metrics"]}
+                if name == "ups1" and "status" in m:
+                    seen.append(("ups1", m["status"]["value"]))
+                if name == "wan1" and "lgwan_state" in m:
+                    seen.append(("wan1", m["lgwan_state"]["value"]))
+                return d, m
 
-        def sample():
-            for name in timeline:
-                st, text, d = watch.request("device " + name)
-                self.assertEqual(st, 1, text)
-                timeline[name].append((d["contact"], {m["name"]: (m["value"], m["quality"],
-                                                                 m["reason"])
-                                                      for m in d["metrics"]}))
-            st, text, d = watch.request("status")
-            self.assertEqual(st, 1, text)
-            statuses.append(d)
-            if timeline["ups1"][-1][0] == "lost" and "lost" not in seen:
-                # What an operator sees while contact is lost (for seconds).
-                seen["lost"] = (site.sonae("status"), site.sonae("devices"))
+            def cond(v):
+                d, m = v
+                return d["contact"] == "ok" and all(
+                    k in m and m[k].get("value") == x and m[k].get("quality") == "ok"
+                    for k, x in want.items())
+            return wait_for(get, cond, timeout=15, what="%s to show %r" % (name, want))[1]
 
-        def ups_contacts():
-            return dedupe(c for c, _ in timeline["ups1"])
+        def text_row(name, metric):
+            r = site.sonae("device", name)
+            self.assertEqual(r.rc, 0, r)
+            m = re.search(r"(?m)^%s +(.*?) +ok +\S+s *$" % metric, r.out)
+            self.assertIsNotNone(m, r.out)
+            return m.group(1).strip()
 
-        def temps():
-            return dedupe(m["temperature"][0] for _, m in timeline["env1"]
-                          if "temperature" in m and m["temperature"][1] == "ok")
+        shows("ups1", status="OL", on_battery=False)
+        shows("wan1", lgwan_state="up", lgwan_up=True)
 
-        def done():
-            sample()
-            ups = timeline["ups1"][-1]
-            return (is_subsequence(["ok", "missed", "lost", "ok"], ups_contacts())
-                    and ups[1].get("charge_pct", (None,))[0] == 85.0
-                    and is_subsequence([28.7, 31.2, 32.4, 29.1], temps())
-                    and is_subsequence([True, False, True], dedupe(
-                        m["oper_up"][0] for _, m in timeline["wan1"] if "oper_up" in m)))
-        wait_until(done, timeout=40, interval=0.02, what="the scenarios to play out")
+        # Mains fails: the UPS goes on battery.
+        ups.set("ups1", OUTPUT_SOURCE, "i", 5)
+        ups.set("ups1", INPUT_VOLTAGE, "i", 0)
+        ups.set("ups1", SECONDS_ON_BATTERY, "i", 12)
+        m = shows("ups1", status="OB", on_battery=True, seconds_on_battery=12)
+        self.assertEqual(m["input_voltage"]["value"], 0)
+        self.assertEqual(text_row("ups1", "status"), "OB")
 
-        # ups1: ok (on battery) -> missed -> lost (stale) -> ok again.
-        ups = timeline["ups1"]
-        on_battery = [m for c, m in ups if c == "ok" and m.get("on_battery", (None,))[0] is True]
-        self.assertTrue(on_battery, "ups1 never seen on battery")
-        self.assertEqual(on_battery[0]["charge_pct"], (90.0, "ok", None))
-        self.assertEqual(on_battery[0]["status"], ("OB", "ok", None))
-        lost = [m for c, m in ups if c == "lost"]
-        for name, (value, quality, reason) in lost[0].items():
-            with self.subTest(metric=name):
-                self.assertEqual(quality, "stale")
-                self.assertEqual(reason, "contact lost: no answer within 100ms")
-        self.assertEqual(lost[0]["charge_pct"][0], 90.0)  # the last known value
-        missed = [m for c, m in ups if c == "missed"]
-        self.assertEqual({q for _, q, _ in missed[0].values()}, {"ok"})  # not stale yet
-        final = ups[-1][1]
-        self.assertEqual(final, {"on_battery": (False, "ok", None),
-                                 "charge_pct": (85.0, "ok", None),
-                                 "status": ("OL", "ok", None)})
+        # The uplink goes down: admin up, oper down.  Its counters stop.
+        wan.set("wan1", OPER_WAN, "i", 2)
+        m = shows("wan1", lgwan_state="down", lgwan_up=False)
+        self.assertEqual(text_row("wan1", "lgwan_state"), "down")
+        m = shows("wan1", lgwan_state="down", lgwan_in_bps=0.0, lgwan_out_bps=0.0)
+        self.assertEqual(m["lan_state"]["value"], "up")
+        self.assertEqual(site.dev("wan1")["contact"], "ok")  # the switch still answers
 
-        # Seen through `sonae status` and `sonae devices`.
-        problems = [[(p["device"], p["contact"], p["reason"]) for p in s["problems"]]
-                    for s in statuses]
-        self.assertEqual(dedupe(p for p in problems if p),
-                         [[("ups1", "missed", "no answer within 100ms")],
-                          [("ups1", "lost", "no answer within 100ms")]])
-        self.assertEqual(dedupe((s["devices"]["missed"], s["devices"]["lost"])
-                                for s in statuses if s["devices"]["pending"] == 0),
-                         [(0, 0), (1, 0), (0, 1), (0, 0)])
-        status_text, devices_text = seen["lost"]
-        self.assertRegex(status_text.out,
-                         r"(?m)^  ups1\s+lost\s+since \S+ \S+: no answer within 100ms$")
-        self.assertRegex(devices_text.out,
-                         r"(?m)^ups1\s+ups\s+replay\s+lost\s+\S+ \S+\s+3\s+no answer within 100ms$")
-        r = site.sonae("status")
-        self.assertNotRegex(r.out, r"(?m)^  ups1 ")
-        self.assertIn("contact lost after", site.log_text())
-        self.assertIn('device "ups1": contact regained', site.log_text())
+        # The battery runs low.
+        ups.set("ups1", CHARGE, "i", 44)
+        ups.set("ups1", BATTERY_STATUS, "i", 3)
+        shows("ups1", status="OB LB", battery_low=True, charge_pct=44)
+        self.assertEqual(text_row("ups1", "status"), "OB LB")
 
-        # env1: the temperature climbs as the scenario says; the sensor error
-        # in between shows as quality "error" with the scenario's reason.
-        self.assertEqual(temps()[:7], [23.5, 24.8, 26.9, 28.7, 31.2, 32.4, 29.1])
-        errors = [m["temperature"] for _, m in timeline["env1"]
-                  if "temperature" in m and m["temperature"][1] == "error"]
-        self.assertTrue(errors, "the sensor error was not seen")
-        self.assertEqual(errors[0][2], "sensor error -32768")
-        hist = site.ok("device", "env1", "--history")
-        t = [m for m in hist["metrics"] if m["name"] == "temperature"][0]
-        self.assertTrue(is_subsequence([28.7, 31.2, 32.4, 29.1],
-                                       dedupe(v for _, v in t["history"])), t["history"])
-        # The history of ups1's charge holds all three values, in order.
-        hist = site.ok("device", "ups1", "--history")
-        c = [m for m in hist["metrics"] if m["name"] == "charge_pct"][0]
-        self.assertEqual(dedupe(v for _, v in c["history"]), [100.0, 90.0, 85.0])
+        # Mains returns, then the uplink.
+        ups.set("ups1", BATTERY_STATUS, "i", 2)
+        ups.set("ups1", OUTPUT_SOURCE, "i", 3)
+        ups.set("ups1", INPUT_VOLTAGE, "i", 101)
+        ups.set("ups1", SECONDS_ON_BATTERY, "i", 0)
+        shows("ups1", status="OL", on_battery=False, battery_low=False)
+        self.assertEqual(text_row("ups1", "status"), "OL")
+        wan.set("wan1", OPER_WAN, "i", 1)
+        shows("wan1", lgwan_state="up", lgwan_up=True)
+        # The first rate after it came up covers part of a poll; then 18.2 Mbit/s.
+        wait_for(lambda: site.metrics("wan1"),
+                 lambda m: abs((m["lgwan_in_bps"].get("value") or 0) / 18.2e6 - 1) < 0.2,
+                 timeout=15, what="the uplink's 18.2 Mbit/s again")
+
+        ups_seen = dedupe(v for d, v in seen if d == "ups1")
+        self.assertTrue(is_subsequence(["OL", "OB", "OB LB", "OL"], ups_seen), ups_seen)
+        self.assertEqual(dedupe(v for d, v in seen if d == "wan1"), ["up", "down", "up"])
+        # Nothing else went wrong on the way.
+        st = site.status()
+        self.assertEqual(st["devices"]["ok"], 4)
+        self.assertEqual(st["problems"], [])
         self.assertEqual(site.stop(), 0)
+
+
+def processes_with(needle):
+    """PIDs whose command line holds needle (to check nothing was left)."""
+    out = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % p, "rb") as f:
+                if needle.encode() in f.read():
+                    out.append(int(p))
+        except OSError:
+            pass
+    return out
+
+
+class DemoScript(unittest.TestCase):
+    """scripts/demo.sh itself, with the binaries of this build (no setup or
+    build), a private folder and free ports."""
+
+    def run_demo(self, seconds):
+        folder = tempfile.mkdtemp(prefix="sonae-demo-test-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        self.ports = (free_udp_port(), free_udp_port())
+        self.folder = os.path.join(folder, "site")
+        env = dict(os.environ, SONAE_DEMO_BIN=os.path.dirname(SONAE),
+                   SONAE_DEMO_DIR=self.folder, SONAE_DEMO_UPS_PORT=str(self.ports[0]),
+                   SONAE_DEMO_WAN_PORT=str(self.ports[1]))
+        self.out = os.path.join(folder, "demo.out")
+        with open(self.out, "wb") as f:
+            proc = subprocess.Popen(["sh", os.path.join(SONAE_SRC, "scripts", "demo.sh"),
+                                     str(seconds)], stdin=subprocess.DEVNULL, stdout=f,
+                                    stderr=subprocess.STDOUT, env=env,
+                                    start_new_session=True)
+
+        def cleanup():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(30)
+        self.addCleanup(cleanup)
+        return proc
+
+    def output(self):
+        with open(self.out, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def check_nothing_left(self):
+        for port in self.ports:
+            self.assertEqual(processes_with("127.0.0.1:%d" % port), [],
+                             "a simulated agent outlived the demo")
+        self.assertEqual(processes_with(self.folder), [], "a process outlived the demo")
+        with open(os.path.join(self.folder, "sonaed.log"), "rb") as f:
+            log = f.read().decode("utf-8", "replace")
+        self.assertIsNone(sanitizer_report(log), log)
+
+    def test_short_run_shows_mains_failing(self):
+        # Mains fails 20 s into the story: a 30 s run shows ups1 on line,
+        # then on battery, over SNMP.
+        proc = self.run_demo(30)
+        self.assertEqual(proc.wait(120), 0, self.output())
+        out = self.output()
+        self.assertRegex(out, r"(?m)^ups1 +ups +snmp +ok ")
+        self.assertRegex(out, r"(?m)^wan1 +switch +snmp +ok ")
+        self.assertRegex(out, r"(?m)^status +OL +ok ")
+        self.assertRegex(out, r"(?m)^status +OB +ok ")
+        self.assertRegex(out, r"(?m)^lgwan_state +up +ok ")
+        self.assertIn("t+20s  mains fails: ups1 on battery (upsOutputSource 5)", out)
+        self.assertRegex(out, r"(?m)^\$ sonae audit verify\n.*audit\.jsonl: ok, ")
+        self.assertNotIn("snmpset", out)   # no failed SET reported by the story
+        self.check_nothing_left()
+
+    def test_interrupt_stops_everything(self):
+        proc = self.run_demo(120)
+        story = os.path.join(self.folder, "story.log")
+        wait_until(lambda: os.path.exists(story) and os.path.getsize(story) > 0,
+                   timeout=60, what="the story to start")
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        self.assertEqual(proc.wait(30), 130, self.output())
+        self.check_nothing_left()
+        self.assertNotIn("audit verify", self.output())   # stopped, not finished
 
 
 if __name__ == "__main__":
