@@ -56,6 +56,10 @@ struct device {
 	int64_t due_mono;        /* grid point of the current or next poll */
 	struct event *timer;     /* next poll or retry */
 	struct event *deadline;  /* end of the attempt in flight */
+	int trap_again;          /* a trap came during the poll in flight */
+	int trap_polled;         /* trap_mono is set */
+	int64_t trap_mono;       /* when the last poll a trap asked for was due */
+	int64_t trap_gap_ms;     /* the shortest time between two of those */
 
 	void (*change_cb)(struct device *, void *);
 	void *change_arg;
@@ -317,6 +321,19 @@ device_schedule_next(struct device *dev)
 		dev->due_mono = now + dev->conf->interval_ms -
 		                ((now - dev->due_mono) % dev->conf->interval_ms);
 	dev->attempt = 0;
+	/* A trap during the poll: the poll may have read the device before
+	 * the change the trap announced, so poll once more (see device_trap). */
+	if (dev->trap_again) {
+		int64_t at = now;
+		dev->trap_again = 0;
+		if (dev->trap_polled && dev->trap_mono + dev->trap_gap_ms > at)
+			at = dev->trap_mono + dev->trap_gap_ms;
+		if (at < dev->due_mono) {
+			dev->due_mono = at;
+			dev->trap_mono = at;
+			dev->trap_polled = 1;
+		}
+	}
 	timer_in(dev->timer, dev->due_mono - now);
 }
 
@@ -492,6 +509,7 @@ device_stop(struct device *dev)
 	event_free(dev->timer);
 	event_free(dev->deadline);
 	dev->timer = dev->deadline = NULL;
+	dev->trap_again = 0;
 	dev->conf->probe->stop(dev);
 	dev->started = 0;
 }
@@ -507,4 +525,47 @@ device_poll_now(struct device *dev)
 	dev->attempt = 0;
 	device_attempt(dev);
 	return 0;
+}
+
+/*
+ * The device sent a trap (kind says what, for `sonae device`): something
+ * changed, and only a poll can say what.  Poll now, or right after the poll
+ * in flight (which may have read the device before the change), but never
+ * sooner than gap_ms after the last poll a trap asked for, so a trap storm
+ * costs at most one poll per gap.  Returns 1 if this trap started or planned
+ * a poll, 0 if a poll already planned covers it.
+ */
+int
+device_trap(struct device *dev, const char *kind, int64_t gap_ms)
+{
+	int64_t now = time_mono_ms(), at = now;
+
+	dev->st.traps++;
+	dev->st.last_trap_ms = time_now_ms();
+	snprintf(dev->st.last_trap, sizeof(dev->st.last_trap), "%s", kind);
+	if (!dev->started)
+		return 0;
+	dev->trap_gap_ms = gap_ms;
+	if (dev->poll != NULL) {
+		if (dev->trap_again)
+			return 0;
+		dev->trap_again = 1;
+		return 1;
+	}
+	if (dev->trap_polled && dev->trap_mono + gap_ms > at)
+		at = dev->trap_mono + gap_ms;
+	/* A poll planned by then (the schedule, a retry) reads after this trap. */
+	if (evtimer_pending(dev->timer, NULL) && dev->due_mono <= at)
+		return 0;
+	dev->due_mono = at;
+	dev->trap_mono = at;
+	dev->trap_polled = 1;
+	dev->attempt = 0;
+	if (at > now) {
+		timer_in(dev->timer, at - now);
+		return 1;
+	}
+	evtimer_del(dev->timer);
+	device_attempt(dev);
+	return 1;
 }
