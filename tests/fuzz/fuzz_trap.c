@@ -54,8 +54,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (m.community_len >= sizeof(m.community))
 		fuzz_fail("community of %zu bytes", m.community_len);
 	if (m.kind != trap_classify(m.oid, m.oid_len))
-		fuzz_fail("kind %s is not what the classifier says",
-		    trap_kind_name(m.kind));
+		fuzz_fail(
+		    "kind %s is not what the classifier says", trap_kind_name(m.kind));
 	if (memchr(m.detail, '\0', sizeof(m.detail)) == NULL ||
 	    memchr(m.agent_addr, '\0', sizeof(m.agent_addr)) == NULL)
 		fuzz_fail("unterminated text");
