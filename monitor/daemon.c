@@ -30,6 +30,7 @@ struct daemon {
 	struct store *store;
 	struct audit *audit;
 	struct control *control;
+	struct trap_receiver *traps;
 	struct device **devs;
 	size_t ndevs;
 	struct hmap *byname;
@@ -141,6 +142,20 @@ daemon_housekeeping(evutil_socket_t fd, short ev, void *arg)
 }
 
 /*
+ * Bind what needs privileges besides the control socket (the trap
+ * receiver: port 162); sonaed calls this before it drops them.
+ */
+int
+daemon_listen(struct daemon *d, char *err, size_t errlen)
+{
+	if (!d->conf->traps.on)
+		return 0;
+	if ((d->traps = trap_new(d->base, d, d->conf, err, errlen)) == NULL)
+		return -1;
+	return 0;
+}
+
+/*
  * Open the journal, restore the snapshot and start polling.  Runs after
  * privileges are dropped, so files are created as the daemon's user.
  */
@@ -197,6 +212,7 @@ daemon_free(struct daemon *d)
 	if (d == NULL)
 		return;
 	control_free(d->control);
+	trap_free(d->traps);
 	if (d->housekeeping != NULL)
 		event_free(d->housekeeping);
 	for (i = 0; i < d->ndevs; i++)
@@ -220,6 +236,28 @@ names_json(const char *const *names, size_t n)
 	for (i = 0; i < n; i++)
 		json_array_append_new(a, json_string(names[i]));
 	return a;
+}
+
+/*
+ * The trap receiver after a reload: opened, moved, kept or closed.  Binding
+ * a new address may fail (port 162 after the privilege drop): that is
+ * logged and the receiver stays where it was; the reload itself goes on.
+ */
+static void
+daemon_reload_traps(struct daemon *d, const struct conf *nc)
+{
+	char err[512];
+
+	if (!nc->traps.on) {
+		if (d->traps != NULL)
+			log_info("traps: receiver closed (no traps group any more)");
+		trap_free(d->traps);
+		d->traps = NULL;
+	} else if (d->traps == NULL) {
+		if ((d->traps = trap_new(d->base, d, nc, err, sizeof(err))) == NULL)
+			log_warnx("%s; no trap receiver", err);
+	} else
+		trap_reconf(d->traps, nc, err, sizeof(err));
 }
 
 /*
@@ -263,6 +301,7 @@ daemon_reload(struct daemon *d, const char *actor, char *msg, size_t msglen)
 	store_set_history(d->store, (size_t)nc->store.history);
 	if (d->control != NULL)
 		control_reconf(d->control, nc);
+	daemon_reload_traps(d, nc);
 
 	added = xcalloc(nc->devices.n, sizeof(char *));
 	changed = xcalloc(nc->devices.n, sizeof(char *));
@@ -429,4 +468,11 @@ struct control *
 daemon_control(const struct daemon *d)
 {
 	return d->control;
+}
+
+/* The trap receiver, or NULL. */
+struct trap_receiver *
+daemon_traps(const struct daemon *d)
+{
+	return d->traps;
 }

@@ -89,6 +89,11 @@ struct device {
 	struct sched *sched;     /* while started */
 	size_t heap_idx;         /* in sched->heap, or SCHED_NONE */
 	struct event *deadline;  /* end of the attempt in flight */
+	int extra;               /* the poll planned or in flight is off the grid */
+	int trap_again;          /* a trap came during the poll in flight */
+	int trap_polled;         /* trap_mono is set */
+	int64_t trap_mono;       /* when the last poll a trap asked for was due */
+	int64_t trap_gap_ms;     /* the shortest time between two of those */
 
 	void (*change_cb)(struct device *, void *);
 	void *change_arg;
@@ -543,15 +548,34 @@ device_backoff(const struct device_conf *c, int missed, uint32_t r)
 static void
 device_schedule_next(struct device *dev)
 {
-	int64_t now = time_mono_ms(), delay;
+	int64_t now = time_mono_ms(), at;
 
-	delay = device_backoff(dev->conf, dev->st.missed, random_u32());
-	dev->due_mono += delay;
+	/* An extra poll (a trap, `sonae poll`) leaves the grid where it was. */
+	if (!dev->extra)
+		dev->due_mono += device_backoff(dev->conf, dev->st.missed, random_u32());
+	dev->extra = 0;
 	/* Skip grid points already passed (a slow poll, a suspended host). */
 	if (dev->due_mono <= now)
 		dev->due_mono = now + dev->conf->interval_ms -
 		                ((now - dev->due_mono) % dev->conf->interval_ms);
 	dev->attempt = 0;
+	/*
+	 * A trap during the poll: the poll may have read the device before
+	 * the change the trap announced, so poll once more (see device_trap).
+	 */
+	if (dev->trap_again) {
+		dev->trap_again = 0;
+		at = now;
+		if (dev->trap_polled && dev->trap_mono + dev->trap_gap_ms > at)
+			at = dev->trap_mono + dev->trap_gap_ms;
+		if (at < dev->due_mono) {
+			dev->trap_mono = at;
+			dev->trap_polled = 1;
+			dev->extra = 1;
+			sched_at(dev, at);
+			return;
+		}
+	}
 	sched_at(dev, dev->due_mono);
 }
 
@@ -730,6 +754,8 @@ device_stop(struct device *dev)
 	dev->sched = NULL;
 	event_free(dev->deadline);
 	dev->deadline = NULL;
+	dev->trap_again = 0;
+	dev->extra = 0;
 	dev->conf->probe->stop(dev);
 	dev->started = 0;
 }
@@ -745,4 +771,47 @@ device_poll_now(struct device *dev)
 	dev->attempt = 0;
 	device_attempt(dev);
 	return 0;
+}
+
+/*
+ * The device sent a trap (kind says what, for `sonae device`): something
+ * changed, and only a poll can say what.  Poll now, or right after the poll
+ * in flight (which may have read the device before the change), but never
+ * sooner than gap_ms after the last poll a trap asked for, so a trap storm
+ * costs at most one poll per gap.  Returns 1 if this trap started or planned
+ * a poll, 0 if a poll already planned covers it.
+ */
+int
+device_trap(struct device *dev, const char *kind, int64_t gap_ms)
+{
+	int64_t now = time_mono_ms(), at = now;
+
+	dev->st.traps++;
+	dev->st.last_trap_ms = time_now_ms();
+	snprintf(dev->st.last_trap, sizeof(dev->st.last_trap), "%s", kind);
+	if (!dev->started)
+		return 0;
+	dev->trap_gap_ms = gap_ms;
+	if (dev->poll != NULL) {
+		if (dev->trap_again)
+			return 0;
+		dev->trap_again = 1;
+		return 1;
+	}
+	if (dev->trap_polled && dev->trap_mono + gap_ms > at)
+		at = dev->trap_mono + gap_ms;
+	/* A poll planned by then (the schedule, a retry) reads after this trap. */
+	if (dev->heap_idx != SCHED_NONE && dev->fire_mono <= at)
+		return 0;
+	dev->trap_mono = at;
+	dev->trap_polled = 1;
+	dev->extra = 1;
+	dev->attempt = 0;
+	if (at > now) {
+		sched_at(dev, at);
+		return 1;
+	}
+	sched_remove(dev);
+	device_attempt(dev);
+	return 1;
 }

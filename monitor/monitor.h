@@ -21,6 +21,7 @@
 struct event_base;
 struct control;
 struct probe_ops;
+struct trap_receiver;
 
 #define SONAE_PROTO_VERSION 1
 #define SONAE_DEFAULT_CONF  "/etc/sonae/sonae.conf"
@@ -186,6 +187,13 @@ struct conf {
 		int history;
 	} store;
 	struct conf_list devices; /* struct device_conf */
+	struct {
+		int on; /* the group is in the file */
+		char *listen;
+		char *community;
+		int64_t log_interval_ms;
+		int64_t poll_gap_ms;
+	} traps;
 };
 
 struct conf_errors {
@@ -286,6 +294,9 @@ struct device_state {
 	uint64_t polls, failures;
 	enum poll_status last_status;
 	char reason[256];
+	uint64_t traps;       /* traps received from it */
+	int64_t last_trap_ms; /* wall time of the last one */
+	char last_trap[160];  /* what it was ("ups-on-battery") */
 };
 struct device;
 struct poll;
@@ -307,6 +318,7 @@ int64_t device_next_poll_ms(const struct device *);
 int device_start(struct device *);
 void device_stop(struct device *);
 int device_poll_now(struct device *);
+int device_trap(struct device *, const char *, int64_t);
 int64_t device_backoff(const struct device_conf *, int, uint32_t);
 void poll_number(struct poll *, const char *, double, const char *);
 void poll_bool(struct poll *, const char *, int);
@@ -346,6 +358,7 @@ char *proto_join(int, char *const *);
 /* daemon.c: the running daemon. */
 struct daemon;
 struct daemon *daemon_new(struct event_base *, struct conf *, const char *);
+int daemon_listen(struct daemon *, char *, size_t);
 int daemon_start(struct daemon *, char *, size_t);
 int daemon_prepare_state_dir(const struct conf *, uid_t, gid_t, char *, size_t);
 void daemon_free(struct daemon *);
@@ -364,6 +377,7 @@ void daemon_dirty(struct daemon *);
 int daemon_journal(struct daemon *, const char *, const char *, json_t *);
 void daemon_set_control(struct daemon *, struct control *);
 struct control *daemon_control(const struct daemon *);
+struct trap_receiver *daemon_traps(const struct daemon *);
 
 /* state.c: the atomic state snapshot in state_dir. */
 int state_save(struct daemon *, char *, size_t);

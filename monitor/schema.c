@@ -157,6 +157,84 @@ static const struct conf_table store_table = {
 	.keys = store_keys,
 };
 
+static void
+traps_check(struct conf_ctx *ctx, config_setting_t *g, void *obj)
+{
+	struct conf *conf = obj;
+
+	/* Only runs when the group is in the file: no group, no receiver. */
+	conf->traps.on = 1;
+	if (conf->traps.listen == NULL)
+		conf_key_error(ctx, g, "listen", "required but missing");
+	else if (!trap_listen_valid(conf->traps.listen))
+		conf_error(ctx, config_setting_get_member(g, "listen"),
+		    "\"%s\": expected a numeric UDP address, \"udp:0.0.0.0:162\", "
+		    "\"udp:127.0.0.1:1162\" or \"udp6:[::]:162\" (no host names: "
+		    "they would need a blocking lookup)",
+		    conf->traps.listen);
+	if (conf->traps.community == NULL)
+		conf_key_error(ctx, g, "community", "required but missing");
+}
+
+static int
+traps_equal(const void *a, const void *b)
+{
+	const struct conf *ca = a, *cb = b;
+
+	return ca->traps.on == cb->traps.on;
+}
+
+static const struct conf_key traps_keys[] = {
+	{ .name = "listen",
+	    .type = CT_STRING,
+	    .off = offsetof(struct conf, traps.listen),
+	    .min = 1,
+	    .max = 64,
+	    .help = "Required. UDP address traps are received on, numeric: "
+	            "\"udp:0.0.0.0:162\", \"udp:192.0.2.5\" (port 162) or "
+	            "\"udp6:[::]:162\". Bound before sonaed drops privileges; a "
+	            "reload that moves it to a port below 1024 cannot bind, says so "
+	            "and keeps the old address." },
+	{ .name = "community",
+	    .type = CT_SECRET,
+	    .off = offsetof(struct conf, traps.community),
+	    .min = 1,
+	    .max = 255,
+	    .help = "Required. The community SNMPv1 and SNMPv2c traps must carry; "
+	            "others are counted and dropped." },
+	{ .name = "log_interval",
+	    .type = CT_DURATION,
+	    .off = offsetof(struct conf, traps.log_interval_ms),
+	    .min = 0.1,
+	    .max = 86400,
+	    .def = "60s",
+	    .help = "At most one log line per interval for traps from unknown "
+	            "addresses, with a wrong community or malformed, and per device "
+	            "for its traps (log and audit journal); the rest are counted "
+	            "(`sonae traps`)." },
+	{ .name = "poll_gap",
+	    .type = CT_DURATION,
+	    .off = offsetof(struct conf, traps.poll_gap_ms),
+	    .min = 0,
+	    .max = 3600,
+	    .def = "1s",
+	    .help = "A trap polls its device at once, but at most one poll per gap "
+	            "per device comes from traps; traps in between are folded into "
+	            "the next poll." },
+	{ 0 },
+};
+
+static const struct conf_table traps_table = {
+	.name = "traps",
+	.help = "The SNMP trap receiver (v1 and v2c). Without this group there is "
+	        "none. A trap from the address of an snmp device polls that device "
+	        "now (the trap is a hint, the poll is the truth); traps from other "
+	        "addresses are counted and logged, rate-limited.",
+	.keys = traps_keys,
+	.check = traps_check,
+	.equal = traps_equal,
+};
+
 static int
 device_extra(struct conf_ctx *ctx, config_setting_t *s, void *obj)
 {
@@ -376,6 +454,10 @@ static const struct conf_key root_keys[] = {
 	    .type = CT_GROUP,
 	    .sub = &store_table,
 	    .help = "See `store`." },
+	{ .name = "traps",
+	    .type = CT_GROUP,
+	    .sub = &traps_table,
+	    .help = "See `traps`." },
 	{ .name = "devices",
 	    .type = CT_LIST,
 	    .off = offsetof(struct conf, devices),

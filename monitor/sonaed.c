@@ -152,6 +152,8 @@ main(int argc, char **argv)
 	if ((ctl = control_new(base, d, conf, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
 	daemon_set_control(d, ctl);
+	if (daemon_listen(d, err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	if (pw != NULL)
 		drop_privileges(pw);
 	if (daemon_start(d, err, sizeof(err)) == -1)

@@ -157,6 +157,11 @@ verbs_device_json(struct daemon *d, struct device *dev, int full)
 	json_object_set_new(o, "last_poll", json_time(st->last_poll_ms));
 	json_object_set_new(
 	    o, "last_status", json_string(poll_status_name(st->last_status)));
+	json_object_set_new(o, "traps", json_integer((json_int_t)st->traps));
+	json_object_set_new(o, "last_trap",
+	    st->last_trap_ms > 0 ? json_pack("{s:s, s:o}", "trap", st->last_trap, "time",
+	                               json_time(st->last_trap_ms))
+	                         : json_null());
 	json_object_set_new(o, "metrics", metrics);
 	return o;
 }
@@ -325,6 +330,16 @@ verb_poll(struct verb_req *q)
 	return verb_ok(q, NULL, "polling");
 }
 
+static int
+verb_traps(struct verb_req *q)
+{
+	struct trap_receiver *r = daemon_traps(q->d);
+
+	if (r == NULL)
+		return verb_ok(q, json_pack("{s:b}", "enabled", 0), NULL);
+	return verb_ok(q, trap_json(r), NULL);
+}
+
 static const struct verb verbs[] = {
 	{ "status", 0, 0, 0, verb_status, "status" },
 	{ "devices", 0, 0, 0, verb_devices, "devices" },
@@ -334,6 +349,7 @@ static const struct verb verbs[] = {
 	{ "audit", 0, 2, 0, verb_audit, "audit [--since TIME]" },
 	{ "reload", 0, 0, V_OPERATOR, verb_reload, "reload" },
 	{ "poll", 1, 1, V_OPERATOR, verb_poll, "poll NAME" },
+	{ "traps", 0, 0, 0, verb_traps, "traps" },
 	{ NULL, 0, 0, 0, NULL, NULL },
 };
 

@@ -12,10 +12,16 @@
 #ifndef SONAE_PROBE_H
 #define SONAE_PROBE_H
 
+#include <sys/socket.h>
+
+#include <stdint.h>
 #include <stdio.h>
 
+struct conf;
 struct conf_table;
+struct daemon;
 struct device;
+struct event_base;
 struct poll;
 
 struct probe_ops {
@@ -58,6 +64,34 @@ extern const struct probe_ops probe_snmp;
  */
 int snmp_set(struct device *, const char *, char, const char *,
     void (*)(void *, int, const char *), void *);
+/*
+ * Call fn(device, arg) for every running snmp device whose agent address has
+ * the host of the given socket address (a trap's UDP source); returns how
+ * many.  Addresses are numeric, so this never resolves a name.
+ */
+size_t snmp_devices_at(
+    const struct sockaddr *, socklen_t, void (*)(struct device *, void *), void *);
+
+/* trap.c: the SNMP trap receiver (the `traps` group). */
+struct trap_receiver;
+struct trap_counters {
+	uint64_t received;       /* datagrams read */
+	uint64_t polled;         /* traps that started or planned a poll */
+	uint64_t coalesced;      /* traps a poll already planned covered */
+	uint64_t unknown_source; /* no snmp device at the source address */
+	uint64_t bad_community;
+	uint64_t malformed;
+	uint64_t unsupported; /* well formed, but SNMPv3 or InformRequest */
+};
+int trap_listen_valid(const char *);
+struct trap_receiver *trap_new(
+    struct event_base *, struct daemon *, const struct conf *, char *, size_t);
+int trap_reconf(struct trap_receiver *, const struct conf *, char *, size_t);
+void trap_free(struct trap_receiver *);
+const struct trap_counters *trap_counters(const struct trap_receiver *);
+struct json_t *trap_json(const struct trap_receiver *);
+void trap_input(struct trap_receiver *, const unsigned char *, size_t,
+    const struct sockaddr *, socklen_t);
 /*
  * The pure parts of the snmp probe, for its unit tests; they use net-snmp's
  * types, so they are declared only after <net-snmp/net-snmp-includes.h>.
@@ -108,6 +142,40 @@ void snmp_oid_text(const oid *, size_t, char *, size_t);
 const char *snmp_auto_profile(const struct snmp_value *, const struct snmp_value *);
 int snmp_counter_rate(
     const struct snmp_sample *, const struct snmp_sample *, double *, const char **);
+
+enum trap_kind {
+	TK_OTHER,
+	TK_COLD_START,
+	TK_WARM_START,
+	TK_LINK_DOWN,
+	TK_LINK_UP,
+	TK_AUTH_FAILURE,
+	TK_UPS_ON_BATTERY,
+	TK_UPS_TEST_COMPLETED,
+	TK_UPS_ALARM_ADDED,
+	TK_UPS_ALARM_REMOVED,
+	TK_APC_ON_BATTERY,
+	TK_APC_LOW_BATTERY,
+	TK_APC_POWER_RESTORED,
+	TK_APC_LOW_BATTERY_GONE,
+};
+/* One decoded trap. */
+struct trap_msg {
+	long version; /* SNMP_VERSION_1 or SNMP_VERSION_2c */
+	char community[256];
+	size_t community_len;
+	oid oid[MAX_OID_LEN]; /* the SNMPv2 trap OID (v1 converted) */
+	size_t oid_len;
+	enum trap_kind kind;
+	long ifindex;        /* linkDown/linkUp: ifIndex, or -1 */
+	char detail[128];    /* "ifIndex 3", the UPS alarm ("OnBattery") */
+	char agent_addr[16]; /* v1: what the sender wrote, for logs only */
+};
+const char *trap_kind_name(enum trap_kind);
+enum trap_kind trap_classify(const oid *, size_t);
+int trap_v1_oid(const oid *, size_t, long, long, oid *, size_t *);
+int trap_decode(const u_char *, size_t, struct trap_msg *, char *, size_t);
+int trap_address_parse(const char *, struct sockaddr_storage *, socklen_t *);
 #endif
 
 #endif

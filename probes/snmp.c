@@ -2373,3 +2373,73 @@ const struct probe_ops probe_snmp = {
 	.poll = snmp_poll,
 	.cancel = snmp_cancel,
 };
+
+/* The address of an agent, "udp:A.B.C.D[:PORT]" or "udp6:[ADDR][:PORT]". */
+static int
+snmp_agent_host(const char *a, int *family, unsigned char *buf)
+{
+	char host[64];
+	const char *p, *end;
+
+	if (strncmp(a, "udp:", 4) == 0) {
+		*family = AF_INET;
+		p = a + 4;
+		if ((end = strchr(p, ':')) == NULL)
+			end = p + strlen(p);
+	} else if (strncmp(a, "udp6:[", 6) == 0) {
+		*family = AF_INET6;
+		p = a + 6;
+		if ((end = strchr(p, ']')) == NULL)
+			return -1;
+	} else
+		return -1;
+	if ((size_t)(end - p) >= sizeof(host))
+		return -1;
+	memcpy(host, p, (size_t)(end - p));
+	host[end - p] = '\0';
+	return inet_pton(*family, host, buf) == 1 ? 0 : -1;
+}
+
+/*
+ * Call fn for every running snmp device whose agent address has the host of
+ * sa (the UDP source of a trap); returns how many.  Every matching device
+ * counts: several agents may share one address (a card per UPS behind NAT,
+ * simulated devices on 127.0.0.1), and polling each is the truth.  An IPv4
+ * source seen as an IPv4-mapped IPv6 address matches the IPv4 agent.
+ */
+size_t
+snmp_devices_at(const struct sockaddr *sa, socklen_t salen,
+    void (*fn)(struct device *, void *), void *arg)
+{
+	struct snmp_dev *sd, *next;
+	unsigned char want[16], have[16];
+	int family, af;
+	size_t n = 0;
+
+	if (sa->sa_family == AF_INET && salen >= sizeof(struct sockaddr_in)) {
+		family = AF_INET;
+		memcpy(
+		    want, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6 && salen >= sizeof(struct sockaddr_in6)) {
+		const struct in6_addr *a6 =
+		    &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(a6)) {
+			family = AF_INET;
+			memcpy(want, a6->s6_addr + 12, 4);
+		} else {
+			family = AF_INET6;
+			memcpy(want, a6->s6_addr, 16);
+		}
+	} else
+		return 0;
+	for (sd = LIST_FIRST(&snmp_devs); sd != NULL; sd = next) {
+		const struct snmp_conf *sc = device_conf(sd->dev)->probe_conf;
+		next = LIST_NEXT(sd, entry);
+		if (snmp_agent_host(sc->address, &af, have) == -1 || af != family ||
+		    memcmp(have, want, family == AF_INET ? 4 : 16) != 0)
+			continue;
+		n++;
+		fn(sd->dev, arg);
+	}
+	return n;
+}

@@ -447,7 +447,7 @@ END_TEST
  * come in batches (every poll within a few ms of its batch's first, batches
  * at least a window apart), and each device keeps its interval: early by at
  * most the window (interval / 16 = 25 ms here) plus how late the loop ran
- * the batch before (a busy test machine: 30 ms allowed), and on average
+ * the batch before (a busy test machine: 100 ms allowed), and on average
  * exactly the interval, since polls keep to the device's grid.
  */
 #define BATCH_DEVICES  40
@@ -462,7 +462,9 @@ static struct {
 	int64_t last[BATCH_DEVICES];  /* ... and of its last */
 	int count[BATCH_DEVICES];
 	int64_t at[BATCH_POLLS]; /* every poll, in order */
-	int n, nest;
+	int turn[BATCH_POLLS];   /* ... and its loop turn */
+	int turns;               /* answer rounds so far: between two turns */
+	int n;
 	int64_t min_gap, max_gap; /* between polls of one device, µs */
 	struct event *ev;
 } batch;
@@ -484,6 +486,7 @@ batch_answer(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
+	batch.turns++;
 	for (i = 0; i < BATCH_DEVICES; i++)
 		if (batch.pending[i] != NULL) {
 			struct poll *p = batch.pending[i];
@@ -525,9 +528,10 @@ batch_poll(struct device *dev, struct poll *p)
 	if (batch.count[i]++ == 0)
 		batch.first[i] = now;
 	batch.last[i] = now;
-	if (batch.n < BATCH_POLLS)
+	if (batch.n < BATCH_POLLS) {
+		batch.turn[batch.n] = batch.turns;
 		batch.at[batch.n++] = now;
-	else
+	} else
 		event_base_loopbreak(device_base(dev));
 	batch.pending[i] = p;
 	event_active(batch.ev, 0, 0);
@@ -559,7 +563,7 @@ START_TEST(device_polls_in_batches)
 {
 	struct device_conf c[BATCH_DEVICES];
 	char names[BATCH_DEVICES][16];
-	int i, batches = 1;
+	int i, first, batches = 1;
 
 	memset(&batch, 0, sizeof(batch));
 	batch.ev = event_new(base, -1, 0, batch_answer, NULL);
@@ -576,23 +580,31 @@ START_TEST(device_polls_in_batches)
 	}
 	run_ms(5000);
 	ck_assert_int_eq(batch.n, BATCH_POLLS);
-	for (i = 1; i < batch.n; i++) {
-		int64_t d = batch.at[i] - batch.at[i - 1];
-		/* In a batch: the same loop turn.  Between: a window at least. */
-		ck_assert_msg(d < 3000 || d >= (BATCH_WINDOW - 2) * 1000,
-		    "polls %d and %d %lld us apart", i - 1, i, (long long)d);
-		batches += d >= 3000;
+	/*
+	 * Polls of one batch come in one turn of the loop (the answers, which
+	 * count turns, run between).  A batch takes every device due within
+	 * the window, so the next one starts a window later at the earliest,
+	 * however busy the machine (2 ms: timers are kept in whole ms).
+	 */
+	for (i = 1, first = 0; i < batch.n; i++) {
+		if (batch.turn[i] == batch.turn[i - 1])
+			continue;
+		ck_assert_msg(batch.at[i] - batch.at[first] >= (BATCH_WINDOW - 2) * 1000,
+		    "batches at polls %d and %d %lld us apart", first, i,
+		    (long long)(batch.at[i] - batch.at[first]));
+		first = i;
+		batches++;
 	}
 	/* Without batching 40 random offsets give ~40 wake-ups per round. */
 	ck_assert_int_le(batches, BATCH_POLLS * 2 / 3);
-	ck_assert_int_ge(batch.min_gap, (BATCH_INTERVAL - BATCH_WINDOW - 30) * 1000);
-	ck_assert_int_le(batch.max_gap, (BATCH_INTERVAL + BATCH_WINDOW + 30) * 1000);
+	ck_assert_int_ge(batch.min_gap, (BATCH_INTERVAL - BATCH_WINDOW - 100) * 1000);
+	ck_assert_int_le(batch.max_gap, (BATCH_INTERVAL + BATCH_WINDOW + 100) * 1000);
 	for (i = 0; i < BATCH_DEVICES; i++) {
 		double mean;
 		ck_assert_int_ge(batch.count[i], 6);
 		mean = (double)(batch.last[i] - batch.first[i]) / (batch.count[i] - 1);
-		ck_assert_msg(mean > (BATCH_INTERVAL - 5) * 1000.0 &&
-		                  mean < (BATCH_INTERVAL + 5) * 1000.0,
+		ck_assert_msg(mean > (BATCH_INTERVAL - 10) * 1000.0 &&
+		                  mean < (BATCH_INTERVAL + 10) * 1000.0,
 		    "device %d: mean interval %.0f us", i, mean);
 		device_free(batch.dev[i]);
 	}

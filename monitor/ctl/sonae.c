@@ -50,6 +50,7 @@ static int render_device(json_t *, const char *);
 static int render_validate(json_t *, const char *);
 static int render_audit(json_t *, const char *);
 static int render_verify(json_t *, const char *);
+static int render_traps(json_t *, const char *);
 static int render_text(json_t *, const char *);
 
 static const struct opt no_opts[] = { { NULL, 0 } };
@@ -73,6 +74,8 @@ static const struct cmd cmds[] = {
 	    "re-read the configuration (operators)" },
 	{ "poll", 1, 1, no_opts, render_text, "poll NAME",
 	    "poll a device now (operators)" },
+	{ "traps", 0, 0, no_opts, render_traps, "traps",
+	    "the SNMP trap receiver: address, counters, last trap" },
 	{ NULL, 0, 0, NULL, NULL, NULL, NULL },
 };
 
@@ -238,6 +241,12 @@ render_device(json_t *d, const char *text)
 	    (long long)json_integer_value(json_object_get(d, "polls")),
 	    (long long)json_integer_value(json_object_get(d, "failures")),
 	    when(json_object_get(d, "last_ok")), when(json_object_get(d, "next_poll")));
+	if (json_integer_value(json_object_get(d, "traps")) > 0) {
+		json_t *lt = json_object_get(d, "last_trap");
+		printf("traps        %lld; last %s at %s\n",
+		    (long long)json_integer_value(json_object_get(d, "traps")),
+		    str(lt, "trap"), when(json_object_get(lt, "time")));
+	}
 	if (json_array_size(metrics) == 0) {
 		printf("metrics      none yet\n");
 		return EXIT_OK;
@@ -324,6 +333,35 @@ render_verify(json_t *o, const char *text)
 	fprintf(stderr, "%s:%lld: %s\n", str(o, "journal"),
 	    (long long)json_integer_value(json_object_get(o, "line")), str(o, "problem"));
 	return EXIT_FAILED;
+}
+
+static int
+render_traps(json_t *o, const char *text)
+{
+	json_t *c = json_object_get(o, "counters"), *last = json_object_get(o, "last");
+
+	(void)text;
+	if (!json_is_true(json_object_get(o, "enabled"))) {
+		printf("traps      no receiver (no traps group in the configuration)\n");
+		return EXIT_OK;
+	}
+	printf("listen     %s\n", str(o, "listen"));
+	if (json_is_string(json_object_get(o, "error")))
+		printf("NOT MOVED  to %s: %s\n", str(o, "configured"), str(o, "error"));
+	printf("received   %lld: %lld polled, %lld folded into a planned poll\n",
+	    (long long)json_integer_value(json_object_get(c, "received")),
+	    (long long)json_integer_value(json_object_get(c, "polled")),
+	    (long long)json_integer_value(json_object_get(c, "coalesced")));
+	printf("dropped    %lld unknown source, %lld bad community, %lld malformed, "
+	       "%lld unsupported\n",
+	    (long long)json_integer_value(json_object_get(c, "unknown_source")),
+	    (long long)json_integer_value(json_object_get(c, "bad_community")),
+	    (long long)json_integer_value(json_object_get(c, "malformed")),
+	    (long long)json_integer_value(json_object_get(c, "unsupported")));
+	if (json_is_object(last))
+		printf("last       %s from %s at %s\n", str(last, "trap"),
+		    str(last, "peer"), when(json_object_get(last, "time")));
+	return EXIT_OK;
 }
 
 static int

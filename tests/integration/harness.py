@@ -709,3 +709,44 @@ def snmp_device(site, name, snmp, **keys):
     d["snmp"] = snmp
     site.devices.append(d)
     return d
+
+
+# --- SNMP traps (net-snmp's snmptrap) -----------------------------------------
+
+class Snmptrap:
+    """Debian's snmptrap, sending to a trap receiver on 127.0.0.1:port (so
+    the trap's UDP source is 127.0.0.1).  Numeric OIDs only: MIBS is empty."""
+
+    def __init__(self, port, community):
+        self.port, self.community = port, community
+        self.tmp = tempfile.mkdtemp(prefix="sonae-snmptrap-")
+        self.env = dict(os.environ, MIBS="", SNMP_PERSISTENT_DIR=self.tmp,
+                        SNMPCONFPATH=self.tmp)
+
+    def _send(self, argv):
+        r = run([_tool("snmptrap")] + argv, env=self.env)
+        if r.rc != 0:
+            raise AssertionError("snmptrap %s: exit %d: %s" % (" ".join(argv), r.rc,
+                                                                r.err.strip()))
+        return r
+
+    def v2c(self, trap_oid, *varbinds, community=None, port=None):
+        """An SNMPv2c trap; varbinds: (oid, type, value) as snmptrap takes them."""
+        argv = ["-v2c", "-c", community or self.community,
+                "127.0.0.1:%d" % (port or self.port), "", trap_oid]
+        for o, t, v in varbinds:
+            argv += [o, t, str(v)]
+        return self._send(argv)
+
+    def v1(self, enterprise, generic, specific, *varbinds, community=None, port=None,
+           agent="127.0.0.1"):
+        """An SNMPv1 trap (generic 0..5, or 6 with specific)."""
+        argv = ["-v1", "-c", community or self.community,
+                "127.0.0.1:%d" % (port or self.port), enterprise, agent, str(generic),
+                str(specific), ""]
+        for o, t, v in varbinds:
+            argv += [o, t, str(v)]
+        return self._send(argv)
+
+    def cleanup(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
