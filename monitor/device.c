@@ -38,11 +38,17 @@
 #define SCHED_BATCH_MS       50 /* at most interval / 16 */
 #define SCHED_NONE           ((size_t)-1)
 
+/* The key is kept next to the device: sifting reads no device. */
+struct sched_entry {
+	int64_t fire; /* the device's fire_mono */
+	struct device *dev;
+};
+
 /* The schedule of one event loop: devices by fire time, one timer. */
 struct sched {
 	struct event_base *base;
 	struct event *timer;
-	struct device **heap; /* a binary min-heap by fire_mono */
+	struct sched_entry *heap; /* a binary min-heap by fire time */
 	size_t n, cap;
 	size_t users; /* devices started on this loop */
 	struct sched *next;
@@ -128,18 +134,18 @@ timer_in(struct event *ev, int64_t ms)
 static void
 sched_swap(struct sched *s, size_t a, size_t b)
 {
-	struct device *t = s->heap[a];
+	struct sched_entry t = s->heap[a];
 
 	s->heap[a] = s->heap[b];
 	s->heap[b] = t;
-	s->heap[a]->heap_idx = a;
-	s->heap[b]->heap_idx = b;
+	s->heap[a].dev->heap_idx = a;
+	s->heap[b].dev->heap_idx = b;
 }
 
 static void
 sched_up(struct sched *s, size_t i)
 {
-	while (i > 0 && s->heap[(i - 1) / 2]->fire_mono > s->heap[i]->fire_mono) {
+	while (i > 0 && s->heap[(i - 1) / 2].fire > s->heap[i].fire) {
 		sched_swap(s, i, (i - 1) / 2);
 		i = (i - 1) / 2;
 	}
@@ -153,9 +159,9 @@ sched_down(struct sched *s, size_t i)
 	for (;;) {
 		l = 2 * i + 1;
 		m = i;
-		if (l < s->n && s->heap[l]->fire_mono < s->heap[m]->fire_mono)
+		if (l < s->n && s->heap[l].fire < s->heap[m].fire)
 			m = l;
-		if (l + 1 < s->n && s->heap[l + 1]->fire_mono < s->heap[m]->fire_mono)
+		if (l + 1 < s->n && s->heap[l + 1].fire < s->heap[m].fire)
 			m = l + 1;
 		if (m == i)
 			return;
@@ -171,11 +177,12 @@ sched_arm(struct sched *s)
 	if (s->n == 0)
 		evtimer_del(s->timer);
 	else
-		timer_in(s->timer, s->heap[0]->fire_mono - time_mono_ms());
+		timer_in(s->timer, s->heap[0].fire - time_mono_ms());
 }
 
+/* Take dev off the schedule; the timer is armed again unless in sched_cb. */
 static void
-sched_remove(struct device *dev)
+sched_take(struct device *dev, int arm)
 {
 	struct sched *s = dev->sched;
 	size_t i = dev->heap_idx;
@@ -185,12 +192,18 @@ sched_remove(struct device *dev)
 	dev->heap_idx = SCHED_NONE;
 	if (i != --s->n) {
 		s->heap[i] = s->heap[s->n];
-		s->heap[i]->heap_idx = i;
+		s->heap[i].dev->heap_idx = i;
 		sched_down(s, i);
 		sched_up(s, i);
 	}
-	if (i == 0)
+	if (i == 0 && arm)
 		sched_arm(s);
+}
+
+static void
+sched_remove(struct device *dev)
+{
+	sched_take(dev, 1);
 }
 
 /* Start the next poll or retry of dev at fire (monotonic ms). */
@@ -206,7 +219,8 @@ sched_at(struct device *dev, int64_t fire)
 		s->heap = xreallocarray(s->heap, s->cap, sizeof(*s->heap));
 	}
 	dev->heap_idx = s->n;
-	s->heap[s->n++] = dev;
+	s->heap[s->n].fire = fire;
+	s->heap[s->n++].dev = dev;
 	sched_up(s, dev->heap_idx);
 	if (dev->heap_idx == 0)
 		sched_arm(s);
@@ -236,10 +250,10 @@ sched_cb(evutil_socket_t fd, short ev, void *arg)
 	 * turn began: a probe bug cannot keep the loop here.
 	 */
 	while (s->n > 0 && polled++ <= s->n) {
-		dev = s->heap[0];
-		if (dev->fire_mono > now + sched_window(dev))
+		dev = s->heap[0].dev;
+		if (s->heap[0].fire > now + sched_window(dev))
 			break;
-		sched_remove(dev);
+		sched_take(dev, 0);
 		device_attempt(dev);
 	}
 	sched_arm(s);
