@@ -164,6 +164,7 @@ struct snmp_dev {
 	int profile;      /* PROF_AUTO: auto, not decided yet */
 	int conf_profile; /* as configured */
 	int max_oids;
+	int chunk_max; /* max_oids, halved in this poll for each tooBig */
 	struct snmp_value ident_sys, ident_ups; /* auto: what the agent said */
 	int had_alarms;                         /* auto: alarms was reported */
 	struct snmp_link *links;                /* one per configured link */
@@ -1299,26 +1300,51 @@ snmp_on_fail(evutil_socket_t fd, short ev, void *arg)
 	snmp_finish(sd, sd->fail_status, "%s", sd->fail_reason);
 }
 
-/* Store the answer to a GET into the items of the chunk in flight. */
+/* The RFC 3416 name of an error status, for a reason. */
+static const char *
+snmp_errstat_name(long st)
+{
+	static const char *const names[] = { "noError", "tooBig", "noSuchName",
+		"badValue", "readOnly", "genErr", "noAccess", "wrongType", "wrongLength",
+		"wrongEncoding", "wrongValue", "noCreation", "inconsistentValue",
+		"resourceUnavailable", "commitFailed", "undoFailed", "authorizationError",
+		"notWritable", "inconsistentName" };
+
+	return st >= 0 && (size_t)st < sizeof(names) / sizeof(names[0])
+	           ? names[st]
+	           : "an unknown error";
+}
+
+/*
+ * Store the answer to a GET into the items of the chunk in flight.  An error
+ * status naming one varbind (an SNMPv1 noSuchName, a genErr an agent gives
+ * for one broken sensor) makes that OID invalid with the status as reason,
+ * and the others are asked again without it: one bad OID must not cost the
+ * readings of the rest.  tooBig halves the OIDs per GET for this poll.
+ */
 static int
 snmp_take_get(struct snmp_dev *sd, netsnmp_pdu *pdu)
 {
 	netsnmp_variable_list *vb = pdu->variables;
 	size_t j;
 
-	if (pdu->errstat == SNMP_ERR_NOSUCHNAME && pdu->errindex >= 1 &&
+	if (pdu->errstat == SNMP_ERR_TOOBIG && sd->nchunk > 1) {
+		sd->chunk_max = (int)sd->nchunk / 2;
+		return 0;
+	}
+	if (pdu->errstat != SNMP_ERR_NOERROR && pdu->errindex >= 1 &&
 	    (size_t)pdu->errindex <= sd->nchunk) {
-		/* SNMPv1: one missing OID fails the PDU; ask again without it. */
 		struct snmp_item *it = &sd->items[sd->chunk[pdu->errindex - 1]];
 		it->done = 1;
 		snmp_value_clear(&it->val);
 		it->val.kind = SV_MISSING;
-		snprintf(it->val.why, sizeof(it->val.why), "noSuchName");
+		snprintf(it->val.why, sizeof(it->val.why), "%s",
+		    snmp_errstat_name(pdu->errstat));
 		return 0;
 	}
 	if (pdu->errstat != SNMP_ERR_NOERROR) {
-		snmp_finish(sd, POLL_PROTOCOL, "the agent answered %s (index %ld)",
-		    snmp_errstring((int)pdu->errstat), pdu->errindex);
+		snmp_finish(sd, POLL_PROTOCOL, "the agent answered %s (error status %ld)",
+		    snmp_errstat_name(pdu->errstat), pdu->errstat);
 		return -1;
 	}
 	for (j = 0; j < sd->nchunk; j++, vb = vb->next_variable) {
@@ -1366,7 +1392,7 @@ snmp_take_ident(struct snmp_dev *sd, netsnmp_pdu *pdu)
 	} else if (pdu->errstat != SNMP_ERR_NOERROR) {
 		snmp_finish(sd, POLL_PROTOCOL,
 		    "auto: the agent answered %s to a GET of %s",
-		    snmp_errstring((int)pdu->errstat),
+		    snmp_errstat_name(pdu->errstat),
 		    sd->stage == ST_IDENT_SYS ? "sysObjectID" : "upsIdentManufacturer");
 		return;
 	} else if (pdu->variables == NULL) {
@@ -1421,7 +1447,7 @@ snmp_take_linkwalk(struct snmp_dev *sd, netsnmp_pdu *pdu)
 				snprintf(sd->links[j].why, sizeof(sd->links[j].why),
 				    "walking %s: the agent answered %s",
 				    snmp_link_matches[sd->lcol],
-				    snmp_errstring((int)pdu->errstat));
+				    snmp_errstat_name(pdu->errstat));
 		}
 		return 1;
 	}
@@ -1472,7 +1498,7 @@ snmp_take_walk(struct snmp_dev *sd, netsnmp_pdu *pdu)
 	if (pdu->errstat != SNMP_ERR_NOERROR) {
 		snprintf(sd->alarm_err, sizeof(sd->alarm_err),
 		    "alarm table walk: the agent answered %s",
-		    snmp_errstring((int)pdu->errstat));
+		    snmp_errstat_name(pdu->errstat));
 		sd->alarms_ok = 0;
 		return 1;
 	}
@@ -1748,7 +1774,7 @@ snmp_next(struct snmp_dev *sd)
 		snmp_add_null_var(pdu, o, len);
 	} else if (sd->stage == ST_GET) {
 		sd->nchunk = 0;
-		for (i = 0; i < sd->nitems && sd->nchunk < (size_t)sd->max_oids; i++)
+		for (i = 0; i < sd->nitems && sd->nchunk < (size_t)sd->chunk_max; i++)
 			if (!sd->items[i].done)
 				sd->chunk[sd->nchunk++] = i;
 		if (sd->nchunk == 0) {
@@ -2093,7 +2119,7 @@ snmp_set_answer(
 	}
 	if (pdu->errstat != SNMP_ERR_NOERROR) {
 		snmp_set_finish(r, 0, "%s: the agent answered %s", what,
-		    snmp_errstring((int)pdu->errstat));
+		    snmp_errstat_name(pdu->errstat));
 		return 1;
 	}
 	if (!r->readback) {
@@ -2338,6 +2364,7 @@ snmp_poll(struct device *dev, struct poll *p)
 		sd->items[i].done = 0;
 		snmp_value_clear(&sd->items[i].val);
 	}
+	sd->chunk_max = sd->max_oids;
 	sd->alarms = 0;
 	sd->alarms_ok = 0;
 	snprintf(sd->alarm_err, sizeof(sd->alarm_err), "alarm table not read");

@@ -1,12 +1,17 @@
 """
 The snmp probe against real agents on loopback: snmpsimd (one process per
 simulated device, data in tests/integration/data/*.snmprec, values flipped
-with snmpset through writecache entries) and net-snmp's snmpd for SNMPv3.
+with snmpset through writecache entries), net-snmp's snmpd for SNMPv3, and
+errstat_agent.py (pysnmp) for error statuses.
 """
+import os
+import subprocess
 import unittest
 
-from harness import (EXIT_OK, Site, Snmpd, Snmpsim, snmp_device, wait_for,
-                     wait_until)
+from harness import (EXIT_OK, Site, Snmpd, Snmpsim, free_udp_port, snmp_device,
+                     wait_for, wait_until)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 RFC = "1.3.6.1.2.1.33.1"
 APC = "1.3.6.1.4.1.318.1.1.1"
@@ -28,6 +33,32 @@ def ok_with(site, name, **want):
             k in m and m[k].get("value") == x and m[k].get("quality") == "ok"
             for k, x in want.items())
     return wait_for(get, cond, timeout=15, what="%s to show %r" % (name, want))[1]
+
+
+class ErrstatAgent:
+    """tests/integration/errstat_agent.py (pysnmp) on 127.0.0.1 and a free
+    port: objects that fail with error statuses.  Stopped by PID."""
+
+    def __init__(self, test, community):
+        self.port = free_udp_port()
+        self.proc = subprocess.Popen(
+            ["/usr/bin/python3", os.path.join(HERE, "errstat_agent.py"),
+             str(self.port), community], stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, start_new_session=True)
+        test.addCleanup(self.stop)
+        line = self.proc.stdout.readline()
+        if line.strip() != b"ready":
+            raise AssertionError("errstat_agent.py did not start: %r" % line)
+
+    @property
+    def address(self):
+        return "udp:127.0.0.1:%d" % self.port
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self.proc.stdout.close()
 
 
 class Rfc1628(unittest.TestCase):
@@ -301,6 +332,48 @@ class Generic(unittest.TestCase):
         self.assertEqual(m["wrong_type"]["quality"], "error")
         self.assertIn("expected text", m["wrong_type"]["reason"])
         self.assertEqual(site.dev("env1")["contact"], "ok")
+
+
+    def test_error_status_per_oid(self):
+        """An agent refusing single objects (genErr, authorizationError,
+        noSuchName), answering tooBig to a GET of more than three objects,
+        sending an IpAddress where a number is expected: each point says
+        why, the others keep their readings, the device stays in contact."""
+        agent = ErrstatAgent(self, "errors")
+        site = Site(self)
+        base = "1.3.6.1.4.1.99999.1."
+        points = [
+            {"name": "temp", "oid": base + "1.0"},
+            {"name": "broken", "oid": base + "2.0"},
+            {"name": "humidity", "oid": base + "3.0"},
+            {"name": "forbidden", "oid": base + "4.0"},
+            {"name": "address", "oid": base + "5.0"},
+            {"name": "negative", "oid": base + "6.0"},
+            {"name": "absent", "oid": base + "9.0"},
+        ]
+        for v in ("2c", "1"):
+            snmp_device(site, "box" + v, {"address": agent.address,
+                                          "community": "errors", "version": v,
+                                          "points": points})
+        site.start()
+        for v in ("2c", "1"):
+            m = ok_with(site, "box" + v, temp=21, humidity=55, negative=-7)
+            self.assertEqual(m["broken"]["quality"], "error", v)
+            self.assertIsNone(m["broken"]["value"])
+            self.assertEqual(m["broken"]["reason"], base + "2.0: genErr")
+            self.assertEqual(m["forbidden"]["quality"], "error")
+            self.assertEqual(m["forbidden"]["reason"],
+                             base + "4.0: " + ("authorizationError" if v == "2c"
+                                               else "noSuchName"))
+            self.assertEqual(m["address"]["quality"], "error")
+            self.assertEqual(m["address"]["reason"],
+                             base + "5.0: unexpected ASN.1 type 0x40")
+            self.assertEqual(m["absent"]["quality"], "error")
+            self.assertEqual(m["absent"]["reason"],
+                             base + "9.0: " + ("noSuchObject" if v == "2c"
+                                               else "noSuchName"))
+            d = site.dev("box" + v)
+            self.assertEqual((d["contact"], d["missed"], d["failures"]), ("ok", 0, 0))
 
 
 class Failures(unittest.TestCase):
