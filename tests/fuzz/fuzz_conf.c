@@ -12,25 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define FUZZ_NAME "fuzz_conf"
+#include "tests/fuzz/fuzz.h"
 #include "monitor/monitor.h"
 
 #ifndef SONAE_FUZZ_CONF_NAME
 #define SONAE_FUZZ_CONF_NAME "fuzz.conf"
 #endif
-
-int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-static void NORETURN PRINTFLIKE(1, 2) fuzz_fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fprintf(stderr, "fuzz_conf: ");
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	abort();
-}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -13,22 +13,10 @@
 #include <net-snmp/net-snmp-config.h>
 #include <net-snmp/net-snmp-includes.h>
 
+#define FUZZ_NAME "fuzz_trap"
+#include "tests/fuzz/fuzz.h"
 #include "monitor/monitor.h"
 #include "probes/probe.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-static void NORETURN PRINTFLIKE(1, 2) fuzz_fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fprintf(stderr, "fuzz_trap: ");
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	abort();
-}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
