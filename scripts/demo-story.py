@@ -3,27 +3,46 @@
 The demo's story, told over SNMP: scripts/demo.sh runs this next to sonaed and
 two snmpsimd agents, and it changes the agents' values with snmpset (through
 snmpsim's write cache, and the demolink module for the switch's uplink) on a
-120 s timeline that loops, in step with the replay scenarios of env1 and leak1:
+120 s timeline that loops, in step with the replay scenarios of env1 and leak1.
+With --traps it also sends the traps ups1's RFC 1628 card would send, with
+snmptrap -v2c right after the SET that makes them true (sonaed polls ups1 only
+every 15 s: the trap makes it poll at once):
 
       0 s  mains on, UPS on line (OL), battery full, the LGWAN uplink up
      20 s  mains fails: the UPS goes on battery (OB); seconds on battery
            rise, charge and runtime fall; the air conditioning stops (env1)
+           trap upsTrapOnBattery
      35 s  the LGWAN uplink goes down (ifOperStatus 2)
      50 s  the battery runs low (upsBatteryStatus 3: OB LB)
+           trap upsTrapAlarmEntryAdded (upsAlarmLowBattery)
      54 s  the UPS card stops answering (its agent is paused with SIGSTOP)
      70 s  the card answers again, and mains returns: on line (OL), the
            battery recharges
+           traps upsTrapAlarmEntryRemoved (upsAlarmLowBattery), then
+           upsTrapAlarmEntryRemoved (upsAlarmOnBattery)
      80 s  the LGWAN uplink comes back
     120 s  the story starts again
 
-usage: demo-story.py UPS_PEER WAN_PEER UPS_AGENT_PID [SECONDS]
-  PEER: 127.0.0.1:PORT; the communities are ups1 and wan1 (the data files'
-  names).  One line per event on stdout.  Standard library only.
+RFC 1628 has no "on line" trap: a card says mains is back by removing the
+upsAlarmOnBattery entry from its alarm table, with upsTrapAlarmEntryRemoved
+(sent for every alarm but upsAlarmTestInProgress); upsTrapAlarmEntryAdded is
+not sent for upsAlarmOnBattery (upsTrapOnBattery is), but is for
+upsAlarmLowBattery.  upsTrapOnBattery is resent every minute on battery: the
+story's 50 s on battery need no second one.  The simulated card has no alarm
+table (upsAlarmsPresent stays 0): the traps name the alarms, the polled
+upsOutputSource and upsBatteryStatus say OB and LB.
+
+usage: demo-story.py [--traps=PEER [--trap-community=demo]] UPS_PEER WAN_PEER UPS_PID [SECONDS]
+  PEER: 127.0.0.1:PORT; the agents' communities are ups1 and wan1 (the data
+  files' names); UPS_PID: ups1's agent, paused while the card is silent.
+  One line per event (and per trap sent) on stdout.  Standard library only.
 """
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 PERIOD = 120
@@ -34,6 +53,13 @@ MAINS_FAIL, MAINS_BACK = 20, 70
 LINK_DOWN, LINK_UP = 35, 80
 CARD_SILENT, CARD_BACK = 54, 70
 LOW_CHARGE = 50          # the card reports battery low under this charge (%)
+BATTERY_LOW = 50         # ... which it reaches at 50 s
+
+# RFC 1628 traps (upsTraps) and what they carry.
+TRAPS_OID = "1.3.6.1.2.1.33.2"
+ALARM_ID, ALARM_DESCR = RFC + ".6.2.1.1", RFC + ".6.2.1.2"   # upsAlarmTable columns
+WELL_KNOWN = RFC + ".6.3"                                   # upsWellKnownAlarms
+ON_BATTERY_ALARM, LOW_BATTERY_ALARM = 1, 2                  # their upsAlarmId here
 
 
 def ups_state(t):
@@ -57,8 +83,45 @@ def ups_state(t):
     }
 
 
+# The battery low trap goes with the first second the card says LB.
+assert (ups_state(BATTERY_LOW - 1)[RFC + ".2.1.0"],
+        ups_state(BATTERY_LOW)[RFC + ".2.1.0"]) == (2, 3)
+
+
 def wan_state(t):
     return {OPER_WAN: 2 if LINK_DOWN <= t < LINK_UP else 1}
+
+
+def alarm(trap, name, alarm_id, well_known):
+    """upsTrapAlarmEntryAdded (3) or Removed (4) for one alarm table entry."""
+    return (name, TRAPS_OID + ".%d" % trap,
+            [(ALARM_ID + ".%d" % alarm_id, "i", alarm_id),
+             (ALARM_DESCR + ".%d" % alarm_id, "o", WELL_KNOWN + ".%d" % well_known)])
+
+
+def ups_traps(t):
+    """The traps ups1's card sends at t seconds, after the SET: [(what, OID,
+    [(varbind OID, type, value)])]."""
+    s = ups_state(t)
+    if t == MAINS_FAIL:
+        # upsTrapOnBattery: upsEstimatedMinutesRemaining, upsSecondsOnBattery,
+        # upsConfigLowBattTime.
+        return [("upsTrapOnBattery", TRAPS_OID + ".1",
+                 [(RFC + ".2.3.0", "i", s[RFC + ".2.3.0"]),
+                  (RFC + ".2.2.0", "i", s[RFC + ".2.2.0"]),
+                  (RFC + ".9.7.0", "i", 2)])]
+    if t == BATTERY_LOW:
+        # upsAlarmLowBattery (well-known alarm 3)
+        return [alarm(3, "upsTrapAlarmEntryAdded (upsAlarmLowBattery)",
+                      LOW_BATTERY_ALARM, 3)]
+    if t == MAINS_BACK:
+        # The low battery alarm goes with mains, then the on battery one
+        # (well-known alarm 2): the last trap sonae shows says mains is back.
+        return [alarm(4, "upsTrapAlarmEntryRemoved (upsAlarmLowBattery)",
+                      LOW_BATTERY_ALARM, 3),
+                alarm(4, "upsTrapAlarmEntryRemoved (upsAlarmOnBattery)",
+                      ON_BATTERY_ALARM, 2)]
+    return []
 
 
 EVENTS = [
@@ -66,7 +129,7 @@ EVENTS = [
     (MAINS_FAIL, "mains fails: ups1 on battery (upsOutputSource 5); the air "
      "conditioning stops"),
     (LINK_DOWN, "the LGWAN uplink goes down (wan1 ifOperStatus.1 = 2)"),
-    (50, "ups1 battery low (upsBatteryStatus 3)"),
+    (BATTERY_LOW, "ups1 battery low (upsBatteryStatus 3)"),
     (CARD_SILENT, "ups1's SNMP card stops answering"),
     (CARD_BACK, "ups1's SNMP card answers again"),
     (MAINS_BACK, "mains returns: ups1 on line (upsOutputSource 3), recharging"),
@@ -89,6 +152,23 @@ def snmpset(peer, community, values):
     return True
 
 
+def snmptrap(peer, community, trap, env):
+    """One SNMPv2c trap to peer; what happened, for the story's log."""
+    what, oid, varbinds = trap
+    argv = ["snmptrap", "-v2c", "-c", community, peer, "", oid]
+    for o, typ, v in varbinds:
+        argv += [o, typ, str(v)]
+    r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, env=env)
+    # net-snmp says when it makes its folders in SNMP_PERSISTENT_DIR: not a fault.
+    err = "\n".join(l for l in r.stderr.decode("utf-8", "replace").splitlines()
+                    if l.strip() and not l.startswith("Created directory:"))
+    if r.returncode != 0 or err:
+        return "snmptrap %s to %s failed: %s" % (what, peer,
+                                                   err or "exit %d" % r.returncode)
+    return "trap %s sent to %s" % (what, peer)
+
+
 start = time.monotonic()
 
 
@@ -97,11 +177,29 @@ def say(text):
 
 
 def main():
-    if len(sys.argv) not in (4, 5):
+    args = sys.argv[1:]
+    opts = {"--traps": None, "--trap-community": "demo"}
+    while args and args[0].split("=", 1)[0] in opts and "=" in args[0]:
+        k, v = args.pop(0).split("=", 1)
+        opts[k] = v
+    if len(args) not in (3, 4):
         sys.stderr.write(__doc__.split("usage: ")[1].split("\n")[0] + "\n")
         return 2
-    ups_peer, wan_peer, ups_pid = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    seconds = float(sys.argv[4]) if len(sys.argv) == 5 else float("inf")
+    ups_peer, wan_peer, ups_pid = args[0], args[1], int(args[2])
+    seconds = float(args[3]) if len(args) == 4 else float("inf")
+    # snmptrap reads and writes net-snmp's configuration and persistent
+    # files: a folder of its own keeps the user's and the system's out.
+    snmpdir = tempfile.mkdtemp(prefix="sonae-demo-snmptrap-")
+    traps = (opts["--traps"], opts["--trap-community"],
+             dict(os.environ, MIBS="", SNMPCONFPATH=snmpdir, SNMP_PERSISTENT_DIR=snmpdir))
+    try:
+        return story(ups_peer, wan_peer, ups_pid, seconds, traps)
+    finally:
+        shutil.rmtree(snmpdir, ignore_errors=True)
+
+
+def story(ups_peer, wan_peer, ups_pid, seconds, traps):
+    trap_peer, trap_community, trap_env = traps
     paused = [False]
 
     def resume(*_):
@@ -134,6 +232,9 @@ def main():
             diff = {k: v for k, v in want.items() if sent[dev].get(k) != v}
             if diff and snmpset(peer, dev + "1", diff):
                 sent[dev].update(diff)
+            if dev == "ups" and trap_peer is not None:
+                for trap in ups_traps(t):
+                    say(snmptrap(trap_peer, trap_community, trap, trap_env))
         tick += 1
         time.sleep(max(0.0, start + tick - time.monotonic()))
     resume()

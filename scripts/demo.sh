@@ -4,19 +4,23 @@
 # serving etc/demo/ups1.snmprec and etc/demo/wan1.snmprec.  scripts/demo-story.py
 # changes their values over SNMP (snmpset) on a 120 s timeline: mains fails,
 # the UPS goes on battery and runs low, the LGWAN uplink drops, the UPS card
-# stops answering for a while, mains and the uplink come back.  The
+# stops answering for a while, mains and the uplink come back.  The UPS's
+# card also sends its RFC 1628 traps (snmptrap) to sonaed's trap receiver:
+# ups1 is polled every 15 s, and a trap makes sonaed poll it at once.  The
 # temperature sensor (env1) and the leak cable (leak1) play replay scenarios
 # on the same timeline.  The screen shows what an operator sees through `sonae`.
 #
 # usage: scripts/demo.sh [SECONDS]   (default 130: one full story cycle)
 #
 # The agents listen on the fixed ports of etc/demo/sonae.conf, 16161 (ups1)
-# and 16162 (wan1); the demo stops with a clear message when one is taken.
+# and 16162 (wan1), and sonaed's trap receiver on 16163; the demo stops with a
+# clear message when one is taken.
 # Environment, for tests (the defaults suit a person at a terminal):
-#   SONAE_DEMO_BIN=DIR        sonaed and sonae from DIR; skips setup.sh and build.sh
-#   SONAE_DEMO_DIR=DIR        the demo's folder (default demo-site/ here), recreated
-#   SONAE_DEMO_UPS_PORT=PORT  other ports for the agents (written into the
-#   SONAE_DEMO_WAN_PORT=PORT  demo folder's copy of sonae.conf)
+#   SONAE_DEMO_BIN=DIR         sonaed and sonae from DIR; skips setup.sh and build.sh
+#   SONAE_DEMO_DIR=DIR         the demo's folder (default demo-site/ here), recreated
+#   SONAE_DEMO_UPS_PORT=PORT   other ports for the agents and the trap
+#   SONAE_DEMO_WAN_PORT=PORT   receiver (written into the demo folder's copy
+#   SONAE_DEMO_TRAP_PORT=PORT  of sonae.conf)
 set -eu
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -32,6 +36,7 @@ site=${SONAE_DEMO_DIR:-$top/demo-site}
 seconds=${1:-130}
 ups_port=${SONAE_DEMO_UPS_PORT:-16161}
 wan_port=${SONAE_DEMO_WAN_PORT:-16162}
+trap_port=${SONAE_DEMO_TRAP_PORT:-16163}
 
 die() {
 	echo "demo: $*" >&2
@@ -43,11 +48,19 @@ port_free() {
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("127.0.0.1", int(sys.argv[1])))' "$1" 2>/dev/null
 }
-for p in "ups1 $ups_port SONAE_DEMO_UPS_PORT" "wan1 $wan_port SONAE_DEMO_WAN_PORT"; do
+for p in "$ups_port SONAE_DEMO_UPS_PORT ups1's simulated agent" \
+	"$wan_port SONAE_DEMO_WAN_PORT wan1's simulated agent" \
+	"$trap_port SONAE_DEMO_TRAP_PORT sonaed's trap receiver"; do
 	set -- $p
-	port_free "$2" || die "UDP 127.0.0.1:$2 (for $1's simulated agent) is in use" \
-		"(another demo running? see: ss -ulpn 'sport = :$2'); free it or set $3"
+	port=$1 var=$2
+	shift 2
+	port_free "$port" || die "UDP 127.0.0.1:$port (for $*) is in use" \
+		"(another demo running? see: ss -ulpn 'sport = :$port'); free it or set $var"
 done
+[ "$ups_port" != "$wan_port" ] && [ "$ups_port" != "$trap_port" ] &&
+	[ "$wan_port" != "$trap_port" ] ||
+	die "the agents and the trap receiver need three different ports" \
+		"($ups_port, $wan_port, $trap_port)"
 
 rm -rf "$site"
 mkdir -p "$site"
@@ -56,16 +69,18 @@ cat > "$site/runtime.conf" <<CONF
 daemon: { state_dir = "$site/state"; snapshot_interval = "2s"; };
 control: { socket = "$site/sonae.sock"; };
 CONF
-for p in "16161 $ups_port" "16162 $wan_port"; do
+# One sed, one substitution per line at most (t ends the line's script): a
+# port given for one address is never rewritten again as another's.
+subst=""
+for p in "16161 $ups_port" "16162 $wan_port" "16163 $trap_port"; do
 	set -- $p
 	grep -q "\"udp:127.0.0.1:$1\"" "$site/sonae.conf" ||
 		die "etc/demo/sonae.conf no longer has the address udp:127.0.0.1:$1"
-	if [ "$1" != "$2" ]; then
-		sed "s/\"udp:127\.0\.0\.1:$1\"/\"udp:127.0.0.1:$2\"/" "$site/sonae.conf" \
-			> "$site/sonae.conf.tmp"
-		mv "$site/sonae.conf.tmp" "$site/sonae.conf"
-	fi
+	subst="$subst s/\"udp:127\.0\.0\.1:$1\"/\"udp:127.0.0.1:$2\"/;t
+"
 done
+sed "$subst" "$site/sonae.conf" >"$site/sonae.conf.tmp"
+mv "$site/sonae.conf.tmp" "$site/sonae.conf"
 
 sonae() { "$bin/sonae" -s "$site/sonae.sock" "$@"; }
 
@@ -143,8 +158,8 @@ until sonae status >/dev/null 2>&1; do
 	sleep 0.1
 done
 
-/usr/bin/python3 "$top/scripts/demo-story.py" "127.0.0.1:$ups_port" "127.0.0.1:$wan_port" \
-	"$ups_pid" >"$site/story.log" 2>&1 &
+/usr/bin/python3 "$top/scripts/demo-story.py" --traps="127.0.0.1:$trap_port" \
+	"127.0.0.1:$ups_port" "127.0.0.1:$wan_port" "$ups_pid" >"$site/story.log" 2>&1 &
 story_pid=$!
 
 start=$(date +%s)
@@ -169,6 +184,9 @@ while [ $(($(date +%s) - start)) -lt "$seconds" ]; do
 	sleep 3
 done
 
+echo "\$ sonae traps"
+sonae traps
+echo
 echo "\$ sonae audit"
 sonae audit
 echo "\$ sonae audit verify"

@@ -4,11 +4,14 @@ The shipped demo (etc/demo) runs, and its devices change state visibly.
 ups1 (a UPS) and wan1 (the WAN edge switch) are SNMP agents: here one
 snmpsimd each, serving the shipped etc/demo/*.snmprec with the shipped
 variation module, on free ports written into a copy of the demo's
-configuration.  The second test polls them fast and tells the story over
-SNMP itself (snmpset through snmpsim's write cache); the third runs
+configuration, and so is the trap receiver's.  The first test keeps the
+shipped timing (ups1 polled every 15 s) and shows a trap bringing mains
+failing at once; the second polls them fast and tells the story over SNMP
+itself (snmpset through snmpsim's write cache); the third runs
 scripts/demo.sh briefly, the way a person would, and a fourth stops it with
 SIGINT.
 """
+import datetime
 import os
 import re
 import shutil
@@ -18,12 +21,14 @@ import tempfile
 import time
 import unittest
 
-from harness import (SONAE, SONAE_SRC, Site, Snmpsim, cfg_value, free_udp_port,
-                     sanitizer_report, wait_for, wait_until)
+from harness import (SONAE, SONAE_SRC, Site, Snmpsim, Snmptrap, cfg_value,
+                     free_udp_port, sanitizer_report, wait_for, wait_until)
 
 DEMO = os.path.join(SONAE_SRC, "etc", "demo")
 VARIATION = os.path.join(DEMO, "snmpsim")
 ADDRESSES = {"ups1": "udp:127.0.0.1:16161", "wan1": "udp:127.0.0.1:16162"}
+TRAPS_LISTEN, TRAP_COMMUNITY = "udp:127.0.0.1:16163", "demo"
+UPS_ON_BATTERY = "1.3.6.1.2.1.33.2.1"    # upsTrapOnBattery
 
 RFC = "1.3.6.1.2.1.33.1"
 OUTPUT_SOURCE, BATTERY_STATUS = RFC + ".4.1.0", RFC + ".2.1.0"
@@ -42,8 +47,9 @@ def agents(test):
 
 
 def demo_site(test, ups, wan):
-    """A Site running a copy of etc/demo with runtime.conf rewritten and the
-    agents' addresses replaced by those of ups and wan."""
+    """A Site running a copy of etc/demo with runtime.conf rewritten, the
+    agents' addresses replaced by those of ups and wan, and the trap
+    receiver on a free port (site.trap_port)."""
     site = Site(test)
     folder = site.path("demo")
     shutil.copytree(DEMO, folder)
@@ -59,6 +65,11 @@ def demo_site(test, ups, wan):
         old = 'address = "%s";' % ADDRESSES[name]
         assert text.count(old) == 1, "%s: no %s for %s" % (site.conf, old, name)
         text = text.replace(old, 'address = "%s";' % sim.address)
+    old = 'listen = "%s";' % TRAPS_LISTEN
+    assert text.count(old) == 1, "%s: no %s for the traps" % (site.conf, old)
+    assert text.count('community = "%s";' % TRAP_COMMUNITY) == 1, site.conf
+    site.trap_port = free_udp_port()
+    text = text.replace(old, 'listen = "udp:127.0.0.1:%d";' % site.trap_port)
     with open(site.conf, "w") as f:
         f.write(text)
     return site
@@ -101,6 +112,12 @@ def vals(site, name):
     return {m["name"]: m["value"] for m in site.dev(name)["metrics"]}
 
 
+def seconds_until(when):
+    """Seconds from now to a time sonae showed (ISO 8601 with its offset)."""
+    t = datetime.datetime.fromisoformat(when)
+    return (t - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+
+
 class Demo(unittest.TestCase):
     def test_shipped_demo_starts(self):
         ups, wan = agents(self)
@@ -135,7 +152,7 @@ class Demo(unittest.TestCase):
                                                "leak_distance_m": 0.0})
         ups1 = site.dev("ups1")
         self.assertEqual((ups1["kind"], ups1["probe"], ups1["availability"],
-                          ups1["interval_s"]), ("ups", "snmp", 3, 2.0))
+                          ups1["interval_s"]), ("ups", "snmp", 3, 15.0))
         self.assertEqual(ups1["location"], "Server room, rack A bottom")
         self.assertEqual(ups1["tags"], ["power", "rack-a"])
         self.assertEqual({m["name"]: m["unit"] for m in ups1["metrics"]}["charge_pct"], "%")
@@ -151,6 +168,53 @@ class Demo(unittest.TestCase):
         self.assertEqual(rows, [["ups1", "ups", "snmp", "ok"], ["wan1", "switch", "snmp", "ok"],
                                 ["env1", "sensor", "replay", "ok"],
                                 ["leak1", "sensor", "replay", "ok"]])
+        t = site.ok("traps")
+        self.assertEqual((t["listen"], t["counters"]["received"], t["last"]),
+                         ("udp:127.0.0.1:%d" % site.trap_port, 0, None))
+
+        # Mains fails, and the card says so with upsTrapOnBattery, as the
+        # story does.  ups1 keeps its shipped 15 s interval: right after a
+        # scheduled poll, only the poll the trap asks for can show it on
+        # battery within 3 s.
+        d = site.dev("ups1")
+        if seconds_until(d["next_poll"]) < 8:
+            polls = d["polls"]
+            d = wait_for(lambda: site.dev("ups1"), lambda d: d["polls"] > polls,
+                         timeout=20, what="ups1's next scheduled poll")
+        polls, next_poll = d["polls"], d["next_poll"]
+        self.assertGreater(seconds_until(next_poll), 5, d)
+        ups.set("ups1", OUTPUT_SOURCE, "i", 5)
+        ups.set("ups1", INPUT_VOLTAGE, "i", 0)
+        trap = Snmptrap(site.trap_port, TRAP_COMMUNITY)
+        self.addCleanup(trap.cleanup)
+        sent = time.monotonic()
+        trap.v2c(UPS_ON_BATTERY, (RFC + ".2.3.0", "i", 40),
+                 (SECONDS_ON_BATTERY, "i", 0), (RFC + ".9.7.0", "i", 2))
+        m = wait_for(lambda: site.metrics("ups1"),
+                     lambda m: m["status"].get("value") == "OB", timeout=3,
+                     what="ups1 on battery within 3 s of the trap")
+        self.assertLess(time.monotonic() - sent, 3)
+        self.assertEqual((m["on_battery"]["value"], m["on_battery"]["quality"]),
+                         (True, "ok"))
+        self.assertEqual(m["input_voltage"]["value"], 0)
+        d = site.dev("ups1")
+        # One poll more, the trap's; the schedule is where it was, seconds away.
+        self.assertEqual(d["polls"], polls + 1)
+        self.assertAlmostEqual(seconds_until(d["next_poll"]), seconds_until(next_poll),
+                               delta=0.1)
+        self.assertGreater(seconds_until(next_poll), 0)
+        self.assertEqual(d["contact"], "ok")
+        self.assertEqual((d["traps"], d["last_trap"]["trap"]), (1, "ups-on-battery"))
+        r = site.sonae("device", "ups1")
+        self.assertEqual(r.rc, 0, r)
+        self.assertRegex(r.out, r"(?m)^traps +1; last ups-on-battery at ")
+        self.assertRegex(r.out, r"(?m)^status +OB +ok ")
+        t = site.ok("traps")
+        self.assertEqual((t["counters"]["received"], t["counters"]["polled"],
+                          t["last"]["trap"]), (1, 1, "ups-on-battery"))
+        # Both simulated agents are on 127.0.0.1: the trap polled wan1 too.
+        self.assertEqual(site.dev("wan1")["traps"], 1)
+        self.assertIn('device "ups1": trap ups-on-battery from 127.0.0.1:', site.log_text())
         self.assertEqual(site.stop(), 0)
 
     def test_power_failure_over_snmp(self):
@@ -256,11 +320,12 @@ class DemoScript(unittest.TestCase):
     def run_demo(self, seconds):
         folder = tempfile.mkdtemp(prefix="sonae-demo-test-")
         self.addCleanup(shutil.rmtree, folder, True)
-        self.ports = (free_udp_port(), free_udp_port())
+        self.ports = (free_udp_port(), free_udp_port(), free_udp_port())
         self.folder = os.path.join(folder, "site")
         env = dict(os.environ, SONAE_DEMO_BIN=os.path.dirname(SONAE),
                    SONAE_DEMO_DIR=self.folder, SONAE_DEMO_UPS_PORT=str(self.ports[0]),
-                   SONAE_DEMO_WAN_PORT=str(self.ports[1]))
+                   SONAE_DEMO_WAN_PORT=str(self.ports[1]),
+                   SONAE_DEMO_TRAP_PORT=str(self.ports[2]))
         self.out = os.path.join(folder, "demo.out")
         with open(self.out, "wb") as f:
             proc = subprocess.Popen(["sh", os.path.join(SONAE_SRC, "scripts", "demo.sh"),
@@ -290,7 +355,8 @@ class DemoScript(unittest.TestCase):
 
     def test_short_run_shows_mains_failing(self):
         # Mains fails 20 s into the story: a 30 s run shows ups1 on line,
-        # then on battery, over SNMP.
+        # then on battery, over SNMP, at once from the trap the story sends
+        # (ups1 is polled every 15 s).
         proc = self.run_demo(30)
         self.assertEqual(proc.wait(120), 0, self.output())
         out = self.output()
@@ -300,8 +366,15 @@ class DemoScript(unittest.TestCase):
         self.assertRegex(out, r"(?m)^status +OB +ok ")
         self.assertRegex(out, r"(?m)^lgwan_state +up +ok ")
         self.assertIn("t+20s  mains fails: ups1 on battery (upsOutputSource 5)", out)
+        self.assertIn("t+20s  trap upsTrapOnBattery sent to 127.0.0.1:%d" % self.ports[2],
+                      out)
+        self.assertRegex(out, r"(?m)^traps +1; last ups-on-battery at ")
+        self.assertRegex(out, r"(?m)^\$ sonae traps\nlisten +udp:127\.0\.0\.1:%d\n"
+                         r"received +1: " % self.ports[2])
+        self.assertRegex(out, r"(?m)^last +ups-on-battery from 127\.0\.0\.1:")
         self.assertRegex(out, r"(?m)^\$ sonae audit verify\n.*audit\.jsonl: ok, ")
         self.assertNotIn("snmpset", out)   # no failed SET reported by the story
+        self.assertNotIn("snmptrap", out)  # nor a failed trap
         self.check_nothing_left()
 
     def test_interrupt_stops_everything(self):
