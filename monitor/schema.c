@@ -395,7 +395,10 @@ static const struct conf_key device_keys[] = {
 	    .max = 100,
 	    .def = "3",
 	    .help = "Missed polls in a row before contact counts as lost and the "
-	            "device's metrics become stale; one missed poll never does." },
+	            "device's metrics become stale. With 2 or more a single missed "
+	            "poll never does; 1 makes every missed poll an outage, for a "
+	            "device polled so rarely that one missed poll is already a long "
+	            "silence." },
 	{ 0 },
 };
 
