@@ -966,6 +966,20 @@ static const struct conf_table mb_table = {
 	.check = mb_check,
 };
 
+/* The points a modbus device reads: its profile's, then its own. */
+size_t
+modbus_points(const struct device_conf *dc, const struct modbus_point_conf **pts)
+{
+	const struct modbus_conf *mc = dc->probe_conf;
+
+	if (dc->probe != &probe_modbus) {
+		*pts = NULL;
+		return 0;
+	}
+	*pts = mc->points.items;
+	return mc->points.n;
+}
+
 /* --- links and their workers ------------------------------------------------ */
 
 enum { JOB_POLL, JOB_WRITE };

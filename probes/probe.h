@@ -166,6 +166,8 @@ struct modbus_value {
 	double num;
 	char text[256]; /* MV_TEXT, or why MV_INVALID */
 };
+struct device_conf;
+size_t modbus_points(const struct device_conf *, const struct modbus_point_conf **);
 int modbus_type_count(int, int);
 size_t modbus_plan(const struct modbus_point_conf *, size_t, int, int, int,
     struct modbus_read *, uint32_t *, uint32_t *);
