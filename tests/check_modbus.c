@@ -552,8 +552,29 @@ struct server {
 	int mangle; /* a write does not stick: the register changes after it */
 	int lfd;
 	modbus_mapping_t *map;
-	volatile int stop;
+	pthread_mutex_t mu; /* map, mangle, stop: the test reads them too */
+	int stop;
 };
+
+/* A register of the server's map, read under its lock. */
+static unsigned
+server_reg(struct server *s, int table, int i)
+{
+	unsigned v;
+
+	pthread_mutex_lock(&s->mu);
+	v = table == MB_COIL ? s->map->tab_bits[i] : s->map->tab_registers[i];
+	pthread_mutex_unlock(&s->mu);
+	return v;
+}
+
+static void
+server_mangle(struct server *s, int on)
+{
+	pthread_mutex_lock(&s->mu);
+	s->mangle = on;
+	pthread_mutex_unlock(&s->mu);
+}
 
 static int
 free_tcp_port(void)
@@ -583,7 +604,12 @@ server_run(void *arg)
 
 	snprintf(port, sizeof(port), "%d", s->port);
 	ctx = modbus_new_tcp("127.0.0.1", s->port);
-	while (!s->stop) {
+	for (;;) {
+		pthread_mutex_lock(&s->mu);
+		rc = s->stop;
+		pthread_mutex_unlock(&s->mu);
+		if (rc)
+			break;
 		fd = modbus_tcp_accept(ctx, &s->lfd);
 		if (fd == -1)
 			break;
@@ -591,10 +617,12 @@ server_run(void *arg)
 			rc = modbus_receive(ctx, q);
 			if (rc == -1)
 				break;
+			pthread_mutex_lock(&s->mu);
 			if (rc > 0 && !s->silent)
 				modbus_reply(ctx, q, rc, s->map);
 			if (rc > 0 && s->mangle && q[7] == 0x10)
 				s->map->tab_registers[3] ^= 1;
+			pthread_mutex_unlock(&s->mu);
 		}
 		close(fd);
 	}
@@ -611,6 +639,7 @@ server_start(struct server *s, int silent)
 	s->port = free_tcp_port();
 	s->silent = silent;
 	s->map = modbus_mapping_new(100, 100, 100, 100);
+	pthread_mutex_init(&s->mu, NULL);
 	ctx = modbus_new_tcp("127.0.0.1", s->port);
 	s->lfd = modbus_tcp_listen(ctx, 1);
 	ck_assert_int_ge(s->lfd, 0);
@@ -622,11 +651,14 @@ server_start(struct server *s, int silent)
 static void
 server_stop(struct server *s)
 {
+	pthread_mutex_lock(&s->mu);
 	s->stop = 1;
+	pthread_mutex_unlock(&s->mu);
 	shutdown(s->lfd, SHUT_RDWR);
 	pthread_join(s->t, NULL);
 	close(s->lfd);
 	modbus_mapping_free(s->map);
+	pthread_mutex_destroy(&s->mu);
 }
 
 static void
@@ -735,21 +767,21 @@ START_TEST(probe_poll_and_write)
 	loop_until(base, &w.called, 2000);
 	ck_assert_int_eq(w.called, 1);
 	ck_assert_msg(w.ok, "%s", w.reason);
-	ck_assert_uint_eq(s.map->tab_registers[3], 0xc030);
+	ck_assert_uint_eq(server_reg(&s, MB_HOLDING, 3), 0xc030);
 	memset(&w, 0, sizeof(w));
 	ck_assert_int_eq(modbus_write_point(dev, "siren", 1, wdone, &w), 0);
 	loop_until(base, &w.called, 2000);
 	ck_assert_msg(w.ok, "%s", w.reason);
 	w.called = 0;
-	ck_assert_int_eq(s.map->tab_bits[5], 1);
+	ck_assert_uint_eq(server_reg(&s, MB_COIL, 5), 1);
 	/* A device that takes the write but reads back another value. */
-	s.mangle = 1;
+	server_mangle(&s, 1);
 	memset(&w, 0, sizeof(w));
 	ck_assert_int_eq(modbus_write_point(dev, "flow", 1.5, wdone, &w), 0);
 	loop_until(base, &w.called, 2000);
 	ck_assert_int_eq(w.ok, 0);
 	ck_assert_msg(strstr(w.reason, "reads back 0x3fc1") != NULL, "%s", w.reason);
-	s.mangle = 0;
+	server_mangle(&s, 0);
 	w.called = 0;
 	/* Not writable, unknown, does not fit: refused at once. */
 	ck_assert_int_eq(modbus_write_point(dev, "temp", 1, wdone, &w), -1);
