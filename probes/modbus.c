@@ -219,6 +219,20 @@ mb_is_signed(int type)
 }
 
 /*
+ * raw * scale, but a scale of 0.1 or 0.01 divides by 10 or 100: 112 * 0.1 is
+ * 11.200000000000001, 112 / 10 is 11.2, which is what the operator expects.
+ */
+static double
+mb_scale(double raw, double scale)
+{
+	double inv = 1.0 / scale, r = nearbyint(inv);
+
+	if (fabs(r) >= 2 && fabs(inv - r) < 1e-9 * fabs(r))
+		return raw / r;
+	return raw * scale;
+}
+
+/*
  * Decode a point from its registers (w[0..count-1]), or from one bit (w[0] 0
  * or 1) for coils and discrete inputs: the type in its word/byte order, the
  * error sentinels on the raw value, then bit or mask, or scale and offset.
@@ -316,7 +330,7 @@ modbus_decode(
 		return;
 	}
 	v->kind = MV_NUMBER;
-	v->num = raw * p->scale + p->offset;
+	v->num = mb_scale(raw, p->scale) + p->offset;
 }
 
 /*

@@ -153,6 +153,15 @@ START_TEST(decode_scale_sentinel)
 	modbus_decode(&p, ok, &v);
 	ck_assert_int_eq(v.kind, MV_NUMBER);
 	ck_assert_double_eq_tol(v.num, 20.5, 1e-9);
+	/* 112 x 0.1 is 11.2 exactly as written, not 11.200000000000001. */
+	p.offset = 0;
+	modbus_decode(&p, (uint16_t[]){ 112 }, &v);
+	ck_assert(v.num == 11.2);
+	p.scale = 0.01;
+	modbus_decode(&p, (uint16_t[]){ 2345 }, &v);
+	ck_assert(v.num == 23.45);
+	p.scale = 0.1;
+	p.offset = -1;
 	modbus_decode(&p, err, &v);
 	ck_assert_int_eq(v.kind, MV_INVALID);
 	ck_assert_msg(strstr(v.text, "error code -32003") != NULL, "%s", v.text);

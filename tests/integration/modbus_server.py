@@ -63,7 +63,8 @@ async def commands(context, single):
 
 async def silent(port):
     async def hold(reader, writer):
-        await reader.read(1 << 20)  # never answer; wait for the client to go
+        while await reader.read(65536):  # never answer; wait for the client to go
+            pass
         writer.close()
     server = await asyncio.start_server(hold, "127.0.0.1", port, reuse_address=True)
     print("ready", flush=True)
