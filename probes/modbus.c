@@ -86,6 +86,12 @@ struct modbus_profile {
 	struct conf_list points;
 };
 
+static char
+mb_parity_char(int parity)
+{
+	return parity == PAR_EVEN ? 'E' : parity == PAR_ODD ? 'O' : 'N';
+}
+
 /* --- pure parts ------------------------------------------------------------ */
 
 /* Registers (or bits, for "bit" on a bit table) a point of type reads. */
@@ -1110,8 +1116,8 @@ mb_connect(struct mb_link *l, struct mb_job *j)
 		if (l->kind == MB_TCP)
 			l->ctx = modbus_new_tcp_pi(l->host, l->port);
 		else
-			l->ctx = modbus_new_rtu(l->host, l->baud, "NEO"[l->parity],
-			    l -> data_bits, l -> stop_bits);
+			l->ctx = modbus_new_rtu(l->host, l->baud,
+			    mb_parity_char(l->parity), l->data_bits, l->stop_bits);
 		if (l->ctx == NULL) {
 			j->err = l->last_err = errno;
 			return -1;
@@ -1271,9 +1277,12 @@ mb_worker(void *arg)
 		}
 		j->state = JS_DONE;
 		TAILQ_INSERT_TAIL(&l->done, j, entry);
+		/* Wake the loop without the lock held: it takes the lock first. */
+		pthread_mutex_unlock(&l->mu);
 		if (write(l->efd, &one, sizeof(one)) == -1) {
 			/* EAGAIN only: the counter is far from full, the loop wakes. */
 		}
+		pthread_mutex_lock(&l->mu);
 	}
 	while ((j = TAILQ_FIRST(&l->queue)) != NULL) {
 		TAILQ_REMOVE(&l->queue, j, entry);
@@ -1352,9 +1361,9 @@ mb_link_get(struct device *dev, const struct modbus_conf *mc, char *why, size_t 
 			snprintf(why, len,
 			    "bus %s already runs at %d %c%d%d, this device asks %d "
 			    "%c%d%d",
-			    host, l->baud, "NEO"[l->parity], l -> data_bits,
-			    l -> stop_bits, mc -> baud, "NEO"[mc->parity],
-			    mc -> data_bits, mc -> stop_bits);
+			    host, l->baud, mb_parity_char(l->parity), l->data_bits,
+			    l->stop_bits, mc->baud, mb_parity_char(mc->parity),
+			    mc->data_bits, mc->stop_bits);
 			return NULL;
 		}
 		n++;
@@ -1461,8 +1470,9 @@ mb_submit(struct mb_dev *md, struct mb_job *j)
 	pthread_mutex_lock(&l->mu);
 	j->state = JS_QUEUED;
 	TAILQ_INSERT_TAIL(&l->queue, j, entry);
-	pthread_cond_signal(&l->cv);
 	pthread_mutex_unlock(&l->mu);
+	/* Signalled after unlocking so the worker does not wake into the lock. */
+	pthread_cond_signal(&l->cv);
 }
 
 /* Take a job back: freed now if still queued, else dropped when it returns. */
@@ -1645,7 +1655,7 @@ mb_start(struct device *dev)
 {
 	const struct modbus_conf *mc = device_conf(dev)->probe_conf;
 	struct mb_dev *md;
-	char why[300];
+	char why[512];
 	size_t i, at = 0;
 
 	md = xcalloc(1, sizeof(*md));
