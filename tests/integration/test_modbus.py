@@ -233,6 +233,39 @@ class Failures(unittest.TestCase):
         self.assertIn("no answer", site.dev("mute")["reason"])
 
 
+def connections_to(port):
+    """Established TCP connections to 127.0.0.1:port (/proc/net/tcp)."""
+    n = 0
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            w = line.split()
+            if w[2] == "0100007F:%04X" % port and w[3] == "01":
+                n += 1
+    return n
+
+
+class Connections(unittest.TestCase):
+    def test_cap_per_gateway(self):
+        srv = ModbusServer(self).start()
+        srv.set("input", 1, 9)
+        site = Site(self)
+        pt = [{"name": "v", "table": "input", "address": 1}]
+        for u in (1, 2, 3):
+            modbus_device(site, "shared%d" % u, {"address": srv.address, "unit": u,
+                                                 "points": pt})
+        other = ModbusServer(self).start()
+        for u in (1, 2, 3):
+            modbus_device(site, "capped%d" % u, {"address": other.address, "unit": u,
+                                                 "max_connections": 2, "points": pt})
+        site.start()
+        for u in (1, 2, 3):
+            ok_with(site, "shared%d" % u, v=9)
+            ok_with(site, "capped%d" % u, v=0)
+        self.assertEqual(connections_to(srv.port), 1)
+        self.assertEqual(connections_to(other.port), 2)
+
+
 class Rtu(unittest.TestCase):
     """Modbus RTU over a pseudo-terminal pair (socat) to pymodbus's serial server."""
 
