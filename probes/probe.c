@@ -10,6 +10,7 @@
 static const struct probe_ops *const probes[] = {
 	&probe_replay,
 	&probe_snmp,
+	&probe_modbus,
 	NULL,
 };
 

@@ -12,6 +12,7 @@
 #ifndef SONAE_PROBE_H
 #define SONAE_PROBE_H
 
+#include <stddef.h>
 #include <sys/socket.h>
 
 #include <stdint.h>
@@ -177,5 +178,77 @@ int trap_v1_oid(const oid *, size_t, long, long, oid *, size_t *);
 int trap_decode(const u_char *, size_t, struct trap_msg *, char *, size_t);
 int trap_address_parse(const char *, struct sockaddr_storage *, socklen_t *);
 #endif
+
+/* modbus.c */
+extern const struct probe_ops probe_modbus;
+/*
+ * Modbus write as an action: write value to the point named on a modbus
+ * device (a coil, or a holding register point without bit or mask, marked
+ * writable), on the device's link worker, then read it back.  The value is
+ * taken as the metric reads: a coil is on when value is not 0; registers get
+ * (value - offset) / scale in the point's type and word order.
+ * done(arg, ok, reason) follows exactly once, on the loop: ok 1 when the
+ * device reads back what was written, else 0 with the reason (exception, no
+ * answer, other value read back, device stopped).  Returns -1, without
+ * calling done, when the device is not a running modbus device, it has no
+ * such writable point, or the value does not fit the point's type.
+ */
+int modbus_write_point(
+    struct device *, const char *, double, void (*)(void *, int, const char *), void *);
+
+/* The pure parts of the modbus probe, for its unit tests. */
+enum { MB_COIL, MB_DISCRETE, MB_HOLDING, MB_INPUT };
+enum {
+	MB_BIT,
+	MB_INT16,
+	MB_UINT16,
+	MB_INT32,
+	MB_UINT32,
+	MB_INT64,
+	MB_UINT64,
+	MB_FLOAT32,
+	MB_FLOAT64,
+	MB_STRING,
+};
+enum { MB_ABCD, MB_CDAB, MB_BADC, MB_DCBA };
+struct modbus_point_conf {
+	char *name;
+	int table;
+	int address; /* as written, in the base of the device or profile */
+	int type;
+	int order;
+	double scale;
+	double offset;
+	int bit;    /* -1: none */
+	int mask;   /* 0: none */
+	int length; /* string: characters */
+	double error_below, error_above;
+	char *unit;
+	int writable;
+	/* Set when the configuration is loaded, not keys. */
+	int pdu;   /* protocol address, 0-based */
+	int count; /* registers, or bits for coils and discrete inputs */
+};
+/* One read request: a run of registers or bits. */
+struct modbus_read {
+	uint8_t table;
+	uint16_t start;
+	uint16_t count;
+};
+/* What a point read as. */
+struct modbus_value {
+	enum { MV_NUMBER, MV_BOOL, MV_TEXT, MV_INVALID } kind;
+	double num;
+	char text[256]; /* MV_TEXT, or why MV_INVALID */
+};
+struct device_conf;
+size_t modbus_points(const struct device_conf *, const struct modbus_point_conf **);
+int modbus_type_count(int, int);
+size_t modbus_plan(const struct modbus_point_conf *, size_t, int, int, int,
+    struct modbus_read *, uint32_t *, uint32_t *);
+void modbus_decode(
+    const struct modbus_point_conf *, const uint16_t *, struct modbus_value *);
+int modbus_encode(const struct modbus_point_conf *, double, uint16_t *, char *, size_t);
+int modbus_address_parse(const char *, char *, size_t, char *, size_t);
 
 #endif

@@ -314,7 +314,8 @@ static const struct {
 	    "\t\tname = \"ups1\";\n"
 	    "\t}\n"
 	    ");\n",
-	    { "@D/bad.conf:3: devices[0]: no probe section: add one of replay, snmp" } },
+	    { "@D/bad.conf:3: devices[0]: no probe section: add one of replay, snmp, "
+	      "modbus" } },
 	{ "two probe sections with the same name",
 	    "site: { name = \"demo\"; };\n"
 	    "devices = ( {\n"

@@ -750,3 +750,91 @@ class Snmptrap:
 
     def cleanup(self):
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def free_tcp_port():
+    """An unprivileged TCP port on 127.0.0.1 that nothing listens on now."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+class ModbusServer:
+    """A Modbus sensor: tests/integration/modbus_server.py (pymodbus) on
+    127.0.0.1 and a free TCP port (or on a serial line: serial=PATH), driven
+    through its stdin.  units: None answers every unit id, else only those.
+    silent=True accepts connections and never answers.  Stopped by PID; start()
+    again serves the same port (with fresh, zeroed tables)."""
+
+    FC = {"coil": 1, "discrete": 2, "holding": 3, "input": 4}
+
+    def __init__(self, test, units=None, silent=False, serial=None, port=None):
+        self.units = units
+        self.silent = silent
+        self.serial = serial
+        self.port = port or (None if serial else free_tcp_port())
+        self.proc = None
+        (test.addClassCleanup if isinstance(test, type) else test.addCleanup)(self.stop)
+
+    @property
+    def address(self):
+        return "rtu:" + self.serial if self.serial else "tcp:127.0.0.1:%d" % self.port
+
+    def start(self, timeout=20.0):
+        argv = ["/usr/bin/python3", os.path.join(os.path.dirname(__file__),
+                                                 "modbus_server.py")]
+        argv += ["--serial", self.serial] if self.serial else ["--port", str(self.port)]
+        if self.units:
+            argv += ["--units", ",".join(str(u) for u in self.units)]
+        if self.silent:
+            argv.append("--silent")
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, text=True, bufsize=1,
+                                     start_new_session=True)
+        deadline = time.monotonic() + timeout
+        line = self.proc.stdout.readline()
+        if line.strip() != "ready" or time.monotonic() > deadline:
+            raise AssertionError("modbus_server.py did not start: %r" % line)
+        return self
+
+    def _cmd(self, line):
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        reply = self.proc.stdout.readline().split()
+        if not reply or reply[0] != "ok":
+            raise AssertionError("modbus_server.py %r: %r" % (line, reply))
+        return [int(v) for v in reply[1:]]
+
+    def set(self, table, addr, *values, unit=0):
+        """Set protocol addresses addr.. of table (coil, discrete, holding,
+        input) to 16-bit register values or bits."""
+        self._cmd("set %d %d %d %s" % (unit, self.FC[table], addr,
+                                       " ".join(str(v) for v in values)))
+
+    def get(self, table, addr, n=1, unit=0):
+        return self._cmd("get %d %d %d %d" % (unit, self.FC[table], addr, n))
+
+    def stop(self):
+        if self.proc is not None:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+            _stop_pid(self.proc)
+            self.proc.stdout.close()
+        self.proc = None
+
+
+def modbus_device(site, name, modbus, **keys):
+    """Add a modbus device to a Site (short polling by default); returns its dict."""
+    d = {"name": name, "interval": 0.3, "timeout": 0.25, "retries": 0,
+         "stale_after": 3, "backoff_max": 0.5}
+    d.update(keys)
+    m = {"response_timeout": 0.2, "reconnect_max": 0.5}
+    m.update(modbus)
+    d["modbus"] = m
+    site.devices.append(d)
+    return d
