@@ -33,6 +33,8 @@ import subprocess
 import sys
 import time
 
+from benchlib import cpu_seconds, proc_status
+
 TARGET_START_MS = 200
 TARGET_RSS_MB = 30
 TARGET_RTT_MS = 5
@@ -45,24 +47,6 @@ def conf_value(conf, key):
         sys.exit("measure: no %s in %s" % (key, conf))
     v = m.group(1)
     return v if os.path.isabs(v) else os.path.join(os.path.dirname(conf), v)
-
-
-def proc_status(pid):
-    """VmRSS and VmHWM of pid, in kB."""
-    out = {}
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            k, _, v = line.partition(":")
-            if k in ("VmRSS", "VmHWM"):
-                out[k] = int(v.split()[0])
-    return out
-
-
-def cpu_seconds(pid):
-    """utime + stime of pid (all threads), in seconds."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def pct(xs, p):

@@ -30,31 +30,17 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
+import benchlib
+from benchlib import cpu_seconds, proc_status
+
 INTERVAL_S = 1
 REQS_PER_DEVICE_COLLECTD = 8
 TARGET_CPU_US = 60
-
-
-def proc_status(pid):
-    out = {}
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            k, _, v = line.partition(":")
-            if k in ("VmRSS", "VmHWM", "Threads"):
-                out[k] = int(v.split()[0])
-    return out
-
-
-def cpu_seconds(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Server:
@@ -153,35 +139,8 @@ def collectd_conf(d, ports):
     return path
 
 
-def recv_line(s, buf):
-    while b"\n" not in buf:
-        chunk = s.recv(1 << 16)
-        if not chunk:
-            raise RuntimeError("sonaed closed the connection")
-        buf += chunk
-    line, _, rest = buf.partition(b"\n")
-    return line, rest
-
-
-class Control:
-    """One kept connection to sonaed's control socket."""
-
-    def __init__(self, sock):
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.connect(sock)
-        self.s.sendall(b"HELLO 1\n")
-        self.buf = b""
-        head, self.buf = recv_line(self.s, self.buf)
-        if not head.startswith(b"0 "):
-            raise RuntimeError("HELLO answered %r" % head)
-
-    def call(self, req):
-        self.s.sendall(req.encode() + b"\n")
-        head, self.buf = recv_line(self.s, self.buf)
-        if int(head.split(b" ", 1)[0]) != 1:
-            raise RuntimeError("%s answered %r" % (req, head))
-        body, self.buf = recv_line(self.s, self.buf)
-        return json.loads(body)
+class Control(benchlib.Control):
+    """benchlib.Control, with this benchmark's sweep of every device."""
 
     def sweep(self, n):
         """[(time read, polls, failures)] of every device."""
@@ -190,9 +149,6 @@ class Control:
             o = self.call("device mb%05d" % (i + 1))
             out.append((time.monotonic(), o["polls"], o["failures"]))
         return out
-
-    def close(self):
-        self.s.close()
 
 
 def window(pid, srv, seconds):

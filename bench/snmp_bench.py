@@ -35,6 +35,9 @@ import sys
 import tempfile
 import time
 
+import benchlib
+from benchlib import cpu_seconds, proc_status
+
 OIDS = [
     "1.3.6.1.2.1.1.3.0",    # sysUpTime
     "1.3.6.1.2.1.25.1.1.0",  # hrSystemUptime
@@ -48,22 +51,6 @@ INTERVAL_S = 5
 TARGET_CPU_US = 30
 TARGET_RSS_MB = 30
 ENV = dict(os.environ, MIBS="")
-
-
-def proc_status(pid):
-    out = {}
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            k, _, v = line.partition(":")
-            if k in ("VmRSS", "VmHWM", "Threads"):
-                out[k] = int(v.split()[0])
-    return out
-
-
-def cpu_seconds(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_udp_ports(n):
@@ -182,35 +169,8 @@ def collectd_conf(d, n, ports):
     return path
 
 
-def recv_line(s, buf):
-    while b"\n" not in buf:
-        chunk = s.recv(1 << 16)
-        if not chunk:
-            raise RuntimeError("sonaed closed the connection")
-        buf += chunk
-    line, _, rest = buf.partition(b"\n")
-    return line, rest
-
-
-class Control:
-    """One kept connection to sonaed's control socket."""
-
-    def __init__(self, sock):
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.connect(sock)
-        self.s.sendall(b"HELLO 1\n")
-        self.buf = b""
-        head, self.buf = recv_line(self.s, self.buf)
-        if not head.startswith(b"0 "):
-            raise RuntimeError("HELLO answered %r" % head)
-
-    def call(self, req):
-        self.s.sendall(req.encode() + b"\n")
-        head, self.buf = recv_line(self.s, self.buf)
-        if int(head.split(b" ", 1)[0]) != 1:
-            raise RuntimeError("%s answered %r" % (req, head))
-        body, self.buf = recv_line(self.s, self.buf)
-        return json.loads(body)
+class Control(benchlib.Control):
+    """benchlib.Control, with this benchmark's sweep of every device."""
 
     def sweep(self, n):
         """polls and failures summed over every device."""
@@ -220,9 +180,6 @@ class Control:
             polls += o["polls"]
             failures += o["failures"]
         return polls, failures
-
-    def close(self):
-        self.s.close()
 
 
 def window(pid, ports, resp, seconds):
