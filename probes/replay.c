@@ -634,7 +634,7 @@ static const struct conf_key replay_keys[] = {
 static const struct conf_table replay_table = {
 	.name = "replay",
 	.help = "Replay probe: plays a scenario file instead of talking to hardware "
-	        "(demo, tests, drills).",
+	        "(tests, drills).",
 	.size = sizeof(struct replay_conf),
 	.keys = replay_keys,
 	.check = replay_check,

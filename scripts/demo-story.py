@@ -1,27 +1,40 @@
 #!/usr/bin/python3
 """
-The demo's story, told over SNMP: scripts/demo.sh runs this next to sonaed and
-two snmpsimd agents, and it changes the agents' values with snmpset (through
-snmpsim's write cache, and the demolink module for the switch's uplink) on a
-120 s timeline that loops, in step with the replay scenarios of env1 and leak1.
-With --traps it also sends the traps ups1's RFC 1628 card would send, with
-snmptrap -v2c right after the SET that makes them true (sonaed polls ups1 only
-every 15 s: the trap makes it poll at once):
+The demo's story, told over SNMP and Modbus: scripts/demo.sh runs this next to
+sonaed, two snmpsimd agents and the simulated Modbus gateway of the
+environment sensors (scripts/demo-sensors.py), and it changes the agents'
+values with snmpset (through snmpsim's write cache, and the demolink module
+for the switch's uplink) on a 120 s timeline that loops.  With --traps it
+also sends the traps ups1's RFC 1628 card would send, with snmptrap -v2c right
+after the SET that makes them true (sonaed polls ups1 only every 15 s: the
+trap makes it poll at once).  With --modbus it writes the readings of env1
+(temperature and humidity, unit 1) and leak1 (leak cable, unit 3) into the
+gateway's registers (function 16, through its back door: see
+demo-sensors.py), one line each:
 
-      0 s  mains on, UPS on line (OL), battery full, the LGWAN uplink up
+      0 s  mains on, UPS on line (OL), battery full, the LGWAN uplink up;
+           23.5 degC, 45 %RH at the rack inlet, no leak
      20 s  mains fails: the UPS goes on battery (OB); seconds on battery
-           rise, charge and runtime fall; the air conditioning stops (env1)
+           rise, charge and runtime fall; the air conditioning stops and
+           the room heats up (env1: 24.8 degC, then every 10 s warmer)
            trap upsTrapOnBattery
      35 s  the LGWAN uplink goes down (ifOperStatus 2)
+     45 s  water under the raised floor: leak1 reports a leak 12 m along
+           its cable
      50 s  the battery runs low (upsBatteryStatus 3: OB LB)
            trap upsTrapAlarmEntryAdded (upsAlarmLowBattery)
      54 s  the UPS card stops answering (its agent is paused with SIGSTOP)
+     60 s  the leak is cleared; the room peaks at 32.4 degC
      70 s  the card answers again, and mains returns: on line (OL), the
-           battery recharges
+           battery recharges, the air conditioning restarts
            traps upsTrapAlarmEntryRemoved (upsAlarmLowBattery), then
            upsTrapAlarmEntryRemoved (upsAlarmOnBattery)
+     75 s  the room cools down (back to 23.5 degC at 105 s)
      80 s  the LGWAN uplink comes back
     120 s  the story starts again
+
+The humidity follows the temperature: the air holds the same water, so the
+relative humidity falls as it warms (45 %RH at 23.5 degC, 27 %RH at 32.4).
 
 RFC 1628 has no "on line" trap: a card says mains is back by removing the
 upsAlarmOnBattery entry from its alarm table, with upsTrapAlarmEntryRemoved
@@ -32,11 +45,14 @@ story's 50 s on battery need no second one.  The simulated card has no alarm
 table (upsAlarmsPresent stays 0): the traps name the alarms, the polled
 upsOutputSource and upsBatteryStatus say OB and LB.
 
-usage: demo-story.py [--traps=PEER [--trap-community=demo]] UPS_PEER WAN_PEER UPS_PID [SECONDS]
+usage: demo-story.py [--traps=PEER [--trap-community=demo]] [--modbus=PEER] UPS_PEER WAN_PEER UPS_PID [SECONDS]
   PEER: 127.0.0.1:PORT; the agents' communities are ups1 and wan1 (the data
   files' names); UPS_PID: ups1's agent, paused while the card is silent.
-  One line per event (and per trap sent) on stdout.  Standard library only.
+  One line per event (and per trap sent and Modbus write) on stdout.
+  Standard library only, and pymodbus (Debian python3-pymodbus) for --modbus.
 """
+import logging
+import math
 import os
 import shutil
 import signal
@@ -92,6 +108,44 @@ def wan_state(t):
     return {OPER_WAN: 2 if LINK_DOWN <= t < LINK_UP else 1}
 
 
+# The environment sensors behind the demo's Modbus gateway (demo-sensors.py).
+ENV_UNIT, LEAK_UNIT = 1, 3
+# env1's temperature (degC) from these seconds on: the air conditioning stops
+# with the mains at 20 s and starts again when it returns at 70 s.
+TEMPERATURE = [(0, 23.5), (MAINS_FAIL, 24.8), (30, 26.9), (40, 28.7), (50, 31.2),
+               (60, 32.4), (75, 29.1), (85, 26.3), (95, 24.0), (105, 23.5)]
+HUMIDITY = 45.0          # %RH at the first temperature
+LEAK, LEAK_CLEARED = 45, 60
+LEAK_AT = 12             # m along the cable
+LEAK_BIT, ALARM_BIT = 1 << 0, 1 << 3    # Aqualeak 10K status word (30001)
+
+
+def saturation(celsius):
+    """Water vapour pressure of saturated air (hPa, Magnus formula)."""
+    return 6.112 * math.exp(17.62 * celsius / (243.12 + celsius))
+
+
+def env_state(t):
+    """env1's readings at t seconds: (degC, %RH), to the tenth."""
+    temp = [v for at, v in TEMPERATURE if at <= t][-1]
+    rh = HUMIDITY * saturation(TEMPERATURE[0][1]) / saturation(temp)
+    return temp, round(rh, 1)
+
+
+def modbus_state(t):
+    """What the gateway's registers hold at t seconds: {unit: (first protocol
+    address, [raw values]), ...} and what that means, per unit."""
+    temp, rh = env_state(t)
+    leak = LEAK <= t < LEAK_CLEARED
+    env = (1, [int(round(temp * 10)) & 0xffff, int(round(rh * 10))])
+    # 30001 status bits and 30002 leak distance: protocol addresses 0 and 1.
+    cable = (0, [LEAK_BIT | ALARM_BIT if leak else 0, LEAK_AT if leak else 0])
+    return ({ENV_UNIT: env, LEAK_UNIT: cable},
+            {ENV_UNIT: "env1: %.1f degC, %.1f %%RH" % (temp, rh),
+             LEAK_UNIT: "leak1: leak %d m along the cable" % LEAK_AT if leak
+             else "leak1: no leak"})
+
+
 def alarm(trap, name, alarm_id, well_known):
     """upsTrapAlarmEntryAdded (3) or Removed (4) for one alarm table entry."""
     return (name, TRAPS_OID + ".%d" % trap,
@@ -129,10 +183,13 @@ EVENTS = [
     (MAINS_FAIL, "mains fails: ups1 on battery (upsOutputSource 5); the air "
      "conditioning stops"),
     (LINK_DOWN, "the LGWAN uplink goes down (wan1 ifOperStatus.1 = 2)"),
+    (LEAK, "water under the raised floor"),
     (BATTERY_LOW, "ups1 battery low (upsBatteryStatus 3)"),
     (CARD_SILENT, "ups1's SNMP card stops answering"),
+    (LEAK_CLEARED, "the leak under the floor is cleared"),
     (CARD_BACK, "ups1's SNMP card answers again"),
-    (MAINS_BACK, "mains returns: ups1 on line (upsOutputSource 3), recharging"),
+    (MAINS_BACK, "mains returns: ups1 on line (upsOutputSource 3), recharging; "
+     "the air conditioning restarts"),
     (LINK_UP, "the LGWAN uplink is back (wan1 ifOperStatus.1 = 1)"),
 ]
 
@@ -150,6 +207,23 @@ def snmpset(peer, community, values):
                                                err or "exit %d" % r.returncode))
         return False
     return True
+
+
+def modbus_write(peer, unit, first, values):
+    """Write holding registers first.. of unit (function 16); None when done,
+    else why not."""
+    from pymodbus.client import ModbusTcpClient   # pylint: disable=import-outside-toplevel
+    host, port = peer.rsplit(":", 1)
+    client = ModbusTcpClient(host, port=int(port), timeout=1, retries=0)
+    try:
+        if not client.connect():
+            return "cannot connect"
+        r = client.write_registers(first, values, slave=unit)
+        return str(r) if r.isError() else None
+    except Exception as e:   # pylint: disable=broad-except
+        return str(e)
+    finally:
+        client.close()
 
 
 def snmptrap(peer, community, trap, env):
@@ -178,7 +252,7 @@ def say(text):
 
 def main():
     args = sys.argv[1:]
-    opts = {"--traps": None, "--trap-community": "demo"}
+    opts = {"--traps": None, "--trap-community": "demo", "--modbus": None}
     while args and args[0].split("=", 1)[0] in opts and "=" in args[0]:
         k, v = args.pop(0).split("=", 1)
         opts[k] = v
@@ -193,13 +267,15 @@ def main():
     traps = (opts["--traps"], opts["--trap-community"],
              dict(os.environ, MIBS="", SNMPCONFPATH=snmpdir, SNMP_PERSISTENT_DIR=snmpdir))
     try:
-        return story(ups_peer, wan_peer, ups_pid, seconds, traps)
+        return story(ups_peer, wan_peer, ups_pid, seconds, traps, opts["--modbus"])
     finally:
         shutil.rmtree(snmpdir, ignore_errors=True)
 
 
-def story(ups_peer, wan_peer, ups_pid, seconds, traps):
+def story(ups_peer, wan_peer, ups_pid, seconds, traps, modbus_peer):
     trap_peer, trap_community, trap_env = traps
+    # The client logs every refused connection; a failed write is said here.
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
     paused = [False]
 
     def resume(*_):
@@ -213,7 +289,7 @@ def story(ups_peer, wan_peer, ups_pid, seconds, traps):
     signal.signal(signal.SIGTERM, terminate)
     signal.signal(signal.SIGINT, terminate)
 
-    sent = {"ups": {}, "wan": {}}
+    sent = {"ups": {}, "wan": {}, "modbus": {}}
     tick = 0
     while tick < seconds:
         t = tick % PERIOD
@@ -235,6 +311,20 @@ def story(ups_peer, wan_peer, ups_pid, seconds, traps):
             if dev == "ups" and trap_peer is not None:
                 for trap in ups_traps(t):
                     say(snmptrap(trap_peer, trap_community, trap, trap_env))
+        if modbus_peer is not None:
+            registers, meaning = modbus_state(t)
+            for unit, (first, values) in sorted(registers.items()):
+                if sent["modbus"].get(unit) == (first, values):
+                    continue
+                err = modbus_write(modbus_peer, unit, first, values)
+                what = "unit %d registers %d-%d = %s" % (
+                    unit, first, first + len(values) - 1,
+                    " ".join(str(v) for v in values))
+                if err is None:
+                    sent["modbus"][unit] = (first, values)
+                    say("%s (Modbus %s)" % (meaning[unit], what))
+                else:
+                    say("Modbus write to %s %s failed: %s" % (modbus_peer, what, err))
         tick += 1
         time.sleep(max(0.0, start + tick - time.monotonic()))
     resume()

@@ -7,20 +7,24 @@
 # stops answering for a while, mains and the uplink come back.  The UPS's
 # card also sends its RFC 1628 traps (snmptrap) to sonaed's trap receiver:
 # ups1 is polled every 15 s, and a trap makes sonaed poll it at once.  The
-# temperature sensor (env1) and the leak cable (leak1) play replay scenarios
-# on the same timeline.  The screen shows what an operator sees through `sonae`.
+# temperature sensor (env1, an XY-MD02) and the leak cable (leak1, an Aqualeak
+# 10K) are Modbus devices, units 1 and 3 behind one simulated Modbus TCP
+# gateway (scripts/demo-sensors.py, pymodbus, on 127.0.0.1); the story writes
+# the room heating up and a leak into its registers on the same timeline.
+# The screen shows what an operator sees through `sonae`.
 #
 # usage: scripts/demo.sh [SECONDS]   (default 130: one full story cycle)
 #
-# The agents listen on the fixed ports of etc/demo/sonae.conf, 16161 (ups1)
-# and 16162 (wan1), and sonaed's trap receiver on 16163; the demo stops with a
-# clear message when one is taken.
+# The agents listen on the fixed ports of etc/demo/sonae.conf, UDP 16161
+# (ups1) and 16162 (wan1), sonaed's trap receiver on UDP 16163 and the Modbus
+# gateway on TCP 15020; the demo stops with a clear message when one is taken.
 # Environment, for tests (the defaults suit a person at a terminal):
-#   SONAE_DEMO_BIN=DIR         sonaed and sonae from DIR; skips setup.sh and build.sh
-#   SONAE_DEMO_DIR=DIR         the demo's folder (default demo-site/ here), recreated
-#   SONAE_DEMO_UPS_PORT=PORT   other ports for the agents and the trap
-#   SONAE_DEMO_WAN_PORT=PORT   receiver (written into the demo folder's copy
-#   SONAE_DEMO_TRAP_PORT=PORT  of sonae.conf)
+#   SONAE_DEMO_BIN=DIR          sonaed and sonae from DIR; skips setup.sh and build.sh
+#   SONAE_DEMO_DIR=DIR          the demo's folder (default demo-site/ here), recreated
+#   SONAE_DEMO_UPS_PORT=PORT    other ports for the agents, the trap receiver
+#   SONAE_DEMO_WAN_PORT=PORT    and the Modbus gateway (written into the demo
+#   SONAE_DEMO_TRAP_PORT=PORT   folder's copy of sonae.conf)
+#   SONAE_DEMO_MODBUS_PORT=PORT
 set -eu
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -37,25 +41,31 @@ seconds=${1:-130}
 ups_port=${SONAE_DEMO_UPS_PORT:-16161}
 wan_port=${SONAE_DEMO_WAN_PORT:-16162}
 trap_port=${SONAE_DEMO_TRAP_PORT:-16163}
+modbus_port=${SONAE_DEMO_MODBUS_PORT:-15020}
 
 die() {
 	echo "demo: $*" >&2
 	exit 1
 }
 
+# port_free udp|tcp PORT
 port_free() {
 	/usr/bin/python3 -c 'import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("127.0.0.1", int(sys.argv[1])))' "$1" 2>/dev/null
+s = socket.socket(socket.AF_INET,
+                  socket.SOCK_DGRAM if sys.argv[1] == "udp" else socket.SOCK_STREAM)
+s.bind(("127.0.0.1", int(sys.argv[2])))' "$1" "$2" 2>/dev/null
 }
-for p in "$ups_port SONAE_DEMO_UPS_PORT ups1's simulated agent" \
-	"$wan_port SONAE_DEMO_WAN_PORT wan1's simulated agent" \
-	"$trap_port SONAE_DEMO_TRAP_PORT sonaed's trap receiver"; do
+for p in "udp $ups_port SONAE_DEMO_UPS_PORT ups1's simulated agent" \
+	"udp $wan_port SONAE_DEMO_WAN_PORT wan1's simulated agent" \
+	"udp $trap_port SONAE_DEMO_TRAP_PORT sonaed's trap receiver" \
+	"tcp $modbus_port SONAE_DEMO_MODBUS_PORT the simulated Modbus gateway"; do
 	set -- $p
-	port=$1 var=$2
-	shift 2
-	port_free "$port" || die "UDP 127.0.0.1:$port (for $*) is in use" \
-		"(another demo running? see: ss -ulpn 'sport = :$port'); free it or set $var"
+	proto=$1 port=$2 var=$3
+	shift 3
+	port_free "$proto" "$port" ||
+		die "$(echo "$proto" | tr a-z A-Z) 127.0.0.1:$port (for $*) is in use" \
+			"(another demo running? see: ss -${proto%"${proto#?}"}lpn 'sport = :$port');" \
+			"free it or set $var"
 done
 [ "$ups_port" != "$wan_port" ] && [ "$ups_port" != "$trap_port" ] &&
 	[ "$wan_port" != "$trap_port" ] ||
@@ -64,7 +74,11 @@ done
 
 rm -rf "$site"
 mkdir -p "$site"
-cp etc/demo/*.conf etc/demo/*.replay "$site/"
+cp etc/demo/*.conf "$site/"
+# The Modbus devices' profiles, next to the copy of sonae.conf as in an
+# installed /etc/sonae (sonae.conf names them ../profiles/modbus/ in etc/demo).
+mkdir "$site/profiles"
+cp -R etc/profiles/modbus "$site/profiles/"
 cat > "$site/runtime.conf" <<CONF
 daemon: { state_dir = "$site/state"; snapshot_interval = "2s"; };
 control: { socket = "$site/sonae.sock"; };
@@ -72,26 +86,31 @@ CONF
 # One sed, one substitution per line at most (t ends the line's script): a
 # port given for one address is never rewritten again as another's.
 subst=""
-for p in "16161 $ups_port" "16162 $wan_port" "16163 $trap_port"; do
+for p in "udp 16161 $ups_port" "udp 16162 $wan_port" "udp 16163 $trap_port" \
+	"tcp 15020 $modbus_port"; do
 	set -- $p
-	grep -q "\"udp:127.0.0.1:$1\"" "$site/sonae.conf" ||
-		die "etc/demo/sonae.conf no longer has the address udp:127.0.0.1:$1"
-	subst="$subst s/\"udp:127\.0\.0\.1:$1\"/\"udp:127.0.0.1:$2\"/;t
+	grep -q "\"$1:127.0.0.1:$2\"" "$site/sonae.conf" ||
+		die "etc/demo/sonae.conf no longer has the address $1:127.0.0.1:$2"
+	subst="$subst s/\"$1:127\.0\.0\.1:$2\"/\"$1:127.0.0.1:$3\"/;t
 "
 done
+grep -q '"\.\./profiles/modbus/' "$site/sonae.conf" ||
+	die "etc/demo/sonae.conf no longer names its profiles ../profiles/modbus/"
+subst="$subst s|\"\.\./profiles/modbus/|\"profiles/modbus/|;t
+"
 sed "$subst" "$site/sonae.conf" >"$site/sonae.conf.tmp"
 mv "$site/sonae.conf.tmp" "$site/sonae.conf"
 
 sonae() { "$bin/sonae" -s "$site/sonae.sock" "$@"; }
 
 # Everything started here is stopped by its PID, in reverse order.
-pid="" ups_pid="" wan_pid="" story_pid="" sim=""
+pid="" ups_pid="" wan_pid="" modbus_pid="" story_pid="" sim=""
 stop() {
-	for p in $story_pid $pid $wan_pid $ups_pid; do
+	for p in $story_pid $pid $modbus_pid $wan_pid $ups_pid; do
 		kill -CONT "$p" 2>/dev/null || true # a paused agent must see the TERM
 		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true
 	done
-	story_pid="" pid="" wan_pid="" ups_pid=""
+	story_pid="" pid="" modbus_pid="" wan_pid="" ups_pid=""
 	[ -z "$sim" ] || rm -rf "$sim"
 	sim=""
 }
@@ -145,8 +164,21 @@ start_sim ups1 "$ups_port"
 ups_pid=$!
 start_sim wan1 "$wan_port"
 wan_pid=$!
+# The Modbus gateway with env1 (unit 1) and leak1 (unit 3) behind it; it says
+# "ready" once it listens (in about 0.3 s).
+/usr/bin/python3 "$top/scripts/demo-sensors.py" "127.0.0.1:$modbus_port" \
+	>"$site/modbus.log" 2>&1 &
+modbus_pid=$!
 wait_sim ups1 "$ups_port" "$ups_pid"
 wait_sim wan1 "$wan_port" "$wan_pid"
+i=0
+until grep -q '^ready$' "$site/modbus.log"; do
+	kill -0 "$modbus_pid" 2>/dev/null ||
+		{ cat "$site/modbus.log" >&2; die "the Modbus gateway (demo-sensors.py) exited"; }
+	i=$((i + 1))
+	[ $i -lt 100 ] || die "the Modbus gateway does not start on 127.0.0.1:$modbus_port"
+	sleep 0.1
+done
 
 "$bin/sonaed" -f -c "$site/sonae.conf" 2>"$site/sonaed.log" &
 pid=$!
@@ -159,15 +191,15 @@ until sonae status >/dev/null 2>&1; do
 done
 
 /usr/bin/python3 "$top/scripts/demo-story.py" --traps="127.0.0.1:$trap_port" \
-	"127.0.0.1:$ups_port" "127.0.0.1:$wan_port" "$ups_pid" >"$site/story.log" 2>&1 &
+	--modbus="127.0.0.1:$modbus_port" "127.0.0.1:$ups_port" "127.0.0.1:$wan_port" "$ups_pid" >"$site/story.log" 2>&1 &
 story_pid=$!
 
 start=$(date +%s)
 while [ $(($(date +%s) - start)) -lt "$seconds" ]; do
 	[ -t 1 ] && printf '\033[H\033[2J'
 	echo "== sonae demo: t+$(($(date +%s) - start))s of ${seconds}s (Ctrl-C stops) =="
-	echo "story (over SNMP, $site/story.log):"
-	tail -n 3 "$site/story.log" | sed 's/^/  /'
+	echo "story (over SNMP and Modbus, $site/story.log):"
+	tail -n 4 "$site/story.log" | sed 's/^/  /'
 	echo
 	echo "\$ sonae status"
 	sonae status
@@ -181,6 +213,11 @@ while [ $(($(date +%s) - start)) -lt "$seconds" ]; do
 	echo "\$ sonae device wan1 | grep lgwan_"
 	sonae device wan1 | grep -E '^lgwan_(state|in_bps|out_bps) ' || true
 	echo
+	echo "\$ sonae device env1 | grep -E '^(temperature|humidity) '"
+	sonae device env1 | grep -E '^(temperature|humidity) ' || true
+	echo "\$ sonae device leak1 | grep -E '^leak'"
+	sonae device leak1 | grep -E '^leak' || true
+	echo
 	sleep 3
 done
 
@@ -193,4 +230,5 @@ echo "\$ sonae audit verify"
 sonae audit verify
 stop
 echo
-echo "The demo site is in $site (logs: sonaed.log, story.log; journal and snapshot: state/)."
+echo "The demo site is in $site (logs: sonaed.log, story.log, modbus.log;" \
+	"journal and snapshot: state/)."

@@ -165,7 +165,7 @@ START_TEST(parse_bad)
 }
 END_TEST
 
-START_TEST(parse_demo_files)
+START_TEST(parse_example_files)
 {
 	static const struct {
 		const char *name;
@@ -180,7 +180,7 @@ START_TEST(parse_demo_files)
 	for (i = 0; i < NELEM(files); i++) {
 		struct scenario *sc;
 
-		xasprintf(&path, "%s/etc/demo/%s", src, files[i].name);
+		xasprintf(&path, "%s/etc/examples/%s", src, files[i].name);
 		f = fopen(path, "r");
 		ck_assert_msg(f != NULL, "%s", path);
 		text = NULL;
@@ -369,7 +369,7 @@ replay_suite(void)
 	tc = tcase_create("parse");
 	tcase_add_test(tc, parse_good);
 	tcase_add_test(tc, parse_bad);
-	tcase_add_test(tc, parse_demo_files);
+	tcase_add_test(tc, parse_example_files);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("play");

@@ -4,7 +4,7 @@
  * taken with no errors or refused with at least one, never both.
  *
  * Inputs with @include are skipped: libconfig would open whatever file they
- * name.  Relative scenario paths resolve against etc/demo (see CMakeLists.txt).
+ * name.  Relative paths resolve against etc/examples (see CMakeLists.txt).
  */
 #include <stdarg.h>
 #include <stdint.h>

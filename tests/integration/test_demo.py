@@ -3,15 +3,19 @@ The shipped demo (etc/demo) runs, and its devices change state visibly.
 
 ups1 (a UPS) and wan1 (the WAN edge switch) are SNMP agents: here one
 snmpsimd each, serving the shipped etc/demo/*.snmprec with the shipped
-variation module, on free ports written into a copy of the demo's
-configuration, and so is the trap receiver's.  The first test keeps the
+variation module; env1 (temperature and humidity) and leak1 (a leak cable) are
+Modbus devices behind the demo's simulated gateway, scripts/demo-sensors.py
+(pymodbus).  They run on free ports written into a copy of the demo's
+configuration, and so does the trap receiver.  The first test keeps the
 shipped timing (ups1 polled every 15 s) and shows a trap bringing mains
-failing at once; the second polls them fast and tells the story over SNMP
-itself (snmpset through snmpsim's write cache); the third runs
-scripts/demo.sh briefly, the way a person would, and a fourth stops it with
-SIGINT.
+failing at once; the second polls the SNMP agents fast and tells the story
+itself, over SNMP (snmpset through snmpsim's write cache) and over Modbus
+(the registers scripts/demo-story.py writes, written the way it does); the
+third runs scripts/demo.sh briefly, the way a person would, and a fourth
+stops it with SIGINT.
 """
 import datetime
+import importlib.util
 import os
 import re
 import shutil
@@ -21,12 +25,15 @@ import tempfile
 import time
 import unittest
 
-from harness import (SONAE, SONAE_SRC, Site, Snmpsim, Snmptrap, cfg_value,
-                     free_udp_port, sanitizer_report, wait_for, wait_until)
+from harness import (SONAE, SONAE_SRC, Site, Snmpsim, Snmptrap, _stop_pid, cfg_value,
+                     free_tcp_port, free_udp_port, sanitizer_report, wait_for, wait_until)
 
 DEMO = os.path.join(SONAE_SRC, "etc", "demo")
 VARIATION = os.path.join(DEMO, "snmpsim")
+PROFILES = os.path.join(SONAE_SRC, "etc", "profiles")
+SCRIPTS = os.path.join(SONAE_SRC, "scripts")
 ADDRESSES = {"ups1": "udp:127.0.0.1:16161", "wan1": "udp:127.0.0.1:16162"}
+GATEWAY = "tcp:127.0.0.1:15020"         # env1 and leak1, units 1 and 3
 TRAPS_LISTEN, TRAP_COMMUNITY = "udp:127.0.0.1:16163", "demo"
 UPS_ON_BATTERY = "1.3.6.1.2.1.33.2.1"    # upsTrapOnBattery
 
@@ -40,19 +47,75 @@ FAST = {"interval": "250ms", "timeout": "200ms", "retries": 0, "stale_after": 4,
         "backoff_max": "500ms"}
 
 
+def _load_story():
+    spec = importlib.util.spec_from_file_location(
+        "demo_story", os.path.join(SCRIPTS, "demo-story.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+STORY = _load_story()
+
+
+class DemoSensors:
+    """The demo's Modbus gateway (scripts/demo-sensors.py) on a free TCP port,
+    stopped by PID.  write_story(t) writes what demo-story.py writes at t
+    seconds, with its own function."""
+
+    def __init__(self, test):
+        self.port = free_tcp_port()
+        self.proc = None
+        test.addCleanup(self.stop)
+
+    @property
+    def address(self):
+        return "tcp:127.0.0.1:%d" % self.port
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            ["/usr/bin/python3", os.path.join(SCRIPTS, "demo-sensors.py"),
+             "127.0.0.1:%d" % self.port], stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            start_new_session=True)
+        line = self.proc.stdout.readline()
+        if line.strip() != "ready":
+            raise AssertionError("demo-sensors.py did not start: %r" % (
+                line + self.proc.stdout.read()))
+        return self
+
+    def write_story(self, t):
+        registers, meaning = STORY.modbus_state(t)
+        for unit, (first, values) in sorted(registers.items()):
+            err = STORY.modbus_write("127.0.0.1:%d" % self.port, unit, first, values)
+            assert err is None, "writing %s: %s" % (meaning[unit], err)
+        return meaning
+
+    def stop(self):
+        if self.proc is not None:
+            _stop_pid(self.proc)
+            self.proc.stdout.close()
+        self.proc = None
+
+
 def agents(test):
-    """snmpsimd for ups1 and for wan1, from the shipped data, started."""
+    """snmpsimd for ups1 and for wan1, from the shipped data, and the Modbus
+    gateway of env1 and leak1, started."""
     return (Snmpsim(test, "ups1", source=DEMO, variation=VARIATION).start(),
-            Snmpsim(test, "wan1", source=DEMO, variation=VARIATION).start())
+            Snmpsim(test, "wan1", source=DEMO, variation=VARIATION).start(),
+            DemoSensors(test).start())
 
 
-def demo_site(test, ups, wan):
+def demo_site(test, ups, wan, sensors):
     """A Site running a copy of etc/demo with runtime.conf rewritten, the
-    agents' addresses replaced by those of ups and wan, and the trap
-    receiver on a free port (site.trap_port)."""
+    agents' and the Modbus gateway's addresses replaced by those of ups, wan
+    and sensors, and the trap receiver on a free port (site.trap_port).  The
+    Modbus profiles are copied where the demo's sonae.conf finds them
+    (../profiles/modbus/)."""
     site = Site(test)
     folder = site.path("demo")
     shutil.copytree(DEMO, folder)
+    shutil.copytree(PROFILES, site.path("profiles"))
     with open(os.path.join(folder, "runtime.conf"), "w") as f:
         f.write("# written by test_demo.py\n"
                 "daemon: %s;\ncontrol: %s;\n" % (
@@ -65,6 +128,10 @@ def demo_site(test, ups, wan):
         old = 'address = "%s";' % ADDRESSES[name]
         assert text.count(old) == 1, "%s: no %s for %s" % (site.conf, old, name)
         text = text.replace(old, 'address = "%s";' % sim.address)
+    old = 'address = "%s";' % GATEWAY
+    assert text.count(old) == 2, "%s: no %s for env1 and leak1" % (site.conf, old)
+    text = text.replace(old, 'address = "%s";' % sensors.address)
+    assert text.count('"../profiles/modbus/') == 2, site.conf
     old = 'listen = "%s";' % TRAPS_LISTEN
     assert text.count(old) == 1, "%s: no %s for the traps" % (site.conf, old)
     assert text.count('community = "%s";' % TRAP_COMMUNITY) == 1, site.conf
@@ -81,7 +148,7 @@ def speed_up(conf, name):
     with open(conf) as f:
         text = f.read()
     start = text.index('name = "%s";' % name)
-    m = re.compile(r'\b(replay|snmp) = \{').search(text, start)
+    m = re.compile(r'\b(replay|snmp|modbus) = \{').search(text, start)
     assert m is not None, "no probe section for %s in %s" % (name, conf)
     block = text[start:m.start()]
     n = {}
@@ -120,8 +187,8 @@ def seconds_until(when):
 
 class Demo(unittest.TestCase):
     def test_shipped_demo_starts(self):
-        ups, wan = agents(self)
-        site = demo_site(self, ups, wan)
+        ups, wan, sensors = agents(self)
+        site = demo_site(self, ups, wan, sensors)
         site.start(write=False)
         st = wait_for(site.status, lambda s: s["devices"]["ok"] == 4, timeout=15,
                       what="the four demo devices ok")
@@ -147,9 +214,17 @@ class Demo(unittest.TestCase):
         self.assertAlmostEqual(wan1["lgwan_in_bps"] / 18.2e6, 1, delta=0.1)
         self.assertAlmostEqual(wan1["lgwan_out_bps"] / 4.1e6, 1, delta=0.1)
         self.assertAlmostEqual(wan1["lan_out_bps"] / 52e6, 1, delta=0.1)
+        # env1 and leak1 over Modbus, through their profiles (XY-MD02 tenths,
+        # the Aqualeak 10K's status bits), as the gateway starts.
         self.assertEqual(vals(site, "env1"), {"temperature": 23.5, "humidity": 45.0})
-        self.assertEqual(vals(site, "leak1"), {"leak": False, "cable_break": False,
-                                               "leak_distance_m": 0.0})
+        self.assertEqual(vals(site, "leak1"), {
+            "leak": False, "cable_break": False, "contamination": False, "alarm": False,
+            "leak_distance": 0.0, "cable_length": 40.0})
+        env1 = site.dev("env1")
+        self.assertEqual((env1["kind"], env1["probe"], env1["availability"],
+                          env1["interval_s"]), ("sensor", "modbus", 2, 2.0))
+        self.assertEqual({m["name"]: m["unit"] for m in env1["metrics"]},
+                         {"temperature": "degC", "humidity": "%"})
         ups1 = site.dev("ups1")
         self.assertEqual((ups1["kind"], ups1["probe"], ups1["availability"],
                           ups1["interval_s"]), ("ups", "snmp", 3, 15.0))
@@ -166,8 +241,8 @@ class Demo(unittest.TestCase):
         self.assertEqual(r.rc, 0, r)
         rows = [l.split()[:4] for l in r.out.splitlines()[1:]]
         self.assertEqual(rows, [["ups1", "ups", "snmp", "ok"], ["wan1", "switch", "snmp", "ok"],
-                                ["env1", "sensor", "replay", "ok"],
-                                ["leak1", "sensor", "replay", "ok"]])
+                                ["env1", "sensor", "modbus", "ok"],
+                                ["leak1", "sensor", "modbus", "ok"]])
         t = site.ok("traps")
         self.assertEqual((t["listen"], t["counters"]["received"], t["last"]),
                          ("udp:127.0.0.1:%d" % site.trap_port, 0, None))
@@ -217,9 +292,9 @@ class Demo(unittest.TestCase):
         self.assertIn('device "ups1": trap ups-on-battery from 127.0.0.1:', site.log_text())
         self.assertEqual(site.stop(), 0)
 
-    def test_power_failure_over_snmp(self):
-        ups, wan = agents(self)
-        site = demo_site(self, ups, wan)
+    def test_power_failure_over_snmp_and_modbus(self):
+        ups, wan, sensors = agents(self)
+        site = demo_site(self, ups, wan, sensors)
         speed_up(site.conf, "ups1")
         speed_up(site.conf, "wan1")
         site.start(write=False)
@@ -233,12 +308,22 @@ class Demo(unittest.TestCase):
                     seen.append(("ups1", m["status"]["value"]))
                 if name == "wan1" and "lgwan_state" in m:
                     seen.append(("wan1", m["lgwan_state"]["value"]))
+                if name == "env1" and "temperature" in m:
+                    seen.append(("env1", m["temperature"]["value"]))
+                if name == "leak1" and "leak" in m:
+                    seen.append(("leak1", m["leak"]["value"]))
                 return d, m
+
+            def same(x, v):
+                # Modbus readings are raw * scale: 312 * 0.1 is 31.200000000000003.
+                if isinstance(x, float) and isinstance(v, (int, float)):
+                    return abs(v - x) < 1e-9
+                return v == x
 
             def cond(v):
                 d, m = v
                 return d["contact"] == "ok" and all(
-                    k in m and m[k].get("value") == x and m[k].get("quality") == "ok"
+                    k in m and same(x, m[k].get("value")) and m[k].get("quality") == "ok"
                     for k, x in want.items())
             return wait_for(get, cond, timeout=15, what="%s to show %r" % (name, want))[1]
 
@@ -251,14 +336,21 @@ class Demo(unittest.TestCase):
 
         shows("ups1", status="OL", on_battery=False)
         shows("wan1", lgwan_state="up", lgwan_up=True)
+        shows("env1", temperature=23.5, humidity=45.0)
+        shows("leak1", leak=False, alarm=False, leak_distance=0.0)
 
-        # Mains fails: the UPS goes on battery.
+        # Mains fails: the UPS goes on battery, and the air conditioning
+        # stops: the story writes the room's first degree over Modbus.
         ups.set("ups1", OUTPUT_SOURCE, "i", 5)
         ups.set("ups1", INPUT_VOLTAGE, "i", 0)
         ups.set("ups1", SECONDS_ON_BATTERY, "i", 12)
         m = shows("ups1", status="OB", on_battery=True, seconds_on_battery=12)
         self.assertEqual(m["input_voltage"]["value"], 0)
         self.assertEqual(text_row("ups1", "status"), "OB")
+        self.assertEqual(sensors.write_story(STORY.MAINS_FAIL)[STORY.ENV_UNIT],
+                         "env1: 24.8 degC, 41.6 %RH")
+        shows("env1", temperature=24.8, humidity=41.6)
+        self.assertEqual(text_row("env1", "temperature"), "24.8 degC")
 
         # The uplink goes down: admin up, oper down.  Its counters stop.
         wan.set("wan1", OPER_WAN, "i", 2)
@@ -268,11 +360,30 @@ class Demo(unittest.TestCase):
         self.assertEqual(m["lan_state"]["value"], "up")
         self.assertEqual(site.dev("wan1")["contact"], "ok")  # the switch still answers
 
-        # The battery runs low.
+        # Water under the floor (the story's 45 s), and the room at 31.2 degC
+        # as the battery runs low (50 s).
+        self.assertEqual(sensors.write_story(STORY.LEAK)[STORY.LEAK_UNIT],
+                         "leak1: leak 12 m along the cable")
+        m = shows("leak1", leak=True, alarm=True, leak_distance=12.0)
+        self.assertEqual((m["cable_break"]["value"], m["contamination"]["value"]),
+                         (False, False))
+        self.assertEqual(text_row("leak1", "leak"), "true")
+        self.assertEqual(text_row("leak1", "leak_distance"), "12 m")
+        sensors.write_story(STORY.BATTERY_LOW)
         ups.set("ups1", CHARGE, "i", 44)
         ups.set("ups1", BATTERY_STATUS, "i", 3)
         shows("ups1", status="OB LB", battery_low=True, charge_pct=44)
         self.assertEqual(text_row("ups1", "status"), "OB LB")
+        shows("env1", temperature=31.2, humidity=28.7)
+        self.assertEqual(text_row("env1", "temperature"), "31.2 degC")
+        self.assertEqual(text_row("env1", "humidity"), "28.7 %")
+
+        # The leak is cleared; the room peaks.
+        self.assertEqual(sensors.write_story(STORY.LEAK_CLEARED)[STORY.LEAK_UNIT],
+                         "leak1: no leak")
+        shows("leak1", leak=False, alarm=False, leak_distance=0.0)
+        self.assertEqual(text_row("leak1", "leak"), "false")
+        shows("env1", temperature=32.4)
 
         # Mains returns, then the uplink.
         ups.set("ups1", BATTERY_STATUS, "i", 2)
@@ -283,6 +394,9 @@ class Demo(unittest.TestCase):
         self.assertEqual(text_row("ups1", "status"), "OL")
         wan.set("wan1", OPER_WAN, "i", 1)
         shows("wan1", lgwan_state="up", lgwan_up=True)
+        # The air conditioning runs again: the room cools down (95 s).
+        sensors.write_story(95)
+        shows("env1", temperature=24.0)
         # The first rate after it came up covers part of a poll; then 18.2 Mbit/s.
         wait_for(lambda: site.metrics("wan1"),
                  lambda m: abs((m["lgwan_in_bps"].get("value") or 0) / 18.2e6 - 1) < 0.2,
@@ -291,6 +405,9 @@ class Demo(unittest.TestCase):
         ups_seen = dedupe(v for d, v in seen if d == "ups1")
         self.assertTrue(is_subsequence(["OL", "OB", "OB LB", "OL"], ups_seen), ups_seen)
         self.assertEqual(dedupe(v for d, v in seen if d == "wan1"), ["up", "down", "up"])
+        temps = [round(v, 1) for v in dedupe(v for d, v in seen if d == "env1")]
+        self.assertTrue(is_subsequence([23.5, 24.8, 31.2, 32.4, 24.0], temps), temps)
+        self.assertEqual(dedupe(v for d, v in seen if d == "leak1"), [False, True, False])
         # Nothing else went wrong on the way.
         st = site.status()
         self.assertEqual(st["devices"]["ok"], 4)
@@ -320,12 +437,13 @@ class DemoScript(unittest.TestCase):
     def run_demo(self, seconds):
         folder = tempfile.mkdtemp(prefix="sonae-demo-test-")
         self.addCleanup(shutil.rmtree, folder, True)
-        self.ports = (free_udp_port(), free_udp_port(), free_udp_port())
+        self.ports = (free_udp_port(), free_udp_port(), free_udp_port(), free_tcp_port())
         self.folder = os.path.join(folder, "site")
         env = dict(os.environ, SONAE_DEMO_BIN=os.path.dirname(SONAE),
                    SONAE_DEMO_DIR=self.folder, SONAE_DEMO_UPS_PORT=str(self.ports[0]),
                    SONAE_DEMO_WAN_PORT=str(self.ports[1]),
-                   SONAE_DEMO_TRAP_PORT=str(self.ports[2]))
+                   SONAE_DEMO_TRAP_PORT=str(self.ports[2]),
+                   SONAE_DEMO_MODBUS_PORT=str(self.ports[3]))
         self.out = os.path.join(folder, "demo.out")
         with open(self.out, "wb") as f:
             proc = subprocess.Popen(["sh", os.path.join(SONAE_SRC, "scripts", "demo.sh"),
@@ -347,7 +465,7 @@ class DemoScript(unittest.TestCase):
     def check_nothing_left(self):
         for port in self.ports:
             self.assertEqual(processes_with("127.0.0.1:%d" % port), [],
-                             "a simulated agent outlived the demo")
+                             "a simulated agent or the gateway outlived the demo")
         self.assertEqual(processes_with(self.folder), [], "a process outlived the demo")
         with open(os.path.join(self.folder, "sonaed.log"), "rb") as f:
             log = f.read().decode("utf-8", "replace")
@@ -356,12 +474,21 @@ class DemoScript(unittest.TestCase):
     def test_short_run_shows_mains_failing(self):
         # Mains fails 20 s into the story: a 30 s run shows ups1 on line,
         # then on battery, over SNMP, at once from the trap the story sends
-        # (ups1 is polled every 15 s).
+        # (ups1 is polled every 15 s); and the room's first degree warmer,
+        # over Modbus.
         proc = self.run_demo(30)
         self.assertEqual(proc.wait(120), 0, self.output())
         out = self.output()
         self.assertRegex(out, r"(?m)^ups1 +ups +snmp +ok ")
         self.assertRegex(out, r"(?m)^wan1 +switch +snmp +ok ")
+        self.assertRegex(out, r"(?m)^env1 +sensor +modbus +ok ")
+        self.assertRegex(out, r"(?m)^leak1 +sensor +modbus +ok ")
+        self.assertRegex(out, r"(?m)^temperature +23\.5 +degC +ok ")
+        self.assertRegex(out, r"(?m)^humidity +45 +% +ok ")
+        self.assertRegex(out, r"(?m)^leak +false +ok ")
+        self.assertIn("t+20s  env1: 24.8 degC, 41.6 %RH (Modbus unit 1 registers 1-2 = "
+                      "248 416)", out)
+        self.assertRegex(out, r"(?m)^temperature +24\.8 +degC +ok ")
         self.assertRegex(out, r"(?m)^status +OL +ok ")
         self.assertRegex(out, r"(?m)^status +OB +ok ")
         self.assertRegex(out, r"(?m)^lgwan_state +up +ok ")
@@ -375,6 +502,7 @@ class DemoScript(unittest.TestCase):
         self.assertRegex(out, r"(?m)^\$ sonae audit verify\n.*audit\.jsonl: ok, ")
         self.assertNotIn("snmpset", out)   # no failed SET reported by the story
         self.assertNotIn("snmptrap", out)  # nor a failed trap
+        self.assertNotIn("Modbus write", out)  # nor a failed Modbus write
         self.check_nothing_left()
 
     def test_interrupt_stops_everything(self):
