@@ -133,9 +133,14 @@ value_text(json_t *v, char *buf, size_t len)
 		snprintf(buf, len, "%s", json_string_value(v));
 	else if (json_is_boolean(v))
 		snprintf(buf, len, "%s", json_is_true(v) ? "true" : "false");
-	else if (json_is_number(v))
-		snprintf(buf, len, "%.6g", json_number_value(v));
-	else
+	else if (json_is_number(v)) {
+		double x = json_number_value(v);
+		/* 18195200 bit/s, not 1.81952e+07: counters and rates read whole. */
+		if (fabs(x) >= 1e6 && fabs(x) < 1e15)
+			snprintf(buf, len, "%.0f", x);
+		else
+			snprintf(buf, len, "%.6g", x);
+	} else
 		snprintf(buf, len, "-");
 	return buf;
 }

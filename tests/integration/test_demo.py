@@ -214,6 +214,11 @@ class Demo(unittest.TestCase):
         self.assertAlmostEqual(wan1["lgwan_in_bps"] / 18.2e6, 1, delta=0.1)
         self.assertAlmostEqual(wan1["lgwan_out_bps"] / 4.1e6, 1, delta=0.1)
         self.assertAlmostEqual(wan1["lan_out_bps"] / 52e6, 1, delta=0.1)
+        # The text shows a rate whole (18195200 bit/s), never as 1.81952e+07.
+        r = site.sonae("device", "wan1")
+        m = re.search(r"(?m)^lgwan_in_bps +(\S+) bit/s ", r.out)
+        self.assertIsNotNone(m, r.out)
+        self.assertRegex(m.group(1), r"^1[6-9]\d{6}$")
         # env1 and leak1 over Modbus, through their profiles (XY-MD02 tenths,
         # the Aqualeak 10K's status bits), as the gateway starts.
         self.assertEqual(vals(site, "env1"), {"temperature": 23.5, "humidity": 45.0})
