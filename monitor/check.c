@@ -343,7 +343,7 @@ check_step(struct check *c, const struct check_conf *cc, int64_t now,
 		c->problem_since_ms = 0;
 		c->reason[0] = '\0';
 	} else {
-		if (prev == CHECK_OK || c->problem_since_ms == 0) {
+		if (prev == CHECK_OK) {
 			c->attempt = 1;
 			c->problem_since_ms = now;
 			c->hard = 0;
