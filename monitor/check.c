@@ -164,9 +164,10 @@ classify_words(const struct check_def *d, const char *text, int flags)
 	}
 	while (*s != '\0') {
 		size_t n;
-		while (*s == ' ')
+		while (*s == ' ' || *s == '\t' || *s == ',')
 			s++;
-		for (n = 0; s[n] != '\0' && s[n] != ' '; n++)
+		for (n = 0; s[n] != '\0' && s[n] != ' ' && s[n] != '\t' && s[n] != ',';
+		     n++)
 			;
 		if (n > 0 && word_listed(d->crit_words, s, n))
 			return CHECK_CRITICAL;

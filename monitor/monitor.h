@@ -411,7 +411,7 @@ enum check_kind {
 	CHECK_NUMBER, /* warn and crit ranges */
 	CHECK_BOOL,   /* when_true when the value is true */
 	CHECK_ENUM,   /* the whole value in warn_words or crit_words */
-	CHECK_FLAGS,  /* any space-separated word of the value in them ("OB LB") */
+	CHECK_FLAGS,  /* any word (space or comma separated) in them ("OB LB") */
 };
 struct check_def {
 	enum check_kind kind;
