@@ -270,6 +270,225 @@ int quality_from_name(const char *);
 const char *metric_kind_name(enum metric_kind);
 int metric_kind_from_name(const char *);
 
+/*
+ * expr.c: the rule expression language (docs/rules.md).  An expression is
+ * compiled once, at configuration load, into a flat tree; evaluating it
+ * allocates nothing and reaches the world only through struct expr_resolver,
+ * so the daemon wires it to the store and the tests to a fake.
+ */
+enum expr_type {
+	EXPR_UNKNOWN, /* no value, with a reason; propagates, Kleene for && || */
+	EXPR_NUMBER,
+	EXPR_BOOL,
+	EXPR_TEXT,
+};
+/* Unit dimensions; literals are held in the base unit (seconds, volts...). */
+enum expr_unit {
+	EU_NONE,  /* a bare number: compares with anything */
+	EU_TIME,  /* s (ms, min, h, d convert) */
+	EU_PCT,   /* % */
+	EU_TEMP,  /* degC */
+	EU_VOLT,  /* V */
+	EU_OTHER, /* a metric unit the language has no literal for */
+};
+struct expr_value {
+	enum expr_type type;
+	enum expr_unit unit;
+	double num;         /* EXPR_NUMBER; EXPR_BOOL: 0 or 1 */
+	const char *text;   /* EXPR_TEXT, borrowed */
+	const char *reason; /* EXPR_UNKNOWN: why, borrowed (static or the resolver's) */
+	const char *dev;    /* EXPR_UNKNOWN: the metric it came from, or NULL */
+	const char *metric;
+};
+/* One selector of an aggregate: kind=ups, tag=..., role=wan, availability>=2. */
+enum expr_sel_key { ES_KIND, ES_TAG, ES_ROLE, ES_AVAILABILITY };
+enum expr_sel_op { ES_EQ, ES_NE, ES_LT, ES_LE, ES_GT, ES_GE };
+struct expr_sel_term {
+	enum expr_sel_key key;
+	enum expr_sel_op op; /* not ES_EQ only for availability */
+	char *value;         /* kind, tag and role names */
+	int num;             /* availability */
+};
+struct expr_select {
+	struct expr_sel_term *terms; /* all must hold */
+	size_t nterms;
+	char *text;  /* canonical: "kind=ups,tag=server-room" */
+	void *bound; /* the caller's cache (expr_select_bind) */
+};
+/* A metric an expression reads: an input to index rules by. */
+struct expr_ref {
+	char *device; /* NULL: relative to each member of select */
+	char *metric;
+	char *key;                        /* "device.metric" or "metric" */
+	const struct expr_select *select; /* relative refs: the aggregate's devices */
+	void *bound;                      /* the caller's cache (expr_ref_bind) */
+};
+/*
+ * A member of a selection: a device, and for link roles the prefix that turns
+ * a relative metric into the link's ("up" -> "uplink_up").
+ */
+struct expr_member {
+	const char *device;
+	const char *prefix; /* "" or NULL for devices */
+	void *handle;       /* the resolver's own */
+};
+/*
+ * What the resolver hands back for a metric.  num is in the base unit: the
+ * resolver applies the scale expr_unit_from_name() gives (ms -> s), to
+ * history points too.
+ */
+struct expr_sample {
+	enum expr_type type; /* EXPR_UNKNOWN: no such metric or no sample yet */
+	enum expr_unit unit;
+	double num; /* EXPR_BOOL: 0 or 1 */
+	const char *text;
+	int64_t t_ms;
+	enum quality q;
+	const char *reason; /* why q is not Q_OK, or why there is no sample */
+};
+struct expr_resolver {
+	/* The latest sample of ref (of member m for relative refs); 0, or -1 if none. */
+	int (*lookup)(void *arg, const struct expr_ref *ref, const struct expr_member *m,
+	    struct expr_sample *out);
+	/*
+	 * History (the store's ring) of a numeric or bool metric: up to max points,
+	 * the newest, oldest first, with t_ms >= since_ms, preceded by the newest
+	 * point older than since_ms when there is one and room for it.
+	 */
+	size_t (*history)(void *arg, const struct expr_ref *ref,
+	    const struct expr_member *m, int64_t since_ms, struct hist_point *out,
+	    size_t max);
+	/* Member i of the selection (0, 1, ...): 1 and *out, or 0 past the last. */
+	int (*member)(
+	    void *arg, const struct expr_select *sel, size_t i, struct expr_member *out);
+	/* Whether rule name is active: 1, 0, or -1 unknown (no such rule yet). */
+	int (*active)(void *arg, const char *name);
+	void *arg;
+	int64_t now_ms; /* wall time of this evaluation */
+};
+struct expr;
+struct expr *expr_compile(const char *text, const char *file, unsigned int line,
+    unsigned int col, const char *label, char *err, size_t errlen);
+void expr_free(struct expr *);
+const char *expr_text(const struct expr *);
+int expr_eval(const struct expr *, const struct expr_resolver *, struct expr_value *);
+size_t expr_nrefs(const struct expr *);
+const struct expr_ref *expr_ref(const struct expr *, size_t);
+void expr_ref_bind(struct expr *, size_t, void *);
+size_t expr_nselects(const struct expr *);
+const struct expr_select *expr_select(const struct expr *, size_t);
+void expr_select_bind(struct expr *, size_t, void *);
+size_t expr_nrules(const struct expr *);
+const char *expr_rule(const struct expr *, size_t);
+int expr_uses_time(const struct expr *);
+enum expr_unit expr_unit_from_name(const char *, double *);
+const char *expr_unit_name(enum expr_unit);
+const char *expr_type_name(enum expr_type);
+int expr_select_match(const struct expr_select *, const char *, int, const char *const *,
+    size_t, const char *);
+char *expr_value_format(const struct expr_value *, char *, size_t);
+
+/*
+ * check.c: the state of one checked metric (DOMAIN.md section 4): a raw value
+ * classified into OK / WARNING / CRITICAL / UNKNOWN, then N of M, soft and
+ * hard states, the `for` hold-down and flap detection.  A plain struct and a
+ * step function, no clock and no I/O, so the daemon embeds one per check and
+ * the tests drive it with tables; it survives restarts as JSON.
+ */
+enum check_state {
+	CHECK_OK,
+	CHECK_WARNING,
+	CHECK_CRITICAL,
+	CHECK_UNKNOWN,
+};
+/* A Nagios range: alerts outside [lo, hi], or inside it when inside is set. */
+struct check_range {
+	int set;
+	int inside;
+	double lo, hi; /* -INFINITY / INFINITY for open ends */
+};
+enum check_kind {
+	CHECK_NUMBER, /* warn and crit ranges */
+	CHECK_BOOL,   /* when_true when the value is true */
+	CHECK_ENUM,   /* the whole value in warn_words or crit_words */
+	CHECK_FLAGS,  /* any word (space or comma separated) in them ("OB LB") */
+};
+struct check_def {
+	enum check_kind kind;
+	struct check_range warn, crit;
+	/*
+	 * Hysteresis: once WARNING (CRITICAL), the check stays there while the
+	 * value is still in warn_recover (crit_recover), alerting ranges too.
+	 */
+	struct check_range warn_recover, crit_recover;
+	enum check_state when_true;
+	const char *const *warn_words; /* NULL-terminated, or NULL */
+	const char *const *crit_words;
+	int64_t stale_ms; /* a sample older than this is UNKNOWN; 0: no limit */
+};
+#define CHECK_FLAP_STATES 21
+#define CHECK_MAX_M       16
+struct check_conf {
+	int max_attempts;          /* non-OK results in a row before HARD (>= 1) */
+	int64_t interval_ms;       /* next check when OK or HARD */
+	int64_t retry_interval_ms; /* next check while SOFT */
+	int n, m;                  /* N of the last M results (1 <= n <= m <= 16) */
+	int64_t for_ms;            /* a problem must last this long before HARD */
+	int flap_detection;
+	double flap_low, flap_high; /* stop at <= low %, start at >= high % */
+};
+/* The state; plain data so the owner embeds it and it round-trips through JSON. */
+struct check {
+	int started;
+	enum check_state state; /* soft or hard */
+	int hard;
+	enum check_state hard_state;
+	enum check_state notified; /* last state a notification went out for */
+	int attempt;
+	int64_t since_ms;            /* state or hardness last changed */
+	int64_t problem_since_ms;    /* this run of non-OK results began; 0 when OK */
+	uint8_t window[CHECK_MAX_M]; /* N of M: results, newest first */
+	int nwindow;
+	uint8_t flap[CHECK_FLAP_STATES]; /* states, oldest first */
+	int flapping;
+	double flap_pct;
+	char reason[256];
+};
+enum check_notify {
+	CHECK_NOTIFY_NONE,
+	CHECK_NOTIFY_PROBLEM,
+	CHECK_NOTIFY_RECOVERY,
+};
+struct check_step {
+	enum check_state state;
+	int hard;
+	int changed;     /* state or hardness changed */
+	int hard_change; /* the hard state changed */
+	enum check_notify notify;
+	int suppressed; /* a hard change not notified: flapping */
+	int flapping, flap_started, flap_stopped;
+	double flap_pct;
+	int attempt;
+	int64_t next_check_ms; /* advice: check again in this long */
+};
+const char *check_state_name(enum check_state);
+int check_state_from_name(const char *);
+void check_conf_defaults(struct check_conf *);
+int check_conf_valid(const struct check_conf *, char *, size_t);
+int check_range_parse(const char *, struct check_range *);
+int check_range_alerts(const struct check_range *, double);
+enum check_state check_classify(const struct check_def *, enum metric_kind,
+    const struct sample *, int64_t, enum check_state, char *, size_t);
+void check_init(struct check *);
+void check_step(struct check *, const struct check_conf *, int64_t, enum check_state,
+    const char *, struct check_step *);
+void check_step_sample(struct check *, const struct check_conf *,
+    const struct check_def *, enum metric_kind, const struct sample *, int64_t,
+    struct check_step *);
+double check_flap_percent(const uint8_t *);
+json_t *check_to_json(const struct check *);
+int check_from_json(struct check *, const json_t *, char *, size_t);
+
 /* device.c: a configured device, its poll schedule and poll results. */
 enum poll_status {
 	POLL_OK,
