@@ -683,7 +683,9 @@ doc_check_table(
 	char want[256], sub[256];
 
 	ck_assert_int_lt(depth, 8);
-	snprintf(want, sizeof(want), "\n## `%s`\n", prefix[0] ? prefix : "(top level)");
+	ck_assert_int_lt(snprintf(want, sizeof(want), "\n## `%s`\n",
+	                     prefix[0] ? prefix : "(top level)"),
+	    (int)sizeof(want));
 	ck_assert_msg(strstr(doc, want) != NULL, "no section for %s", prefix);
 	for (k = t->keys; k->name != NULL; k++) {
 		snprintf(want, sizeof(want), "| `%s` |", k->name);
@@ -694,8 +696,10 @@ doc_check_table(
 			    strstr(doc, k->help) != NULL, "help of %s missing", k->name);
 		if (k->type != CT_GROUP && k->type != CT_LIST)
 			continue;
-		snprintf(sub, sizeof(sub), "%s%s%s%s", prefix, prefix[0] ? "." : "",
-		    k->name, k->type == CT_LIST ? "[]" : "");
+		ck_assert_int_lt(
+		    snprintf(sub, sizeof(sub), "%s%s%s%s", prefix, prefix[0] ? "." : "",
+		        k->name, k->type == CT_LIST ? "[]" : ""),
+		    (int)sizeof(sub));
 		doc_check_table(doc, k->sub, sub, depth + 1);
 	}
 }
