@@ -552,7 +552,7 @@ parse_every(struct window *w, const char *every, char *err, size_t errlen)
 			    "every \"%s\": bad day of month \"%s\" (want 1 to 31 or "
 			    "last)",
 			    every, word[1]);
-			goto bad;
+			goto out;
 		}
 	} else {
 		if (strcasecmp(word[0], "weekly") == 0)
@@ -561,23 +561,23 @@ parse_every(struct window *w, const char *every, char *err, size_t errlen)
 			goto usage;
 		w->repeat = WR_WEEKLY;
 		if ((w->weekdays = parse_days(every, word[first], err, errlen)) == 0)
-			goto bad;
+			goto out;
 	}
 	clock = word[n - 1];
 	if ((w->start_min = parse_clock(clock)) == -1) {
 		snprintf(err, errlen,
 		    "every \"%s\": bad time of day \"%s\" (want HH:MM, 00:00 to 23:59)",
 		    every, clock);
-		goto bad;
+		goto out;
 	}
 	r = 0;
-	goto bad;
+	goto out;
 usage:
 	snprintf(err, errlen,
 	    "every \"%s\": want \"daily HH:MM\", \"DAYS HH:MM\" (DAYS like sun, "
 	    "sat,sun or mon-fri) or \"monthly DAY HH:MM\" (DAY 1 to 31 or last)",
 	    every);
-bad:
+out:
 	free(copy);
 	return r;
 }

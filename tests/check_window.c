@@ -30,6 +30,23 @@ utc(const char *s)
 	return (int64_t)timegm(&tm) * 1000;
 }
 
+/* ms as UTC text for messages, in one of two rotating buffers. */
+static const char *
+utc_text(int64_t ms)
+{
+	static char buf[2][32];
+	static int k;
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	k = !k;
+	if (ms < 0)
+		return "never";
+	gmtime_r(&t, &tm);
+	strftime(buf[k], sizeof(buf[k]), "%Y-%m-%d %H:%M:%S", &tm);
+	return buf[k];
+}
+
 static void
 site_zone(void)
 {
@@ -422,9 +439,9 @@ START_TEST(window_when)
 		    !when[i].active, when[i].active);
 		next = window_next_change(w, now);
 		ck_assert_msg(next == want,
-		    "case %zu (%s %s at %s): next %lld, expected %s", i, when[i].zone,
+		    "case %zu (%s %s at %s): next %s, expected %s", i, when[i].zone,
 		    when[i].every != NULL ? when[i].every : when[i].start, when[i].now,
-		    (long long)next, when[i].next ? when[i].next : "never");
+		    utc_text(next), utc_text(want));
 		/* The change is real: just before it the state is the same as
 		 * now, at it the state differs. */
 		if (next > 0) {
