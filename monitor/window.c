@@ -427,7 +427,8 @@ parse_instant(const char *s, int64_t now, int64_t *out)
 	if (read_digits(&p, 4, &y) == -1 || *p++ != '-' ||
 	    read_digits(&p, 2, &mo) == -1 || *p++ != '-' || read_digits(&p, 2, &d) == -1)
 		return -1;
-	if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
+	/* Before 1970 time_format() writes no date, so the JSON would not read back. */
+	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
 		return -1;
 	if (*p == ' ' || *p == 'T') {
 		p++;
@@ -651,6 +652,13 @@ parse_once(
 			    t->end, t->start);
 			return -1;
 		}
+	}
+	/* Years have four digits, in the text we read and in the JSON we write. */
+	if (w->end_ms >= days_from_civil(9999, 1, 1) * DAY_MS) {
+		snprintf(err, errlen, "%s \"%s\": too far in the future",
+		    t->end != NULL ? "end" : "for",
+		    t->end != NULL ? t->end : t->duration);
+		return -1;
 	}
 	if (w->end_ms <= now) {
 		snprintf(err, errlen, "%s \"%s\": the window would be over already",

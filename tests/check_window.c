@@ -247,6 +247,12 @@ static const struct {
 	    "end \"2026-11-02 02:00\": the window would be over already" },
 	{ SITE, "2026-11-01 22:00", NULL, NULL, "2h",
 	    "for \"2h\": the window would be over already" },
+	{ SITE, "1969-12-31 22:00", NULL, NULL, "1h",
+	    "start \"1969-12-31 22:00\": bad time (want YYYY-MM-DD HH:MM, on the "
+	    "Asia/Tokyo clock unless an offset like +09:00 follows, or now)" },
+	{ SITE, "2026-12-01 22:00", "9999-01-02 00:00", NULL, NULL,
+	    "end \"9999-01-02 00:00\": too far in the future" },
+	{ SITE, "now", NULL, NULL, "4000000d", "for \"4000000d\": too far in the future" },
 	{ SITE, "now", NULL, NULL, "-1h",
 	    "for \"-1h\": bad duration (want e.g. 30min, 2h, 1h30min)" },
 };
