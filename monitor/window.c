@@ -583,6 +583,27 @@ out:
 	return r;
 }
 
+/*
+ * The longest stretch, in days, from one chosen weekday to the next.  A
+ * weekly window at least that long would never close, and its next change
+ * could not be found.
+ */
+static int
+weekly_gap(const struct window *w)
+{
+	int d, k, gap = 0;
+
+	for (d = 0; d < 7; d++) {
+		if (!(w->weekdays >> d & 1))
+			continue;
+		for (k = 1; k < 7 && !(w->weekdays >> ((d + k) % 7) & 1); k++)
+			;
+		if (k > gap)
+			gap = k;
+	}
+	return gap;
+}
+
 /* Read "for" for a recurring window: longer than 0, shorter than its period. */
 static int
 parse_for(struct window *w, const char *dur, char *err, size_t errlen)
@@ -606,8 +627,18 @@ parse_for(struct window *w, const char *dur, char *err, size_t errlen)
 		snprintf(err, errlen, "for \"%s\": must be at least 1s", dur);
 		return -1;
 	}
+	/* Whole seconds: duration_format() keeps only three digits of a
+	 * fraction ("373.2s" would be stored as "373s"). */
+	w->duration_ms -= w->duration_ms % 1000;
 	if (w->repeat != WR_ONCE && w->duration_ms >= period[w->repeat].ms) {
 		snprintf(err, errlen, "for \"%s\": %s", dur, period[w->repeat].text);
+		return -1;
+	}
+	if (w->repeat == WR_WEEKLY && w->duration_ms >= weekly_gap(w) * DAY_MS) {
+		snprintf(err, errlen,
+		    "for \"%s\": each window would reach the next, so it would never "
+		    "close",
+		    dur);
 		return -1;
 	}
 	return 0;
