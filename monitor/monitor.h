@@ -489,6 +489,68 @@ double check_flap_percent(const uint8_t *);
 json_t *check_to_json(const struct check *);
 int check_from_json(struct check *, const json_t *, char *, size_t);
 
+/*
+ * window.c: maintenance windows, one-off or recurring on the local wall clock
+ * of an IANA time zone, for the devices chosen by name, kind or tag.  Plain
+ * data: whoever holds windows decides what they suppress (docs/maintenance.md).
+ */
+enum window_repeat {
+	WR_ONCE,
+	WR_DAILY,
+	WR_WEEKLY,
+	WR_MONTHLY,
+};
+#define WINDOW_LAST_DAY (-1) /* mday: the last day of each month */
+struct window {
+	char *id;
+	char *zone; /* IANA time zone the wall-clock times are in */
+	enum window_repeat repeat;
+	int64_t start_ms, end_ms; /* WR_ONCE: [start, end) */
+	int start_min;            /* recurring: local start, minutes after midnight */
+	unsigned int weekdays;    /* WR_WEEKLY: bit 0 Sunday .. bit 6 Saturday */
+	int mday;                 /* WR_MONTHLY: 1..31 or WINDOW_LAST_DAY */
+	int64_t duration_ms;      /* recurring: elapsed time from each start */
+	struct conf_strings devices, kinds, tags;
+	char *comment;
+	char *created_by;
+	int64_t created_ms;
+};
+/* The text a window is made from, as the CLI and the config give it; NULL: absent. */
+struct window_text {
+	const char *start; /* "2026-12-01 22:00", "2026-12-01T22:00+09:00", "now" */
+	const char *end;
+	const char
+	    *every; /* "sun 02:00", "mon-fri 22:00", "daily 12:00", "monthly 1 22:00" */
+	const char *duration; /* "for": "2h", "30min" */
+};
+enum window_target {
+	WT_DEVICE,
+	WT_KIND,
+	WT_TAG,
+};
+enum window_notify {
+	WN_NONE,     /* stay quiet */
+	WN_PROBLEM,  /* notify the problem now, as if it had just begun */
+	WN_RECOVERY, /* notify the recovery of a problem people were told about */
+};
+struct window *window_parse(
+    const struct window_text *, const char *, int64_t, char *, size_t);
+void window_free(struct window *);
+int window_add_target(struct window *, enum window_target, const char *, char *, size_t);
+int window_check(const struct window *, char *, size_t);
+int window_matches(
+    const struct window *, const char *, const char *, const struct conf_strings *);
+int window_active(const struct window *, int64_t);
+int64_t window_next_change(const struct window *, int64_t);
+const struct window *window_covers(
+    struct window *const *, size_t, const struct device_conf *, int64_t);
+enum window_notify window_end_notify(int, int);
+char *window_every_format(const struct window *, char *, size_t);
+char *window_time_format(const struct window *, int64_t, char *, size_t);
+char *window_describe(const struct window *, char *, size_t);
+json_t *window_to_json(const struct window *);
+struct window *window_from_json(const json_t *, char *, size_t);
+
 /* device.c: a configured device, its poll schedule and poll results. */
 enum poll_status {
 	POLL_OK,
