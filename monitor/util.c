@@ -281,10 +281,17 @@ duration_format(int64_t ms, char *buf, size_t len)
 	if (ms < 0)
 		ms = 0;
 	if (ms < 1000 || ms % 1000 != 0) {
+		/* Exact to the millisecond, so what is written reads back the same. */
 		if (ms < 1000)
 			snprintf(buf, len, "%lldms", (long long)ms);
-		else
-			snprintf(buf, len, "%.3gs", (double)ms / 1000.0);
+		else {
+			char frac[8];
+			size_t n;
+			snprintf(frac, sizeof(frac), "%03lld", (long long)(ms % 1000));
+			for (n = strlen(frac); n > 0 && frac[n - 1] == '0'; n--)
+				frac[n - 1] = '\0';
+			snprintf(buf, len, "%lld.%ss", (long long)(ms / 1000), frac);
+		}
 		return buf;
 	}
 	for (i = 0; i < sizeof(parts) / sizeof(parts[0]) && off < len; i++) {

@@ -627,8 +627,8 @@ parse_for(struct window *w, const char *dur, char *err, size_t errlen)
 		snprintf(err, errlen, "for \"%s\": must be at least 1s", dur);
 		return -1;
 	}
-	/* Whole seconds: duration_format() keeps only three digits of a
-	 * fraction ("373.2s" would be stored as "373s"). */
+	/* Whole seconds: windows are planned in minutes, and a fraction of a
+	 * second would only make the text odd ("6.22min" shows as "373.2s"). */
 	w->duration_ms -= w->duration_ms % 1000;
 	if (w->repeat != WR_ONCE && w->duration_ms >= period[w->repeat].ms) {
 		snprintf(err, errlen, "for \"%s\": %s", dur, period[w->repeat].text);
