@@ -155,6 +155,7 @@ classify_words(const struct check_def *d, const char *text, int flags)
 {
 	enum check_state st = CHECK_OK;
 	const char *s = text != NULL ? text : "";
+	size_t n;
 
 	if (!flags) {
 		if (word_listed(d->crit_words, s, strlen(s)))
@@ -162,18 +163,11 @@ classify_words(const struct check_def *d, const char *text, int flags)
 		return word_listed(d->warn_words, s, strlen(s)) ? CHECK_WARNING
 		                                                : CHECK_OK;
 	}
-	while (*s != '\0') {
-		size_t n;
-		while (*s == ' ' || *s == '\t' || *s == ',')
-			s++;
-		for (n = 0; s[n] != '\0' && s[n] != ' ' && s[n] != '\t' && s[n] != ',';
-		     n++)
-			;
-		if (n > 0 && word_listed(d->crit_words, s, n))
+	for (n = word_next(&s); n > 0; s += n, n = word_next(&s)) {
+		if (word_listed(d->crit_words, s, n))
 			return CHECK_CRITICAL;
-		if (n > 0 && word_listed(d->warn_words, s, n))
+		if (word_listed(d->warn_words, s, n))
 			st = CHECK_WARNING;
-		s += n;
 	}
 	return st;
 }

@@ -380,7 +380,8 @@ conf_get_string(struct conf_ctx *ctx, config_setting_t *s, const struct conf_key
 	return v;
 }
 
-static void
+/* Free a string list's strings and empty it. */
+void
 conf_strings_free(struct conf_strings *l)
 {
 	size_t i;

@@ -1632,22 +1632,14 @@ eval_ref(const struct ectx *c, const struct expr_ref *ref, const struct expr_mem
 static int
 has_word(const char *list, const char *word)
 {
-	size_t wl = strlen(word);
+	size_t wl = strlen(word), n;
 	const char *s = list;
 
 	if (wl == 0)
 		return 0;
-	while (*s != '\0') {
-		size_t n;
-		while (*s == ' ' || *s == '\t' || *s == ',')
-			s++;
-		for (n = 0; s[n] != '\0' && s[n] != ' ' && s[n] != '\t' && s[n] != ',';
-		     n++)
-			;
+	for (n = word_next(&s); n > 0; s += n, n = word_next(&s))
 		if (n == wl && strncmp(s, word, n) == 0)
 			return 1;
-		s += n;
-	}
 	return 0;
 }
 

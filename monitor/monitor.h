@@ -69,6 +69,7 @@ int time_parse(const char *, int64_t, int64_t *);
 int duration_parse(const char *, int64_t *);
 char *duration_format(int64_t, char *, size_t);
 int utf8_valid(const char *, size_t);
+size_t word_next(const char **);
 int tz_valid(const char *);
 int tz_apply(const char *);
 uint32_t random_u32(void);
@@ -209,6 +210,7 @@ struct conf *conf_load(const char *, struct conf_errors *);
 struct conf *conf_load_string(const char *, const char *, struct conf_errors *);
 void conf_free(struct conf *);
 int conf_equal(const struct conf_table *, const void *, const void *);
+void conf_strings_free(struct conf_strings *);
 void conf_free_object(const struct conf_table *, void *);
 void conf_error(struct conf_ctx *, config_setting_t *, const char *, ...)
     PRINTFLIKE(3, 4);

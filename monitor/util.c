@@ -266,6 +266,24 @@ duration_parse(const char *s, int64_t *out)
 	return 0;
 }
 
+/*
+ * The next word of a list separated by spaces, tabs or commas ("OB LB",
+ * "smoke,door"): moves *s to its first character and returns its length,
+ * 0 at the end.  Step over it with *s += length.
+ */
+size_t
+word_next(const char **s)
+{
+	size_t n;
+
+	while (**s == ' ' || **s == '\t' || **s == ',')
+		(*s)++;
+	for (n = 0;
+	     (*s)[n] != '\0' && (*s)[n] != ' ' && (*s)[n] != '\t' && (*s)[n] != ','; n++)
+		;
+	return n;
+}
+
 /* Format a duration the way duration_parse reads it: "500ms", "1h30min". */
 char *
 duration_format(int64_t ms, char *buf, size_t len)

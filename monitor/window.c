@@ -303,18 +303,6 @@ strings_add(struct conf_strings *l, const char *s)
 	l->v[l->n++] = xstrdup(s);
 }
 
-static void
-strings_free(struct conf_strings *l)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	l->v = NULL;
-	l->n = 0;
-}
-
 /*
  * Does the window choose this device?  A device is chosen by its name (or
  * "*", every device), by its kind, or by any one of its tags.
@@ -373,9 +361,9 @@ window_free(struct window *w)
 		return;
 	free(w->id);
 	free(w->zone);
-	strings_free(&w->devices);
-	strings_free(&w->kinds);
-	strings_free(&w->tags);
+	conf_strings_free(&w->devices);
+	conf_strings_free(&w->kinds);
+	conf_strings_free(&w->tags);
 	free(w->comment);
 	free(w->created_by);
 	free(w);

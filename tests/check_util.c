@@ -100,6 +100,29 @@ static const struct {
 	{ -5, "0ms" },
 };
 
+/* Words of a flag list: separators run together, ends are clean. */
+START_TEST(word_next_splits)
+{
+	const char *s = " OB,LB\t, RB ";
+	const char *want[] = { "OB", "LB", "RB" };
+	size_t n, i = 0;
+
+	for (n = word_next(&s); n > 0; s += n, n = word_next(&s)) {
+		ck_assert_uint_lt(i, NELEM(want));
+		ck_assert_uint_eq(n, strlen(want[i]));
+		ck_assert_int_eq(strncmp(s, want[i], n), 0);
+		i++;
+	}
+	ck_assert_uint_eq(i, NELEM(want));
+	ck_assert_str_eq(s, "");
+	s = "";
+	ck_assert_uint_eq(word_next(&s), 0);
+	s = " ,\t";
+	ck_assert_uint_eq(word_next(&s), 0);
+	ck_assert_str_eq(s, "");
+}
+END_TEST
+
 START_TEST(duration_format_table)
 {
 	char buf[64];
@@ -370,6 +393,7 @@ util_suite(void)
 	tcase_add_test(tc, duration_parse_good);
 	tcase_add_test(tc, duration_parse_bad);
 	tcase_add_test(tc, duration_format_table);
+	tcase_add_test(tc, word_next_splits);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("time");
