@@ -611,6 +611,8 @@ parse_ref(struct parser *p, int must)
 	return node_new(p, start, OP_REF, T_DYN, EU_DYN, r, -1, 0);
 }
 
+#define EXPR_DURATION_MAX_S (366.0 * 86400)
+
 /* A constant duration argument, in milliseconds. */
 static int
 parse_duration(struct parser *p, const char *fn, double *ms)
@@ -626,6 +628,11 @@ parse_duration(struct parser *p, const char *fn, double *ms)
 		    "%s(): the duration must be a number with a time unit, "
 		    "such as 5min",
 		    fn);
+		return -1;
+	}
+	/* Longer than any history kept; and the window must fit a time stamp. */
+	if (!(p->e->nodes[n].num <= EXPR_DURATION_MAX_S)) {
+		perr(p, at, "%s(): the duration is longer than 366d", fn);
 		return -1;
 	}
 	*ms = p->e->nodes[n].num * 1000;

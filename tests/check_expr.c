@@ -254,6 +254,8 @@ static const struct {
 	{ "rate(ups1.x, 5) > 1",
 	    "t.conf:42:23: when: rate(): the duration must be a number with a time unit, "
 	    "such as 5min" },
+	{ "changed_within(ups1.x, 0888888888888888888888888h)",
+	    "t.conf:42:33: when: changed_within(): the duration is longer than 366d" },
 	{ "changed_within(ups1.x)",
 	    "t.conf:42:31: when: expected ',' and a duration, found \")\"" },
 	{ "active(power)",
