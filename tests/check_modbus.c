@@ -585,23 +585,6 @@ server_mangle(struct server *s, int on)
 	pthread_mutex_unlock(&s->mu);
 }
 
-static int
-free_tcp_port(void)
-{
-	struct sockaddr_in a;
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
 static void *
 server_run(void *arg)
 {
@@ -645,7 +628,7 @@ server_start(struct server *s, int silent)
 	modbus_t *ctx;
 
 	memset(s, 0, sizeof(*s));
-	s->port = free_tcp_port();
+	s->port = testutil_free_port(SOCK_STREAM);
 	s->silent = silent;
 	s->map = modbus_mapping_new(100, 100, 100, 100);
 	pthread_mutex_init(&s->mu, NULL);
@@ -851,7 +834,7 @@ START_TEST(probe_refused_backoff)
 	struct device *dev;
 
 	memset(&s, 0, sizeof(s));
-	s.port = free_tcp_port(); /* nobody listens */
+	s.port = testutil_free_port(SOCK_STREAM); /* nobody listens */
 	dev = probe_device(&s, &conf, &base, &store, "");
 	poll_once(dev, base);
 	ck_assert_int_eq(device_state(dev)->last_status, POLL_REFUSED);

@@ -402,23 +402,6 @@ set_done(void *arg, int ok, const char *reason)
 	snprintf(r->reason, sizeof(r->reason), "%s", reason != NULL ? reason : "");
 }
 
-static int
-free_port(void)
-{
-	struct sockaddr_in a;
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_DGRAM, 0), port;
-
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
 static void
 loop_until(struct event_base *base, const int *flag, int64_t ms)
 {
@@ -443,7 +426,7 @@ START_TEST(set_and_read_back)
 	struct device *dev;
 	struct setres r;
 	pid_t pid;
-	int port = free_port(), i, ready = 0, st;
+	int port = testutil_free_port(SOCK_DGRAM), i, ready = 0, st;
 	char *argv[8];
 
 	data = testutil_path(dir, "data");

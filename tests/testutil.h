@@ -27,6 +27,12 @@ void testutil_write_data(const char *path, const void *data, size_t len);
 /* Write text to dir/name (the folder must exist) and return that path (caller frees). */
 char *testutil_write(const char *dir, const char *name, const char *text);
 
+/*
+ * A port of 127.0.0.1 free for the socket type (SOCK_DGRAM, SOCK_STREAM)
+ * now: bound, read back and released, for a peer a test starts.
+ */
+int testutil_free_port(int type);
+
 /* Run every test of the suite s and return main()'s exit status. */
 int testutil_run(Suite *s);
 
