@@ -6,6 +6,9 @@ for Debian's /usr/bin/python3).
 import json
 import os
 import socket
+import subprocess
+import sys
+import time
 
 
 def proc_status(pid):
@@ -60,3 +63,31 @@ class Control:
 
     def close(self):
         self.s.close()
+
+
+def start_sonaed(sonaed, conf, sock, log, name, control, pending_s):
+    """Start `sonaed -f -c conf` (output to the open file log), wait for its
+    socket, then until no device is pending (at most pending_s seconds).
+    Returns (process, a control connection of class control, seconds from
+    start until every device had polled, VmRSS in kB right after start).
+    Exits with a message naming the benchmark on failure; the caller stops
+    the process."""
+    p = subprocess.Popen([sonaed, "-f", "-c", conf], stdout=log, stderr=log)
+    t0 = time.monotonic()
+    while not os.path.exists(sock):
+        if p.poll() is not None or time.monotonic() - t0 > 30:
+            p.kill()
+            sys.exit("%s: sonaed did not start (log: %s)" % (name, log.name))
+        time.sleep(0.05)
+    time.sleep(0.1)
+    ctl = control(sock)
+    rss_start = proc_status(p.pid)["VmRSS"]
+    while True:
+        st = ctl.call("status")
+        if st["devices"]["pending"] == 0:
+            return p, ctl, time.monotonic() - t0, rss_start
+        if time.monotonic() - t0 > pending_s:
+            p.kill()
+            sys.exit("%s: devices still pending after %d s: %s"
+                     % (name, pending_s, st["devices"]))
+        time.sleep(0.2)

@@ -171,24 +171,9 @@ def window(pid, srv, seconds):
 def run_sonaed(a, d, srv):
     conf, sock = sonae_conf(d, srv.ports, POINTS_APART if a.apart else POINTS)
     log = open(os.path.join(d, "sonaed.log"), "w")
-    p = subprocess.Popen([a.sonaed, "-f", "-c", conf], stdout=log, stderr=log)
+    p, ctl, first_all_s, rss_start = benchlib.start_sonaed(
+        a.sonaed, conf, sock, log, "modbus_bench", Control, 15)
     try:
-        t0 = time.monotonic()
-        while not os.path.exists(sock):
-            if p.poll() is not None or time.monotonic() - t0 > 30:
-                sys.exit("modbus_bench: sonaed did not start (log: %s)" % log.name)
-            time.sleep(0.05)
-        time.sleep(0.1)
-        ctl = Control(sock)
-        rss_start = proc_status(p.pid)["VmRSS"]
-        while True:
-            st = ctl.call("status")
-            if st["devices"]["pending"] == 0:
-                break
-            if time.monotonic() - t0 > 15:
-                sys.exit("modbus_bench: devices still pending after 15 s: %s" % st["devices"])
-            time.sleep(0.2)
-        first_all_s = time.monotonic() - t0
         sw0 = ctl.sweep(a.devices)
         res = window(p.pid, srv, a.window)
         ctl.close()  # sonaed closes idle control connections: a new one

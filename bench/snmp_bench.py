@@ -203,25 +203,9 @@ def window(pid, ports, resp, seconds):
 def run_sonaed(a, d, ports, resp):
     conf, sock = sonae_conf(d, a.devices, ports)
     log = open(os.path.join(d, "sonaed.log"), "w")
-    p = subprocess.Popen([a.sonaed, "-f", "-c", conf], stdout=log, stderr=log)
+    p, ctl, first_all_s, rss_start = benchlib.start_sonaed(
+        a.sonaed, conf, sock, log, "snmp_bench", Control, 4 * INTERVAL_S)
     try:
-        t0 = time.monotonic()
-        while not os.path.exists(sock):
-            if p.poll() is not None or time.monotonic() - t0 > 30:
-                sys.exit("snmp_bench: sonaed did not start (log: %s)" % log.name)
-            time.sleep(0.05)
-        time.sleep(0.1)
-        ctl = Control(sock)
-        rss_start = proc_status(p.pid)["VmRSS"]
-        while True:
-            st = ctl.call("status")
-            if st["devices"]["pending"] == 0:
-                break
-            if time.monotonic() - t0 > 4 * INTERVAL_S:
-                sys.exit("snmp_bench: devices still pending after %d s: %s"
-                         % (4 * INTERVAL_S, st["devices"]))
-            time.sleep(0.2)
-        first_all_s = time.monotonic() - t0
         polls0, fail0 = ctl.sweep(a.devices)
         res = window(p.pid, ports, resp, a.window)
         ctl.close()  # sonaed closes idle control connections: a new one
