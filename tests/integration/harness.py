@@ -544,7 +544,20 @@ def _stop_pid(proc, timeout=10.0):
         proc.wait()
 
 
-class Snmpsim:
+class UdpAgent:
+    """An SNMP agent on 127.0.0.1 and self.port: its address as sonae's
+    configuration and net-snmp's tools write it."""
+
+    @property
+    def address(self):
+        return "udp:127.0.0.1:%d" % self.port
+
+    @property
+    def peer(self):
+        return "127.0.0.1:%d" % self.port
+
+
+class Snmpsim(UdpAgent):
     """One snmpsimd (one simulated device) on 127.0.0.1 and a free port,
     serving the given *.snmprec files from folder source (default
     tests/integration/data); each file's name is its community.  variation:
@@ -577,14 +590,6 @@ class Snmpsim:
         self.port = free_udp_port()
         self.proc = None
         (test.addClassCleanup if isinstance(test, type) else test.addCleanup)(self.cleanup)
-
-    @property
-    def address(self):
-        return "udp:127.0.0.1:%d" % self.port
-
-    @property
-    def peer(self):
-        return "127.0.0.1:%d" % self.port
 
     def start(self, timeout=20.0):
         argv = [_tool("snmpsimd"), "--data-dir=" + os.path.join(self.dir, "data"),
@@ -644,7 +649,7 @@ class Snmpsim:
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
-class Snmpd:
+class Snmpd(UdpAgent):
     """net-snmp's snmpd on 127.0.0.1 and a free port with a private
     configuration (conf_lines: createUser, rouser, override ...), its
     persistent state in its own folder.  Stopped by PID."""
@@ -658,14 +663,6 @@ class Snmpd:
             f.write("dontLogTCPWrappersConnects yes\n" + "\n".join(conf_lines) + "\n")
         self.proc = None
         (test.addClassCleanup if isinstance(test, type) else test.addCleanup)(self.cleanup)
-
-    @property
-    def address(self):
-        return "udp:127.0.0.1:%d" % self.port
-
-    @property
-    def peer(self):
-        return "127.0.0.1:%d" % self.port
 
     def start(self, probe_args, timeout=20.0):
         """probe_args: snmpget options that must work once snmpd is ready."""

@@ -8,8 +8,8 @@ import os
 import subprocess
 import unittest
 
-from harness import (EXIT_OK, Site, Snmpd, Snmpsim, free_udp_port, snmp_device,
-                     wait_for, wait_until)
+from harness import (EXIT_OK, Site, Snmpd, Snmpsim, UdpAgent, free_udp_port,
+                     snmp_device, wait_for, wait_until)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -35,7 +35,7 @@ def ok_with(site, name, **want):
     return wait_for(get, cond, timeout=15, what="%s to show %r" % (name, want))[1]
 
 
-class ErrstatAgent:
+class ErrstatAgent(UdpAgent):
     """tests/integration/errstat_agent.py (pysnmp) on 127.0.0.1 and a free
     port: objects that fail with error statuses.  Stopped by PID."""
 
@@ -49,10 +49,6 @@ class ErrstatAgent:
         line = self.proc.stdout.readline()
         if line.strip() != b"ready":
             raise AssertionError("errstat_agent.py did not start: %r" % line)
-
-    @property
-    def address(self):
-        return "udp:127.0.0.1:%d" % self.port
 
     def stop(self):
         if self.proc.poll() is None:
