@@ -31,6 +31,7 @@ struct daemon {
 	struct audit *audit;
 	struct control *control;
 	struct trap_receiver *traps;
+	struct detect *detect;
 	struct device **devs;
 	size_t ndevs;
 	struct hmap *byname;
@@ -45,8 +46,10 @@ struct daemon {
 static void
 daemon_device_changed(struct device *dev, void *arg)
 {
-	(void)dev;
-	daemon_dirty(arg);
+	struct daemon *d = arg;
+
+	daemon_dirty(d);
+	detect_device_changed(d->detect, dev);
 }
 
 static struct device *
@@ -78,6 +81,8 @@ daemon_new(struct event_base *base, struct conf *conf, const char *conf_path)
 		d->devs[i] = daemon_add_device(d, conf_device(conf, i));
 		hmap_put(d->byname, conf_device(conf, i)->name, d->devs[i]);
 	}
+	d->detect = detect_new(base, d);
+	detect_configure(d->detect, conf);
 	return d;
 }
 
@@ -120,6 +125,8 @@ daemon_save(struct daemon *d)
 {
 	char err[512];
 
+	if (detect_save(d->detect, err, sizeof(err)) == -1)
+		log_warnx("detection state: %s", err);
 	if (state_save(d, err, sizeof(err)) == -1) {
 		complain(&d->save_failed, "state snapshot: %s", err);
 		return;
@@ -173,6 +180,11 @@ daemon_start(struct daemon *d, char *err, size_t errlen)
 		daemon_journal(
 		    d, "sonaed", "state.problem", json_pack("{s:s}", "problem", why));
 	}
+	if (detect_restore(d->detect, why, sizeof(why)) == -1) {
+		log_warnx("%s", why);
+		daemon_journal(
+		    d, "sonaed", "state.problem", json_pack("{s:s}", "problem", why));
+	}
 	for (i = 0; i < d->ndevs; i++)
 		if (device_start(d->devs[i]) == -1)
 			log_warnx("device \"%s\": probe refused to start",
@@ -213,6 +225,7 @@ daemon_free(struct daemon *d)
 		return;
 	control_free(d->control);
 	trap_free(d->traps);
+	detect_free(d->detect);
 	if (d->housekeeping != NULL)
 		event_free(d->housekeeping);
 	for (i = 0; i < d->ndevs; i++)
@@ -349,6 +362,7 @@ daemon_reload(struct daemon *d, const char *actor, char *msg, size_t msglen)
 	d->byname = nbyname;
 	d->devs = ndevs;
 	d->ndevs = nc->devices.n;
+	detect_configure(d->detect, nc);
 	conf_free(d->conf);
 	d->conf = nc;
 
@@ -468,6 +482,13 @@ struct control *
 daemon_control(const struct daemon *d)
 {
 	return d->control;
+}
+
+/* The detection layer. */
+struct detect *
+daemon_detect(const struct daemon *d)
+{
+	return d->detect;
 }
 
 /* The trap receiver, or NULL. */

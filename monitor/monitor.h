@@ -159,6 +159,7 @@ struct device_conf {
 	int64_t retry_interval_ms;
 	int64_t backoff_max_ms;
 	int stale_after;
+	struct conf_strings parents; /* devices it is reached through */
 	const struct probe_ops *probe;
 	void *probe_conf;
 	struct conf_origin origin;
@@ -195,6 +196,17 @@ struct conf {
 		int64_t log_interval_ms;
 		int64_t poll_gap_ms;
 	} traps;
+	struct conf_list rules;       /* struct rule_conf */
+	struct conf_list checks;      /* struct check_entry */
+	struct conf_list maintenance; /* struct window_conf */
+	struct {
+		int on;        /* the group is in the file */
+		char *gateway; /* the device that is this host's way out, or NULL */
+		char *ups;     /* the UPS that feeds this host, or NULL */
+		double disk_min_free_pct;   /* of state_dir's file system; 0: unchecked */
+		int64_t clock_max_error_ms; /* 0: the clock is not checked */
+		struct conf_strings local;  /* devices not reached through gateway */
+	} observer;
 };
 
 struct conf_errors {
@@ -553,6 +565,48 @@ char *window_describe(const struct window *, char *, size_t);
 json_t *window_to_json(const struct window *);
 struct window *window_from_json(const json_t *, char *, size_t);
 
+/*
+ * Detection configuration (schema_detect.c): rules, checks, configured
+ * maintenance windows and the observer.  Expressions, ranges and windows are
+ * compiled when the file is loaded, so a running daemon never meets a bad one.
+ */
+struct detect_keys {
+	char *name;
+	char *description;
+	char *playbook;               /* started on a HARD problem; NULL: none */
+	struct conf_strings inhibits; /* detector name patterns (fnmatch) */
+	struct check_conf cc;         /* attempts, retry, N of M, for, flapping */
+	struct conf_origin origin;
+};
+struct rule_conf {
+	struct detect_keys k;
+	char *when_text;
+	char *recover_text; /* NULL: the rule recovers when `when` is false */
+	int severity;       /* CHECK_WARNING or CHECK_CRITICAL */
+	struct expr *when, *recover;
+};
+struct check_entry {
+	struct detect_keys k;
+	char *metric;         /* "ups1.status", or "status" with select */
+	char *select;         /* NULL, or "kind=ups,tag=x": one per device */
+	struct check_def def; /* word lists point into the two below */
+	struct conf_strings warn_words, crit_words;
+	struct conf_strings targets; /* the "device.metric" keys, expanded at load */
+};
+struct window_conf {
+	char *id;
+	char *every, *duration, *comment;
+	struct conf_strings devices, kinds, tags;
+	struct window *w; /* parsed at load in the site's zone, targets added */
+	struct conf_origin origin;
+};
+
+struct rule_conf *conf_rule(const struct conf *, size_t);
+struct check_entry *conf_check(const struct conf *, size_t);
+struct window_conf *conf_window(const struct conf *, size_t);
+extern const struct conf_table conf_rule_table, conf_check_table, conf_window_table;
+extern const struct conf_table conf_observer_table;
+
 /* device.c: a configured device, its poll schedule and poll results. */
 enum poll_status {
 	POLL_OK,
@@ -661,6 +715,49 @@ int daemon_journal(struct daemon *, const char *, const char *, json_t *);
 void daemon_set_control(struct daemon *, struct control *);
 struct control *daemon_control(const struct daemon *);
 struct trap_receiver *daemon_traps(const struct daemon *);
+struct detect *daemon_detect(const struct daemon *);
+
+/*
+ * detect.c: the detection layer.  Detectors (rules, checks, one
+ * "unreachable:DEVICE" per device, and the observer: this host's own health)
+ * are stepped when one of their inputs changes, found through an index from
+ * metric to detector; their HARD changes open, change and resolve incidents,
+ * subject to inhibition, parents, the observer and maintenance windows.  Its
+ * state (check states, incidents, windows) lives in state_dir/detect.json,
+ * rewritten at the end of every loop turn that changed it.
+ *
+ * Operator actions take the caller as actor, record it in the incident's
+ * timeline and the audit journal, and return 0, or -1 with why in err.
+ */
+struct detect;
+struct detect *detect_new(struct event_base *, struct daemon *);
+void detect_free(struct detect *);
+/* Build the detectors of conf; same-named detectors keep their state. */
+void detect_configure(struct detect *, const struct conf *);
+int detect_restore(struct detect *, char *, size_t);
+int detect_save(struct detect *, char *, size_t);
+/* After a poll of dev was committed to the store (or contact changed). */
+void detect_device_changed(struct detect *, struct device *);
+json_t *detect_status_json(struct detect *);
+json_t *detect_incidents_json(struct detect *, int);
+json_t *detect_incident_json(struct detect *, uint64_t);
+json_t *detect_detectors_json(struct detect *);
+enum ack_kind {
+	ACK_NORMAL,   /* cleared when the incident's state changes */
+	ACK_STICKY,   /* until the incident resolves */
+	ACK_EXPIRING, /* until a time, or earlier as ACK_NORMAL */
+};
+int detect_ack(struct detect *, uint64_t, const char *, enum ack_kind, int64_t,
+    const char *, char *, size_t);
+int detect_declare(struct detect *, const char *, enum check_state, const char *,
+    const char *, uint64_t *, char *, size_t);
+int detect_resolve(struct detect *, uint64_t, const char *, const char *, char *, size_t);
+/* Takes the window (window_parse + window_add_target) and gives it an id. */
+int detect_window_add(struct detect *, struct window *, const char *, char *, size_t);
+int detect_window_remove(
+    struct detect *, const char *, const char *, const char *, char *, size_t);
+json_t *detect_windows_json(struct detect *);
+const char *ack_kind_name(enum ack_kind);
 
 /* state.c: the atomic state snapshot in state_dir. */
 int state_save(struct daemon *, char *, size_t);
