@@ -32,10 +32,12 @@ struct series {
 
 	struct hist_point *ring;
 	size_t ring_cap, ring_len, ring_head; /* head: next slot to write */
+	void *watch;                          /* the watcher's cache for this series */
 };
 
 struct store_dev {
 	char *name;
+	struct store *st;
 	TAILQ_HEAD(, series) series;
 };
 
@@ -43,6 +45,9 @@ struct store {
 	struct hmap *series; /* key -> struct series */
 	struct hmap *devs;   /* device name -> struct store_dev */
 	size_t history;
+	uint64_t generation; /* series created or dropped */
+	void (*watch)(struct series *, void *);
+	void *watch_arg;
 };
 
 static const char *const quality_names[] = { "ok", "stale", "error" };
@@ -217,6 +222,7 @@ store_series(struct store *st, const char *dev, const char *metric, enum metric_
 	if ((sd = hmap_get(st->devs, dev)) == NULL) {
 		sd = xcalloc(1, sizeof(*sd));
 		sd->name = xstrdup(dev);
+		sd->st = st;
 		TAILQ_INIT(&sd->series);
 		hmap_put(st->devs, sd->name, sd);
 	}
@@ -230,6 +236,7 @@ store_series(struct store *st, const char *dev, const char *metric, enum metric_
 		ring_resize(s, st->history);
 	TAILQ_INSERT_TAIL(&sd->series, s, entry);
 	hmap_put(st->series, s->key, s);
+	st->generation++;
 	return s;
 }
 
@@ -269,8 +276,65 @@ store_drop_device(struct store *st, const char *dev)
 {
 	struct store_dev *sd = hmap_get(st->devs, dev);
 
-	if (sd != NULL)
+	if (sd != NULL) {
 		store_dev_free(st, sd);
+		st->generation++;
+	}
+}
+
+/*
+ * Call fn(series, arg) after every update of a series (a sample, or the
+ * device's contact lost): the detection layer's way in.  NULL: nobody.
+ */
+void
+store_set_watch(struct store *st, void (*fn)(struct series *, void *), void *arg)
+{
+	st->watch = fn;
+	st->watch_arg = arg;
+}
+
+/* Forget every series' watcher cache (the watcher was rebuilt). */
+void
+store_reset_watch(struct store *st)
+{
+	struct series *s;
+	size_t pos = 0;
+
+	while ((s = hmap_next(st->series, &pos)) != NULL)
+		s->watch = NULL;
+}
+
+/* Changes whenever a series is created or dropped. */
+uint64_t
+store_generation(const struct store *st)
+{
+	return st->generation;
+}
+
+void *
+series_watch(const struct series *s)
+{
+	return s->watch;
+}
+
+void
+series_set_watch(struct series *s, void *w)
+{
+	s->watch = w;
+}
+
+/* "device.metric". */
+const char *
+series_key(const struct series *s)
+{
+	return s->key;
+}
+
+/* The device the series belongs to. */
+const char *
+series_device(const struct series *s)
+{
+	return s->sd->name;
 }
 
 static void
@@ -307,7 +371,18 @@ store_degrade_device(
 			continue;
 		s->q = q;
 		set_str(&s->reason, reason, REASON_MAX);
+		if (st->watch != NULL)
+			st->watch(s, st->watch_arg);
 	}
+}
+
+static void
+series_watched(struct series *s)
+{
+	struct store *st = s->sd->st;
+
+	if (st->watch != NULL)
+		st->watch(s, st->watch_arg);
 }
 
 /* Store a new sample; good numeric samples also go into the history ring. */
@@ -318,17 +393,19 @@ series_update(struct series *s, const struct sample *smp)
 	s->q = smp->q;
 	s->have = 1;
 	set_str(&s->reason, smp->q == Q_OK ? NULL : smp->reason, REASON_MAX);
-	if (s->kind == MK_TEXT) {
+	if (s->kind == MK_TEXT)
 		set_str(&s->text, smp->text != NULL ? smp->text : "", TEXT_MAX);
-		return;
+	else {
+		s->num = smp->num;
+		if (smp->q == Q_OK && s->ring_cap > 0 && isfinite(smp->num)) {
+			s->ring[s->ring_head] =
+			    (struct hist_point){ smp->t_ms, smp->num };
+			s->ring_head = (s->ring_head + 1) % s->ring_cap;
+			if (s->ring_len < s->ring_cap)
+				s->ring_len++;
+		}
 	}
-	s->num = smp->num;
-	if (smp->q != Q_OK || s->ring_cap == 0 || !isfinite(smp->num))
-		return;
-	s->ring[s->ring_head] = (struct hist_point){ smp->t_ms, smp->num };
-	s->ring_head = (s->ring_head + 1) % s->ring_cap;
-	if (s->ring_len < s->ring_cap)
-		s->ring_len++;
+	series_watched(s);
 }
 
 /* The metric's name without the device. */
