@@ -116,7 +116,11 @@ struct conf_key {
 	const char *help;
 };
 
-/* A list of objects (CT_LIST) and of strings (CT_STRINGS). */
+/*
+ * A list of objects (CT_LIST) and of strings (CT_STRINGS).  The loader
+ * allocates n + 1 strings, v[n] == NULL, so a loaded list is also a
+ * NULL-terminated array (check_def words); an absent key leaves v NULL.
+ */
 struct conf_list {
 	void *items;
 	size_t n;
@@ -228,6 +232,8 @@ void conf_error(struct conf_ctx *, config_setting_t *, const char *, ...)
     PRINTFLIKE(3, 4);
 void conf_key_error(struct conf_ctx *, config_setting_t *, const char *, const char *,
     ...) PRINTFLIKE(4, 5);
+void conf_error_at(struct conf_ctx *, const char *, unsigned int, unsigned int,
+    const char *, ...) PRINTFLIKE(5, 6);
 const char *conf_dir(const struct conf_ctx *, const config_setting_t *);
 const char *conf_file(const struct conf_ctx *, const config_setting_t *);
 void conf_errors_clear(struct conf_errors *);
