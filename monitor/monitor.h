@@ -598,6 +598,8 @@ struct check_entry {
 	struct check_def def; /* word lists point into the two below */
 	struct conf_strings warn_words, crit_words;
 	struct conf_strings targets; /* the "device.metric" keys, expanded at load */
+	char *warn_text, *crit_text; /* the ranges as written (parsed into def) */
+	char *warn_recover_text, *crit_recover_text;
 };
 struct window_conf {
 	char *id;
@@ -612,6 +614,8 @@ struct check_entry *conf_check(const struct conf *, size_t);
 struct window_conf *conf_window(const struct conf *, size_t);
 extern const struct conf_table conf_rule_table, conf_check_table, conf_window_table;
 extern const struct conf_table conf_observer_table;
+/* The checks across keys, once the whole file is read (schema.c's root check). */
+void schema_detect_check(struct conf_ctx *, config_setting_t *, struct conf *);
 
 /* device.c: a configured device, its poll schedule and poll results. */
 enum poll_status {
