@@ -91,6 +91,33 @@ conf_key_error(
 	va_end(ap);
 }
 
+/*
+ * Report a problem at a position the caller found itself (a column inside a
+ * string value): "file:line:col: msg", or "file:line: msg" when col is 0.
+ * The message names the key.
+ */
+void
+conf_error_at(struct conf_ctx *ctx, const char *file, unsigned int line, unsigned int col,
+    const char *fmt, ...)
+{
+	char *msg, *out, pos[32] = "";
+	va_list ap;
+
+	if (ctx->errors->n >= CONF_MAX_ERRORS)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) == -1)
+		fatal("%s", __func__);
+	va_end(ap);
+	if (col > 0)
+		snprintf(pos, sizeof(pos), ":%u", col);
+	xasprintf(&out, "%s:%u%s: %s", file, line, pos, msg);
+	free(msg);
+	ctx->errors->v =
+	    xreallocarray(ctx->errors->v, ctx->errors->n + 1, sizeof(char *));
+	ctx->errors->v[ctx->errors->n++] = out;
+}
+
 /* Report a problem with setting s (or the group being walked, if s is a group). */
 void
 conf_error(struct conf_ctx *ctx, config_setting_t *s, const char *fmt, ...)
@@ -525,7 +552,8 @@ conf_value(struct conf_ctx *ctx, const struct conf_key *k, config_setting_t *s, 
 		}
 		conf_strings_free(l);
 		n = config_setting_length(s);
-		l->v = xcalloc((size_t)n, sizeof(char *));
+		/* One more: a loaded list is NULL-terminated (check_def words). */
+		l->v = xcalloc((size_t)n + 1, sizeof(char *));
 		for (i = 0; i < n; i++) {
 			config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
 			if (config_setting_type(e) != CONFIG_TYPE_STRING ||

@@ -116,7 +116,11 @@ struct conf_key {
 	const char *help;
 };
 
-/* A list of objects (CT_LIST) and of strings (CT_STRINGS). */
+/*
+ * A list of objects (CT_LIST) and of strings (CT_STRINGS).  The loader
+ * allocates n + 1 strings, v[n] == NULL, so a loaded list is also a
+ * NULL-terminated array (check_def words); an absent key leaves v NULL.
+ */
 struct conf_list {
 	void *items;
 	size_t n;
@@ -228,6 +232,8 @@ void conf_error(struct conf_ctx *, config_setting_t *, const char *, ...)
     PRINTFLIKE(3, 4);
 void conf_key_error(struct conf_ctx *, config_setting_t *, const char *, const char *,
     ...) PRINTFLIKE(4, 5);
+void conf_error_at(struct conf_ctx *, const char *, unsigned int, unsigned int,
+    const char *, ...) PRINTFLIKE(5, 6);
 const char *conf_dir(const struct conf_ctx *, const config_setting_t *);
 const char *conf_file(const struct conf_ctx *, const config_setting_t *);
 void conf_errors_clear(struct conf_errors *);
@@ -599,6 +605,8 @@ struct check_entry {
 	struct check_def def; /* word lists point into the two below */
 	struct conf_strings warn_words, crit_words;
 	struct conf_strings targets; /* the "device.metric" keys, expanded at load */
+	char *warn_text, *crit_text; /* the ranges as written (parsed into def) */
+	char *warn_recover_text, *crit_recover_text;
 };
 struct window_conf {
 	char *id;
@@ -613,6 +621,8 @@ struct check_entry *conf_check(const struct conf *, size_t);
 struct window_conf *conf_window(const struct conf *, size_t);
 extern const struct conf_table conf_rule_table, conf_check_table, conf_window_table;
 extern const struct conf_table conf_observer_table;
+/* The checks across keys, once the whole file is read (schema.c's root check). */
+void schema_detect_check(struct conf_ctx *, config_setting_t *, struct conf *);
 
 /* device.c: a configured device, its poll schedule and poll results. */
 enum poll_status {

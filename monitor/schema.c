@@ -264,7 +264,10 @@ device_check(struct conf_ctx *ctx, config_setting_t *g, void *obj)
 
 	d->origin.file = xstrdup(conf_file(ctx, g));
 	d->origin.line = config_setting_source_line(g);
-	if (d->name != NULL) {
+	if (d->name != NULL && strcmp(d->name, "self") == 0)
+		conf_error(ctx, config_setting_get_member(g, "name"),
+		    "the name self is reserved for this host's own metrics");
+	else if (d->name != NULL) {
 		for (p = d->name; *p != '\0'; p++)
 			if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')
 				break;
@@ -344,6 +347,13 @@ static const struct conf_key device_keys[] = {
 	    .type = CT_STRINGS,
 	    .off = offsetof(struct device_conf, tags),
 	    .help = "Labels for selectors in rules and routes." },
+	{ .name = "parents",
+	    .type = CT_STRINGS,
+	    .off = offsetof(struct device_conf, parents),
+	    .help = "Devices this one is reached through: the switch it hangs off, "
+	            "the Modbus TCP gateway in front of its RS-485 bus. While a parent "
+	            "cannot be reached, this device's problems are put down to it and "
+	            "page nobody on their own. Names of other devices; no cycles." },
 	{ .name = "availability",
 	    .type = CT_INT,
 	    .off = offsetof(struct device_conf, availability),
@@ -441,6 +451,7 @@ root_check(struct conf_ctx *ctx, config_setting_t *root, void *obj)
 			hmap_put(names, d->name, d);
 	}
 	hmap_free(names);
+	schema_detect_check(ctx, root, conf);
 }
 
 static const struct conf_key root_keys[] = {
@@ -467,6 +478,28 @@ static const struct conf_key root_keys[] = {
 	    .sub = &conf_device_table,
 	    .max = 100000,
 	    .help = "See `devices[]`." },
+	{ .name = "rules",
+	    .type = CT_LIST,
+	    .off = offsetof(struct conf, rules),
+	    .sub = &conf_rule_table,
+	    .max = 100000,
+	    .help = "See `rules[]`." },
+	{ .name = "checks",
+	    .type = CT_LIST,
+	    .off = offsetof(struct conf, checks),
+	    .sub = &conf_check_table,
+	    .max = 100000,
+	    .help = "See `checks[]`." },
+	{ .name = "maintenance",
+	    .type = CT_LIST,
+	    .off = offsetof(struct conf, maintenance),
+	    .sub = &conf_window_table,
+	    .max = 10000,
+	    .help = "See `maintenance[]`." },
+	{ .name = "observer",
+	    .type = CT_GROUP,
+	    .sub = &conf_observer_table,
+	    .help = "See `observer`." },
 	{ 0 },
 };
 

@@ -7,6 +7,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,14 +122,25 @@ load_ok(const char *path)
 	return conf;
 }
 
+/* Two devices for the detection cases: what follows starts on line 6. */
+#define DETECT_DEVICES                                                                   \
+	"site: { name = \"demo\"; timezone = \"UTC\"; };\n"                              \
+	"devices = (\n"                                                                  \
+	"\t{ name = \"ups1\"; kind = \"ups\"; replay = { scenario = \"s.replay\"; }; "   \
+	"},\n"                                                                           \
+	"\t{ name = \"wan1\"; kind = \"router\"; replay = { scenario = \"s.replay\"; "   \
+	"}; }\n"                                                                         \
+	");\n"
+
 /*
  * One error class per row: the whole file, and the exact messages.  Line
- * numbers are those of the file as written.
+ * numbers are those of the file as written; columns (expressions) count
+ * characters from 1, a tab is one.
  */
 static const struct {
 	const char *what;
 	const char *text;
-	const char *errors[4];
+	const char *errors[8];
 } error_cases[] = {
 	{ "unknown key with a hint",
 	    "site: { name = \"demo\"; };\n"
@@ -374,6 +386,245 @@ static const struct {
 	        /* Cross-key checks come after the walk. */
 	        "@D/bad.conf:1: site.timezone: unknown time zone \"Nowhere/Town\" (a tz "
 	        "database name such as Asia/Tokyo)" } },
+	/* The detection layer (schema_detect.c). */
+	{ "expression error: file, line and column of the file",
+	    DETECT_DEVICES
+	    "rules = ( { name = \"a\"; when = \"ups1.on_battery && \"; } );\n",
+	    { "@D/bad.conf:6:52: when: expected a value after \"ups1.on_battery &&\"" } },
+	{ "expression error after escaped quotes",
+	    DETECT_DEVICES "rules = ( { name = \"a\"; when = \"has(ups1.status, "
+	                   "\\\"OB\\\") && (\"; } );\n",
+	    { "@D/bad.conf:6:62: when: expected a value after \"has(ups1.status, 'OB') "
+	      "&& (\"" } },
+	{ "expression error in the second of two adjacent strings",
+	    DETECT_DEVICES "rules = ( { name = \"a\";\n"
+	                   "\twhen = \"ups1.on_battery\"\n"
+	                   "\t    \" && ups1.temp > 3 degC s\"; } );\n",
+	    { "@D/bad.conf:8:30: when: expected an operator or the end, found \"s\"" } },
+	{ "expression on the line after its key",
+	    DETECT_DEVICES
+	    "rules = ( { name = \"a\"; recover = \"ups1.on_battery\"; when =\n"
+	    "\t\"ups1.on_battery ||| ups1.x\"; } );\n",
+	    { "@D/bad.conf:7:21: when: unexpected \"|\"" } },
+	{ "expression error where the column cannot be found",
+	    DETECT_DEVICES
+	    "rules = ( { name = \"a\"; when = \"ups1.on_battery\" # comment\n"
+	    "\t\" &&\"; } );\n",
+	    { "@D/bad.conf:6: when: expected a value after \"ups1.on_battery &&\"" } },
+	{ "unknown device in an expression",
+	    DETECT_DEVICES
+	    "rules = ( { name = \"a\"; when = \"ups1.on_battery && ups9.on_battery\";\n"
+	    "\trecover = \"!ghost.x && !ghost.y\"; } );\n",
+	    { "@D/bad.conf:6:52: when: no device \"ups9\"",
+	        "@D/bad.conf:7:14: recover: no device \"ghost\"" } },
+	{ "active() of an unknown rule",
+	    DETECT_DEVICES "rules = ( { name = \"a\"; when = \"ups1.on_battery && "
+	                   "!active(\\\"nope\\\")\"; } "
+	                   ");\n",
+	    { "@D/bad.conf:6:53: when: active(\"nope\"): no rule or check \"nope\"" } },
+	{ "active() cycles",
+	    DETECT_DEVICES
+	    "rules = (\n"
+	    "\t{ name = \"a\"; when = \"active(\\\"b\\\")\"; },\n"
+	    "\t{ name = \"b\"; when = \"ups1.on_battery\"; recover = "
+	    "\"!active(\\\"a\\\")\"; },\n"
+	    "\t{ name = \"c\"; when = \"ups1.on_battery && active(\\\"c\\\")\"; }\n"
+	    ");\n",
+	    { "@D/bad.conf:7:24: when: active() cycle: a -> b -> a",
+	        "@D/bad.conf:9:43: when: active() cycle: c -> c" } },
+	{ "active() cycle through recover",
+	    DETECT_DEVICES "rules = (\n"
+	                   "\t{ name = \"a\"; when = \"ups1.on_battery\"; recover = "
+	                   "\"!active( \\\"b\\\" )\"; },\n"
+	                   "\t{ name = \"b\"; when = \"active(\\\"a\\\")\"; }\n"
+	                   ");\n",
+	    { "@D/bad.conf:7:54: recover: active() cycle: a -> b -> a" } },
+	{ "bad ranges",
+	    DETECT_DEVICES "checks = ( { name = \"t\"; metric = \"ups1.temp\";\n"
+	                   "\twarn = \"abc\";\n"
+	                   "\tcrit = \"30:20\"; } );\n",
+	    { "@D/bad.conf:7: checks[0].warn: \"abc\" is not a range: give \"~:27\" "
+	      "(above "
+	      "27 alerts), \"10:\" (below 10), \"10:20\" (outside), \"@10:20\" (inside) "
+	      "or "
+	      "\"90\" (outside 0..90)",
+	        "@D/bad.conf:8: checks[0].crit: \"30:20\" is not a range: give \"~:27\" "
+	        "(above 27 alerts), \"10:\" (below 10), \"10:20\" (outside), \"@10:20\" "
+	        "(inside) or \"90\" (outside 0..90)" } },
+	{ "conflicting check types",
+	    DETECT_DEVICES
+	    "checks = (\n"
+	    "\t{ name = \"t\"; metric = \"ups1.x\"; warn = \"10\"; when_true = "
+	    "\"warning\"; },\n"
+	    "\t{ name = \"u\"; metric = \"ups1.status\"; type = \"enum\"; warn_flags = "
+	    "[\"OB\"]; }\n"
+	    ");\n",
+	    { "@D/bad.conf:7: checks[0].when_true: this key is for bool checks, and warn "
+	      "makes this a number check",
+	        "@D/bad.conf:8: checks[1].warn_flags: this key is for flags checks, and "
+	        "type makes this an enum check" } },
+	{ "a check with nothing to alert on",
+	    DETECT_DEVICES
+	    "checks = (\n"
+	    "\t{ name = \"t\"; metric = \"ups1.x\"; },\n"
+	    "\t{ name = \"u\"; metric = \"ups1.x\"; type = \"number\"; warn_recover = "
+	    "\"10\"; }\n"
+	    ");\n",
+	    { "@D/bad.conf:7: checks[0]: nothing to alert on: give warn or crit (a "
+	      "number), when_true (true/false), warn_values or crit_values (a text "
+	      "value), "
+	      "or warn_flags or crit_flags (words of a text)",
+	        "@D/bad.conf:8: checks[1]: a number check needs warn or crit",
+	        "@D/bad.conf:8: checks[1].warn_recover: needs warn: it says when a "
+	        "WARNING "
+	        "ends" } },
+	{ "check targets and N of M",
+	    DETECT_DEVICES
+	    "checks = (\n"
+	    "\t{ name = \"a\"; metric = \"status\"; select = \"kind=pdu\"; warn_flags = "
+	    "[\"OB\"]; },\n"
+	    "\t{ name = \"b\"; metric = \"ups9.status\"; warn_flags = [\"OB\"]; },\n"
+	    "\t{ name = \"c\"; metric = \"up\"; select = \"role=wan\"; when_true = "
+	    "\"critical\"; },\n"
+	    "\t{ name = \"d\"; metric = \"ups1.x\"; warn = \"10\"; n = 3; m = 2; },\n"
+	    "\t{ name = \"e\"; metric = \"ups1.x\"; select = \"kind=ups\"; warn = "
+	    "\"10\"; }\n"
+	    ");\n",
+	    { "@D/bad.conf:10: checks[3].n: n 3 of m 2: N of M needs 1 <= N <= M <= 16",
+	        "@D/bad.conf:11: checks[4].metric: \"ups1.x\": with select, give the "
+	        "metric name alone (\"status\"); the devices come from select",
+	        "@D/bad.conf:7: checks[0].select: \"kind=pdu\" picks no device",
+	        "@D/bad.conf:8: checks[1].metric: no device \"ups9\"",
+	        "@D/bad.conf:9: checks[2].select: role picks network links, a check "
+	        "watches devices: use kind, tag or availability" } },
+	{ "bad selectors",
+	    DETECT_DEVICES
+	    "checks = (\n"
+	    "\t{ name = \"a\"; metric = \"x\"; select = \"kind=toaster\"; warn = \"1\"; "
+	    "},\n"
+	    "\t{ name = \"b\"; metric = \"x\"; select = \"kind=ups, tag!=x\"; warn = "
+	    "\"1\"; },\n"
+	    "\t{ name = \"c\"; metric = \"x\"; select = \"availability>=4\"; warn = "
+	    "\"1\"; },\n"
+	    "\t{ name = \"d\"; metric = \"x\"; select = \"colour=red\"; warn = \"1\"; "
+	    "},\n"
+	    "\t{ name = \"e\"; metric = \"x\"; select = \"kind=ups,\"; warn = \"1\"; }\n"
+	    ");\n",
+	    { "@D/bad.conf:7: checks[0].select: no device kind \"toaster\" (ups, pdu, "
+	      "switch, router, link, sensor, host, other)",
+	        "@D/bad.conf:8: checks[1].select: want tag=TAG (tag=server-room)",
+	        "@D/bad.conf:9: checks[2].select: availability is a class from 1 to 3 "
+	        "(availability>=2)",
+	        "@D/bad.conf:10: checks[3].select: unknown selector \"colour\" (kind, "
+	        "tag "
+	        "or availability)",
+	        "@D/bad.conf:11: checks[4].select: \"\": a selector is kind=KIND, "
+	        "tag=TAG "
+	        "or availability>=N" } },
+	{ "names shared by rules and checks",
+	    DETECT_DEVICES
+	    "rules = ( { name = \"x\"; when = \"ups1.on_battery\"; },\n"
+	    "\t{ name = \"st:ups1\"; when = \"ups1.on_battery\"; } );\n"
+	    "checks = ( { name = \"x\"; metric = \"ups1.on_battery\"; when_true = "
+	    "\"warning\"; },\n"
+	    "\t{ name = \"st\"; metric = \"status\"; select = \"kind=ups\"; warn_flags = "
+	    "[\"OB\"]; } );\n",
+	    { "@D/bad.conf:8: checks[0].name: \"x\" is already used at @D/bad.conf:6",
+	        "@D/bad.conf:9: checks[1].select: \"st:ups1\", the detector of this "
+	        "check "
+	        "for ups1, is already used at @D/bad.conf:7" } },
+	{ "reserved rule names",
+	    DETECT_DEVICES
+	    "rules = (\n"
+	    "\t{ name = \"observer\"; when = \"ups1.on_battery\"; },\n"
+	    "\t{ name = \"unreachable:ups1\"; when = \"ups1.on_battery\"; },\n"
+	    "\t{ name = \"declared:fire\"; when = \"ups1.on_battery\"; },\n"
+	    "\t{ name = \"a b\"; when = \"ups1.on_battery\"; }\n"
+	    ");\n",
+	    { "@D/bad.conf:7: rules[0].name: \"observer\" is reserved: it names the "
+	      "detector of this host's own health",
+	        "@D/bad.conf:8: rules[1].name: \"unreachable:ups1\": names starting with "
+	        "unreachable: are reserved for the detectors of devices that cannot be "
+	        "reached",
+	        "@D/bad.conf:9: rules[2].name: \"declared:fire\": names starting with "
+	        "declared: are reserved for problems operators declare",
+	        "@D/bad.conf:10: rules[3].name: \"a b\": use letters, digits, '_', '.', "
+	        "':' and '-'" } },
+	{ "reserved device name",
+	    "site: { name = \"demo\"; };\n"
+	    "devices = ( {\n"
+	    "\tname = \"self\";\n"
+	    "\treplay = { scenario = \"s.replay\"; };\n"
+	    "} );\n",
+	    { "@D/bad.conf:3: devices[0].name: the name self is reserved for this host's "
+	      "own metrics" } },
+	{ "inhibits pattern that matches nothing",
+	    DETECT_DEVICES
+	    "rules = (\n"
+	    "\t{ name = \"power-outage\"; when = \"ups1.on_battery\";\n"
+	    "\t  inhibits = [\"link-*\", \"unreachable:*\", \"observer\", \"st:*\", "
+	    "\"ups-?\", \"link\"]; },\n"
+	    "\t{ name = \"link-down\"; when = \"!wan1.lgwan_up\"; }\n"
+	    ");\n"
+	    "checks = ( { name = \"st\"; metric = \"status\"; select = \"kind=ups\"; "
+	    "warn_flags = [\"OB\"]; } );\n",
+	    { "@D/bad.conf:8: rules[0].inhibits: \"ups-?\" matches no rule, check, "
+	      "unreachable:DEVICE or observer",
+	        "@D/bad.conf:8: rules[0].inhibits: \"link\" matches no rule, check, "
+	        "unreachable:DEVICE or observer" } },
+	{ "parents: unknown, the device itself, a cycle",
+	    "site: { name = \"demo\"; };\n"
+	    "devices = (\n"
+	    "\t{ name = \"a\"; parents = [\"b\"]; replay = { scenario = \"s.replay\"; }; "
+	    "},\n"
+	    "\t{ name = \"b\"; parents = [\"c\", \"b\"]; replay = { scenario = "
+	    "\"s.replay\"; }; },\n"
+	    "\t{ name = \"c\"; parents = [\"a\", \"zz\"]; replay = { scenario = "
+	    "\"s.replay\"; }; }\n"
+	    ");\n",
+	    { "@D/bad.conf:4: devices[1].parents: \"b\" is the device itself",
+	        "@D/bad.conf:5: devices[2].parents: no device \"zz\"",
+	        "@D/bad.conf:3: devices[0].parents: cycle: a -> b -> c -> a" } },
+	{ "observer: unknown gateway, a UPS that is not one, unknown local device",
+	    DETECT_DEVICES "observer: {\n"
+	                   "\tgateway = \"gw1\";\n"
+	                   "\tups = \"wan1\";\n"
+	                   "\tlocal = [\"ups1\", \"nope\"];\n"
+	                   "\tdisk_min_free = 60;\n"
+	                   "};\n",
+	    { "@D/bad.conf:10: observer.disk_min_free: 60 is above the maximum 50",
+	        "@D/bad.conf:7: observer.gateway: no device \"gw1\"",
+	        "@D/bad.conf:8: observer.ups: \"wan1\" is a device of kind router, not "
+	        "ups",
+	        "@D/bad.conf:9: observer.local: no device \"nope\"" } },
+	{ "maintenance with a one-off start",
+	    DETECT_DEVICES
+	    "maintenance = ( { id = \"m1\"; start = \"2026-12-01 22:00\"; for = \"2h\"; "
+	    "devices = [\"ups1\"]; } );\n",
+	    { "@D/bad.conf:6: maintenance[0].start: a configured window repeats (every "
+	      "and for); add a one-off window with sonae maintenance add --start",
+	        "@D/bad.conf:6: maintenance[0].every: required but missing" } },
+	{ "maintenance windows: bad every, unknown device, no devices, same id",
+	    DETECT_DEVICES "maintenance = (\n"
+	                   "\t{ id = \"m1\"; every = \"sum 02:00\"; for = \"2h\"; "
+	                   "devices = [\"ups1\"]; },\n"
+	                   "\t{ id = \"m2\"; every = \"sun 02:00\"; for = \"2h\"; "
+	                   "devices = [\"ups9\"]; },\n"
+	                   "\t{ id = \"m2\"; every = \"daily 02:00\"; for = \"25h\"; "
+	                   "kinds = [\"ups\"]; },\n"
+	                   "\t{ id = \"m 3\"; every = \"daily 02:00\"; for = \"1h\"; }\n"
+	                   ");\n",
+	    { "@D/bad.conf:10: maintenance[3].id: \"m 3\": use letters, digits, '_' and "
+	      "'-'",
+	        "@D/bad.conf:7: maintenance[0]: every \"sum 02:00\": unknown day \"sum\"",
+	        "@D/bad.conf:8: maintenance[1]: no device \"ups9\"",
+	        "@D/bad.conf:9: maintenance[2].id: \"m2\" is already used at "
+	        "@D/bad.conf:8",
+	        "@D/bad.conf:9: maintenance[2]: for \"25h\": a daily window must be "
+	        "shorter than 1d",
+	        "@D/bad.conf:10: maintenance[3]: choose devices: at least one device, "
+	        "kind "
+	        "or tag (device \"*\" for every device)" } },
 };
 
 START_TEST(conf_error_table)
@@ -674,6 +925,330 @@ START_TEST(conf_equal_reload)
 }
 END_TEST
 
+/* A site with every part of the detection layer. */
+static const char detect_conf[] =
+    "site: { name = \"demo\"; timezone = \"Europe/Berlin\"; };\n"
+    "devices = (\n"
+    "\t{ name = \"wan1\"; kind = \"router\"; replay = { scenario = \"s.replay\"; }; },\n"
+    "\t{ name = \"ups1\"; kind = \"ups\"; tags = [\"power\"]; parents = [\"wan1\"];\n"
+    "\t  replay = { scenario = \"s.replay\"; }; },\n"
+    "\t{ name = \"ups2\"; kind = \"ups\"; availability = 3; parents = [\"wan1\", "
+    "\"ups1\"];\n"
+    "\t  replay = { scenario = \"s.replay\"; }; },\n"
+    "\t{ name = \"env1\"; kind = \"sensor\"; replay = { scenario = \"s.replay\"; }; }\n"
+    ");\n"
+    "rules = (\n"
+    "\t{ name = \"power-outage\"; description = \"on battery\"; when = "
+    "\"ups1.on_battery\";\n"
+    "\t  for = \"5s\"; inhibits = [\"link-down\", \"unreachable:*\"]; playbook = "
+    "\"power-outage\"; },\n"
+    "\t{ name = \"overheat\"; when = \"env1.temperature >= 32 degC\";\n"
+    "\t  recover = \"env1.temperature < 27 degC\"; severity = \"warning\"; "
+    "max_attempts = 3;\n"
+    "\t  retry_interval = \"30s\"; n = 2; m = 3; flap_detection = false; flap_low = "
+    "10;\n"
+    "\t  flap_high = 40; },\n"
+    "\t{ name = \"link-down\"; when = \"!wan1.lgwan_up && !active(\\\"power-outage\\\") "
+    "&&\n"
+    "\t  !active(\\\"ups-status:ups2\\\")\"; inhibits = [\"observer\", "
+    "\"ups-status:*\"]; }\n"
+    ");\n"
+    "checks = (\n"
+    "\t{ name = \"ups-status\"; metric = \"status\"; select = \"kind=ups\"; warn_flags "
+    "= [\"OB\"];\n"
+    "\t  crit_flags = [\"LB\", \"RB\"]; },\n"
+    "\t{ name = \"inlet\"; metric = \"env1.temperature\"; warn = \"~:27\"; crit = "
+    "\"~:32\";\n"
+    "\t  crit_recover = \"~:27\"; stale_after = \"1min\"; },\n"
+    "\t{ name = \"mode\"; metric = \"ups2.mode\"; warn_values = [\"bypass\"]; "
+    "crit_values = [\"off\"]; },\n"
+    "\t{ name = \"door\"; metric = \"env1.door_open\"; when_true = \"warning\"; },\n"
+    "\t{ name = \"charge\"; metric = \"charge_pct\"; select = \"kind=ups, "
+    "availability>=3\";\n"
+    "\t  type = \"number\"; crit = \"20:\"; }\n"
+    ");\n"
+    "maintenance = (\n"
+    "\t{ id = \"selftest\"; every = \"sun 03:00\"; for = \"15min\"; devices = "
+    "[\"ups1\"];\n"
+    "\t  tags = [\"power\"]; comment = \"UPS self-test\"; },\n"
+    "\t{ id = \"month-end\"; every = \"monthly last 23:00\"; for = \"1h\"; kinds = "
+    "[\"sensor\"];\n"
+    "\t  devices = [\"*\"]; }\n"
+    ");\n"
+    "observer: { gateway = \"wan1\"; ups = \"ups1\"; disk_min_free = 10; "
+    "clock_max_error = \"30s\";\n"
+    "\tlocal = [\"env1\"]; };\n";
+
+START_TEST(conf_detect_values)
+{
+	const struct rule_conf *r;
+	const struct check_entry *c;
+	const struct window_conf *wc;
+	const struct device_conf *d;
+	struct conf *conf;
+	char *path;
+
+	free(write_file("s.replay", good_scenario, 0644));
+	path = write_file("detect.conf", detect_conf, 0644);
+	conf = load_ok(path);
+
+	/* Parents. */
+	d = conf_device(conf, 2);
+	ck_assert_uint_eq(d->parents.n, 2);
+	ck_assert_str_eq(d->parents.v[0], "wan1");
+	ck_assert_str_eq(d->parents.v[1], "ups1");
+	ck_assert_ptr_null(d->parents.v[2]);
+	ck_assert_uint_eq(conf_device(conf, 0)->parents.n, 0);
+
+	/* Rules: compiled, defaults, conversions. */
+	ck_assert_uint_eq(conf->rules.n, 3);
+	r = conf_rule(conf, 0);
+	ck_assert_str_eq(r->k.name, "power-outage");
+	ck_assert_str_eq(r->k.description, "on battery");
+	ck_assert_str_eq(r->k.playbook, "power-outage");
+	ck_assert_uint_eq(r->k.inhibits.n, 2);
+	ck_assert_str_eq(r->k.inhibits.v[1], "unreachable:*");
+	ck_assert_ptr_null(r->k.inhibits.v[2]);
+	ck_assert_ptr_nonnull(r->when);
+	ck_assert_str_eq(expr_text(r->when), "ups1.on_battery");
+	ck_assert_uint_eq(expr_nrefs(r->when), 1);
+	ck_assert_str_eq(expr_ref(r->when, 0)->device, "ups1");
+	ck_assert_ptr_null(r->recover);
+	ck_assert_ptr_null(r->recover_text);
+	ck_assert_int_eq(r->severity, CHECK_CRITICAL);
+	ck_assert_int_eq(r->k.cc.for_ms, 5000);
+	ck_assert_int_eq(r->k.cc.max_attempts, 1);
+	ck_assert_int_eq(r->k.cc.retry_interval_ms, 10000);
+	ck_assert_int_eq(r->k.cc.interval_ms, 0);
+	ck_assert_int_eq(r->k.cc.n, 1);
+	ck_assert_int_eq(r->k.cc.m, 1);
+	ck_assert_int_eq(r->k.cc.flap_detection, 1);
+	ck_assert_double_eq(r->k.cc.flap_low, 20);
+	ck_assert_double_eq(r->k.cc.flap_high, 30);
+	ck_assert_str_eq(r->k.origin.file, path);
+	ck_assert_uint_eq(r->k.origin.line, 11);
+
+	r = conf_rule(conf, 1);
+	ck_assert_ptr_nonnull(r->recover);
+	ck_assert_str_eq(expr_text(r->recover), "env1.temperature < 27 degC");
+	ck_assert_int_eq(r->severity, CHECK_WARNING);
+	ck_assert_int_eq(r->k.cc.max_attempts, 3);
+	ck_assert_int_eq(r->k.cc.retry_interval_ms, 30000);
+	ck_assert_int_eq(r->k.cc.n, 2);
+	ck_assert_int_eq(r->k.cc.m, 3);
+	ck_assert_int_eq(r->k.cc.flap_detection, 0);
+	ck_assert_double_eq(r->k.cc.flap_low, 10);
+	ck_assert_double_eq(r->k.cc.flap_high, 40);
+	ck_assert_ptr_null(r->k.playbook);
+	ck_assert_uint_eq(r->k.inhibits.n, 0);
+
+	r = conf_rule(conf, 2);
+	ck_assert_uint_eq(expr_nrules(r->when), 2);
+	ck_assert_str_eq(expr_rule(r->when, 0), "power-outage");
+	ck_assert_str_eq(expr_rule(r->when, 1), "ups-status:ups2");
+
+	/* Checks: types, ranges, NULL-terminated words, expanded targets. */
+	ck_assert_uint_eq(conf->checks.n, 5);
+	c = conf_check(conf, 0);
+	ck_assert_int_eq(c->def.kind, CHECK_FLAGS);
+	ck_assert_str_eq(c->select, "kind=ups");
+	ck_assert_uint_eq(c->targets.n, 2);
+	ck_assert_str_eq(c->targets.v[0], "ups1.status");
+	ck_assert_str_eq(c->targets.v[1], "ups2.status");
+	ck_assert_ptr_null(c->targets.v[2]);
+	ck_assert_ptr_nonnull(c->def.warn_words);
+	ck_assert_str_eq(c->def.warn_words[0], "OB");
+	ck_assert_ptr_null(c->def.warn_words[1]);
+	ck_assert_str_eq(c->def.crit_words[0], "LB");
+	ck_assert_str_eq(c->def.crit_words[1], "RB");
+	ck_assert_ptr_null(c->def.crit_words[2]);
+	ck_assert_int_eq(c->k.cc.interval_ms, 0);
+
+	c = conf_check(conf, 1);
+	ck_assert_int_eq(c->def.kind, CHECK_NUMBER);
+	ck_assert_uint_eq(c->targets.n, 1);
+	ck_assert_str_eq(c->targets.v[0], "env1.temperature");
+	ck_assert_int_eq(c->def.warn.set, 1);
+	ck_assert(isinf(c->def.warn.lo) && c->def.warn.lo < 0);
+	ck_assert_double_eq(c->def.warn.hi, 27);
+	ck_assert_double_eq(c->def.crit.hi, 32);
+	ck_assert_int_eq(c->def.crit_recover.set, 1);
+	ck_assert_double_eq(c->def.crit_recover.hi, 27);
+	ck_assert_int_eq(c->def.warn_recover.set, 0);
+	ck_assert_int_eq(c->def.stale_ms, 60000);
+	ck_assert_ptr_null(c->def.warn_words);
+	ck_assert_ptr_null(c->def.crit_words);
+	ck_assert_str_eq(c->warn_text, "~:27");
+
+	c = conf_check(conf, 2);
+	ck_assert_int_eq(c->def.kind, CHECK_ENUM);
+	ck_assert_str_eq(c->def.warn_words[0], "bypass");
+	ck_assert_ptr_null(c->def.warn_words[1]);
+	ck_assert_str_eq(c->def.crit_words[0], "off");
+
+	c = conf_check(conf, 3);
+	ck_assert_int_eq(c->def.kind, CHECK_BOOL);
+	ck_assert_int_eq(c->def.when_true, CHECK_WARNING);
+	ck_assert_int_eq(c->def.stale_ms, 0);
+
+	c = conf_check(conf, 4);
+	ck_assert_int_eq(c->def.kind, CHECK_NUMBER);
+	ck_assert_uint_eq(c->targets.n, 1);
+	ck_assert_str_eq(c->targets.v[0], "ups2.charge_pct");
+	ck_assert_double_eq(c->def.crit.lo, 20);
+	ck_assert_int_eq(c->def.when_true, CHECK_OK);
+
+	/* Windows: parsed in the site's zone, targets chosen. */
+	ck_assert_uint_eq(conf->maintenance.n, 2);
+	wc = conf_window(conf, 0);
+	ck_assert_str_eq(wc->id, "selftest");
+	ck_assert_str_eq(wc->duration, "15min");
+	ck_assert_ptr_nonnull(wc->w);
+	ck_assert_str_eq(wc->w->id, "selftest");
+	ck_assert_str_eq(wc->w->zone, "Europe/Berlin");
+	ck_assert_int_eq(wc->w->repeat, WR_WEEKLY);
+	ck_assert_uint_eq(wc->w->weekdays, 1);
+	ck_assert_int_eq(wc->w->start_min, 180);
+	ck_assert_int_eq(wc->w->duration_ms, 15 * 60000);
+	ck_assert_str_eq(wc->w->created_by, "config");
+	ck_assert_str_eq(wc->w->comment, "UPS self-test");
+	ck_assert_uint_eq(wc->w->devices.n, 1);
+	ck_assert_uint_eq(wc->w->tags.n, 1);
+	ck_assert_int_eq(window_matches(wc->w, "ups1", "ups", NULL), 1);
+	ck_assert_int_eq(window_matches(wc->w, "env1", "sensor", NULL), 0);
+	wc = conf_window(conf, 1);
+	ck_assert_int_eq(wc->w->repeat, WR_MONTHLY);
+	ck_assert_int_eq(wc->w->mday, WINDOW_LAST_DAY);
+	ck_assert_int_eq(window_matches(wc->w, "anything", "other", NULL), 1);
+	ck_assert_ptr_null(wc->w->comment);
+
+	/* The observer. */
+	ck_assert_int_eq(conf->observer.on, 1);
+	ck_assert_str_eq(conf->observer.gateway, "wan1");
+	ck_assert_str_eq(conf->observer.ups, "ups1");
+	ck_assert_double_eq(conf->observer.disk_min_free_pct, 10);
+	ck_assert_int_eq(conf->observer.clock_max_error_ms, 30000);
+	ck_assert_uint_eq(conf->observer.local.n, 1);
+	ck_assert_str_eq(conf->observer.local.v[0], "env1");
+	conf_free(conf);
+	free(path);
+}
+END_TEST
+
+/* No detection keys: nothing configured, the observer off with its defaults. */
+START_TEST(conf_detect_defaults)
+{
+	struct conf *conf;
+	char *path;
+
+	free(write_file("s.replay", good_scenario, 0644));
+	path = write_file("site.conf", good_conf, 0644);
+	conf = load_ok(path);
+	ck_assert_uint_eq(conf->rules.n, 0);
+	ck_assert_uint_eq(conf->checks.n, 0);
+	ck_assert_uint_eq(conf->maintenance.n, 0);
+	ck_assert_int_eq(conf->observer.on, 0);
+	ck_assert_ptr_null(conf->observer.gateway);
+	ck_assert_double_eq(conf->observer.disk_min_free_pct, 5);
+	ck_assert_int_eq(conf->observer.clock_max_error_ms, 0);
+	ck_assert_uint_eq(conf_device(conf, 0)->parents.n, 0);
+	ck_assert_ptr_null(conf_device(conf, 0)->parents.v);
+	conf_free(conf);
+
+	/* An empty group is enough to turn the observer on. */
+	free(path);
+	path =
+	    write_file("site.conf", "site: { name = \"x\"; };\nobserver: { };\n", 0644);
+	conf = load_ok(path);
+	ck_assert_int_eq(conf->observer.on, 1);
+	ck_assert_double_eq(conf->observer.disk_min_free_pct, 5);
+	conf_free(conf);
+	free(path);
+}
+END_TEST
+
+/* An expression in an @included file: that file, its line, the column. */
+START_TEST(conf_detect_error_in_include)
+{
+	const char *want[] = {
+		"@D/sub/rules.conf:3:18: when: '>=' of degC and s: the units do not match"
+	};
+	char *dir;
+
+	dir = testutil_path(tmpdir, "sub");
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	free(dir);
+	free(write_file("s.replay", good_scenario, 0644));
+	free(write_file("main.conf",
+	    "site: { name = \"demo\"; };\n"
+	    "devices = ( { name = \"env1\"; replay = { scenario = \"s.replay\"; }; } );\n"
+	    "@include \"sub/rules.conf\"\n",
+	    0644));
+	free(write_file("sub/rules.conf",
+	    "# the rules of the demo site\n"
+	    "rules = ( { name = \"hot\";\n"
+	    "\twhen = \"30 degC >= 5s || env1.temperature > 30\"; } );\n",
+	    0644));
+	expect_errors("expression error in an include", "main.conf", want, 1);
+}
+END_TEST
+
+/*
+ * Reload: equal files are equal; a check whose selector picks another set
+ * of devices differs though its keys do not, and so does a window made in
+ * another zone.
+ */
+START_TEST(conf_detect_equal)
+{
+	struct conf *a, *b, *c;
+	char *path, *text, *p;
+
+	free(write_file("s.replay", good_scenario, 0644));
+	path = write_file("detect.conf", detect_conf, 0644);
+	a = load_ok(path);
+	b = load_ok(path);
+	ck_assert_int_eq(conf_equal(&conf_root_table, a, b), 1);
+	ck_assert_int_eq(
+	    conf_equal(&conf_check_table, conf_check(a, 0), conf_check(b, 0)), 1);
+	ck_assert_int_eq(
+	    conf_equal(&conf_rule_table, conf_rule(a, 1), conf_rule(b, 1)), 1);
+	ck_assert_int_eq(
+	    conf_equal(&conf_rule_table, conf_rule(a, 0), conf_rule(b, 1)), 0);
+	ck_assert_int_eq(
+	    conf_equal(&conf_window_table, conf_window(a, 0), conf_window(b, 0)), 1);
+
+	/* A third UPS: ups-status watches it too; and another zone. */
+	text = xmalloc(strlen(detect_conf) + 200);
+	ck_assert_ptr_nonnull(p = strstr(detect_conf, "\t{ name = \"env1\""));
+	snprintf(text, strlen(detect_conf) + 200, "%.*s%s%s", (int)(p - detect_conf),
+	    detect_conf,
+	    "\t{ name = \"ups3\"; kind = \"ups\"; replay = { scenario = \"s.replay\"; }; "
+	    "},\n",
+	    p);
+	ck_assert_ptr_nonnull(p = strstr(text, "Europe/Berlin"));
+	memcpy(p, "Europe/Dublin", 13);
+	free(path);
+	path = write_file("detect.conf", text, 0644);
+	c = load_ok(path);
+	ck_assert_uint_eq(conf_check(c, 0)->targets.n, 3);
+	ck_assert_str_eq(conf_check(c, 0)->targets.v[2], "ups3.status");
+	ck_assert_int_eq(conf_equal(&conf_root_table, a, c), 0);
+	ck_assert_int_eq(
+	    conf_equal(&conf_check_table, conf_check(a, 0), conf_check(c, 0)), 0);
+	ck_assert_int_eq(
+	    conf_equal(&conf_check_table, conf_check(a, 1), conf_check(c, 1)), 1);
+	ck_assert_int_eq(
+	    conf_equal(&conf_window_table, conf_window(a, 0), conf_window(c, 0)), 0);
+	ck_assert_int_eq(
+	    conf_equal(&conf_rule_table, conf_rule(a, 2), conf_rule(c, 2)), 1);
+	conf_free(a);
+	conf_free(b);
+	conf_free(c);
+	free(text);
+	free(path);
+}
+END_TEST
+
 /* Every key of every table, recursively, appears in the reference. */
 static void
 doc_check_table(
@@ -842,6 +1417,7 @@ conf_suite(void)
 	tcase_add_test(tc, conf_missing_file);
 	tcase_add_test(tc, conf_error_in_include);
 	tcase_add_test(tc, conf_load_string_names);
+	tcase_add_test(tc, conf_detect_error_in_include);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("values");
@@ -851,6 +1427,9 @@ conf_suite(void)
 	tcase_add_test(tc, conf_values_read);
 	tcase_add_test(tc, conf_equal_reload);
 	tcase_add_test(tc, conf_doc_mentions_every_key);
+	tcase_add_test(tc, conf_detect_values);
+	tcase_add_test(tc, conf_detect_defaults);
+	tcase_add_test(tc, conf_detect_equal);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("secret");
