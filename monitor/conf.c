@@ -961,25 +961,6 @@ conf_device(const struct conf *conf, size_t i)
 	return (struct device_conf *)conf->devices.items + i;
 }
 
-/* The i-th rule, check and configured maintenance window. */
-struct rule_conf *
-conf_rule(const struct conf *conf, size_t i)
-{
-	return (struct rule_conf *)conf->rules.items + i;
-}
-
-struct check_entry *
-conf_check(const struct conf *conf, size_t i)
-{
-	return (struct check_entry *)conf->checks.items + i;
-}
-
-struct window_conf *
-conf_window(const struct conf *conf, size_t i)
-{
-	return (struct window_conf *)conf->maintenance.items + i;
-}
-
 static void
 conf_doc_range(FILE *f, const struct conf_key *k)
 {

@@ -2428,11 +2428,9 @@ detect_save(struct detect *e, char *err, size_t errlen)
 		    (x->st.state == CHECK_OK && x->st.flap_pct == 0 && !x->manual &&
 		        x->incident == NULL && x->folded_into == 0))
 			continue;
-		o = check_to_json(&x->st);
-		json_object_set_new(
-		    o, "folded_into", json_integer((json_int_t)x->folded_into));
-		json_object_set_new(o, "manual", json_boolean(x->manual));
-		json_object_set_new(o, "detail", json_string(x->reason));
+		o = json_pack("{s:o, s:I, s:b, s:s}", "check", check_to_json(&x->st),
+		    "folded_into", (json_int_t)x->folded_into, "manual", x->manual,
+		    "detail", x->reason);
 		json_object_set_new(dets, x->name, o);
 	}
 	incs = json_array();
@@ -2621,7 +2619,8 @@ detect_restore(struct detect *e, char *err, size_t errlen)
 		struct detector *x = hmap_get(e->byname, name);
 		if (x == NULL)
 			continue;
-		if (check_from_json(&x->st, o, why, sizeof(why)) == -1) {
+		if (check_from_json(
+		        &x->st, json_object_get(o, "check"), why, sizeof(why)) == -1) {
 			log_warnx("detection state: %s: %s; starting afresh", name, why);
 			check_init(&x->st);
 			continue;
