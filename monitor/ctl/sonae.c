@@ -573,7 +573,7 @@ render_incident(json_t *o, const char *text)
 		printf("\ntimeline\n");
 		for (i = 0; i < json_array_size(timeline); i++) {
 			json_t *e = json_array_get(timeline, i);
-			printf("  %s  %-16s %-14s %s\n", when(json_object_get(e, "time")),
+			printf("  %s  %-16s %-18s %s\n", when(json_object_get(e, "time")),
 			    str(e, "actor"), str(e, "event"),
 			    json_is_string(json_object_get(e, "text")) ? str(e, "text")
 			                                               : "");
@@ -672,17 +672,20 @@ render_windows(json_t *o, const char *text)
 	    "DEVICES", "NEXT CHANGE", "COMMENT");
 	for (i = 0; i < json_array_size(list); i++) {
 		json_t *w = json_array_get(list, i);
+		const char *comment = json_string_value(json_object_get(w, "comment"));
+		/* Where it comes from: file:line, or who added it. */
+		const char *from = json_string_value(json_object_get(w, "origin"));
+
+		if (from == NULL)
+			from = json_string_value(json_object_get(w, "created_by"));
 		printf("%-12s %-6s %-6s %-42s %-24s %-19s %s", str(w, "id"),
 		    str(w, "source"),
 		    json_is_true(json_object_get(w, "active")) ? "yes" : "no",
 		    window_when(w, a, sizeof(a)), window_targets(w, b, sizeof(b)),
 		    when(json_object_get(w, "next_change")),
-		    json_is_string(json_object_get(w, "comment")) ? str(w, "comment")
-		                                                  : "");
-		if (json_is_string(json_object_get(w, "origin")))
-			printf(" [%s]", str(w, "origin"));
-		else if (json_is_string(json_object_get(w, "created_by")))
-			printf(" [%s]", str(w, "created_by"));
+		    comment != NULL ? comment : "");
+		if (from != NULL)
+			printf("%s[%s]", comment != NULL ? " " : "", from);
 		printf("\n");
 	}
 	return EXIT_OK;
