@@ -812,5 +812,21 @@ struct ctl_reply {
 int verbs_dispatch(
     struct daemon *, const struct ctl_peer *, int, char **, struct ctl_reply *);
 json_t *verbs_device_json(struct daemon *, struct device *, int);
+/*
+ * The argument readers of the detection verbs, for the tests: 0, or one of
+ * these with why in err (both are usage errors; the first kind shows the
+ * verb's usage line too).
+ */
+#define VERBS_BAD_USAGE (-1) /* the request's shape: missing or unknown words */
+#define VERBS_BAD_VALUE (-2) /* a value that does not read */
+int verbs_parse_id(const char *, uint64_t *);
+int verbs_check_text(const char *, char *, size_t);
+int verbs_parse_expire(const char *, int64_t, int64_t *, char *, size_t);
+int verbs_ack_args(int, char **, int64_t, uint64_t *, enum ack_kind *, int64_t *,
+    const char **, char *, size_t);
+int verbs_declare_args(
+    int, char **, const char **, enum check_state *, const char **, char *, size_t);
+int verbs_maintenance_args(
+    int, char **, const char *, int64_t, struct window **, char *, size_t);
 
 #endif

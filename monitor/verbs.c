@@ -4,6 +4,7 @@
  * document whose shape is the stable --json schema of the matching `sonae`
  * command; the CLI renders it for people.
  */
+#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@ struct verb_req {
 	int argc;
 	char **argv; /* after the verb's own words */
 	struct ctl_reply *r;
+	const char *usage; /* the verb's usage line */
 };
 
 struct verb {
@@ -172,7 +174,7 @@ verb_status(struct verb_req *q)
 	const struct conf *conf = daemon_conf(q->d);
 	struct audit *a = daemon_audit(q->d);
 	int counts[4] = { 0, 0, 0, 0 };
-	json_t *problems = json_array(), *o;
+	json_t *problems = json_array(), *o, *detection;
 	struct device *dev;
 	size_t i;
 
@@ -207,6 +209,8 @@ verb_status(struct verb_req *q)
 	              : json_null());
 	json_object_set_new(o, "clients",
 	    json_integer((json_int_t)control_clients(daemon_control(q->d))));
+	detection = detect_status_json(daemon_detect(q->d));
+	json_object_set_new(o, "detection", detection != NULL ? detection : json_null());
 	json_object_set_new(o, "caller",
 	    json_pack(
 	        "{s:s, s:b}", "actor", q->peer->actor, "operator", q->peer->is_operator));
@@ -340,6 +344,578 @@ verb_traps(struct verb_req *q)
 	return verb_ok(q, trap_json(r), NULL);
 }
 
+/*
+ * Incidents, acknowledgements, declarations, resolution, maintenance windows
+ * and detector states: the operator's side of detect.c.  The engine checks
+ * its own preconditions and journals each action with the caller, so the
+ * verbs below only read and check their arguments.
+ */
+#define VERB_TEXT_MAX    1000 /* bytes of -m TEXT */
+#define DECLARE_KIND_MAX 32
+/* --expire at most this far ahead, like the rule language's durations. */
+#define EXPIRE_MAX_MS ((int64_t)366 * 86400 * 1000)
+
+/* An option of a verb, and what the request gave for it. */
+struct vopt {
+	const char *name; /* "--sticky", "-m" */
+	int has_arg;
+	int many;                          /* may be given more than once */
+	int n;                             /* times given */
+	const char *v[PROTO_MAX_ARGS / 2]; /* the values in order; "" for a flag */
+};
+
+/* An option word: "-" and then a letter or "-" ("-1" and "-" are plain words). */
+static int
+is_option(const char *s)
+{
+	return s[0] == '-' && (s[1] == '-' || isalpha((unsigned char)s[1]));
+}
+
+/*
+ * Sort argv into positional words (at most maxpos, into pos) and the options
+ * of opts (ended by a NULL name), in any order.  VERBS_BAD_USAGE with why in
+ * err for an unknown or repeated option, a missing value or a word too many.
+ */
+static int
+args_read(int argc, char **argv, struct vopt *opts, const char **pos, int maxpos,
+    int *npos, char *err, size_t errlen)
+{
+	struct vopt *o;
+	int i;
+
+	*npos = 0;
+	for (i = 0; i < argc; i++) {
+		if (!is_option(argv[i])) {
+			if (*npos == maxpos) {
+				snprintf(err, errlen, "unexpected argument \"%.64s\"",
+				    argv[i]);
+				return VERBS_BAD_USAGE;
+			}
+			pos[(*npos)++] = argv[i];
+			continue;
+		}
+		for (o = opts; o->name != NULL && strcmp(o->name, argv[i]) != 0; o++)
+			;
+		if (o->name == NULL) {
+			snprintf(err, errlen, "unknown option %.64s", argv[i]);
+			return VERBS_BAD_USAGE;
+		}
+		if (o->n > 0 && !o->many) {
+			snprintf(err, errlen, "%s given twice", o->name);
+			return VERBS_BAD_USAGE;
+		}
+		if (o->has_arg && i + 1 >= argc) {
+			snprintf(err, errlen, "%s needs a value", o->name);
+			return VERBS_BAD_USAGE;
+		}
+		if ((size_t)o->n == sizeof(o->v) / sizeof(o->v[0])) {
+			snprintf(err, errlen, "%s given too often", o->name);
+			return VERBS_BAD_USAGE;
+		}
+		o->v[o->n++] = o->has_arg ? argv[++i] : "";
+	}
+	return 0;
+}
+
+/* The option's (first) value, or NULL if it was not given. */
+static const char *
+opt_value(const struct vopt *o)
+{
+	return o->n > 0 ? o->v[0] : NULL;
+}
+
+/*
+ * An incident id: a positive whole number in plain decimal ("12"; not "012",
+ * "+12", "12x", "0" or "-1") that fits a JSON integer.  0, or -1.
+ */
+int
+verbs_parse_id(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+	const char *p;
+
+	if (*s < '1' || *s > '9')
+		return -1;
+	for (p = s; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9' ||
+		    v > ((uint64_t)INT64_MAX - (uint64_t)(*p - '0')) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+/*
+ * An operator's text (-m TEXT): valid UTF-8, one line, at most 1000 bytes,
+ * not only blanks.  0, or VERBS_BAD_VALUE with why in err.
+ */
+int
+verbs_check_text(const char *s, char *err, size_t errlen)
+{
+	size_t len = strlen(s), i;
+
+	if (!utf8_valid(s, len)) {
+		snprintf(err, errlen, "-m: the text is not valid UTF-8");
+		return VERBS_BAD_VALUE;
+	}
+	if (len > VERB_TEXT_MAX) {
+		snprintf(err, errlen, "-m: the text is %zu bytes long (at most %d)", len,
+		    VERB_TEXT_MAX);
+		return VERBS_BAD_VALUE;
+	}
+	for (i = 0; i < len; i++)
+		if (((unsigned char)s[i] < 0x20 && s[i] != '\t') || s[i] == 0x7f) {
+			snprintf(err, errlen, "-m: the text holds a control character");
+			return VERBS_BAD_VALUE;
+		}
+	if (strspn(s, " \t") == len) {
+		snprintf(err, errlen, "-m: the text is empty");
+		return VERBS_BAD_VALUE;
+	}
+	return 0;
+}
+
+/*
+ * --expire T: a duration from now ("2h": in two hours; time_parse would read
+ * it as two hours ago) or a point in time as time_parse reads one
+ * ("2026-11-25T18:00", the site's zone unless an offset follows).  It must
+ * be in the future and at most 366 days ahead.  0 and *out (ms), or
+ * VERBS_BAD_VALUE with why in err.
+ */
+int
+verbs_parse_expire(const char *s, int64_t now, int64_t *out, char *err, size_t errlen)
+{
+	int64_t d, t;
+
+	if (duration_parse(s, &d) == 0)
+		t = now + d;
+	else if (time_parse(s, now, &t) == -1) {
+		snprintf(err, errlen,
+		    "--expire \"%.64s\": give a time (2026-11-25T18:00, 2026-11-25 "
+		    "18:00+09:00) or a duration from now (90min, 2h, 1d)",
+		    s);
+		return VERBS_BAD_VALUE;
+	}
+	if (t <= now) {
+		snprintf(err, errlen, "--expire \"%.64s\": not in the future", s);
+		return VERBS_BAD_VALUE;
+	}
+	if (t - now > EXPIRE_MAX_MS) {
+		snprintf(err, errlen, "--expire \"%.64s\": more than 366 days ahead", s);
+		return VERBS_BAD_VALUE;
+	}
+	*out = t;
+	return 0;
+}
+
+/* -m TEXT: required or not, and checked when given. */
+static int
+args_text(const struct vopt *m, int required, const char **text, char *err, size_t errlen)
+{
+	*text = opt_value(m);
+	if (*text == NULL) {
+		if (!required)
+			return 0;
+		snprintf(err, errlen, "-m TEXT is required");
+		return VERBS_BAD_USAGE;
+	}
+	return verbs_check_text(*text, err, errlen);
+}
+
+/* The one incident ID among the positional words. */
+static int
+args_id(const char **pos, int npos, uint64_t *id, char *err, size_t errlen)
+{
+	if (npos == 0) {
+		snprintf(err, errlen, "give the incident ID");
+		return VERBS_BAD_USAGE;
+	}
+	if (verbs_parse_id(pos[0], id) == -1) {
+		snprintf(err, errlen,
+		    "incident ID \"%.64s\": want a positive whole number", pos[0]);
+		return VERBS_BAD_USAGE;
+	}
+	return 0;
+}
+
+/*
+ * ack ID [--sticky | --expire T] -m TEXT, with now the time --expire counts
+ * from.  0, or VERBS_BAD_USAGE / VERBS_BAD_VALUE with why in err.
+ */
+int
+verbs_ack_args(int argc, char **argv, int64_t now, uint64_t *id, enum ack_kind *kind,
+    int64_t *expire_ms, const char **text, char *err, size_t errlen)
+{
+	struct vopt opts[] = { { .name = "--sticky" },
+		{ .name = "--expire", .has_arg = 1 }, { .name = "-m", .has_arg = 1 },
+		{ .name = NULL } };
+	const char *pos[1];
+	int npos, r;
+
+	*kind = ACK_NORMAL;
+	*expire_ms = 0;
+	if ((r = args_read(argc, argv, opts, pos, 1, &npos, err, errlen)) != 0 ||
+	    (r = args_id(pos, npos, id, err, errlen)) != 0)
+		return r;
+	if (opts[0].n > 0 && opts[1].n > 0) {
+		snprintf(err, errlen, "--sticky or --expire, not both");
+		return VERBS_BAD_USAGE;
+	}
+	if ((r = args_text(&opts[2], 1, text, err, errlen)) != 0)
+		return r;
+	if (opts[0].n > 0)
+		*kind = ACK_STICKY;
+	if (opts[1].n > 0) {
+		if ((r = verbs_parse_expire(
+		         opt_value(&opts[1]), now, expire_ms, err, errlen)) != 0)
+			return r;
+		*kind = ACK_EXPIRING;
+	}
+	return 0;
+}
+
+/* A declared incident's kind: 1 to 32 of a-z, 0-9 and "-" ("flood-warning"). */
+static int
+declare_kind_valid(const char *s)
+{
+	size_t len = strlen(s);
+
+	return len >= 1 && len <= DECLARE_KIND_MAX &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == len;
+}
+
+/*
+ * declare KIND [--severity warning|critical] -m TEXT; the severity is
+ * critical unless given.  0, or VERBS_BAD_USAGE / VERBS_BAD_VALUE.
+ */
+int
+verbs_declare_args(int argc, char **argv, const char **kind, enum check_state *sev,
+    const char **text, char *err, size_t errlen)
+{
+	struct vopt opts[] = { { .name = "--severity", .has_arg = 1 },
+		{ .name = "-m", .has_arg = 1 }, { .name = NULL } };
+	const char *pos[1], *s;
+	int npos, r;
+
+	if ((r = args_read(argc, argv, opts, pos, 1, &npos, err, errlen)) != 0)
+		return r;
+	if (npos == 0) {
+		snprintf(err, errlen, "give the KIND of incident");
+		return VERBS_BAD_USAGE;
+	}
+	if ((r = args_text(&opts[1], 1, text, err, errlen)) != 0)
+		return r;
+	if (!declare_kind_valid(pos[0])) {
+		snprintf(err, errlen,
+		    "KIND \"%.64s\": want 1 to %d of a-z, 0-9 and - (pandemic, "
+		    "flood-warning, cyber)",
+		    pos[0], DECLARE_KIND_MAX);
+		return VERBS_BAD_VALUE;
+	}
+	*kind = pos[0];
+	*sev = CHECK_CRITICAL;
+	if ((s = opt_value(&opts[0])) != NULL) {
+		if (strcmp(s, "warning") == 0)
+			*sev = CHECK_WARNING;
+		else if (strcmp(s, "critical") != 0) {
+			snprintf(err, errlen,
+			    "--severity \"%.64s\": want warning or critical", s);
+			return VERBS_BAD_VALUE;
+		}
+	}
+	return 0;
+}
+
+/*
+ * maintenance add TARGETS TIMES [-m TEXT]: a new window (no id, no
+ * created_by) in zone, with now for "now", its targets and the text as its
+ * comment.  Whether the devices named exist is the caller's to check.
+ * 0 and *out, or VERBS_BAD_USAGE / VERBS_BAD_VALUE with why in err.
+ */
+int
+verbs_maintenance_args(int argc, char **argv, const char *zone, int64_t now,
+    struct window **out, char *err, size_t errlen)
+{
+	struct vopt opts[] = { { .name = "--device", .has_arg = 1, .many = 1 },
+		{ .name = "--kind", .has_arg = 1, .many = 1 },
+		{ .name = "--tag", .has_arg = 1, .many = 1 },
+		{ .name = "--start", .has_arg = 1 }, { .name = "--end", .has_arg = 1 },
+		{ .name = "--for", .has_arg = 1 }, { .name = "--every", .has_arg = 1 },
+		{ .name = "-m", .has_arg = 1 }, { .name = NULL } };
+	static const enum window_target targets[] = { WT_DEVICE, WT_KIND, WT_TAG };
+	struct window_text t;
+	struct window *w;
+	const char *text, *pos[1];
+	int npos, r, i, j;
+
+	*out = NULL;
+	if ((r = args_read(argc, argv, opts, pos, 0, &npos, err, errlen)) != 0)
+		return r;
+	t.start = opt_value(&opts[3]);
+	t.end = opt_value(&opts[4]);
+	t.duration = opt_value(&opts[5]);
+	t.every = opt_value(&opts[6]);
+	if (opts[0].n + opts[1].n + opts[2].n == 0) {
+		snprintf(err, errlen,
+		    "choose devices: --device NAME, --kind KIND or --tag TAG "
+		    "(--device \"*\" for every device)");
+		return VERBS_BAD_USAGE;
+	}
+	if (t.start == NULL && t.every == NULL) {
+		snprintf(err, errlen,
+		    "give --start TIME (one-off) or --every SPEC (recurring)");
+		return VERBS_BAD_USAGE;
+	}
+	if (t.start != NULL && t.every != NULL) {
+		snprintf(err, errlen, "--start or --every, not both");
+		return VERBS_BAD_USAGE;
+	}
+	if (t.end != NULL && t.duration != NULL) {
+		snprintf(err, errlen, "--end or --for, not both");
+		return VERBS_BAD_USAGE;
+	}
+	if (t.start != NULL && t.end == NULL && t.duration == NULL) {
+		snprintf(
+		    err, errlen, "--start: give --end TIME or --for DURATION as well");
+		return VERBS_BAD_USAGE;
+	}
+	if (t.every != NULL && t.duration == NULL) {
+		snprintf(err, errlen, "--every: give --for DURATION (%s)",
+		    t.end != NULL ? "how long each window lasts, not --end"
+		                  : "how long each window lasts");
+		return VERBS_BAD_USAGE;
+	}
+	if ((r = args_text(&opts[7], 0, &text, err, errlen)) != 0)
+		return r;
+	if ((w = window_parse(&t, zone, now, err, errlen)) == NULL)
+		return VERBS_BAD_VALUE;
+	for (i = 0; i < 3; i++)
+		for (j = 0; j < opts[i].n; j++)
+			if (window_add_target(w, targets[i], opts[i].v[j], err, errlen) ==
+			    -1) {
+				window_free(w);
+				return VERBS_BAD_VALUE;
+			}
+	w->comment = text != NULL ? xstrdup(text) : NULL;
+	*out = w;
+	return 0;
+}
+
+/* A usage error from the argument readers: the shape ones show the usage line. */
+static int
+args_fail(struct verb_req *q, int r, const char *err)
+{
+	if (r == VERBS_BAD_USAGE)
+		return verb_fail(q, ST_USAGE, "%s; usage: %s", err, q->usage);
+	return verb_fail(q, ST_USAGE, "%s", err);
+}
+
+/* The engine's list as {key: [...]}. */
+static json_t *
+listed(json_t *v, const char *key)
+{
+	if (json_is_object(v))
+		return v;
+	if (!json_is_array(v)) {
+		json_decref(v);
+		v = json_array();
+	}
+	return json_pack("{s:o}", key, v);
+}
+
+static int
+verb_incidents(struct verb_req *q)
+{
+	struct vopt opts[] = { { .name = "--all" }, { .name = NULL } };
+	const char *pos[1];
+	char err[256];
+	int npos, r;
+
+	if ((r = args_read(q->argc, q->argv, opts, pos, 0, &npos, err, sizeof(err))) != 0)
+		return args_fail(q, r, err);
+	return verb_ok(q,
+	    listed(
+	        detect_incidents_json(daemon_detect(q->d), opts[0].n > 0), "incidents"),
+	    NULL);
+}
+
+static int
+verb_incident(struct verb_req *q)
+{
+	struct vopt none[] = { { .name = NULL } };
+	const char *pos[1];
+	char err[256];
+	uint64_t id;
+	json_t *o;
+	int npos, r;
+
+	if ((r = args_read(q->argc, q->argv, none, pos, 1, &npos, err, sizeof(err))) !=
+	        0 ||
+	    (r = args_id(pos, npos, &id, err, sizeof(err))) != 0)
+		return args_fail(q, r, err);
+	if ((o = detect_incident_json(daemon_detect(q->d), id)) == NULL)
+		return verb_fail(
+		    q, ST_FAILED, "no incident %llu", (unsigned long long)id);
+	return verb_ok(q, o, NULL);
+}
+
+static int
+verb_ack(struct verb_req *q)
+{
+	char err[400], msg[128], ts[64];
+	const char *text;
+	enum ack_kind kind;
+	int64_t expire;
+	uint64_t id;
+	int r;
+
+	if ((r = verbs_ack_args(q->argc, q->argv, time_now_ms(), &id, &kind, &expire,
+	         &text, err, sizeof(err))) != 0)
+		return args_fail(q, r, err);
+	if (detect_ack(daemon_detect(q->d), id, q->peer->actor, kind, expire, text, err,
+	        sizeof(err)) == -1)
+		return verb_fail(q, ST_FAILED, "%s", err);
+	snprintf(msg, sizeof(msg), "acknowledged incident %llu", (unsigned long long)id);
+	if (kind == ACK_STICKY)
+		snprintf(
+		    msg + strlen(msg), sizeof(msg) - strlen(msg), " until it resolves");
+	else if (kind == ACK_EXPIRING)
+		snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), " until %s",
+		    time_format(expire, ts, sizeof(ts)));
+	return verb_ok(q, NULL, msg);
+}
+
+static int
+verb_declare(struct verb_req *q)
+{
+	char err[400], msg[64];
+	const char *kind, *text;
+	enum check_state sev;
+	uint64_t id = 0;
+	int r;
+
+	if ((r = verbs_declare_args(
+	         q->argc, q->argv, &kind, &sev, &text, err, sizeof(err))) != 0)
+		return args_fail(q, r, err);
+	if (detect_declare(daemon_detect(q->d), kind, sev, q->peer->actor, text, &id, err,
+	        sizeof(err)) == -1)
+		return verb_fail(q, ST_FAILED, "%s", err);
+	snprintf(msg, sizeof(msg), "declared incident %llu", (unsigned long long)id);
+	return verb_ok(q, json_pack("{s:I}", "id", (json_int_t)id), msg);
+}
+
+static int
+verb_resolve(struct verb_req *q)
+{
+	struct vopt opts[] = { { .name = "-m", .has_arg = 1 }, { .name = NULL } };
+	char err[400], msg[64];
+	const char *pos[1], *text;
+	uint64_t id;
+	int npos, r;
+
+	if ((r = args_read(q->argc, q->argv, opts, pos, 1, &npos, err, sizeof(err))) !=
+	        0 ||
+	    (r = args_id(pos, npos, &id, err, sizeof(err))) != 0 ||
+	    (r = args_text(&opts[0], 1, &text, err, sizeof(err))) != 0)
+		return args_fail(q, r, err);
+	if (detect_resolve(
+	        daemon_detect(q->d), id, q->peer->actor, text, err, sizeof(err)) == -1)
+		return verb_fail(q, ST_FAILED, "%s", err);
+	snprintf(msg, sizeof(msg), "resolved incident %llu", (unsigned long long)id);
+	return verb_ok(q, NULL, msg);
+}
+
+/* A window as `maintenance list` shows it, for one the CLI just added. */
+static json_t *
+window_json_now(const struct window *w, int64_t now)
+{
+	json_t *o = window_to_json(w);
+	int64_t next = window_next_change(w, now);
+	char ts[64];
+
+	json_object_set_new(o, "active", json_boolean(window_active(w, now)));
+	json_object_set_new(o, "next_change",
+	    next >= 0 ? json_string(window_time_format(w, next, ts, sizeof(ts)))
+	              : json_null());
+	json_object_set_new(o, "source", json_string("cli"));
+	json_object_set_new(o, "origin", json_null());
+	return o;
+}
+
+static int
+verb_maintenance_add(struct verb_req *q)
+{
+	int64_t now = time_now_ms();
+	char err[400], desc[256], msg[sizeof(q->r->text)];
+	struct window *w;
+	size_t i;
+	int r;
+
+	if ((r = verbs_maintenance_args(q->argc, q->argv,
+	         daemon_conf(q->d)->site.timezone, now, &w, err, sizeof(err))) != 0)
+		return args_fail(q, r, err);
+	for (i = 0; i < w->devices.n; i++)
+		if (strcmp(w->devices.v[i], "*") != 0 &&
+		    daemon_device(q->d, w->devices.v[i]) == NULL) {
+			verb_fail(q, ST_FAILED, "no device \"%s\"", w->devices.v[i]);
+			window_free(w);
+			return -1;
+		}
+	w->created_by = xstrdup(q->peer->actor);
+	w->created_ms = now;
+	window_describe(w, desc, sizeof(desc));
+	if (detect_window_add(daemon_detect(q->d), w, q->peer->actor, err, sizeof(err)) ==
+	    -1)
+		return verb_fail(q, ST_FAILED, "%s", err);
+	/* The engine holds w now, and has given it its id. */
+	snprintf(msg, sizeof(msg), "maintenance window %s added: %s",
+	    w->id != NULL ? w->id : "?", desc);
+	return verb_ok(q, window_json_now(w, now), msg);
+}
+
+static int
+verb_maintenance_list(struct verb_req *q)
+{
+	return verb_ok(
+	    q, listed(detect_windows_json(daemon_detect(q->d)), "windows"), NULL);
+}
+
+static int
+verb_maintenance_remove(struct verb_req *q)
+{
+	struct vopt opts[] = { { .name = "-m", .has_arg = 1 }, { .name = NULL } };
+	char err[400], msg[160];
+	const char *pos[1], *text;
+	int npos, r;
+
+	if ((r = args_read(q->argc, q->argv, opts, pos, 1, &npos, err, sizeof(err))) !=
+	        0 ||
+	    (r = args_text(&opts[0], 0, &text, err, sizeof(err))) != 0)
+		return args_fail(q, r, err);
+	if (npos == 0)
+		return args_fail(q, VERBS_BAD_USAGE, "give the window ID");
+	if (detect_window_remove(daemon_detect(q->d), pos[0], q->peer->actor, text, err,
+	        sizeof(err)) == -1)
+		return verb_fail(q, ST_FAILED, "%s", err);
+	snprintf(msg, sizeof(msg), "maintenance window %.64s removed", pos[0]);
+	return verb_ok(q, NULL, msg);
+}
+
+/* "maintenance" without add, list or remove. */
+static int
+verb_maintenance(struct verb_req *q)
+{
+	return verb_fail(q, ST_USAGE, "usage: %s", q->usage);
+}
+
+static int
+verb_checks(struct verb_req *q)
+{
+	return verb_ok(
+	    q, listed(detect_detectors_json(daemon_detect(q->d)), "detectors"), NULL);
+}
+
 static const struct verb verbs[] = {
 	{ "status", 0, 0, 0, verb_status, "status" },
 	{ "devices", 0, 0, 0, verb_devices, "devices" },
@@ -350,6 +926,23 @@ static const struct verb verbs[] = {
 	{ "reload", 0, 0, V_OPERATOR, verb_reload, "reload" },
 	{ "poll", 1, 1, V_OPERATOR, verb_poll, "poll NAME" },
 	{ "traps", 0, 0, 0, verb_traps, "traps" },
+	{ "incidents", 0, 1, 0, verb_incidents, "incidents [--all]" },
+	{ "incident", 1, 1, 0, verb_incident, "incident ID" },
+	{ "ack", 0, 6, V_OPERATOR, verb_ack,
+	    "ack ID [--sticky | --expire TIME] -m TEXT" },
+	{ "declare", 0, 5, V_OPERATOR, verb_declare,
+	    "declare KIND [--severity warning|critical] -m TEXT" },
+	{ "resolve", 0, 3, V_OPERATOR, verb_resolve, "resolve ID -m TEXT" },
+	{ "maintenance add", 0, PROTO_MAX_ARGS, V_OPERATOR, verb_maintenance_add,
+	    "maintenance add (--device NAME | --kind KIND | --tag TAG)... "
+	    "(--start TIME (--end TIME | --for DURATION) | --every SPEC --for DURATION) "
+	    "[-m TEXT]" },
+	{ "maintenance list", 0, 0, 0, verb_maintenance_list, "maintenance list" },
+	{ "maintenance remove", 0, 3, V_OPERATOR, verb_maintenance_remove,
+	    "maintenance remove ID [-m TEXT]" },
+	{ "maintenance", 0, PROTO_MAX_ARGS, 0, verb_maintenance,
+	    "maintenance add|list|remove ..." },
+	{ "checks", 0, 0, 0, verb_checks, "checks" },
 	{ NULL, 0, 0, 0, NULL, NULL },
 };
 
@@ -376,7 +969,7 @@ verbs_dispatch(struct daemon *d, const struct ctl_peer *peer, int argc, char **a
     struct ctl_reply *r)
 {
 	const struct verb *v;
-	struct verb_req q = { d, peer, 0, NULL, r };
+	struct verb_req q = { d, peer, 0, NULL, r, NULL };
 	int words = 0;
 
 	memset(r, 0, sizeof(*r));
@@ -387,6 +980,7 @@ verbs_dispatch(struct daemon *d, const struct ctl_peer *peer, int argc, char **a
 		return verb_fail(&q, ST_USAGE, "unknown command \"%s\"", argv[0]);
 	q.argc = argc - words;
 	q.argv = argv + words;
+	q.usage = v->usage;
 	if (q.argc < v->min_args || q.argc > v->max_args)
 		return verb_fail(&q, ST_USAGE, "usage: %s", v->usage);
 	if ((v->flags & V_OPERATOR) && !peer->is_operator) {

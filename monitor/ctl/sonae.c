@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -31,8 +32,9 @@ enum {
 };
 
 struct opt {
-	const char *name; /* "--since" */
+	const char *name; /* "--since", "-m" */
 	int has_arg;
+	int local; /* changes what is shown, not what is asked: not sent */
 };
 
 struct cmd {
@@ -52,10 +54,24 @@ static int render_audit(json_t *, const char *);
 static int render_verify(json_t *, const char *);
 static int render_traps(json_t *, const char *);
 static int render_text(json_t *, const char *);
+static int render_incidents(json_t *, const char *);
+static int render_incident(json_t *, const char *);
+static int render_checks(json_t *, const char *);
+static int render_windows(json_t *, const char *);
 
-static const struct opt no_opts[] = { { NULL, 0 } };
-static const struct opt device_opts[] = { { "--history", 0 }, { NULL, 0 } };
-static const struct opt audit_opts[] = { { "--since", 1 }, { NULL, 0 } };
+static const struct opt no_opts[] = { { NULL, 0, 0 } };
+static const struct opt device_opts[] = { { "--history", 0, 0 }, { NULL, 0, 0 } };
+static const struct opt audit_opts[] = { { "--since", 1, 0 }, { NULL, 0, 0 } };
+static const struct opt incidents_opts[] = { { "--all", 0, 0 }, { NULL, 0, 0 } };
+static const struct opt ack_opts[] = { { "--sticky", 0, 0 }, { "--expire", 1, 0 },
+	{ "-m", 1, 0 }, { NULL, 0, 0 } };
+static const struct opt declare_opts[] = { { "--severity", 1, 0 }, { "-m", 1, 0 },
+	{ NULL, 0, 0 } };
+static const struct opt text_opts[] = { { "-m", 1, 0 }, { NULL, 0, 0 } };
+static const struct opt window_opts[] = { { "--device", 1, 0 }, { "--kind", 1, 0 },
+	{ "--tag", 1, 0 }, { "--start", 1, 0 }, { "--end", 1, 0 }, { "--for", 1, 0 },
+	{ "--every", 1, 0 }, { "-m", 1, 0 }, { NULL, 0, 0 } };
+static const struct opt checks_opts[] = { { "--all", 0, 1 }, { NULL, 0, 0 } };
 
 static const struct cmd cmds[] = {
 	{ "status", 0, 0, no_opts, render_status, "status",
@@ -76,10 +92,41 @@ static const struct cmd cmds[] = {
 	    "poll a device now (operators)" },
 	{ "traps", 0, 0, no_opts, render_traps, "traps",
 	    "the SNMP trap receiver: address, counters, last trap" },
+	{ "incidents", 0, 0, incidents_opts, render_incidents, "incidents [--all]",
+	    "open incidents, one line each (--all: resolved ones too)" },
+	{ "incident", 1, 1, no_opts, render_incident, "incident ID",
+	    "one incident: state, acknowledgement, devices, snapshot, timeline" },
+	{ "ack", 1, 1, ack_opts, render_text, "ack ID [--sticky | --expire TIME] -m TEXT",
+	    "acknowledge an incident (operators); TIME: 2026-11-25T18:00 or in 2h" },
+	{ "declare", 1, 1, declare_opts, render_text,
+	    "declare KIND [--severity warning|critical] -m TEXT",
+	    "open an incident by hand: pandemic, flood-warning, cyber... (operators)" },
+	{ "resolve", 1, 1, text_opts, render_text, "resolve ID -m TEXT",
+	    "resolve an incident (operators)" },
+	{ "maintenance add", 0, 0, window_opts, render_text,
+	    "maintenance add TARGETS TIMES [-m TEXT]",
+	    "a maintenance window (operators): TARGETS --device NAME, --kind KIND, "
+	    "--tag TAG;\n                             TIMES --start TIME (--end TIME "
+	    "| --for DURATION) or --every SPEC --for DURATION" },
+	{ "maintenance list", 0, 0, no_opts, render_windows, "maintenance list",
+	    "maintenance windows, configured and added" },
+	{ "maintenance remove", 1, 1, text_opts, render_text,
+	    "maintenance remove ID [-m TEXT]",
+	    "remove a maintenance window (operators)" },
+	{ "checks", 0, 0, checks_opts, render_checks, "checks [--all]",
+	    "detectors that are not ok (--all: every one)" },
 	{ NULL, 0, 0, NULL, NULL, NULL, NULL },
 };
 
 static int json_out;
+static int opt_all; /* --all was given */
+
+/* An option word: "-" and then a letter or "-" ("-1" and "-" are plain words). */
+static int
+is_option(const char *s)
+{
+	return s[0] == '-' && (s[1] == '-' || isalpha((unsigned char)s[1]));
+}
 
 static void NORETURN
 usage(const char *fmt, ...)
@@ -97,7 +144,10 @@ usage(const char *fmt, ...)
 	fprintf(
 	    stderr, "usage: sonae [-s SOCKET] [--json] COMMAND [ARGS]\n\ncommands:\n");
 	for (c = cmds; c->words != NULL; c++)
-		fprintf(stderr, "  %-26s %s\n", c->usage, c->help);
+		if (strlen(c->usage) <= 26)
+			fprintf(stderr, "  %-26s %s\n", c->usage, c->help);
+		else
+			fprintf(stderr, "  %s\n  %-26s %s\n", c->usage, "", c->help);
 	exit(EXIT_USAGE);
 }
 
@@ -145,6 +195,55 @@ value_text(json_t *v, char *buf, size_t len)
 	return buf;
 }
 
+/* A list of strings as "a, b, c" into buf ("-" if empty or absent). */
+static const char *
+joined(json_t *list, const char *sep, char *buf, size_t len)
+{
+	size_t i, off = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < json_array_size(list) && off < len; i++) {
+		const char *s = json_string_value(json_array_get(list, i));
+		int n = snprintf(buf + off, len - off, "%s%s", off > 0 ? sep : "",
+		    s != NULL ? s : "?");
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+	if (buf[0] == '\0')
+		snprintf(buf, len, "-");
+	return buf;
+}
+
+/* A number of an object, or -1 when it is not there. */
+static long long
+integer(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_integer(v) ? (long long)json_integer_value(v) : -1;
+}
+
+/* The detection lines of status; what the engine does not say is left out. */
+static void
+render_detection(json_t *det)
+{
+	json_t *obs = json_object_get(det, "observer");
+	char buf[512];
+
+	if (integer(det, "open") >= 0) {
+		printf("incidents %lld open", integer(det, "open"));
+		if (integer(det, "acknowledged") >= 0)
+			printf(", %lld acknowledged", integer(det, "acknowledged"));
+		printf("\n");
+	}
+	if (json_is_true(json_object_get(obs, "ok")))
+		printf("observer  ok\n");
+	else if (json_is_false(json_object_get(obs, "ok")))
+		printf("observer  NOT OK: %s\n",
+		    joined(json_object_get(obs, "reasons"), "; ", buf, sizeof(buf)));
+}
+
 static int
 render_status(json_t *o, const char *text)
 {
@@ -173,6 +272,7 @@ render_status(json_t *o, const char *text)
 		printf("audit     %lld entries, head %.12s\n",
 		    (long long)json_integer_value(json_object_get(a, "seq")),
 		    str(a, "head"));
+	render_detection(json_object_get(o, "detection"));
 	p = json_object_get(o, "problems");
 	if (json_array_size(p) == 0) {
 		printf("problems  none\n");
@@ -374,6 +474,220 @@ render_text(json_t *o, const char *text)
 {
 	(void)o;
 	printf("%s\n", text);
+	return EXIT_OK;
+}
+
+static int
+render_incidents(json_t *o, const char *text)
+{
+	json_t *list = json_object_get(o, "incidents");
+	size_t i;
+
+	(void)text;
+	if (json_array_size(list) == 0) {
+		printf("%s\n", opt_all ? "no incidents" : "no open incidents");
+		return EXIT_OK;
+	}
+	printf("%5s %-8s %-12s %-19s %-24s %s\n", "ID", "SEVERITY", "STATE", "OPENED",
+	    "RULE", "TITLE");
+	for (i = 0; i < json_array_size(list); i++) {
+		json_t *e = json_array_get(list, i);
+		printf("%5lld %-8s %-12s %-19s %-24s %s", integer(e, "id"),
+		    str(e, "severity"), str(e, "state"),
+		    when(json_object_get(e, "opened")), str(e, "rule"), str(e, "title"));
+		if (json_is_true(json_object_get(e, "flapping")))
+			printf(" (flapping)");
+		if (json_is_integer(json_object_get(e, "merged_into")))
+			printf(" (merged into %lld)", integer(e, "merged_into"));
+		if (json_is_string(json_object_get(e, "maintenance")))
+			printf(" (maintenance %s)", str(e, "maintenance"));
+		printf("\n");
+	}
+	return EXIT_OK;
+}
+
+static int
+render_incident(json_t *o, const char *text)
+{
+	json_t *ack = json_object_get(o, "acknowledged"),
+	       *res = json_object_get(o, "resolved"),
+	       *lat = json_object_get(o, "latency_us"),
+	       *folded = json_object_get(o, "folded"),
+	       *snap = json_object_get(o, "snapshot"),
+	       *timeline = json_object_get(o, "timeline"), *v;
+	const char *key;
+	char buf[1024];
+	size_t i;
+
+	(void)text;
+	printf("incident     %lld: %s\n", integer(o, "id"), str(o, "title"));
+	printf("rule         %s (%s)\n", str(o, "rule"), str(o, "source"));
+	printf("severity     %s\n", str(o, "severity"));
+	printf("state        %s%s\n", str(o, "state"),
+	    json_is_true(json_object_get(o, "flapping")) ? ", flapping" : "");
+	printf("opened       %s\n", when(json_object_get(o, "opened")));
+	if (json_is_number(lat))
+		printf("detected in  %.3f ms\n", json_number_value(lat) / 1000.0);
+	if (json_is_object(ack)) {
+		printf("acknowledged by %s at %s", str(ack, "by"),
+		    when(json_object_get(ack, "time")));
+		if (strcmp(str(ack, "kind"), "sticky") == 0)
+			printf(", sticky");
+		else if (json_is_string(json_object_get(ack, "expires")))
+			printf(", until %s", when(json_object_get(ack, "expires")));
+		printf(": %s\n", str(ack, "text"));
+	}
+	if (json_is_object(res))
+		printf("resolved     by %s at %s: %s\n", str(res, "by"),
+		    when(json_object_get(res, "time")), str(res, "text"));
+	printf("devices      %s\n",
+	    joined(json_object_get(o, "devices"), ", ", buf, sizeof(buf)));
+	if (json_is_string(json_object_get(o, "playbook")))
+		printf("playbook     %s\n", str(o, "playbook"));
+	if (json_is_string(json_object_get(o, "maintenance")))
+		printf("maintenance  window %s\n", str(o, "maintenance"));
+	if (json_is_integer(json_object_get(o, "merged_into")))
+		printf("merged into  incident %lld\n", integer(o, "merged_into"));
+	if (json_array_size(folded) > 0) {
+		printf("\n%-32s %-9s %-19s %s\n", "DETECTOR", "STATE", "SINCE", "REASON");
+		for (i = 0; i < json_array_size(folded); i++) {
+			json_t *f = json_array_get(folded, i);
+			printf("%-32s %-9s %-19s %s\n", str(f, "detector"),
+			    str(f, "state"), when(json_object_get(f, "since")),
+			    str(f, "reason"));
+		}
+	}
+	if (json_object_size(snap) > 0) {
+		printf("\n%-32s %12s %-6s %-7s %s\n", "METRIC (AT OPENING)", "VALUE",
+		    "UNIT", "QUALITY", "TIME");
+		json_object_foreach(snap, key, v)
+		{
+			const char *unit = json_string_value(json_object_get(v, "unit"));
+			printf("%-32s %12s %-6s %-7s %s\n", key,
+			    value_text(json_object_get(v, "value"), buf, sizeof(buf)),
+			    unit != NULL ? unit : "", str(v, "quality"),
+			    when(json_object_get(v, "time")));
+		}
+	}
+	if (json_array_size(timeline) > 0) {
+		printf("\ntimeline\n");
+		for (i = 0; i < json_array_size(timeline); i++) {
+			json_t *e = json_array_get(timeline, i);
+			printf("  %s  %-16s %-18s %s\n", when(json_object_get(e, "time")),
+			    str(e, "actor"), str(e, "event"),
+			    json_is_string(json_object_get(e, "text")) ? str(e, "text")
+			                                               : "");
+		}
+	}
+	return EXIT_OK;
+}
+
+static int
+render_checks(json_t *o, const char *text)
+{
+	json_t *list = json_object_get(o, "detectors");
+	size_t i, nok = 0, shown = 0;
+
+	(void)text;
+	for (i = 0; i < json_array_size(list); i++) {
+		json_t *e = json_array_get(list, i);
+		char state[48];
+		if (strcmp(str(e, "state"), "ok") == 0) {
+			nok++;
+			if (!opt_all)
+				continue;
+		}
+		if (shown++ == 0)
+			printf("%-32s %-11s %-16s %-19s %7s  %s\n", "DETECTOR", "SOURCE",
+			    "STATE", "SINCE", "ATTEMPT", "REASON");
+		snprintf(state, sizeof(state), "%s%s", str(e, "state"),
+		    json_is_false(json_object_get(e, "hard")) ? " (soft)" : "");
+		printf("%-32s %-11s %-16s %-19s %7lld  %s", str(e, "name"),
+		    str(e, "source"), state, when(json_object_get(e, "since")),
+		    integer(e, "attempt"),
+		    json_is_string(json_object_get(e, "reason")) ? str(e, "reason") : "");
+		if (json_is_true(json_object_get(e, "flapping")))
+			printf(" (flapping, %.0f%%)",
+			    json_number_value(json_object_get(e, "flap_pct")));
+		if (json_is_integer(json_object_get(e, "incident")))
+			printf(" (incident %lld)", integer(e, "incident"));
+		printf("\n");
+	}
+	if (json_array_size(list) == 0)
+		printf("no detectors\n");
+	else if (!opt_all)
+		printf("%s%zu of %zu detectors ok\n", shown > 0 ? "\n" : "", nok,
+		    json_array_size(list));
+	return EXIT_OK;
+}
+
+/* "2026-12-01 22:00:00 to 2026-12-02 02:00:00" or "sun 02:00 for 2h". */
+static const char *
+window_when(json_t *w, char *buf, size_t len)
+{
+	if (strcmp(str(w, "repeat"), "once") == 0)
+		snprintf(buf, len, "%s to %s", when(json_object_get(w, "start")),
+		    when(json_object_get(w, "end")));
+	else
+		snprintf(buf, len, "%s for %s", str(w, "every"), str(w, "for"));
+	return buf;
+}
+
+/* "ups1,kind=ups,tag=server-room" */
+static const char *
+window_targets(json_t *w, char *buf, size_t len)
+{
+	static const char *const keys[] = { "devices", "kinds", "tags" };
+	static const char *const prefix[] = { "", "kind=", "tag=" };
+	size_t i, k, off = 0;
+
+	buf[0] = '\0';
+	for (k = 0; k < 3; k++) {
+		json_t *l = json_object_get(w, keys[k]);
+		for (i = 0; i < json_array_size(l) && off < len; i++) {
+			const char *s = json_string_value(json_array_get(l, i));
+			int n = snprintf(buf + off, len - off, "%s%s%s",
+			    off > 0 ? "," : "", prefix[k], s != NULL ? s : "?");
+			if (n < 0)
+				break;
+			off += (size_t)n;
+		}
+	}
+	return buf;
+}
+
+static int
+render_windows(json_t *o, const char *text)
+{
+	json_t *list = json_object_get(o, "windows");
+	char a[128], b[512];
+	size_t i;
+
+	(void)text;
+	if (json_array_size(list) == 0) {
+		printf("no maintenance windows\n");
+		return EXIT_OK;
+	}
+	printf("%-12s %-6s %-6s %-42s %-24s %-19s %s\n", "ID", "SOURCE", "ACTIVE", "WHEN",
+	    "DEVICES", "NEXT CHANGE", "COMMENT");
+	for (i = 0; i < json_array_size(list); i++) {
+		json_t *w = json_array_get(list, i);
+		const char *comment = json_string_value(json_object_get(w, "comment"));
+		/* Where it comes from: file:line, or who added it. */
+		const char *from = json_string_value(json_object_get(w, "origin"));
+
+		if (from == NULL)
+			from = json_string_value(json_object_get(w, "created_by"));
+		printf("%-12s %-6s %-6s %-42s %-24s %-19s %s", str(w, "id"),
+		    str(w, "source"),
+		    json_is_true(json_object_get(w, "active")) ? "yes" : "no",
+		    window_when(w, a, sizeof(a)), window_targets(w, b, sizeof(b)),
+		    when(json_object_get(w, "next_change")),
+		    comment != NULL ? comment : "");
+		if (from != NULL)
+			printf("%s[%s]", comment != NULL ? " " : "", from);
+		printf("\n");
+	}
 	return EXIT_OK;
 }
 
@@ -583,7 +897,7 @@ main(int argc, char **argv)
 		req[nreq++] = argv[i];
 	/* Positional arguments go first on the wire, then options. */
 	for (i = words; i < argc; i++) {
-		if (strncmp(argv[i], "--", 2) == 0) {
+		if (is_option(argv[i])) {
 			const struct opt *o;
 			for (o = c->opts; o->name != NULL; o++)
 				if (strcmp(o->name, argv[i]) == 0)
@@ -603,7 +917,7 @@ main(int argc, char **argv)
 			json_out = 1;
 			continue;
 		}
-		if (strncmp(argv[i], "--", 2) == 0) {
+		if (is_option(argv[i])) {
 			for (o = c->opts; o->name != NULL; o++)
 				if (strcmp(o->name, argv[i]) == 0)
 					break;
@@ -612,6 +926,12 @@ main(int argc, char **argv)
 				    argv[i], c->usage);
 			if (o->has_arg && i + 1 >= argc)
 				usage("%s needs a value", argv[i]);
+			if (strcmp(o->name, "--all") == 0)
+				opt_all = 1;
+			if (o->local) {
+				i += o->has_arg;
+				continue;
+			}
 			if (nreq + 2 > PROTO_MAX_ARGS)
 				usage("too many arguments");
 			req[nreq++] = argv[i];
