@@ -130,9 +130,10 @@ struct detector {
 	uint64_t folded_into;      /* incident it is folded into, or 0 */
 	int manual;                /* resolved by hand while a problem */
 	int queued;
-	int64_t arrival_ns; /* oldest input change not yet evaluated */
-	int64_t due_mono;   /* next timed step, 0: none */
-	size_t heap_at;     /* index in the timer heap + 1, 0: not in it */
+	int pending, pending_full; /* its incidents to be decided this turn */
+	int64_t arrival_ns;        /* oldest input change not yet evaluated */
+	int64_t due_mono;          /* next timed step, 0: none */
+	size_t heap_at;            /* index in the timer heap + 1, 0: not in it */
 	char reason[256];
 };
 
@@ -174,6 +175,8 @@ struct detect {
 	/* run queue */
 	struct detector **queue;
 	size_t qhead, qlen, qcap;
+	struct detector **pendings;
+	size_t npending;
 	int running;
 	/* timer heap of detectors by due_mono */
 	struct detector **heap;
@@ -1127,6 +1130,25 @@ incident_close(struct detect *e, struct incident *i, const char *actor, const ch
 	    merged_into ? "merged" : "resolved", text);
 	if (merged_into == 0)
 		notify(e, i, "recovery");
+	/* The record of what was folded in: recovered with it, or left standing. */
+	{
+		json_t *f;
+		size_t k;
+		json_array_foreach(i->folded, k, f)
+		{
+			const char *name =
+			    json_string_value(json_object_get(f, "detector"));
+			const char *was = json_string_value(json_object_get(f, "state"));
+			struct detector *t =
+			    name != NULL ? hmap_get(e->byname, name) : NULL;
+			if (was == NULL || strcmp(was, "active") != 0)
+				continue;
+			json_object_set_new(f, "state",
+			    json_string(t != NULL && is_problem(t->st.hard_state)
+			                    ? "left"
+			                    : "recovered"));
+		}
+	}
 	/* What was folded into it stands on its own again. */
 	if (x != NULL) {
 		reconcile_many(e, x->inhibits, x->ninhibits);
@@ -1144,8 +1166,8 @@ folded_set(struct incident *host, struct detector *x, const char *state)
 
 	json_array_foreach(host->folded, k, f)
 	{
-		if (strcmp(json_string_value(json_object_get(f, "detector")), x->name) ==
-		    0) {
+		const char *name = json_string_value(json_object_get(f, "detector"));
+		if (name != NULL && strcmp(name, x->name) == 0) {
 			json_object_set_new(f, "state", json_string(state));
 			json_object_set_new(f, "reason", json_string(x->reason));
 			return;
@@ -1165,6 +1187,9 @@ folded_set(struct incident *host, struct detector *x, const char *state)
 static int64_t
 blocker(struct detect *e, struct detector *x)
 {
+	struct device *xd =
+	    x->source == DS_UNREACHABLE ? daemon_device(e->d, x->device) : NULL;
+	int64_t seen = xd != NULL ? device_state(xd)->last_poll_ms : 0;
 	size_t k;
 	int wait = 0;
 
@@ -1176,6 +1201,9 @@ blocker(struct detect *e, struct detector *x)
 			return (int64_t)s->folded_into;
 		if (is_problem(s->st.hard_state) && !s->manual)
 			wait = 1;
+		/* A loss seen before the inhibitor recovered is not news yet. */
+		if (xd != NULL && s->st.started && s->st.since_ms > seen)
+			wait = 1;
 	}
 	for (k = 0; k < x->nparents; k++) {
 		struct detector *p = x->parents[k];
@@ -1184,8 +1212,15 @@ blocker(struct detect *e, struct detector *x)
 			return (int64_t)p->incident->id;
 		if (p->folded_into != 0)
 			return (int64_t)p->folded_into;
-		if (pd != NULL && device_state(pd)->contact != CONTACT_OK)
-			wait = 1; /* in doubt: it may be the parent that failed */
+		if (pd == NULL)
+			continue;
+		/*
+		 * In doubt: the parent is failing (it may be what failed), or it
+		 * came back after this device's last poll, which is due again.
+		 */
+		if (device_state(pd)->contact != CONTACT_OK ||
+		    (xd != NULL && device_state(pd)->since_ms > seen))
+			wait = 1;
 	}
 	return wait ? -1 : 0;
 }
@@ -1200,6 +1235,10 @@ reconcile(struct detect *e, struct detector *x)
 
 	if (x->manual && x->st.hard_state == CHECK_OK)
 		x->manual = 0;
+	/* The incident it was folded into is over: it stands alone again. */
+	if (x->folded_into != 0 &&
+	    ((host = incident_find(e, x->folded_into)) == NULL || host->resolved_ms != 0))
+		x->folded_into = 0;
 	want =
 	    !x->manual && (is_problem(x->st.hard_state) ||
 	                      ((x->incident != NULL || x->folded_into != 0) &&
@@ -1280,6 +1319,18 @@ reconcile_many(struct detect *e, struct detector **v, size_t n)
 /* Stepping. */
 
 static void
+pending(struct detect *e, struct detector *x, int full)
+{
+	if (x->pending) {
+		x->pending_full |= full;
+		return;
+	}
+	x->pending = 1;
+	x->pending_full = full;
+	push((void ***)&e->pendings, &e->npending, x);
+}
+
+static void
 step(struct detect *e, struct detector *x, int64_t now)
 {
 	struct check_step out;
@@ -1329,15 +1380,17 @@ step(struct detect *e, struct detector *x, int64_t now)
 		if (out.flap_started || out.flap_stopped || out.hard_change)
 			mark_durable(e);
 	}
+	/*
+	 * Incidents are decided once every queued detector has stepped, so
+	 * that causes found in the same turn (the gateway lost, the observer
+	 * impaired) are known before their effects are placed.
+	 */
 	if (out.hard_change || out.flap_stopped || !prev_started ||
-	    prev_flapping != x->st.flapping) {
-		reconcile(e, x);
-		/* Those waiting for x to open its incident, when it will not. */
-		if (x->incident == NULL && x->folded_into == 0) {
-			reconcile_many(e, x->inhibits, x->ninhibits);
-			reconcile_many(e, x->children, x->nchildren);
-		}
-	}
+	    prev_flapping != x->st.flapping)
+		pending(e, x, 1);
+	else if (is_problem(x->st.hard_state) && x->incident == NULL &&
+	         x->folded_into == 0 && !x->manual)
+		pending(e, x, 0); /* it was waiting: decide again */
 	if (out.flap_stopped && x->incident != NULL && x->incident->held)
 		notify(e, x->incident, "problem");
 	/* Rules that read active(x). */
@@ -1347,7 +1400,8 @@ step(struct detect *e, struct detector *x, int64_t now)
 		for (k = 0; k < x->ndependents; k++)
 			enqueue(e, x->dependents[k], x->arrival_ns);
 	}
-	x->arrival_ns = 0;
+	if (!x->pending)
+		x->arrival_ns = 0;
 }
 
 static void
@@ -1360,10 +1414,28 @@ detect_run(struct detect *e)
 		return;
 	e->running = 1;
 	now = time_now_ms();
-	while ((x = dequeue(e)) != NULL) {
-		t0 = mono_ns();
-		step(e, x, now);
-		e->eval_ns_total += mono_ns() - t0;
+	for (;;) {
+		size_t k;
+		while ((x = dequeue(e)) != NULL) {
+			t0 = mono_ns();
+			step(e, x, now);
+			e->eval_ns_total += mono_ns() - t0;
+		}
+		if (e->npending == 0)
+			break;
+		for (k = 0; k < e->npending; k++) {
+			x = e->pendings[k];
+			x->pending = 0;
+			reconcile(e, x);
+			x->arrival_ns = 0;
+			/* Those waiting for x to open its incident, when it will not. */
+			if (x->pending_full && x->incident == NULL &&
+			    x->folded_into == 0) {
+				reconcile_many(e, x->inhibits, x->ninhibits);
+				reconcile_many(e, x->children, x->nchildren);
+			}
+		}
+		e->npending = 0;
 	}
 	e->running = 0;
 }
@@ -1687,6 +1759,7 @@ detect_configure(struct detect *e, const struct conf *conf)
 	while (e->nheap > 0)
 		heap_remove(e, e->heap[0]);
 	e->qlen = 0;
+	e->npending = 0;
 
 	for (i = 0; i < conf->rules.n; i++) {
 		const struct rule_conf *rc = conf_rule(conf, i);
@@ -1963,6 +2036,7 @@ detect_free(struct detect *e)
 	hmap_free(e->byname);
 	detect_clear(e);
 	free(e->queue);
+	free(e->pendings);
 	free(e->heap);
 	while ((i = TAILQ_FIRST(&e->incidents)) != NULL) {
 		TAILQ_REMOVE(&e->incidents, i, entry);
@@ -2196,10 +2270,20 @@ detect_status_json(struct detect *e)
 		problems += e->dets[k]->st.state != CHECK_OK;
 	if (e->observer == NULL)
 		obs = json_null();
-	else
-		obs = json_pack("{s:b, s:s}", "ok", e->observer->st.state == CHECK_OK,
-		    "reason",
-		    e->observer->st.state == CHECK_OK ? "" : e->observer->reason);
+	else {
+		json_t *reasons = json_array();
+		const char *r = e->observer->reason, *sep;
+		while (e->observer->st.state != CHECK_OK && *r != '\0') {
+			sep = strstr(r, "; ");
+			json_array_append_new(reasons,
+			    json_stringn(r, sep != NULL ? (size_t)(sep - r) : strlen(r)));
+			if (sep == NULL)
+				break;
+			r = sep + 2;
+		}
+		obs = json_pack("{s:b, s:o}", "ok", e->observer->st.state == CHECK_OK,
+		    "reasons", reasons);
+	}
 	return json_pack("{s:{s:i, s:i, s:i, s:i}, s:o, s:{s:I, s:I, s:I, s:I, s:I, "
 	                 "s:f}, s:i}",
 	    "incidents", "open", open, "acknowledged", acked, "warning", warn, "critical",
@@ -2277,7 +2361,7 @@ detect_declare(struct detect *e, const char *kind, enum check_state sev,
 	snprintf(rule, sizeof(rule), "declared:%s", kind);
 	snprintf(title, sizeof(title), "%s: %s", kind, text);
 	i = incident_new(e, rule, DS_DECLARED, sev, title);
-	timeline(i, actor, "declared", "%s (%s): %s", kind, check_state_name(sev), text);
+	timeline(i, actor, "declared", "%s", text);
 	journal(e, actor, "incident.declare", i,
 	    json_pack("{s:s, s:s, s:s}", "kind", kind, "severity", check_state_name(sev),
 	        "text", text));

@@ -224,19 +224,24 @@ integer(json_t *o, const char *key)
 	return json_is_integer(v) ? (long long)json_integer_value(v) : -1;
 }
 
-/* The detection lines of status; what the engine does not say is left out. */
+/* The detection lines of status. */
 static void
 render_detection(json_t *det)
 {
+	json_t *inc = json_object_get(det, "incidents");
 	json_t *obs = json_object_get(det, "observer");
+	json_t *dets = json_object_get(det, "detectors");
 	char buf[512];
 
-	if (integer(det, "open") >= 0) {
-		printf("incidents %lld open", integer(det, "open"));
-		if (integer(det, "acknowledged") >= 0)
-			printf(", %lld acknowledged", integer(det, "acknowledged"));
-		printf("\n");
-	}
+	if (json_is_object(inc))
+		printf("incidents %lld open (%lld critical, %lld warning), %lld "
+		       "acknowledged\n",
+		    integer(inc, "open"), integer(inc, "critical"),
+		    integer(inc, "warning"), integer(inc, "acknowledged"));
+	if (json_is_object(dets))
+		printf("detectors %lld, %lld not ok; %lld maintenance windows\n",
+		    integer(dets, "total"), integer(dets, "not_ok"),
+		    integer(det, "windows"));
 	if (json_is_true(json_object_get(obs, "ok")))
 		printf("observer  ok\n");
 	else if (json_is_false(json_object_get(obs, "ok")))

@@ -301,6 +301,10 @@ class Site:
         self.control = {"socket": self.sock}
         self.store = {}
         self.devices = []
+        self.rules = []
+        self.checks = []
+        self.maintenance = []
+        self.observer = None
         self.proc = None
         self.logs = []      # one stderr file per start
         self.env = None
@@ -353,6 +357,11 @@ class Site:
             parts.append("store: " + cfg_value(self.store) + ";")
         if self.devices:
             parts.append("devices = " + cfg_value(self.devices) + ";")
+        for key in ("rules", "checks", "maintenance"):
+            if getattr(self, key):
+                parts.append(key + " = " + cfg_value(getattr(self, key)) + ";")
+        if self.observer is not None:
+            parts.append("observer: " + cfg_value(self.observer) + ";")
         return "\n".join(parts) + "\n"
 
     def write_config(self, text=None):
@@ -466,6 +475,23 @@ class Site:
             raise AssertionError("sonae %s: exit %d: %s" % (" ".join(map(str, args)), r.rc,
                                                            r.err.strip()))
         return r.json
+
+    def incidents(self, all=False):
+        """`sonae --json incidents [--all]`: the list."""
+        return self.ok("incidents", *(["--all"] if all else []))["incidents"]
+
+    def incident(self, rule=None, id=None):
+        """The open incident of rule (or incident id) in full, or None."""
+        if id is None:
+            ids = [i["id"] for i in self.incidents() if i["rule"] == rule]
+            if not ids:
+                return None
+            id = ids[0]
+        return self.ok("incident", str(id))
+
+    def detectors(self):
+        """`sonae --json checks --all`: every detector by name."""
+        return {x["name"]: x for x in self.ok("checks", "--all")["detectors"]}
 
     def status(self):
         return self.ok("status")
