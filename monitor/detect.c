@@ -142,7 +142,8 @@ struct refcache {
 	char *key;
 	struct series *s;
 	uint64_t gen;
-	const char *unit; /* the unit scale was computed for */
+	struct series *scaled; /* the series and unit scale was computed for */
+	const char *unit;
 	enum expr_unit eu;
 	double scale;
 };
@@ -425,12 +426,13 @@ sample_from_series(struct series *s, struct refcache *rc, struct expr_sample *ou
 		out->reason = "not read yet";
 		return;
 	}
-	if (rc != NULL && rc->unit == unit && rc->s == s) {
+	if (rc != NULL && rc->scaled == s && rc->unit == unit) {
 		eu = rc->eu;
 		scale = rc->scale;
 	} else {
 		eu = expr_unit_from_name(unit, &scale);
 		if (rc != NULL) {
+			rc->scaled = s;
 			rc->unit = unit;
 			rc->eu = eu;
 			rc->scale = scale;
@@ -1830,6 +1832,7 @@ detect_configure(struct detect *e, const struct conf *conf)
 	}
 	free(old);
 	hmap_free(oldnames);
+	store_set_watch(daemon_store(e->d), on_update, e);
 	store_reset_watch(daemon_store(e->d));
 	/* Look at everything once with the new rules. */
 	for (i = 0; i < e->ndets; i++)

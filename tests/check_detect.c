@@ -132,8 +132,11 @@ static void
 contact(const char *dev, enum contact c)
 {
 	struct device_state *st = device_state(daemon_device(d, dev));
+	static int64_t clock_ms;
 
-	st->last_poll_ms = time_now_ms();
+	/* Every poll later than the one before, as on a real clock that ticks. */
+	clock_ms = time_now_ms() > clock_ms ? time_now_ms() : clock_ms + 1;
+	st->last_poll_ms = clock_ms;
 	if (st->contact != c)
 		st->since_ms = st->last_poll_ms;
 	st->contact = c;
@@ -271,6 +274,19 @@ START_TEST(unknown_keeps_the_incident_open)
 	ck_assert_int_eq(events(i, "unknown"), 1);
 	contact("ups1", CONTACT_OK);
 	put_bool("ups1", "on_battery", 0);
+	ck_assert_uint_eq(nopen(), 0);
+}
+END_TEST
+
+START_TEST(numbers_without_a_unit)
+{
+	/* A metric without a unit is a bare number, read at its value each time. */
+	site("rules = ( { name = \"overload\"; when = \"ups1.load > 80\"; } );\n");
+	put_num("ups1", "load", 50, NULL);
+	ck_assert_uint_eq(nopen(), 0);
+	put_num("ups1", "load", 85, NULL);
+	ck_assert_uint_eq(nopen(), 1);
+	put_num("ups1", "load", 79, NULL);
 	ck_assert_uint_eq(nopen(), 0);
 }
 END_TEST
@@ -732,6 +748,7 @@ suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, rule_opens_and_resolves);
 	tcase_add_test(tc, unknown_keeps_the_incident_open);
+	tcase_add_test(tc, numbers_without_a_unit);
 	tcase_add_test(tc, recover_is_hysteresis);
 	tcase_add_test(tc, power_failure_inhibits_link_down);
 	tcase_add_test(tc, inhibitor_merges_an_earlier_incident);
