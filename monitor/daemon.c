@@ -36,6 +36,7 @@ struct daemon {
 	size_t ndevs;
 	struct hmap *byname;
 	struct event *housekeeping;
+	struct event *syncer; /* the journal's group commit, end of loop turn */
 	int dirty;
 	int64_t saved_mono;
 	int64_t started_ms;
@@ -50,6 +51,16 @@ daemon_device_changed(struct device *dev, void *arg)
 
 	daemon_dirty(d);
 	detect_device_changed(d->detect, dev);
+}
+
+static void
+daemon_sync_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)fd;
+	(void)ev;
+	audit_sync(d->audit);
 }
 
 static struct device *
@@ -81,6 +92,7 @@ daemon_new(struct event_base *base, struct conf *conf, const char *conf_path)
 		d->devs[i] = daemon_add_device(d, conf_device(conf, i));
 		hmap_put(d->byname, conf_device(conf, i)->name, d->devs[i]);
 	}
+	d->syncer = event_new(base, -1, 0, daemon_sync_cb, d);
 	d->detect = detect_new(base, d);
 	detect_configure(d->detect, conf);
 	return d;
@@ -228,6 +240,8 @@ daemon_free(struct daemon *d)
 	detect_free(d->detect);
 	if (d->housekeeping != NULL)
 		event_free(d->housekeeping);
+	if (d->syncer != NULL)
+		event_free(d->syncer);
 	for (i = 0; i < d->ndevs; i++)
 		device_free(d->devs[i]);
 	free(d->devs);
@@ -396,6 +410,8 @@ daemon_journal(struct daemon *d, const char *actor, const char *action, json_t *
 	}
 	if (audit_append(d->audit, actor, action, detail) == -1)
 		return -1;
+	if (d->syncer != NULL)
+		event_active(d->syncer, 0, 0);
 	daemon_dirty(d);
 	return 0;
 }

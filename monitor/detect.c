@@ -94,6 +94,7 @@ struct incident {
 	int held_recovery;    /* the recovery of a notified problem, held back */
 	char *window;         /* the window holding it back now, or NULL */
 	struct detector *det; /* open and from a detector: it */
+	char *cache;          /* resolved: its detect.json text, or NULL */
 	TAILQ_ENTRY(incident) entry;
 };
 TAILQ_HEAD(incident_list, incident);
@@ -142,6 +143,8 @@ struct refcache {
 	char *key;
 	struct series *s;
 	uint64_t gen;
+	struct series **ms; /* relative refs: the series of each member */
+	size_t nms;
 	struct series *scaled; /* the series and unit scale was computed for */
 	const char *unit;
 	enum expr_unit eu;
@@ -165,6 +168,7 @@ struct detect {
 	struct detector **dets;
 	size_t ndets;
 	struct hmap *byname;   /* name -> detector */
+	struct hmap *unreach;  /* device name -> its unreachable detector */
 	struct hmap *index;    /* "dev.metric" -> struct deps */
 	struct hmap *rolerefs; /* metric -> struct deps (rules over role selections) */
 	struct deps none;      /* the watch of a series nobody reads */
@@ -461,12 +465,15 @@ sample_from_series(struct series *s, struct refcache *rc, struct expr_sample *ou
 static struct series *
 ref_series(struct detect *e, const struct expr_ref *ref, const struct expr_member *m)
 {
+	static char missing;
+	struct series *const MISSING = (struct series *)&missing, *s;
+	struct refcache *rc;
+	size_t idx;
 	char key[256];
 
 	if (ref->device != NULL) {
-		struct refcache *rc = ref->bound;
 		uint64_t gen = store_generation(daemon_store(e->d));
-		if (rc == NULL)
+		if ((rc = ref->bound) == NULL)
 			return store_lookup(daemon_store(e->d), ref->key);
 		if (rc->gen != gen || rc->s == NULL) {
 			rc->s = store_lookup(daemon_store(e->d), rc->key);
@@ -476,6 +483,26 @@ ref_series(struct detect *e, const struct expr_ref *ref, const struct expr_membe
 	}
 	if (m == NULL)
 		return NULL;
+	/* A member's series, cached by its place in the selection. */
+	if ((rc = ref->bound) != NULL && (idx = (size_t)(uintptr_t)m->handle) > 0) {
+		uint64_t gen = store_generation(daemon_store(e->d));
+		if (rc->gen != gen) {
+			memset(rc->ms, 0, rc->nms * sizeof(*rc->ms));
+			rc->gen = gen;
+		}
+		if (idx > rc->nms) {
+			rc->ms = xreallocarray(rc->ms, idx, sizeof(*rc->ms));
+			memset(rc->ms + rc->nms, 0, (idx - rc->nms) * sizeof(*rc->ms));
+			rc->nms = idx;
+		}
+		if (rc->ms[idx - 1] == NULL) {
+			snprintf(key, sizeof(key), "%s.%s%s", m->device,
+			    m->prefix ? m->prefix : "", ref->metric);
+			s = store_lookup(daemon_store(e->d), key);
+			rc->ms[idx - 1] = s != NULL ? s : MISSING;
+		}
+		return rc->ms[idx - 1] != MISSING ? rc->ms[idx - 1] : NULL;
+	}
 	snprintf(key, sizeof(key), "%s.%s%s", m->device, m->prefix ? m->prefix : "",
 	    ref->metric);
 	return store_lookup(daemon_store(e->d), key);
@@ -494,7 +521,7 @@ r_lookup(void *arg, const struct expr_ref *ref, const struct expr_member *m,
 		out->reason = "no such metric (not read yet)";
 		return -1;
 	}
-	sample_from_series(s, ref->device != NULL ? ref->bound : NULL, out);
+	sample_from_series(s, ref->bound, out);
 	return out->type == EXPR_UNKNOWN ? -1 : 0;
 }
 
@@ -550,7 +577,9 @@ selcache_fill(struct detect *e, struct selcache *sc)
 				    xreallocarray(sc->owned, sc->cap, sizeof(char *));
 			}
 			sc->owned[sc->n] = NULL;
-			sc->v[sc->n++] = (struct expr_member){ c->name, "", NULL };
+			sc->v[sc->n] = (struct expr_member){ c->name, "",
+				(void *)(uintptr_t)(sc->n + 1) };
+			sc->n++;
 			continue;
 		}
 		/* Links: the device's "<link>_role" text metrics. */
@@ -574,8 +603,8 @@ selcache_fill(struct detect *e, struct selcache *sc)
 				    xreallocarray(sc->owned, sc->cap, sizeof(char *));
 			}
 			sc->owned[sc->n] = xstrndup(n, l - 4); /* "uplink_" */
-			sc->v[sc->n] =
-			    (struct expr_member){ c->name, sc->owned[sc->n], NULL };
+			sc->v[sc->n] = (struct expr_member){ c->name, sc->owned[sc->n],
+				(void *)(uintptr_t)(sc->n + 1) };
 			sc->n++;
 		}
 	}
@@ -796,7 +825,16 @@ incident_free(struct incident *i)
 	json_decref(i->snapshot);
 	json_decref(i->timeline);
 	json_decref(i->folded);
+	free(i->cache);
 	free(i);
+}
+
+/* The incident changed: its saved text is out of date. */
+static void
+incident_touch(struct incident *i)
+{
+	free(i->cache);
+	i->cache = NULL;
 }
 
 /* Add an entry to the timeline (capped: the journal keeps everything). */
@@ -813,6 +851,7 @@ timeline(struct incident *i, const char *actor, const char *event, const char *f
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+	incident_touch(i);
 	if (json_array_size(i->timeline) >= TIMELINE_MAX)
 		json_array_remove(i->timeline, 1);
 	json_array_append_new(
@@ -1593,6 +1632,12 @@ bind_expr(struct detect *e, struct detector *x, struct expr *ex)
 			strings_add(&x->devices, r->device);
 			continue;
 		}
+		{
+			struct refcache *rc = xcalloc(1, sizeof(*rc));
+			rc->gen = (uint64_t)-1;
+			expr_ref_bind(ex, i, rc);
+			push((void ***)&e->refs, &e->nrefs, rc);
+		}
 		if (((struct selcache *)r->select->bound)->role) {
 			deps_add(deps_get(e->rolerefs, r->metric), x);
 			continue;
@@ -1615,6 +1660,7 @@ detect_clear(struct detect *e)
 
 	for (i = 0; i < e->nrefs; i++) {
 		free(e->refs[i]->key);
+		free(e->refs[i]->ms);
 		free(e->refs[i]);
 	}
 	free(e->refs);
@@ -1754,6 +1800,8 @@ detect_configure(struct detect *e, const struct conf *conf)
 	e->dets = NULL;
 	e->ndets = 0;
 	e->byname = hmap_new();
+	hmap_free(e->unreach);
+	e->unreach = hmap_new();
 	e->observer = NULL;
 	detect_clear(e);
 	e->index = hmap_new();
@@ -1797,6 +1845,7 @@ detect_configure(struct detect *e, const struct conf *conf)
 		snprintf(name, sizeof(name), UNREACHABLE_PFX "%s", c->name);
 		x = detector_new(e, name, DS_UNREACHABLE);
 		x->device = xstrdup(c->name);
+		hmap_put(e->unreach, x->device, x);
 		strings_add(&x->devices, c->name);
 	}
 	if (conf->observer.on) {
@@ -1931,6 +1980,7 @@ windows_changed(struct detect *e, int64_t now)
 			    json_pack("{s:s}", "what", "recovery"));
 		}
 		i->held = i->held_recovery = 0;
+		incident_touch(i);
 	}
 }
 
@@ -2037,6 +2087,7 @@ detect_free(struct detect *e)
 		detector_free(e->dets[k]);
 	free(e->dets);
 	hmap_free(e->byname);
+	hmap_free(e->unreach);
 	detect_clear(e);
 	free(e->queue);
 	free(e->pendings);
@@ -2058,15 +2109,13 @@ detect_free(struct detect *e)
 void
 detect_device_changed(struct detect *e, struct device *dev)
 {
-	char name[128];
 	struct detector *x;
 	const char *dn = device_name(dev);
 
 	if (e->observer != NULL && e->conf->observer.gateway != NULL &&
 	    strcmp(dn, e->conf->observer.gateway) == 0)
 		enqueue(e, e->observer, mono_ns());
-	snprintf(name, sizeof(name), UNREACHABLE_PFX "%s", dn);
-	if ((x = hmap_get(e->byname, name)) != NULL) {
+	if ((x = hmap_get(e->unreach, dn)) != NULL) {
 		enqueue(e, x, mono_ns());
 		detect_run(e);
 		/* Children waiting on this device's contact decide now. */
@@ -2498,7 +2547,7 @@ int
 detect_save(struct detect *e, char *err, size_t errlen)
 {
 	struct atomic_file af;
-	json_t *root, *dets, *incs, *wins;
+	json_t *root, *dets, *wins;
 	struct incident *i;
 	char *path;
 	size_t k;
@@ -2520,28 +2569,52 @@ detect_save(struct detect *e, char *err, size_t errlen)
 		    "detail", x->reason);
 		json_object_set_new(dets, x->name, o);
 	}
-	incs = json_array();
-	TAILQ_FOREACH(i, &e->incidents, entry)
-	json_array_append_new(incs, incident_state_json(i));
 	wins = json_array();
 	for (k = 0; k < e->nwindows; k++)
 		json_array_append_new(wins, window_to_json(e->windows[k]));
-	root = json_pack("{s:i, s:I, s:I, s:I, s:o, s:o, s:o}", "version", DETECT_VERSION,
+	root = json_pack("{s:i, s:I, s:I, s:I, s:o, s:o}", "version", DETECT_VERSION,
 	    "saved_ms", (json_int_t)time_now_ms(), "next_id", (json_int_t)e->next_id,
-	    "next_window", (json_int_t)e->next_window, "detectors", dets, "incidents",
-	    incs, "windows", wins);
+	    "next_window", (json_int_t)e->next_window, "detectors", dets, "windows",
+	    wins);
 	xasprintf(&path, "%s/%s", e->conf->daemon.state_dir, DETECT_FILE);
 	rc = atomic_open(&af, path, err, errlen);
 	free(path);
+	/*
+	 * The head without its closing brace, then "incidents":[...]}.  A
+	 * resolved incident rarely changes again: its text is kept from the
+	 * save before (incident_touch() drops it), so a save costs what the
+	 * open incidents and the detectors cost, not the 500 kept resolved.
+	 */
+	if (rc == 0 && (json_dumpf(root, af.f, JSON_COMPACT) == -1 ||
+	                   fseek(af.f, -1, SEEK_CUR) == -1)) {
+		snprintf(err, errlen, "cannot encode the detection state");
+		atomic_abort(&af);
+		rc = -1;
+	}
 	if (rc == 0) {
-		if (json_dumpf(root, af.f, JSON_COMPACT) == -1) {
-			snprintf(err, errlen, "cannot encode the detection state");
-			atomic_abort(&af);
-			rc = -1;
-		} else {
-			fputc('\n', af.f);
-			rc = atomic_commit(&af, err, errlen);
+		int first = 1;
+		fputs(",\"incidents\":[", af.f);
+		TAILQ_FOREACH(i, &e->incidents, entry)
+		{
+			char *text = i->cache;
+			if (text == NULL) {
+				json_t *o = incident_state_json(i);
+				text = json_dumps(o, JSON_COMPACT);
+				json_decref(o);
+				if (i->resolved_ms != 0)
+					i->cache = text;
+			}
+			if (text != NULL) {
+				if (!first)
+					fputc(',', af.f);
+				fputs(text, af.f);
+				first = 0;
+			}
+			if (text != i->cache)
+				free(text);
 		}
+		fputs("]}\n", af.f);
+		rc = atomic_commit(&af, err, errlen);
 	}
 	json_decref(root);
 	if (rc == 0) {

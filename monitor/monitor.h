@@ -690,6 +690,7 @@ struct audit_problem {
 struct audit *audit_open(const char *, char *, size_t);
 void audit_close(struct audit *);
 int audit_append(struct audit *, const char *, const char *, json_t *);
+int audit_sync(struct audit *);
 uint64_t audit_seq(const struct audit *);
 const char *audit_head(const struct audit *);
 int audit_verify(

@@ -970,7 +970,7 @@ verbs_dispatch(struct daemon *d, const struct ctl_peer *peer, int argc, char **a
 {
 	const struct verb *v;
 	struct verb_req q = { d, peer, 0, NULL, r, NULL };
-	int words = 0;
+	int words = 0, rc;
 
 	memset(r, 0, sizeof(*r));
 	for (v = verbs; v->name != NULL; v++)
@@ -989,5 +989,9 @@ verbs_dispatch(struct daemon *d, const struct ctl_peer *peer, int argc, char **a
 		return verb_fail(&q, ST_DENIED,
 		    "%s: only operators may do this (you are %s)", v->name, peer->actor);
 	}
-	return v->fn(&q);
+	rc = v->fn(&q);
+	/* What an operator changed is durable before the answer says so. */
+	if (v->flags & V_OPERATOR)
+		audit_sync(daemon_audit(d));
+	return rc;
 }
