@@ -487,7 +487,8 @@ ref_series(struct detect *e, const struct expr_ref *ref, const struct expr_membe
 	if ((rc = ref->bound) != NULL && (idx = (size_t)(uintptr_t)m->handle) > 0) {
 		uint64_t gen = store_generation(daemon_store(e->d));
 		if (rc->gen != gen) {
-			memset(rc->ms, 0, rc->nms * sizeof(*rc->ms));
+			if (rc->nms > 0)
+				memset(rc->ms, 0, rc->nms * sizeof(*rc->ms));
 			rc->gen = gen;
 		}
 		if (idx > rc->nms) {
@@ -2743,6 +2744,12 @@ detect_restore(struct detect *e, char *err, size_t errlen)
 	char *path, why[256];
 	size_t k;
 
+	/*
+	 * The readings restored from the snapshot before this (stale until
+	 * their devices answer) are not news: nothing steps on them.
+	 */
+	while (dequeue(e) != NULL)
+		;
 	xasprintf(&path, "%s/%s", e->conf->daemon.state_dir, DETECT_FILE);
 	if ((root = json_load_file(path, 0, &jerr)) == NULL) {
 		int rc = 0;

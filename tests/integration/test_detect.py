@@ -205,6 +205,8 @@ class Durability(unittest.TestCase):
         wait_until(lambda: site.detectors()["power-outage"]["since"] != "-",
                    what="evaluated again")
         self.assertEqual(len(site.incidents(all=True)), 2)
+        # The readings restored as stale were not taken for news.
+        self.assertNotIn("unknown", events(site.incident(id=power["id"])))
 
         site.signal(signal.SIGHUP)
         wait_until(lambda: site.status()["last_reload"] is not None, what="reloaded")
