@@ -153,9 +153,13 @@ def speed_up(conf, name):
     block = text[start:m.start()]
     n = {}
     for key in FAST:
-        block, n[key] = re.subn(r'\b%s = [^;]*;[^\n]*\n' % key, "", block)
+        # A key's own line only: the comments above ups1's timing name
+        # stale_after too, and a match must not run on into the next line.
+        block, n[key] = re.subn(r'(?m)^[ \t]*%s = [^;\n]*;[^\n]*\n' % key, "", block)
     assert n["interval"] == 1 and n["timeout"] == 1, "%s: timing of %s not found" % (conf,
                                                                                      name)
+    assert all(v <= 1 for v in n.values()), "%s: %s's timing twice: %r" % (conf, name, n)
+    assert block.rsplit("\n", 1)[-1].strip() == "", "%s: FAST would not start a line" % conf
     fast = " ".join("%s = %s;" % (k, cfg_value(v)) for k, v in FAST.items())
     text = text[:start] + block + fast + "\n\t\t" + text[m.start():]
     with open(conf, "w") as f:
