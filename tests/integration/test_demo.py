@@ -668,6 +668,14 @@ class DemoScript(unittest.TestCase):
                          r"received +1: " % self.ports[2])
         self.assertRegex(out, r"(?m)^last +ups-on-battery from 127\.0\.0\.1:")
         self.assertRegex(out, r"(?m)^\$ sonae audit verify\n.*audit\.jsonl: ok, ")
+        # Where to look at the incidents, and the first of them: 5 s on
+        # battery from the story's 20 s open the power outage's.
+        self.assertIn("incidents in another terminal: %s -s %s incidents | incident ID | "
+                      "checks\n" % (os.path.join(os.path.dirname(SONAE), "sonae"),
+                                     os.path.join(self.folder, "sonae.sock")), out)
+        self.assertRegex(out, r"(?m)^\$ sonae incidents\nno open incidents\n")
+        self.assertRegex(out, r"(?m)^\$ sonae incidents --all\n +ID SEVERITY .*\n"
+                         r" +1 critical +open +\S+ \S+ power-outage +Mains power failed")
         self.assertNotIn("snmpset", out)   # no failed SET reported by the story
         self.assertNotIn("snmptrap", out)  # nor a failed trap
         self.assertNotIn("Modbus write", out)  # nor a failed Modbus write
