@@ -11,7 +11,10 @@
 # 10K) are Modbus devices, units 1 and 3 behind one simulated Modbus TCP
 # gateway (scripts/demo-sensors.py, pymodbus, on 127.0.0.1); the story writes
 # the room heating up and a leak into its registers on the same timeline.
-# The screen shows what an operator sees through `sonae`.
+# The screen shows what an operator sees through `sonae`, and the incidents
+# the rules and checks of etc/demo/sonae.conf open: one for the power
+# failure, with the LGWAN uplink and the silent UPS card folded into it; the
+# low battery, the leak and the heat each their own.
 #
 # usage: scripts/demo.sh [SECONDS]   (default 130: one full story cycle)
 #
@@ -198,11 +201,16 @@ start=$(date +%s)
 while [ $(($(date +%s) - start)) -lt "$seconds" ]; do
 	[ -t 1 ] && printf '\033[H\033[2J'
 	echo "== sonae demo: t+$(($(date +%s) - start))s of ${seconds}s (Ctrl-C stops) =="
+	echo "incidents in another terminal: $bin/sonae -s $site/sonae.sock" \
+		"incidents | incident ID | checks"
 	echo "story (over SNMP and Modbus, $site/story.log):"
 	tail -n 4 "$site/story.log" | sed 's/^/  /'
 	echo
 	echo "\$ sonae status"
 	sonae status
+	echo
+	echo "\$ sonae incidents"
+	sonae incidents
 	echo
 	echo "\$ sonae devices"
 	sonae devices
@@ -221,6 +229,9 @@ while [ $(($(date +%s) - start)) -lt "$seconds" ]; do
 	sleep 3
 done
 
+echo "\$ sonae incidents --all"
+sonae incidents --all
+echo
 echo "\$ sonae traps"
 sonae traps
 echo

@@ -10,9 +10,12 @@ configuration, and so does the trap receiver.  The first test keeps the
 shipped timing (ups1 polled every 15 s) and shows a trap bringing mains
 failing at once; the second polls the SNMP agents fast and tells the story
 itself, over SNMP (snmpset through snmpsim's write cache) and over Modbus
-(the registers scripts/demo-story.py writes, written the way it does); the
-third runs scripts/demo.sh briefly, the way a person would, and a fourth
-stops it with SIGINT.
+(the registers scripts/demo-story.py writes, written the way it does), and
+follows the incidents the demo's rules and checks open: one for the power
+failure, with the LGWAN uplink and the silent UPS card folded into it, and
+the battery, the leak and the heat each their own; the third runs
+scripts/demo.sh briefly, the way a person would, and a fourth stops it with
+SIGINT.
 """
 import datetime
 import importlib.util
@@ -153,9 +156,13 @@ def speed_up(conf, name):
     block = text[start:m.start()]
     n = {}
     for key in FAST:
-        block, n[key] = re.subn(r'\b%s = [^;]*;[^\n]*\n' % key, "", block)
+        # A key's own line only: the comments above ups1's timing name
+        # stale_after too, and a match must not run on into the next line.
+        block, n[key] = re.subn(r'(?m)^[ \t]*%s = [^;\n]*;[^\n]*\n' % key, "", block)
     assert n["interval"] == 1 and n["timeout"] == 1, "%s: timing of %s not found" % (conf,
                                                                                      name)
+    assert all(v <= 1 for v in n.values()), "%s: %s's timing twice: %r" % (conf, name, n)
+    assert block.rsplit("\n", 1)[-1].strip() == "", "%s: FAST would not start a line" % conf
     fast = " ".join("%s = %s;" % (k, cfg_value(v)) for k, v in FAST.items())
     text = text[:start] + block + fast + "\n\t\t" + text[m.start():]
     with open(conf, "w") as f:
@@ -339,10 +346,48 @@ class Demo(unittest.TestCase):
             self.assertIsNotNone(m, r.out)
             return m.group(1).strip()
 
+        listed = []   # every list of open incidents sonae showed, in order
+
+        def open_incidents():
+            incs = site.incidents()
+            listed.append(incs)
+            return incs
+
+        def incident(rule, cond=lambda i: True, what=None):
+            """The open incident of rule in full, once cond holds for it."""
+            def get():
+                for i in open_incidents():
+                    if i["rule"] == rule:
+                        return site.incident(id=i["id"])
+                return None
+            return wait_for(get, lambda i: i is not None and cond(i), timeout=15,
+                            what=what or "an open %s incident" % rule)
+
+        def resolved(inc):
+            return wait_for(lambda: site.incident(id=inc["id"]),
+                            lambda i: i["state"] == "resolved", timeout=15,
+                            what="incident %d (%s) resolved" % (inc["id"], inc["rule"]))
+
+        def folded(inc):
+            return {f["detector"]: f["state"] for f in inc["folded"]}
+
+        def detector(name, cond, what):
+            return wait_for(lambda: site.detectors()[name], cond, timeout=15, what=what)
+
         shows("ups1", status="OL", on_battery=False)
         shows("wan1", lgwan_state="up", lgwan_up=True)
         shows("env1", temperature=23.5, humidity=45.0)
         shows("leak1", leak=False, alarm=False, leak_distance=0.0)
+        # Every rule and check of the demo has read its metrics: all well.
+        rules = ["power-outage", "battery-critical", "lgwan-down", "inlet-temperature",
+                 "water-leak"]
+        dets = wait_for(site.detectors,
+                        lambda d: all(d[n]["since"] != "-" for n in rules) and
+                        all(x["state"] == "ok" for x in d.values()),
+                        timeout=15, what="every detector evaluated and ok")
+        self.assertEqual(sorted(dets), sorted(rules + ["observer"] + [
+            "unreachable:" + n for n in ("ups1", "wan1", "env1", "leak1")]))
+        self.assertEqual(open_incidents(), [])
 
         # Mains fails: the UPS goes on battery, and the air conditioning
         # stops: the story writes the room's first degree over Modbus.
@@ -356,6 +401,14 @@ class Demo(unittest.TestCase):
                          "env1: 24.8 degC, 41.6 %RH")
         shows("env1", temperature=24.8, humidity=41.6)
         self.assertEqual(text_row("env1", "temperature"), "24.8 degC")
+        # Five seconds on battery make it an incident (the story's link goes
+        # down 15 s after mains fails, when it is long open).
+        power = incident("power-outage")
+        self.assertEqual((power["severity"], power["source"], power["playbook"],
+                          power["devices"], power["folded"]),
+                         ("critical", "rule", "power-outage", ["ups1"], []))
+        self.assertIs(power["snapshot"]["ups1.on_battery"]["value"], True)
+        self.assertEqual(site.detectors()["lgwan-down"]["state"], "ok")
 
         # The uplink goes down: admin up, oper down.  Its counters stop.
         wan.set("wan1", OPER_WAN, "i", 2)
@@ -364,6 +417,18 @@ class Demo(unittest.TestCase):
         m = shows("wan1", lgwan_state="down", lgwan_in_bps=0.0, lgwan_out_bps=0.0)
         self.assertEqual(m["lan_state"]["value"], "up")
         self.assertEqual(site.dev("wan1")["contact"], "ok")  # the switch still answers
+        # The power failure took it down: it folds into the power outage's
+        # incident and never opens one of its own.
+        power = incident("power-outage", lambda i: "lgwan-down" in folded(i),
+                         what="lgwan-down folded into the power outage")
+        self.assertEqual(folded(power), {"lgwan-down": "active"})
+        x = site.detectors()["lgwan-down"]
+        self.assertEqual((x["state"], x["hard"], x["incident"], x["folded_into"]),
+                         ("warning", True, None, power["id"]))
+        self.assertEqual([i["rule"] for i in site.incidents(all=True)], ["power-outage"])
+        r = site.sonae("incident", str(power["id"]))
+        self.assertEqual(r.rc, 0, r)
+        self.assertRegex(r.out, r"(?m)^lgwan-down +active ")
 
         # Water under the floor (the story's 45 s), and the room at 31.2 degC
         # as the battery runs low (50 s).
@@ -374,6 +439,17 @@ class Demo(unittest.TestCase):
                          (False, False))
         self.assertEqual(text_row("leak1", "leak"), "true")
         self.assertEqual(text_row("leak1", "leak_distance"), "12 m")
+        # The power failure does not explain water: an incident of its own.
+        leak = incident("water-leak")
+        self.assertEqual((leak["severity"], leak["source"], leak["playbook"],
+                          leak["devices"], leak["merged_into"]),
+                         ("critical", "check", "water-leak", ["leak1"], None))
+        self.assertEqual(folded(site.incident(id=power["id"])), {"lgwan-down": "active"})
+        # Nor the heat, though it follows from it: the inlet is above 27 degC.
+        shows("env1", temperature=28.7)
+        heat = incident("inlet-temperature")
+        self.assertEqual((heat["severity"], heat["playbook"], heat["devices"]),
+                         ("warning", "cooling-failure", ["env1"]))
         sensors.write_story(STORY.BATTERY_LOW)
         ups.set("ups1", CHARGE, "i", 44)
         ups.set("ups1", BATTERY_STATUS, "i", 3)
@@ -382,26 +458,97 @@ class Demo(unittest.TestCase):
         shows("env1", temperature=31.2, humidity=28.7)
         self.assertEqual(text_row("env1", "temperature"), "31.2 degC")
         self.assertEqual(text_row("env1", "humidity"), "28.7 %")
+        # Battery low: the orderly shutdown's incident, its own.  The UPS
+        # feeds this host too: the observer's problem is the same fact.
+        battery = incident("battery-critical")
+        self.assertEqual((battery["severity"], battery["playbook"], battery["devices"]),
+                         ("critical", "battery-critical", ["ups1"]))
+        battery = incident("battery-critical", lambda i: "observer" in folded(i),
+                           what="the observer folded into battery-critical")
+        self.assertEqual(site.detectors()["observer"]["folded_into"], battery["id"])
+        self.assertEqual(sorted(i["rule"] for i in open_incidents()),
+                         ["battery-critical", "inlet-temperature", "power-outage",
+                          "water-leak"])
+
+        # The UPS card stops answering (the story pauses its agent): ups1
+        # lost is the power failure's doing too.  Its readings are stale, so
+        # the rules over them are unknown, which closes nothing.
+        os.kill(ups.proc.pid, signal.SIGSTOP)
+
+        def resume():
+            if ups.proc is not None and ups.proc.poll() is None:
+                os.kill(ups.proc.pid, signal.SIGCONT)
+        self.addCleanup(resume)   # before the agent is stopped
+        wait_for(lambda: site.dev("ups1"), lambda d: d["contact"] == "lost", timeout=15,
+                 what="ups1 lost")
+        power = incident("power-outage", lambda i: "unreachable:ups1" in folded(i),
+                         what="unreachable:ups1 folded into the power outage")
+        self.assertEqual(folded(power), {"lgwan-down": "active", "unreachable:ups1": "active"})
+        self.assertEqual(site.detectors()["unreachable:ups1"]["folded_into"], power["id"])
+        for name in ("power-outage", "battery-critical"):
+            detector(name, lambda x: x["state"] == "unknown", "%s unknown" % name)
+        power = site.incident(id=power["id"])
+        self.assertIn("unknown", [t["event"] for t in power["timeline"]])
+        self.assertEqual(sorted(i["rule"] for i in open_incidents()),
+                         ["battery-critical", "inlet-temperature", "power-outage",
+                          "water-leak"])
 
         # The leak is cleared; the room peaks.
         self.assertEqual(sensors.write_story(STORY.LEAK_CLEARED)[STORY.LEAK_UNIT],
                          "leak1: no leak")
         shows("leak1", leak=False, alarm=False, leak_distance=0.0)
         self.assertEqual(text_row("leak1", "leak"), "false")
+        self.assertEqual(resolved(leak)["resolved"]["text"], "recovered")
         shows("env1", temperature=32.4)
+        heat = incident("inlet-temperature", lambda i: i["severity"] == "critical",
+                        what="the inlet critical")
+        self.assertIn("warning -> critical",
+                      [t["text"][:19] for t in heat["timeline"] if t["event"] == "severity"])
 
-        # Mains returns, then the uplink.
+        # The card answers again, still on battery: ups1 is back in the
+        # power outage's incident.
+        resume()
+        power = incident("power-outage",
+                         lambda i: folded(i).get("unreachable:ups1") == "recovered",
+                         what="unreachable:ups1 recovered inside the power outage")
+        self.assertEqual(site.dev("ups1")["contact"], "ok")
+
+        # Mains returns: the power outage is over.  The uplink is still
+        # down: it outlived the power failure and is a problem of its own.
         ups.set("ups1", BATTERY_STATUS, "i", 2)
         ups.set("ups1", OUTPUT_SOURCE, "i", 3)
         ups.set("ups1", INPUT_VOLTAGE, "i", 101)
         ups.set("ups1", SECONDS_ON_BATTERY, "i", 0)
         shows("ups1", status="OL", on_battery=False, battery_low=False)
         self.assertEqual(text_row("ups1", "status"), "OL")
+        power = resolved(power)
+        self.assertEqual(power["resolved"]["text"], "recovered")
+        self.assertEqual(folded(power), {"lgwan-down": "left", "unreachable:ups1": "recovered"})
+        self.assertEqual(resolved(battery)["resolved"]["text"], "recovered")
+        link = incident("lgwan-down")
+        self.assertEqual((link["severity"], link["playbook"], link["merged_into"]),
+                         ("warning", "communications-outage", None))
+        # The air conditioning runs again: 29.1 degC is not 32, yet the inlet
+        # stays critical until it is back at 27 (crit_recover), also once
+        # the check's last three readings (n = 2 of m = 3) are all 29.1.
+        sensors.write_story(75)
+        shows("env1", temperature=29.1)
+
+        def last_readings():
+            m = {x["name"]: x for x in site.ok("device", "env1", "--history")["metrics"]}
+            return [round(v, 1) for _, v in m["temperature"]["history"][-3:]]
+        wait_for(last_readings, lambda r: r == [29.1] * 3, timeout=15,
+                 what="three readings of 29.1 degC")
+        x = site.detectors()["inlet-temperature"]
+        self.assertEqual((x["state"], x["hard"], x["incident"]), ("critical", True, heat["id"]))
+        # The uplink comes back.
         wan.set("wan1", OPER_WAN, "i", 1)
         shows("wan1", lgwan_state="up", lgwan_up=True)
-        # The air conditioning runs again: the room cools down (95 s).
+        self.assertEqual(resolved(link)["resolved"]["text"], "recovered")
+        # The room cools down (95 s).
         sensors.write_story(95)
         shows("env1", temperature=24.0)
+        self.assertEqual(resolved(heat)["resolved"]["text"], "recovered")
         # The first rate after it came up covers part of a poll; then 18.2 Mbit/s.
         wait_for(lambda: site.metrics("wan1"),
                  lambda m: abs((m["lgwan_in_bps"].get("value") or 0) / 18.2e6 - 1) < 0.2,
@@ -411,8 +558,24 @@ class Demo(unittest.TestCase):
         self.assertTrue(is_subsequence(["OL", "OB", "OB LB", "OL"], ups_seen), ups_seen)
         self.assertEqual(dedupe(v for d, v in seen if d == "wan1"), ["up", "down", "up"])
         temps = [round(v, 1) for v in dedupe(v for d, v in seen if d == "env1")]
-        self.assertTrue(is_subsequence([23.5, 24.8, 31.2, 32.4, 24.0], temps), temps)
+        self.assertTrue(is_subsequence([23.5, 24.8, 28.7, 31.2, 32.4, 29.1, 24.0], temps),
+                        temps)
         self.assertEqual(dedupe(v for d, v in seen if d == "leak1"), [False, True, False])
+        # One incident per cause: the uplink and the silent card never had
+        # one while the power outage was open, and the link's came after.
+        self.assertEqual(open_incidents(), [])
+        self.assertEqual(sorted(i["rule"] for i in site.incidents(all=True)),
+                         ["battery-critical", "inlet-temperature", "lgwan-down",
+                          "power-outage", "water-leak"])
+        for incs in listed:
+            names = [i["rule"] for i in incs]
+            if "power-outage" in names:
+                self.assertNotIn("lgwan-down", names, incs)
+                self.assertNotIn("unreachable:ups1", names, incs)
+        order = [(e["action"], e["detail"].get("rule")) for e in site.journal()
+                 if e["action"].startswith("incident.")]
+        self.assertLess(order.index(("incident.resolve", "power-outage")),
+                        order.index(("incident.open", "lgwan-down")), order)
         # Nothing else went wrong on the way.
         st = site.status()
         self.assertEqual(st["devices"]["ok"], 4)
@@ -505,6 +668,14 @@ class DemoScript(unittest.TestCase):
                          r"received +1: " % self.ports[2])
         self.assertRegex(out, r"(?m)^last +ups-on-battery from 127\.0\.0\.1:")
         self.assertRegex(out, r"(?m)^\$ sonae audit verify\n.*audit\.jsonl: ok, ")
+        # Where to look at the incidents, and the first of them: 5 s on
+        # battery from the story's 20 s open the power outage's.
+        self.assertIn("incidents in another terminal: %s -s %s incidents | incident ID | "
+                      "checks\n" % (os.path.join(os.path.dirname(SONAE), "sonae"),
+                                     os.path.join(self.folder, "sonae.sock")), out)
+        self.assertRegex(out, r"(?m)^\$ sonae incidents\nno open incidents\n")
+        self.assertRegex(out, r"(?m)^\$ sonae incidents --all\n +ID SEVERITY .*\n"
+                         r" +1 critical +open +\S+ \S+ power-outage +Mains power failed")
         self.assertNotIn("snmpset", out)   # no failed SET reported by the story
         self.assertNotIn("snmptrap", out)  # nor a failed trap
         self.assertNotIn("Modbus write", out)  # nor a failed Modbus write
