@@ -760,7 +760,7 @@ classify_observer(struct detect *e, char *why, size_t len)
 	struct store *st = daemon_store(e->d);
 	struct series *s;
 	struct sample smp;
-	char key[160];
+	char key[160], unknown[256] = "";
 
 	why[0] = '\0';
 	if (conf->observer.gateway != NULL) {
@@ -771,11 +771,17 @@ classify_observer(struct detect *e, char *why, size_t len)
 	}
 	if (conf->observer.ups != NULL) {
 		snprintf(key, sizeof(key), "%s.battery_low", conf->observer.ups);
-		if ((s = store_lookup(st, key)) != NULL && series_latest(s, &smp) == 0 &&
-		    smp.q == Q_OK && smp.num != 0)
-			reason_add(why, len,
-			    "%s, the UPS feeding this host, reports its battery low",
-			    conf->observer.ups);
+		if ((s = store_lookup(st, key)) != NULL && series_latest(s, &smp) == 0) {
+			if (smp.q == Q_OK && smp.num != 0)
+				reason_add(why, len,
+				    "%s, the UPS feeding this host, reports its battery "
+				    "low",
+				    conf->observer.ups);
+			else if (smp.q != Q_OK)
+				snprintf(unknown, sizeof(unknown), "%s: %s", key,
+				    smp.reason != NULL ? smp.reason
+				                       : quality_name(smp.q));
+		}
 	}
 	if (conf->observer.disk_min_free_pct > 0 &&
 	    (s = store_lookup(st, SELF_DEVICE ".disk_free_pct")) != NULL &&
@@ -795,7 +801,14 @@ classify_observer(struct detect *e, char *why, size_t len)
 		         err.num > (double)conf->observer.clock_max_error_ms)
 			reason_add(why, len, "the clock may be off by %.0f ms", err.num);
 	}
-	return why[0] != '\0' ? CHECK_CRITICAL : CHECK_OK;
+	if (why[0] != '\0')
+		return CHECK_CRITICAL;
+	/* Nothing wrong that is known, but not everything is known. */
+	if (unknown[0] != '\0') {
+		snprintf(why, len, "%s", unknown);
+		return CHECK_UNKNOWN;
+	}
+	return CHECK_OK;
 }
 
 /* Incidents. */
@@ -1105,6 +1118,22 @@ incident_open(struct detect *e, struct detector *x)
 		i->playbook = xstrdup(x->k->playbook);
 	json_decref(i->snapshot);
 	i->snapshot = snapshot(e, x);
+	/* Members found only at run time (links by role) are its devices too. */
+	{
+		const char *key;
+		json_t *v;
+		json_object_foreach(i->snapshot, key, v)
+		{
+			const char *dot = strchr(key, '.');
+			char dev[128];
+			if (dot == NULL || (size_t)(dot - key) >= sizeof(dev) ||
+			    strncmp(key, SELF_DEVICE ".", sizeof(SELF_DEVICE)) == 0)
+				continue;
+			memcpy(dev, key, (size_t)(dot - key));
+			dev[dot - key] = '\0';
+			strings_add(&i->devices, dev);
+		}
+	}
 	if (x->arrival_ns > 0)
 		i->latency_us = (mono_ns() - x->arrival_ns) / 1000;
 	timeline(i, "sonaed", "opened", "%s: %s", check_state_name(i->severity),

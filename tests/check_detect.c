@@ -406,6 +406,26 @@ START_TEST(observer_gateway_down_is_one_incident)
 }
 END_TEST
 
+START_TEST(observer_unknown_keeps_its_incident)
+{
+	json_t *i;
+
+	site("observer = { ups = \"ups1\"; disk_min_free = 0; };\n");
+	put_bool("ups1", "battery_low", 1);
+	ck_assert_ptr_nonnull(i = open_of("observer"));
+	ck_assert_ptr_nonnull(
+	    strstr(str(json_array_get(json_object_get(i, "timeline"), 0), "text"),
+	        "battery low"));
+	/* The UPS goes silent: not known to be fine, so not resolved. */
+	contact("ups1", CONTACT_LOST);
+	ck_assert_ptr_nonnull(i = open_of("observer"));
+	ck_assert_int_eq(events(i, "unknown"), 1);
+	contact("ups1", CONTACT_OK);
+	put_bool("ups1", "battery_low", 0);
+	ck_assert_ptr_null(open_of("observer"));
+}
+END_TEST
+
 START_TEST(parent_down_folds_children)
 {
 	json_t *i;
@@ -613,6 +633,10 @@ START_TEST(aggregate_over_link_roles)
 	ck_assert_uint_eq(nopen(), 0);
 	put_bool("wan1", "uplink_up", 0);
 	ck_assert_ptr_nonnull(open_of("internet-down"));
+	/* The link's device is the incident's, so a window can cover it. */
+	ck_assert_str_eq(json_string_value(json_array_get(
+	                     json_object_get(open_of("internet-down"), "devices"), 0)),
+	    "wan1");
 	put_bool("wan1", "uplink_up", 1);
 	ck_assert_uint_eq(nopen(), 0);
 }
@@ -753,6 +777,7 @@ suite(void)
 	tcase_add_test(tc, power_failure_inhibits_link_down);
 	tcase_add_test(tc, inhibitor_merges_an_earlier_incident);
 	tcase_add_test(tc, observer_gateway_down_is_one_incident);
+	tcase_add_test(tc, observer_unknown_keeps_its_incident);
 	tcase_add_test(tc, parent_down_folds_children);
 	tcase_add_test(tc, flags_check_follows_the_ups_status);
 	tcase_add_test(tc, sticky_and_expiring_acks);
