@@ -24,6 +24,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import unittest
 import time
 
 
@@ -861,3 +862,29 @@ def modbus_device(site, name, modbus, **keys):
     d["modbus"] = m
     site.devices.append(d)
     return d
+
+
+class OneDaemon(unittest.TestCase):
+    """One daemon for the whole class, with one replay device "ups" (a
+    subclass may set control keys and the scenario); it must exit 0."""
+    control = {}
+    scenario = """\
+unit temp degC
+0    temp=20.5 up=true state="OL"
+end  10s
+"""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.site = Site(cls)
+        cls.site.control.update(cls.control)
+        cls.site.device("ups", cls.scenario)
+        cls.site.start()
+        wait_until(lambda: cls.site.status()["devices"]["ok"] == 1, what="the device ok")
+
+    @classmethod
+    def tearDownClass(cls):
+        # (The class cleanup removes the folder, also when this fails.)
+        rc = cls.site.stop()
+        if rc != 0:
+            raise AssertionError("sonaed exited with %r:\n%s" % (rc, cls.site.log_text()))

@@ -10,36 +10,11 @@ refused or failed, 2 on usage errors, and --json output is JSON.
 import time
 import unittest
 
-from harness import (ST_PROTOCOL, ST_USAGE, ST_FAILED, Conn, Site, sonae, wait_until)
-
-SCENARIO = """\
-unit temp degC
-0    temp=20.5 up=true state="OL"
-end  10s
-"""
+from harness import (ST_FAILED, ST_PROTOCOL, ST_USAGE, Conn, OneDaemon, sonae,
+                     wait_until)
 
 MAX_LINE = 256
 MAX_PER_UID = 4
-
-
-class OneDaemon(unittest.TestCase):
-    """One daemon for the whole class, with one replay device; it must exit 0."""
-    control = {}
-
-    @classmethod
-    def setUpClass(cls):
-        cls.site = Site(cls)
-        cls.site.control.update(cls.control)
-        cls.site.device("ups", SCENARIO)
-        cls.site.start()
-        wait_until(lambda: cls.site.status()["devices"]["ok"] == 1, what="the device ok")
-
-    @classmethod
-    def tearDownClass(cls):
-        # (The class cleanup removes the folder, also when this fails.)
-        rc = cls.site.stop()
-        if rc != 0:
-            raise AssertionError("sonaed exited with %r:\n%s" % (rc, cls.site.log_text()))
 
 
 class ControlSocket(OneDaemon):

@@ -25,7 +25,8 @@ import threading
 import time
 import unittest
 
-from harness import (ST_FAILED, ST_USAGE, SONAE_SRC, Site, sonae, wait_until)
+from harness import (ST_FAILED, ST_USAGE, OneDaemon, Site, sonae,
+                     wait_until)
 
 SCENARIO = """\
 unit temp degC
@@ -400,20 +401,6 @@ class Rendering(FakeDaemonTest):
 
 
 # --- the real daemon ---------------------------------------------------------
-
-class OneDaemon(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.site = Site(cls)
-        cls.site.device("ups", SCENARIO)
-        cls.site.start()
-        wait_until(lambda: cls.site.status()["devices"]["ok"] == 1, what="the device ok")
-
-    @classmethod
-    def tearDownClass(cls):
-        rc = cls.site.stop()
-        if rc != 0:
-            raise AssertionError("sonaed exited with %r:\n%s" % (rc, cls.site.log_text()))
 
 
 class Arguments(OneDaemon):
