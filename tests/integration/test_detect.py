@@ -88,6 +88,37 @@ class UpsOnBattery(unittest.TestCase):
             self.assertIn(a, actions)
 
 
+class Maintenance(unittest.TestCase):
+    def test_window_holds_back_then_notifies_when_it_ends(self):
+        ups = Snmpsim(self, "ups-rfc1628").start()
+        site = Site(self)
+        ups_device(site, ups)
+        site.rules = [{"name": "power-outage", "when": "ups1.on_battery",
+                       "playbook": "power-outage"}]
+        site.start()
+        r = site.sonae("--json", "maintenance", "add", "--device", "ups1", "--start",
+                       "now", "--for", "4s", "-m", "battery swap")
+        self.assertEqual(r.rc, EXIT_OK, r)
+        window = r.json["id"]
+        ups.set("ups-rfc1628", RFC + ".4.1.0", "i", ON_BATTERY)
+        inc = open_incident(site, "power-outage")
+        # Recorded, but nobody told and no playbook started.
+        self.assertEqual(inc["maintenance"], window)
+        self.assertNotIn("notify", events(inc))
+        self.assertIn("notify-held", events(inc))
+        self.assertIn("playbook-held", events(inc))
+        self.assertNotIn("playbook", events(inc))
+        # The window runs out with the UPS still on battery: the problem is
+        # notified then (the daemon's own clock, not a command, ends it).
+        inc = wait_for(lambda: site.incident("power-outage"),
+                       lambda i: "maintenance-end" in events(i), timeout=15,
+                       what="the window's end in the timeline")
+        self.assertIn("notify", events(inc))
+        self.assertIsNone(inc["maintenance"])
+        self.assertIn(("sonaed", "incident.notify"),
+                      {(e["actor"], e["action"]) for e in site.journal()})
+
+
 class Correlation(unittest.TestCase):
     def test_power_failure_folds_the_link_it_takes_down(self):
         ups = Snmpsim(self, "ups-rfc1628").start()
