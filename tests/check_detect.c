@@ -667,6 +667,35 @@ START_TEST(flapping_holds_notifications_and_keeps_one_incident)
 }
 END_TEST
 
+START_TEST(recovery_is_sent_when_flapping_ends)
+{
+	json_t *i;
+	uint64_t id;
+	int k;
+
+	site("checks = ( { name = \"temp\"; metric = \"env1.temperature\";\n"
+	     "  warn = \"~:27\"; crit = \"~:32\"; } );\n");
+	put_num("env1", "temperature", 28, "degC");
+	id = id_of(open_of("temp"));
+	ck_assert_int_eq(events(incident(id), "notify"), 1); /* warning, told */
+	/* Warning, critical, warning ...: flapping; the changes are held back. */
+	for (k = 0; k < 10; k++)
+		put_num("env1", "temperature", k % 2 ? 28 : 33, "degC");
+	i = incident(id);
+	ck_assert(json_is_true(json_object_get(i, "flapping")));
+	ck_assert_int_ge(events(i, "notify-held"), 1);
+	/* Back to normal and steady: flapping ends, the recovery goes out. */
+	for (k = 0; k < 25; k++)
+		put_num("env1", "temperature", 22, "degC");
+	i = incident(id);
+	ck_assert_str_eq(str(i, "state"), "resolved");
+	ck_assert_str_eq(str(json_array_get(json_object_get(i, "timeline"),
+	                         json_array_size(json_object_get(i, "timeline")) - 1),
+	                     "text"),
+	    "recovery (warning)");
+}
+END_TEST
+
 START_TEST(state_survives_a_new_daemon)
 {
 	struct window_text wt = { .start = "now", .duration = "2h" };
@@ -787,6 +816,7 @@ suite(void)
 	tcase_add_test(tc, active_reads_another_rule);
 	tcase_add_test(tc, aggregate_over_link_roles);
 	tcase_add_test(tc, flapping_holds_notifications_and_keeps_one_incident);
+	tcase_add_test(tc, recovery_is_sent_when_flapping_ends);
 	tcase_add_test(tc, state_survives_a_new_daemon);
 	tcase_add_test(tc, reload_keeps_incidents_of_kept_rules);
 	suite_add_tcase(s, tc);
