@@ -75,8 +75,9 @@ make(const char *zone, const char *start, const char *end, const char *every,
 	char err[512] = "";
 
 	w = window_parse(&t, zone, now, err, sizeof(err));
-	ck_assert_msg(w != NULL, "start %s end %s every %s for %s: %s", start, end, every,
-	    dur, err);
+	ck_assert_msg(w != NULL, "start %s end %s every %s for %s: %s",
+	    start ? start : "-", end ? end : "-", every ? every : "-", dur ? dur : "-",
+	    err);
 	return w;
 }
 
