@@ -1462,7 +1462,9 @@ step(struct detect *e, struct detector *x, int64_t now)
 	else if (is_problem(x->st.hard_state) && x->incident == NULL &&
 	         x->folded_into == 0 && !x->manual)
 		pending(e, x, 0); /* it was waiting: decide again */
-	if (out.flap_stopped && x->incident != NULL && x->incident->held)
+	/* Flapping is over with the problem standing: say what was held back. */
+	if (out.flap_stopped && x->incident != NULL && x->incident->held &&
+	    is_problem(x->st.hard_state))
 		notify(e, x->incident, "problem");
 	/* Rules that read active(x). */
 	if (was_active != is_problem(x->st.hard_state) ||
