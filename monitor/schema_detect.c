@@ -504,16 +504,19 @@ find_active(const char *text, const char *name)
 		    .type = CT_STRINGS,                                                  \
 		    .off = offsetof(T, k.inhibits),                                      \
 		    .help =                                                              \
-		        "While this problem is HARD, the detectors whose names match "   \
-		        "these patterns page nobody on their own: their problems are "   \
-		        "the consequence (`link-down`, `unreachable:*`; `*` and `?` "    \
-		        "as in file names). Each pattern must match a rule, a check, "   \
-		        "`observer` or `unreachable:DEVICE`." },                         \
+		        "While this problem's incident is open, the detectors whose "    \
+		        "names match these patterns are folded into it instead of "      \
+		        "opening their own (an incident they already had is merged): "   \
+		        "their problems are the consequence (`link-down`, "              \
+		        "`unreachable:*`; `*` and `?` as in file names). Each pattern "  \
+		        "must match a rule, a check, `observer` or "                     \
+		        "`unreachable:DEVICE`." },                                       \
 	{                                                                                \
 		.name = "playbook", .type = CT_STRING, .off = offsetof(T, k.playbook),   \
 		.min = 1, .max = NAME_MAX_LEN,                                           \
-		.help = "Playbook started when the problem becomes HARD, by name. "      \
-		        "Unset: none."                                                   \
+		.help = "Playbook asked for when the problem's incident opens, by "      \
+		        "name (recorded in its timeline; held back in a maintenance "    \
+		        "window). Unset: none."                                          \
 	}
 
 /* The name of a rule or check: its characters and the reserved names. */
