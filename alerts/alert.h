@@ -1,6 +1,7 @@
 /*
  * sonae alerts: what happens to an incident once someone must hear of it.
- * Built so far: composing a mail (mail.c).  Routing, grouping, escalation, the
+ * Built so far: composing a mail (mail.c) and the durable spool it waits in
+ * until a relay accepts it (spool.c).  Routing, grouping, escalation, the
  * channels and the daemon's wiring come later (alerts/README.md).
  */
 #ifndef SONAE_ALERT_H
@@ -69,5 +70,87 @@ char *mail_date(int64_t ms, char *buf, size_t len);
  * address or id, invalid UTF-8, or a CR or LF inside a header value.
  */
 char *mail_render(const struct mail *m, size_t *len, char *err, size_t errlen);
+
+/*
+ * spool.c: the durable mail spool, state_dir/spool/, one file per message.
+ * A message is queued once spool_add() returned 0, and stays until
+ * spool_delivered() after a relay accepted it.  Only a small index lives in
+ * memory; message bytes are read from disk when asked for.
+ */
+struct spool;
+
+/* Retry schedule: base * 2^(attempts-1), capped, less up to jitter_pct %. */
+struct spool_backoff {
+	int64_t base_ms; /* after the first failure */
+	int64_t cap_ms;  /* the longest wait */
+	int jitter_pct;  /* 0..100: how much earlier a retry may come */
+};
+#define SPOOL_BACKOFF_DEFAULT                                                            \
+	{                                                                                \
+		30 * 1000, 30 * 60 * 1000, 20                                            \
+	}
+
+/* One queued message, as spool_get() reads it; spool_msg_free() frees. */
+struct spool_msg {
+	uint64_t id;
+	uint64_t incident;
+	char *env_from;           /* the envelope sender; "" for <> */
+	struct conf_strings rcpt; /* envelope recipients, NULL-terminated */
+	int64_t created_ms;
+	int attempts;        /* failed delivery attempts so far */
+	int64_t next_ms;     /* not to be tried before */
+	int64_t last_try_ms; /* the last failed attempt; 0: none */
+	char *last_error;    /* why it failed; NULL: never tried */
+	char *last_relay;    /* where; NULL: never tried */
+	char *data;          /* the rendered message (mail_render()) */
+	size_t len;
+};
+
+/* Open (creating it, 0750) state_dir/spool; backoff NULL: the default. */
+struct spool *spool_open(
+    const char *state_dir, const struct spool_backoff *backoff, char *err, size_t errlen);
+/* Close the spool. Takes NULL. */
+void spool_close(struct spool *sp);
+void spool_set_backoff(struct spool *sp, const struct spool_backoff *backoff);
+/* Queue a message durably; its id in *id.  0, or -1 with why in err. */
+int spool_add(struct spool *sp, const char *env_from, const struct conf_strings *rcpt,
+    uint64_t incident, const char *msg, size_t len, int64_t now_ms, uint64_t *id,
+    char *err, size_t errlen);
+/* The message id with its bytes; NULL with why in err. */
+struct spool_msg *spool_get(struct spool *sp, uint64_t id, char *err, size_t errlen);
+void spool_msg_free(struct spool_msg *m);
+/*
+ * A delivery attempt failed: count it, keep the relay and the reason, and
+ * schedule the next one (spool_backoff_delay() with rnd); the file is
+ * rewritten durably.  The next attempt's time in *next_ms if not NULL.
+ */
+int spool_attempt_failed(struct spool *sp, uint64_t id, const char *relay,
+    const char *reason, int64_t now_ms, uint32_t rnd, int64_t *next_ms, char *err,
+    size_t errlen);
+/* A relay accepted the message: remove it for good.  0, or -1 with why. */
+int spool_delivered(struct spool *sp, uint64_t id, char *err, size_t errlen);
+/*
+ * A delivery of id is under way (busy 1) or over (0): a busy message is not
+ * due.  spool_attempt_failed() ends it too.  Memory only: after a restart
+ * nothing is busy.
+ */
+void spool_set_busy(struct spool *sp, uint64_t id, int busy);
+/* Make every queued message due now (a relay answers again). */
+void spool_hurry(struct spool *sp, int64_t now_ms);
+int64_t spool_backoff_delay(const struct spool_backoff *b, int attempts, uint32_t rnd);
+size_t spool_count(const struct spool *sp);
+/* Ids in increasing order (the order they were queued); 0 after the last. */
+uint64_t spool_first(const struct spool *sp);
+uint64_t spool_next(const struct spool *sp, uint64_t id);
+/* The same, only messages due at now_ms. */
+uint64_t spool_first_due(const struct spool *sp, int64_t now_ms);
+uint64_t spool_next_due(const struct spool *sp, uint64_t id, int64_t now_ms);
+/* When the next message falls due; INT64_MAX for an empty spool. */
+int64_t spool_next_wakeup(const struct spool *sp, int64_t now_ms);
+/* Bytes of memory the spool holds (its index): bounded, bodies never count. */
+size_t spool_memory(const struct spool *sp);
+const char *spool_dir(const struct spool *sp);
+/* {"count": N, "messages": [the first max, in id order]}, for `sonae queue`. */
+json_t *spool_json(const struct spool *sp, size_t max);
 
 #endif
