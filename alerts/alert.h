@@ -85,10 +85,8 @@ struct spool_backoff {
 	int64_t cap_ms;  /* the longest wait */
 	int jitter_pct;  /* 0..100: how much earlier a retry may come */
 };
-#define SPOOL_BACKOFF_DEFAULT                                                            \
-	{                                                                                \
-		30 * 1000, 30 * 60 * 1000, 20                                            \
-	}
+/* 30 s, doubling to 30 min, up to 20 % earlier. */
+extern const struct spool_backoff spool_backoff_default;
 
 /* One queued message, as spool_get() reads it; spool_msg_free() frees. */
 struct spool_msg {

@@ -23,15 +23,16 @@
  *   Message-ID with In-Reply-To and References pointing at the root.  The
  *   opening time is in the root so that incident 12 of a site whose state
  *   was wiped does not join the thread of an older incident 12.  Clients
- *   that thread by References (Thunderbird, Apple Mail, mutt, Outlook on
- *   Exchange for the conversation view) show one thread per incident;
- *   Gmail also wants the subject to stay the same, and the severity in the
- *   subject changes, so it may split a thread where the severity changed.
+ *   that thread by References (Thunderbird, Apple Mail, mutt) show one
+ *   thread per incident; clients that also group by subject (Gmail, Outlook)
+ *   may split it where the severity in the subject changed.
  */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <openssl/evp.h>
 
 #include "alerts/alert.h"
 
@@ -68,27 +69,18 @@ buf_adds(struct buf *b, const char *s)
 	buf_add(b, s, strlen(s));
 }
 
-static const char b64chars[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 /* Append the base64 of the n bytes at s, on one line. */
 static void
 b64_add(struct buf *b, const unsigned char *s, size_t n)
 {
-	char q[4];
-	size_t i;
+	unsigned char out[4 * 64 + 1];
+	size_t k;
+	int w;
 
-	for (i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)s[i] << 16;
-		if (i + 1 < n)
-			v |= (uint32_t)s[i + 1] << 8;
-		if (i + 2 < n)
-			v |= s[i + 2];
-		q[0] = b64chars[(v >> 18) & 63];
-		q[1] = b64chars[(v >> 12) & 63];
-		q[2] = i + 1 < n ? b64chars[(v >> 6) & 63] : '=';
-		q[3] = i + 2 < n ? b64chars[v & 63] : '=';
-		buf_add(b, q, 4);
+	for (; n > 0; s += k, n -= k) {
+		k = n < 3 * 64 ? n : 3 * 64;
+		w = EVP_EncodeBlock(out, s, (int)k);
+		buf_add(b, (const char *)out, (size_t)w);
 	}
 }
 

@@ -63,6 +63,12 @@
 #define SPOOL_TEXT_MAX 512                /* last_error, last_relay */
 #define SPOOL_CAP_MAX  (30LL * 24 * 3600 * 1000)
 
+const struct spool_backoff spool_backoff_default = {
+	.base_ms = 30 * 1000,
+	.cap_ms = 30 * 60 * 1000,
+	.jitter_pct = 20,
+};
+
 struct spool_entry {
 	uint64_t id;
 	int64_t next_ms;
@@ -84,24 +90,6 @@ static void
 spool_name(char *buf, size_t len, uint64_t id, const char *suffix)
 {
 	snprintf(buf, len, "%012llu.msg%s", (unsigned long long)id, suffix);
-}
-
-static int
-write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-	ssize_t n;
-
-	while (len > 0) {
-		if ((n = write(fd, p, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 /* The position of id in the index, or -1. */
@@ -352,20 +340,21 @@ spool_set_aside(int dfd, const char *dir, const char *name, const char *why)
 
 /*
  * Write metadata h and the message (from msg, or len bytes of srcfd at off)
- * durably as message id: temporary file, fsync, rename, fsync the folder.
+ * durably as message id, through atomic_open() and atomic_commit():
+ * NAME.msg.tmp, fsync, rename to NAME.msg, fsync of the folder.
  */
 static int
 spool_write(struct spool *sp, uint64_t id, const json_t *h, const char *msg, int srcfd,
     off_t off, size_t len, char *err, size_t errlen)
 {
-	char name[64], tmp[64], chunk[65536];
-	char *line = json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	char *line = json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER), *path;
+	char name[64], chunk[65536];
+	struct atomic_file af;
 	size_t done = 0, n;
-	ssize_t r;
-	int fd;
+	ssize_t r = 0;
+	int rc;
 
 	spool_name(name, sizeof(name), id, "");
-	spool_name(tmp, sizeof(tmp), id, ".tmp");
 	if (line == NULL || strlen(line) >= SPOOL_HEAD_MAX) {
 		/* Refused now rather than found unreadable after a restart. */
 		snprintf(err, errlen, "spool %s: %s: %s", sp->dir, name,
@@ -374,41 +363,32 @@ spool_write(struct spool *sp, uint64_t id, const json_t *h, const char *msg, int
 		free(line);
 		return -1;
 	}
-	fd = openat(sp->dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (fd == -1 || write_all(fd, line, strlen(line)) == -1 ||
-	    write_all(fd, "\n", 1) == -1)
-		goto bad;
-	if (msg != NULL && write_all(fd, msg, len) == -1)
-		goto bad;
+	xasprintf(&path, "%s/%s", sp->dir, name);
+	rc = atomic_open(&af, path, err, errlen);
+	free(path);
+	if (rc == -1) {
+		free(line);
+		return -1;
+	}
+	fprintf(af.f, "%s\n", line);
+	free(line);
+	if (msg != NULL)
+		fwrite(msg, 1, len, af.f);
 	while (msg == NULL && done < len) {
 		n = len - done < sizeof(chunk) ? len - done : sizeof(chunk);
-		if ((r = pread(srcfd, chunk, n, off + (off_t)done)) <= 0) {
-			if (r == 0)
-				errno = EIO; /* shorter than when it was checked */
-			goto bad;
-		}
-		if (write_all(fd, chunk, (size_t)r) == -1)
-			goto bad;
+		if ((r = pread(srcfd, chunk, n, off + (off_t)done)) <= 0)
+			break;
+		fwrite(chunk, 1, (size_t)r, af.f);
 		done += (size_t)r;
 	}
-	if (fsync(fd) == -1)
-		goto bad;
-	if (close(fd) == -1) {
-		fd = -1;
-		goto bad;
+	if (r < 0 || (msg == NULL && done < len) || ferror(af.f)) {
+		snprintf(err, errlen, "spool %s: %s: %s", sp->dir, name,
+		    r < 0 || ferror(af.f) ? strerror(errno)
+		                          : "shorter than its metadata says");
+		atomic_abort(&af);
+		return -1;
 	}
-	fd = -1;
-	if (renameat(sp->dfd, tmp, sp->dfd, name) == -1)
-		goto bad;
-	free(line);
-	return spool_sync_dir(sp, err, errlen);
-bad:
-	snprintf(err, errlen, "spool %s: %s: %s", sp->dir, tmp, strerror(errno));
-	if (fd != -1)
-		close(fd);
-	unlinkat(sp->dfd, tmp, 0);
-	free(line);
-	return -1;
+	return atomic_commit(&af, err, errlen);
 }
 
 static int
@@ -537,11 +517,12 @@ spool_close(struct spool *sp)
 void
 spool_set_backoff(struct spool *sp, const struct spool_backoff *backoff)
 {
-	static const struct spool_backoff def = SPOOL_BACKOFF_DEFAULT;
-	struct spool_backoff b = backoff != NULL ? *backoff : def;
+	struct spool_backoff b = backoff != NULL ? *backoff : spool_backoff_default;
 
 	if (b.cap_ms > SPOOL_CAP_MAX)
 		b.cap_ms = SPOOL_CAP_MAX;
+	if (b.base_ms > SPOOL_CAP_MAX)
+		b.base_ms = SPOOL_CAP_MAX;
 	if (b.base_ms < 1)
 		b.base_ms = 1;
 	if (b.base_ms > b.cap_ms)
@@ -619,13 +600,8 @@ spool_add(struct spool *sp, const char *env_from, const struct conf_strings *rcp
 	    (json_int_t)len);
 	rc = spool_write(sp, nid, h, msg, -1, 0, len, err, errlen);
 	json_decref(h);
-	if (rc == -1) {
-		char name[64];
-		/* Not queued: take back a file the folder's fsync could not vouch for. */
-		spool_name(name, sizeof(name), nid, "");
-		unlinkat(sp->dfd, name, 0);
+	if (rc == -1)
 		return -1;
-	}
 	spool_push(sp, nid, now_ms, 0);
 	if (id != NULL)
 		*id = nid;

@@ -284,6 +284,17 @@ START_TEST(spool_backoff_table)
 }
 END_TEST
 
+/* The default: 30 s, doubling to 30 min, up to 20 % earlier. */
+START_TEST(spool_backoff_defaults)
+{
+	ck_assert_int_eq(spool_backoff_delay(&spool_backoff_default, 1, 0), 30000);
+	ck_assert_int_eq(spool_backoff_delay(&spool_backoff_default, 2, 0), 60000);
+	ck_assert_int_eq(spool_backoff_delay(&spool_backoff_default, 7, 0), 1800000);
+	ck_assert_int_eq(spool_backoff_delay(&spool_backoff_default, 9, 0xffffffffU),
+	    1800000 - 359999);
+}
+END_TEST
+
 /* Failed attempts: counted, spaced by the backoff, durable, and what is due when. */
 START_TEST(spool_attempt_failed_backoff)
 {
@@ -921,6 +932,7 @@ spool_suite(void)
 	tcase_add_test(tc, spool_add_reopen_order);
 	tcase_add_test(tc, spool_delivered_removes);
 	tcase_add_loop_test(tc, spool_backoff_table, 0, NELEM(backoff_cases));
+	tcase_add_test(tc, spool_backoff_defaults);
 	tcase_add_test(tc, spool_attempt_failed_backoff);
 	tcase_add_test(tc, spool_attempt_failed_jitter);
 	tcase_add_test(tc, spool_clock_set_back);
