@@ -55,7 +55,7 @@
 #include <event2/event.h>
 
 #include "monitor/monitor.h"
-#include "alerts/smtp.h"
+#include "alerts/alert.h"
 
 #define SMTP_LINE_MAX   256 /* a relay's answer kept for the reason */
 #define SMTP_REASON_MAX 640
@@ -125,7 +125,6 @@ void
 smtp_relay_init(struct smtp_relay *r)
 {
 	memset(r, 0, sizeof(*r));
-	r->verify = 1;
 }
 
 /* --- plain helpers ---------------------------------------------------------- */
@@ -619,8 +618,8 @@ job_start(struct smtp *smtp, struct smtp_job *j)
 	SETOPT(CURLOPT_WRITEFUNCTION, job_discard);
 	SETOPT(CURLOPT_USE_SSL, (long)(r->starttls ? CURLUSESSL_ALL : CURLUSESSL_NONE));
 	SETOPT(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	SETOPT(CURLOPT_SSL_VERIFYPEER, r->verify ? 1L : 0L);
-	SETOPT(CURLOPT_SSL_VERIFYHOST, r->verify ? 2L : 0L);
+	SETOPT(CURLOPT_SSL_VERIFYPEER, r->insecure ? 0L : 1L);
+	SETOPT(CURLOPT_SSL_VERIFYHOST, r->insecure ? 0L : 2L);
 	if (r->ca_file != NULL)
 		SETOPT(CURLOPT_CAINFO, r->ca_file);
 	if (r->user != NULL) {
@@ -652,7 +651,7 @@ job_start(struct smtp *smtp, struct smtp_job *j)
 		SETOPT(CURLOPT_DEBUGDATA, j);
 		SETOPT(CURLOPT_VERBOSE, 1L);
 	}
-	if (!r->verify)
+	if (r->insecure)
 		log_debug("smtp %s: certificate verification is off", j->url);
 	if ((mrc = curl_multi_add_handle(smtp->multi, j->easy)) != CURLM_OK) {
 		job_set(j, 0, 0, "curl_multi_add_handle: %s", curl_multi_strerror(mrc));

@@ -28,7 +28,7 @@
 #include <openssl/evp.h>
 
 #include "monitor/monitor.h"
-#include "alerts/smtp.h"
+#include "alerts/alert.h"
 #include "tests/testutil.h"
 
 #define PYTHON   "/usr/bin/python3"
@@ -827,8 +827,8 @@ START_TEST(tls_unverified)
 	    strstr(res.reason, "certificate") != NULL, "reason: %s", res.reason);
 	ck_assert_uint_eq(maildir_count(maildir), 0);
 
-	/* verify = 0 is the explicit way around it. */
-	r.verify = 0;
+	/* insecure = 1 is the explicit way around it. */
+	r.insecure = 1;
 	send_one(base, smtp, &r, rcpt1, 1, &res);
 	ck_assert_msg(res.ok, "not delivered: %s", res.reason);
 	smtp_free(smtp);

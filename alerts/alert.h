@@ -1,0 +1,196 @@
+/*
+ * sonae alerts: what happens to an incident once someone must hear of it.
+ * Built so far: composing a mail (mail.c) and the durable spool it waits in
+ * until a relay accepts it (spool.c).  Routing, grouping, escalation, the
+ * channels and the daemon's wiring come later (alerts/README.md).
+ */
+#ifndef SONAE_ALERT_H
+#define SONAE_ALERT_H
+
+#include "monitor/monitor.h"
+
+/*
+ * mail.c: composing an RFC 5322 message.  Pure functions: no clock, no
+ * randomness, no I/O; the date and the random part of an id are passed in,
+ * so the same inputs give the same bytes.  Strings are UTF-8; every
+ * returned string is the caller's to free.
+ */
+#define MAIL_LINE_MAX 78 /* header lines are folded to this many characters */
+#define MAIL_WORD_MAX 75 /* the longest RFC 2047 encoded-word */
+
+/* One message; every field is borrowed from the caller. */
+struct mail {
+	const char *from;       /* addr-spec: "sonae@example.jp" */
+	const char *from_name;  /* display name; NULL: none */
+	struct conf_strings to; /* addr-specs, at least one */
+	const char *subject;    /* the whole subject (mail_subject()) */
+	const char *body;       /* text; any line ends; normalised to CRLF */
+	const char *message_id; /* "<...@...>" (mail_message_id(), mail_thread_id()) */
+	const char *thread_id;  /* the incident's thread root; NULL: none */
+	uint64_t incident;      /* X-Sonae-Incident; 0: no incident */
+	int64_t date_ms;        /* the Date header, in the process's time zone */
+};
+
+/* 1 if addr is a plain addr-spec (local@domain, ASCII, no quoting), else 0. */
+int mail_address_valid(const char *addr);
+/* The domain of addr ("example.jp" of "sonae@example.jp"), or NULL. */
+const char *mail_address_domain(const char *addr);
+/*
+ * The Message-ID of one mail: "<sonae.INCIDENT.MS.RND@DOMAIN>", unique by
+ * its time and a random number the caller draws.
+ */
+char *mail_message_id(const char *domain, uint64_t incident, int64_t ms, uint32_t rnd);
+/*
+ * The thread root of an incident: "<incident.ID.OPENED.SITEHASH@DOMAIN>",
+ * the same for every mail about it.  The first mail of the incident uses it
+ * as its Message-ID; later ones refer to it (In-Reply-To, References).
+ */
+char *mail_thread_id(
+    const char *domain, const char *site, uint64_t incident, int64_t opened_ms);
+/*
+ * The subject: "[sonae SITE] SEVERITY #INCIDENT: TITLE", the severity in
+ * capitals; without " #INCIDENT" when incident is 0.  Control characters in
+ * the parts become spaces.
+ */
+char *mail_subject(
+    const char *site, const char *severity, uint64_t incident, const char *title);
+/*
+ * One header field, "Name: value", folded at MAIL_LINE_MAX with CRLF and a
+ * space, ending in CRLF.  A value that is not plain printable ASCII (or
+ * holds "=?") is RFC 2047 B-encoded as UTF-8, in encoded-words of at most
+ * MAIL_WORD_MAX characters that never split a character.  NULL with the
+ * reason in err for invalid UTF-8 or a CR or LF in the value.
+ */
+char *mail_encode_header(const char *name, const char *value, char *err, size_t errlen);
+/* The Date header's value: "Wed, 25 Nov 2026 09:00:00 +0900" (process zone). */
+char *mail_date(int64_t ms, char *buf, size_t len);
+/*
+ * The whole message (headers, blank line, base64 body), CRLF line ends; its
+ * length in *len.  NULL with the reason in err for a missing or invalid
+ * address or id, invalid UTF-8, or a CR or LF inside a header value.
+ */
+char *mail_render(const struct mail *m, size_t *len, char *err, size_t errlen);
+
+/*
+ * spool.c: the durable mail spool, state_dir/spool/, one file per message.
+ * A message is queued once spool_add() returned 0, and stays until
+ * spool_delivered() after a relay accepted it.  Only a small index lives in
+ * memory; message bytes are read from disk when asked for.
+ */
+struct spool;
+
+/* Retry schedule: base * 2^(attempts-1), capped, less up to jitter_pct %. */
+struct spool_backoff {
+	int64_t base_ms; /* after the first failure */
+	int64_t cap_ms;  /* the longest wait */
+	int jitter_pct;  /* 0..100: how much earlier a retry may come */
+};
+/* 30 s, doubling to 30 min, up to 20 % earlier. */
+extern const struct spool_backoff spool_backoff_default;
+
+/* One queued message, as spool_get() reads it; spool_msg_free() frees. */
+struct spool_msg {
+	uint64_t id;
+	uint64_t incident;
+	char *env_from;           /* the envelope sender; "" for <> */
+	struct conf_strings rcpt; /* envelope recipients, NULL-terminated */
+	int64_t created_ms;
+	int attempts;        /* failed delivery attempts so far */
+	int64_t next_ms;     /* not to be tried before */
+	int64_t last_try_ms; /* the last failed attempt; 0: none */
+	char *last_error;    /* why it failed; NULL: never tried */
+	char *last_relay;    /* where; NULL: never tried */
+	char *data;          /* the rendered message (mail_render()) */
+	size_t len;
+};
+
+/* Open (creating it, 0750) state_dir/spool; backoff NULL: the default. */
+struct spool *spool_open(
+    const char *state_dir, const struct spool_backoff *backoff, char *err, size_t errlen);
+/* Close the spool. Takes NULL. */
+void spool_close(struct spool *sp);
+void spool_set_backoff(struct spool *sp, const struct spool_backoff *backoff);
+/* Queue a message durably; its id in *id.  0, or -1 with why in err. */
+int spool_add(struct spool *sp, const char *env_from, const struct conf_strings *rcpt,
+    uint64_t incident, const char *msg, size_t len, int64_t now_ms, uint64_t *id,
+    char *err, size_t errlen);
+/* The message id with its bytes; NULL with why in err. */
+struct spool_msg *spool_get(struct spool *sp, uint64_t id, char *err, size_t errlen);
+void spool_msg_free(struct spool_msg *m);
+/*
+ * A delivery attempt failed: count it, keep the relay and the reason, and
+ * schedule the next one (spool_backoff_delay() with rnd); the file is
+ * rewritten durably.  The next attempt's time in *next_ms if not NULL.
+ */
+int spool_attempt_failed(struct spool *sp, uint64_t id, const char *relay,
+    const char *reason, int64_t now_ms, uint32_t rnd, int64_t *next_ms, char *err,
+    size_t errlen);
+/* A relay accepted the message: remove it for good.  0, or -1 with why. */
+int spool_delivered(struct spool *sp, uint64_t id, char *err, size_t errlen);
+/*
+ * A delivery of id is under way (busy 1) or over (0): a busy message is not
+ * due.  spool_attempt_failed() ends it too.  Memory only: after a restart
+ * nothing is busy.
+ */
+void spool_set_busy(struct spool *sp, uint64_t id, int busy);
+/* Make every queued message due now (a relay answers again). */
+void spool_hurry(struct spool *sp, int64_t now_ms);
+int64_t spool_backoff_delay(const struct spool_backoff *b, int attempts, uint32_t rnd);
+size_t spool_count(const struct spool *sp);
+/* Ids in increasing order (the order they were queued); 0 after the last. */
+uint64_t spool_first(const struct spool *sp);
+uint64_t spool_next(const struct spool *sp, uint64_t id);
+/* The same, only messages due at now_ms. */
+uint64_t spool_first_due(const struct spool *sp, int64_t now_ms);
+uint64_t spool_next_due(const struct spool *sp, uint64_t id, int64_t now_ms);
+/* When the next message falls due; INT64_MAX for an empty spool. */
+int64_t spool_next_wakeup(const struct spool *sp, int64_t now_ms);
+/* Bytes of memory the spool holds (its index): bounded, bodies never count. */
+size_t spool_memory(const struct spool *sp);
+const char *spool_dir(const struct spool *sp);
+/* {"count": N, "messages": [the first max, in id order]}, for `sonae queue`. */
+json_t *spool_json(const struct spool *sp, size_t max);
+
+/* smtp.c: the SMTP transport, libcurl on a thread of its own. */
+struct smtp;
+
+#define SMTP_TIMEOUT_MS         60000 /* a whole transfer, when the relay says 0 */
+#define SMTP_CONNECT_TIMEOUT_MS 10000 /* connecting, when the relay says 0 */
+
+/*
+ * One mail relay, as plain data.  smtp_send() copies it: the caller may free
+ * it when the call returns.  Start from smtp_relay_init(), which turns
+ * certificate verification on; so does a zeroed struct (insecure = 0).
+ */
+struct smtp_relay {
+	/*
+	 * smtp://host:port (plain, or STARTTLS with starttls = 1) or
+	 * smtps://host:port (TLS from the first byte).  An optional path is the
+	 * name this host gives in EHLO (smtp://192.0.2.25:25/sonae.example.org);
+	 * without one libcurl says "localhost".  No user:password@ in it.
+	 */
+	const char *url;
+	int starttls;         /* 0 off, 1 required (CURLUSESSL_ALL); smtp:// only */
+	const char *ca_file;  /* PEM file of trusted CAs; NULL: the system store */
+	int insecure;         /* 1: do not verify the certificate (never by default) */
+	const char *user;     /* NULL: no AUTH */
+	const char *password; /* already read from its secret file by the caller */
+	const char *login_options;  /* "AUTH=PLAIN", "AUTH=LOGIN"; NULL: libcurl picks */
+	int64_t timeout_ms;         /* whole transfer; 0: SMTP_TIMEOUT_MS */
+	int64_t connect_timeout_ms; /* 0: SMTP_CONNECT_TIMEOUT_MS */
+};
+
+/* smtp.c */
+void smtp_relay_init(struct smtp_relay *);
+struct smtp *smtp_new(struct event_base *, char *, size_t);
+void smtp_free(struct smtp *);
+int smtp_send(struct smtp *, const struct smtp_relay *, const char *env_from,
+    const char *const *rcpt, size_t nrcpt, const char *msg, size_t len,
+    void (*done)(void *arg, int ok, int permanent, const char *reason), void *arg);
+int smtp_send_any(struct smtp *, const struct smtp_relay *relays, size_t nrelays,
+    const char *env_from, const char *const *rcpt, size_t nrcpt, const char *msg,
+    size_t len,
+    void (*done)(void *arg, int ok, int permanent, size_t relay, const char *reason),
+    void *arg);
+
+#endif
