@@ -193,4 +193,43 @@ int smtp_send_any(struct smtp *, const struct smtp_relay *relays, size_t nrelays
     void (*done)(void *arg, int ok, int permanent, size_t relay, const char *reason),
     void *arg);
 
+/*
+ * deliver.c: delivery from the spool through the relays, on the daemon's
+ * loop.  One message at a time, in id order, through smtp_send_any() over
+ * the relays in order; spool_delivered() as soon as one accepts it.  A
+ * transient failure ends the round (the path is down: the rest waits) until
+ * the spool's backoff says; a permanent refusal is recorded and the message
+ * kept (giving up is decided elsewhere).  "Alerts cannot leave the site":
+ * after N consecutive failed attempts, or when the oldest queued message is
+ * older than T, the callback is called with down 1, once; with down 0, once,
+ * when a relay accepts a message again.  The daemon will raise it as an
+ * incident of its own (not wired yet).
+ */
+struct deliver;
+
+#define DELIVER_DOWN_FAILURES 3      /* consecutive failed attempts */
+#define DELIVER_DOWN_AGE_MS   300000 /* the oldest queued message, 5 min */
+
+/*
+ * relays are copied (their strings too).  The spool and the smtp client
+ * must outlive the engine; free the engine before either.
+ */
+struct deliver *deliver_new(struct event_base *, struct spool *, struct smtp *,
+    const struct smtp_relay *relays, size_t nrelays, char *err, size_t errlen);
+/* Takes NULL.  An attempt under way is left to finish, its outcome ignored. */
+void deliver_free(struct deliver *);
+/* A message was queued or a relay may be back: make everything due, look now. */
+void deliver_kick(struct deliver *);
+void deliver_set_down_failures(struct deliver *, int n);
+void deliver_set_down_age(struct deliver *, int64_t ms);
+void deliver_set_callback(
+    struct deliver *, void (*cb)(void *arg, int down, const char *reason), void *arg);
+int deliver_down(const struct deliver *);
+/*
+ * {"queued", "in_flight" (an id or 0), "down", "down_since" (ms, 0),
+ * "down_reason", "consecutive_failures", "delivered", "failed", "refused",
+ * "last_error", "last_relay"}
+ */
+json_t *deliver_json(const struct deliver *);
+
 #endif

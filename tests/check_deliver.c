@@ -1,0 +1,546 @@
+/*
+ * alerts/deliver.c against aiosmtpd on 127.0.0.1 (started like
+ * tests/check_smtp.c does, stopped by its PID in the teardown), with a spool
+ * in a temporary folder and a short backoff (100 ms doubling to 400 ms).
+ * Each test runs its own event loop until the Maildir holds what it waits
+ * for or a deadline passes.
+ */
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "monitor/monitor.h"
+#include "alerts/alert.h"
+#include "tests/testutil.h"
+
+#define PYTHON "/usr/bin/python3"
+#define NMSG   5
+
+static const char *dir;
+static pid_t peers[4];
+static size_t npeers;
+
+static const struct spool_backoff fast = { 100, 400, 0 };
+static char *rcpt_v[] = { (char *)"ict@example.org", NULL };
+static const struct conf_strings rcpt = { rcpt_v, 1 };
+
+struct updown {
+	int down, up;
+	char reason[640];
+};
+
+static void
+on_updown(void *arg, int down, const char *reason)
+{
+	struct updown *u = arg;
+
+	if (down)
+		u->down++;
+	else
+		u->up++;
+	snprintf(u->reason, sizeof(u->reason), "%s", reason);
+}
+
+static void
+setup(void)
+{
+	dir = testutil_tmpdir("check-deliver");
+	npeers = 0;
+}
+
+static void
+teardown(void)
+{
+	int st;
+
+	while (npeers > 0) {
+		pid_t pid = peers[--npeers];
+		kill(pid, SIGTERM);
+		waitpid(pid, &st, 0);
+	}
+	testutil_rmdir();
+}
+
+/* Start argv; it dies with this process (PR_SET_PDEATHSIG). */
+static void
+peer_spawn(char *const argv[])
+{
+	pid_t parent = getpid(), pid;
+
+	ck_assert_uint_lt(npeers, NELEM(peers));
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			_exit(1);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	peers[npeers++] = pid;
+}
+
+/* aiosmtpd's own server with its Mailbox handler; ready once it accepts. */
+static char *
+start_aiosmtpd(int port)
+{
+	char listen[64], *maildir = testutil_path(dir, "aiosmtpd");
+	char *argv[] = { (char *)PYTHON, (char *)"-m", (char *)"aiosmtpd", (char *)"-n",
+		(char *)"-l", listen, (char *)"-c", (char *)"aiosmtpd.handlers.Mailbox",
+		maildir, NULL };
+	struct sockaddr_in a;
+	int64_t end = time_mono_ms() + 10000;
+	int fd, up = 0;
+
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+	peer_spawn(argv);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_port = htons((uint16_t)port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	while (!up && time_mono_ms() < end) {
+		ck_assert_int_ge(fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), 0);
+		up = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+		close(fd);
+		if (!up)
+			usleep(50000);
+	}
+	ck_assert_msg(up, "aiosmtpd did not start on port %d", port);
+	return maildir;
+}
+
+/* The files in maildir/new. */
+static size_t
+maildir_count(const char *maildir)
+{
+	char *path = testutil_path(maildir, "new");
+	DIR *d = opendir(path);
+	struct dirent *e;
+	size_t n = 0;
+
+	if (d != NULL) {
+		while ((e = readdir(d)) != NULL)
+			if (e->d_name[0] != '.')
+				n++;
+		closedir(d);
+	}
+	free(path);
+	return n;
+}
+
+/*
+ * The X-Sonae-Incident of each mail in maildir/new, in the order the server
+ * stored them: Python's mailbox.Maildir names a file TIME.MUSECPPID.QN.HOST
+ * with N counting up in its process.  At most max; the number found.
+ */
+static size_t
+maildir_incidents(const char *maildir, long *out, size_t max)
+{
+	char *path = testutil_path(maildir, "new");
+	DIR *d = opendir(path);
+	struct dirent *e;
+	long q[16];
+	size_t n = 0, i;
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)) != NULL) {
+		char *file, line[256];
+		const char *p;
+		FILE *f;
+		long inc = -1;
+
+		if (e->d_name[0] == '.')
+			continue;
+		ck_assert_uint_lt(n, NELEM(q));
+		ck_assert_uint_lt(n, max);
+		p = strchr(e->d_name, 'Q');
+		ck_assert_msg(p != NULL, "no Q in %s", e->d_name);
+		file = testutil_path(path, e->d_name);
+		ck_assert_ptr_nonnull(f = fopen(file, "r"));
+		while (fgets(line, sizeof(line), f) != NULL && line[0] != '\n')
+			if (strncmp(line, "X-Sonae-Incident: ", 18) == 0)
+				inc = strtol(line + 18, NULL, 10);
+		fclose(f);
+		free(file);
+		ck_assert_msg(inc > 0, "no X-Sonae-Incident in %s", e->d_name);
+		/* Insert by Q. */
+		for (i = n; i > 0 && q[i - 1] > strtol(p + 1, NULL, 10); i--) {
+			q[i] = q[i - 1];
+			out[i] = out[i - 1];
+		}
+		q[i] = strtol(p + 1, NULL, 10);
+		out[i] = inc;
+		n++;
+	}
+	closedir(d);
+	free(path);
+	return n;
+}
+
+/* All NMSG mails arrived once each, incidents 1..NMSG in that order. */
+static void
+assert_all_in_order(const char *maildir)
+{
+	long inc[NMSG + 4];
+	size_t n = maildir_incidents(maildir, inc, NELEM(inc)), i;
+
+	ck_assert_uint_eq(n, NMSG);
+	for (i = 0; i < n; i++)
+		ck_assert_msg(
+		    inc[i] == (long)i + 1, "mail %zu is incident %ld", i, inc[i]);
+}
+
+struct wait_mail {
+	const char *maildir;
+	size_t want;
+	struct spool *sp;
+};
+
+/* Run the loop until cond(arg) or ms have passed; cond's last value. */
+static int
+run_until(struct event_base *base, int (*cond)(void *), void *arg, int64_t ms)
+{
+	int64_t end = time_mono_ms() + ms;
+	struct timeval tick = { 0, 20000 };
+
+	while (!cond(arg) && time_mono_ms() < end) {
+		event_base_loopexit(base, &tick);
+		event_base_dispatch(base);
+	}
+	return cond(arg);
+}
+
+static int
+mail_arrived(void *arg)
+{
+	struct wait_mail *w = arg;
+
+	return maildir_count(w->maildir) >= w->want && spool_count(w->sp) == 0;
+}
+
+static int
+went_down(void *arg)
+{
+	return ((struct updown *)arg)->down > 0;
+}
+
+static int
+never(void *arg)
+{
+	(void)arg;
+	return 0;
+}
+
+static struct spool *
+open_spool(void)
+{
+	char err[256] = "";
+	struct spool *sp = spool_open(dir, &fast, err, sizeof(err));
+
+	ck_assert_msg(sp != NULL, "spool_open: %s", err);
+	return sp;
+}
+
+/* Queue NMSG messages, incidents 1..NMSG, a marker in each body. */
+static void
+queue(struct spool *sp)
+{
+	char msg[512], err[256];
+	uint64_t id, last = 0;
+	int i;
+
+	for (i = 1; i <= NMSG; i++) {
+		snprintf(msg, sizeof(msg),
+		    "From: sonae <sonae@example.org>\r\n"
+		    "To: ict@example.org\r\n"
+		    "Subject: alert %d\r\n"
+		    "X-Sonae-Incident: %d\r\n"
+		    "\r\n"
+		    "marker %d\r\n",
+		    i, i, i);
+		ck_assert_msg(spool_add(sp, "sonae@example.org", &rcpt, (uint64_t)i, msg,
+		                  strlen(msg), time_now_ms(), &id, err, sizeof(err)) == 0,
+		    "spool_add: %s", err);
+		ck_assert_uint_gt(id, last);
+		last = id;
+	}
+	ck_assert_uint_eq(spool_count(sp), NMSG);
+}
+
+static void
+relay_at(struct smtp_relay *r, char *url, size_t len, int port)
+{
+	snprintf(url, len, "smtp://127.0.0.1:%d", port);
+	smtp_relay_init(r);
+	r->url = url;
+	r->timeout_ms = 4000;
+	r->connect_timeout_ms = 2000;
+}
+
+static struct deliver *
+engine(struct event_base *base, struct spool *sp, struct smtp *smtp,
+    const struct smtp_relay *r, size_t n, struct updown *u)
+{
+	char err[256] = "";
+	struct deliver *d = deliver_new(base, sp, smtp, r, n, err, sizeof(err));
+
+	ck_assert_msg(d != NULL, "deliver_new: %s", err);
+	memset(u, 0, sizeof(*u));
+	deliver_set_callback(d, on_updown, u);
+	return d;
+}
+
+static struct smtp *
+client(struct event_base *base)
+{
+	char err[256] = "";
+	struct smtp *smtp = smtp_new(base, err, sizeof(err));
+
+	ck_assert_msg(smtp != NULL, "smtp_new: %s", err);
+	return smtp;
+}
+
+static json_int_t
+json_int(struct deliver *d, const char *key)
+{
+	json_t *j = deliver_json(d);
+	json_int_t v = json_integer_value(json_object_get(j, key));
+
+	json_decref(j);
+	return v;
+}
+
+START_TEST(deliver_all_in_order)
+{
+	struct event_base *base = event_base_new();
+	struct smtp *smtp = client(base);
+	struct spool *sp = open_spool();
+	int port = testutil_free_port(SOCK_STREAM);
+	char *maildir = start_aiosmtpd(port), url[64];
+	struct smtp_relay r;
+	struct deliver *d;
+	struct updown u;
+	struct wait_mail w;
+
+	queue(sp);
+	relay_at(&r, url, sizeof(url), port);
+	d = engine(base, sp, smtp, &r, 1, &u);
+	deliver_kick(d);
+	w = (struct wait_mail){ maildir, NMSG, sp };
+	ck_assert_msg(run_until(base, mail_arrived, &w, 15000),
+	    "%zu of %d mails arrived, %zu queued", maildir_count(maildir), NMSG,
+	    spool_count(sp));
+	/* Nothing more comes. */
+	run_until(base, never, NULL, 300);
+	assert_all_in_order(maildir);
+	ck_assert_uint_eq(spool_count(sp), 0);
+	ck_assert_int_eq(json_int(d, "delivered"), NMSG);
+	ck_assert_int_eq(json_int(d, "failed"), 0);
+	ck_assert_int_eq(u.down, 0);
+	ck_assert_int_eq(u.up, 0);
+	deliver_free(d);
+	smtp_free(smtp);
+	spool_close(sp);
+	event_base_free(base);
+	free(maildir);
+}
+END_TEST
+
+START_TEST(deliver_relay_down_then_back)
+{
+	struct event_base *base = event_base_new();
+	struct smtp *smtp = client(base);
+	struct spool *sp = open_spool();
+	int port = testutil_free_port(SOCK_STREAM);
+	char *maildir, url[64];
+	struct smtp_relay r;
+	struct deliver *d;
+	struct updown u;
+	struct wait_mail w;
+	json_t *j;
+
+	queue(sp);
+	relay_at(&r, url, sizeof(url), port);
+	d = engine(base, sp, smtp, &r, 1, &u);
+	deliver_kick(d);
+	ck_assert_msg(run_until(base, went_down, &u, 10000),
+	    "never went down: failed %lld", (long long)json_int(d, "failed"));
+	ck_assert_int_ge(json_int(d, "failed"), DELIVER_DOWN_FAILURES);
+	/* Keep failing for a while: nothing lost, down reported only once. */
+	run_until(base, never, NULL, 1000);
+	ck_assert_int_eq(u.down, 1);
+	ck_assert_int_eq(u.up, 0);
+	ck_assert_uint_eq(spool_count(sp), NMSG);
+	ck_assert_int_eq(deliver_down(d), 1);
+	j = deliver_json(d);
+	ck_assert(json_is_true(json_object_get(j, "down")));
+	ck_assert_int_gt(json_integer_value(json_object_get(j, "down_since")), 0);
+	ck_assert_str_ne(json_string_value(json_object_get(j, "down_reason")), "");
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "queued")), NMSG);
+	json_decref(j);
+
+	maildir = start_aiosmtpd(port);
+	deliver_kick(d);
+	w = (struct wait_mail){ maildir, NMSG, sp };
+	ck_assert_msg(run_until(base, mail_arrived, &w, 15000),
+	    "%zu of %d mails arrived, %zu queued", maildir_count(maildir), NMSG,
+	    spool_count(sp));
+	run_until(base, never, NULL, 300);
+	assert_all_in_order(maildir);
+	ck_assert_int_eq(u.down, 1);
+	ck_assert_int_eq(u.up, 1);
+	ck_assert_int_eq(deliver_down(d), 0);
+	ck_assert_int_eq(json_int(d, "delivered"), NMSG);
+	deliver_free(d);
+	smtp_free(smtp);
+	spool_close(sp);
+	event_base_free(base);
+	free(maildir);
+}
+END_TEST
+
+START_TEST(deliver_failover)
+{
+	struct event_base *base = event_base_new();
+	struct smtp *smtp = client(base);
+	struct spool *sp = open_spool();
+	int down = testutil_free_port(SOCK_STREAM), up;
+	char *maildir, url0[64], url1[64];
+	struct smtp_relay r[2];
+	struct deliver *d;
+	struct updown u;
+	struct wait_mail w;
+	json_t *j;
+
+	do
+		up = testutil_free_port(SOCK_STREAM);
+	while (up == down);
+	maildir = start_aiosmtpd(up);
+	queue(sp);
+	relay_at(&r[0], url0, sizeof(url0), down);
+	relay_at(&r[1], url1, sizeof(url1), up);
+	d = engine(base, sp, smtp, r, 2, &u);
+	/* The engine copied the relays. */
+	memset(url0, 'x', sizeof(url0) - 1);
+	memset(url1, 'x', sizeof(url1) - 1);
+	deliver_kick(d);
+	w = (struct wait_mail){ maildir, NMSG, sp };
+	ck_assert_msg(run_until(base, mail_arrived, &w, 15000),
+	    "%zu of %d mails arrived, %zu queued", maildir_count(maildir), NMSG,
+	    spool_count(sp));
+	run_until(base, never, NULL, 300);
+	assert_all_in_order(maildir);
+	j = deliver_json(d);
+	snprintf(url1, sizeof(url1), "smtp://127.0.0.1:%d", up);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "last_relay")), url1);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "failed")), 0);
+	json_decref(j);
+	ck_assert_int_eq(u.down, 0);
+	deliver_free(d);
+	smtp_free(smtp);
+	spool_close(sp);
+	event_base_free(base);
+	free(maildir);
+}
+END_TEST
+
+START_TEST(deliver_after_reopen)
+{
+	struct event_base *base = event_base_new();
+	struct smtp *smtp = client(base);
+	struct spool *sp = open_spool();
+	int port = testutil_free_port(SOCK_STREAM);
+	char *maildir, url[64];
+	struct smtp_relay r;
+	struct deliver *d;
+	struct updown u;
+	struct wait_mail w;
+
+	queue(sp);
+	/* A first life: the relay is not there yet, attempts fail. */
+	relay_at(&r, url, sizeof(url), port);
+	d = engine(base, sp, smtp, &r, 1, &u);
+	deliver_kick(d);
+	ck_assert(run_until(base, went_down, &u, 10000));
+	deliver_free(d);
+	smtp_free(smtp);
+	spool_close(sp);
+
+	/* After the restart. */
+	maildir = start_aiosmtpd(port);
+	smtp = client(base);
+	sp = open_spool();
+	ck_assert_uint_eq(spool_count(sp), NMSG);
+	d = engine(base, sp, smtp, &r, 1, &u);
+	deliver_kick(d);
+	w = (struct wait_mail){ maildir, NMSG, sp };
+	ck_assert_msg(run_until(base, mail_arrived, &w, 15000),
+	    "%zu of %d mails arrived, %zu queued", maildir_count(maildir), NMSG,
+	    spool_count(sp));
+	run_until(base, never, NULL, 300);
+	assert_all_in_order(maildir);
+	deliver_free(d);
+	smtp_free(smtp);
+	spool_close(sp);
+	event_base_free(base);
+	free(maildir);
+}
+END_TEST
+
+START_TEST(deliver_bad_arguments)
+{
+	struct event_base *base = event_base_new();
+	struct smtp *smtp = client(base);
+	struct spool *sp = open_spool();
+	struct smtp_relay r;
+	char err[256] = "";
+
+	smtp_relay_init(&r);
+	ck_assert_ptr_null(deliver_new(base, sp, smtp, &r, 1, err, sizeof(err)));
+	ck_assert_str_ne(err, "");
+	ck_assert_ptr_null(deliver_new(base, sp, smtp, &r, 0, err, sizeof(err)));
+	deliver_free(NULL);
+	smtp_free(smtp);
+	spool_close(sp);
+	event_base_free(base);
+}
+END_TEST
+
+static Suite *
+deliver_suite(void)
+{
+	Suite *s = suite_create("deliver");
+	TCase *tc = tcase_create("aiosmtpd");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, deliver_all_in_order);
+	tcase_add_test(tc, deliver_relay_down_then_back);
+	tcase_add_test(tc, deliver_failover);
+	tcase_add_test(tc, deliver_after_reopen);
+	tcase_add_test(tc, deliver_bad_arguments);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return testutil_run(deliver_suite());
+}
