@@ -33,8 +33,6 @@
 #define NMSG   5
 
 static const char *dir;
-static pid_t peers[4];
-static size_t npeers;
 
 static const struct spool_backoff fast = { 100, 400, 0 };
 static char *rcpt_v[] = { (char *)"ict@example.org", NULL };
@@ -61,87 +59,13 @@ static void
 setup(void)
 {
 	dir = testutil_tmpdir("check-deliver");
-	npeers = 0;
 }
 
 static void
 teardown(void)
 {
-	int st;
-
-	while (npeers > 0) {
-		pid_t pid = peers[--npeers];
-		kill(pid, SIGTERM);
-		waitpid(pid, &st, 0);
-	}
+	testutil_reap();
 	testutil_rmdir();
-}
-
-/* Start argv; it dies with this process (PR_SET_PDEATHSIG). */
-static void
-peer_spawn(char *const argv[])
-{
-	pid_t parent = getpid(), pid;
-
-	ck_assert_uint_lt(npeers, NELEM(peers));
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() != parent)
-			_exit(1);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	peers[npeers++] = pid;
-}
-
-/* aiosmtpd's own server with its Mailbox handler; ready once it accepts. */
-static char *
-start_aiosmtpd(int port)
-{
-	char listen[64], *maildir = testutil_path(dir, "aiosmtpd");
-	char *argv[] = { (char *)PYTHON, (char *)"-m", (char *)"aiosmtpd", (char *)"-n",
-		(char *)"-l", listen, (char *)"-c", (char *)"aiosmtpd.handlers.Mailbox",
-		maildir, NULL };
-	struct sockaddr_in a;
-	int64_t end = time_mono_ms() + 10000;
-	int fd, up = 0;
-
-	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
-	peer_spawn(argv);
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_port = htons((uint16_t)port);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	while (!up && time_mono_ms() < end) {
-		ck_assert_int_ge(fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), 0);
-		up = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-		close(fd);
-		if (!up)
-			usleep(50000);
-	}
-	ck_assert_msg(up, "aiosmtpd did not start on port %d", port);
-	return maildir;
-}
-
-/* The files in maildir/new. */
-static size_t
-maildir_count(const char *maildir)
-{
-	char *path = testutil_path(maildir, "new");
-	DIR *d = opendir(path);
-	struct dirent *e;
-	size_t n = 0;
-
-	if (d != NULL) {
-		while ((e = readdir(d)) != NULL)
-			if (e->d_name[0] != '.')
-				n++;
-		closedir(d);
-	}
-	free(path);
-	return n;
 }
 
 /*
@@ -231,7 +155,7 @@ mail_arrived(void *arg)
 {
 	struct wait_mail *w = arg;
 
-	return maildir_count(w->maildir) >= w->want && spool_count(w->sp) == 0;
+	return testutil_maildir_count(w->maildir) >= w->want && spool_count(w->sp) == 0;
 }
 
 static int
@@ -332,7 +256,7 @@ START_TEST(deliver_all_in_order)
 	struct smtp *smtp = client(base);
 	struct spool *sp = open_spool();
 	int port = testutil_free_port(SOCK_STREAM);
-	char *maildir = start_aiosmtpd(port), url[64];
+	char *maildir = testutil_aiosmtpd(dir, port), url[64];
 	struct smtp_relay r;
 	struct deliver *d;
 	struct updown u;
@@ -344,7 +268,7 @@ START_TEST(deliver_all_in_order)
 	deliver_kick(d);
 	w = (struct wait_mail){ maildir, NMSG, sp };
 	ck_assert_msg(run_until(base, mail_arrived, &w, 15000),
-	    "%zu of %d mails arrived, %zu queued", maildir_count(maildir), NMSG,
+	    "%zu of %d mails arrived, %zu queued", testutil_maildir_count(maildir), NMSG,
 	    spool_count(sp));
 	/* Nothing more comes. */
 	run_until(base, never, NULL, 300);
@@ -395,11 +319,11 @@ START_TEST(deliver_relay_down_then_back)
 	ck_assert_int_eq(json_integer_value(json_object_get(j, "queued")), NMSG);
 	json_decref(j);
 
-	maildir = start_aiosmtpd(port);
+	maildir = testutil_aiosmtpd(dir, port);
 	deliver_kick(d);
 	w = (struct wait_mail){ maildir, NMSG, sp };
 	ck_assert_msg(run_until(base, mail_arrived, &w, 15000),
-	    "%zu of %d mails arrived, %zu queued", maildir_count(maildir), NMSG,
+	    "%zu of %d mails arrived, %zu queued", testutil_maildir_count(maildir), NMSG,
 	    spool_count(sp));
 	run_until(base, never, NULL, 300);
 	assert_all_in_order(maildir);
@@ -431,7 +355,7 @@ START_TEST(deliver_failover)
 	do
 		up = testutil_free_port(SOCK_STREAM);
 	while (up == down);
-	maildir = start_aiosmtpd(up);
+	maildir = testutil_aiosmtpd(dir, up);
 	queue(sp);
 	relay_at(&r[0], url0, sizeof(url0), down);
 	relay_at(&r[1], url1, sizeof(url1), up);
@@ -442,7 +366,7 @@ START_TEST(deliver_failover)
 	deliver_kick(d);
 	w = (struct wait_mail){ maildir, NMSG, sp };
 	ck_assert_msg(run_until(base, mail_arrived, &w, 15000),
-	    "%zu of %d mails arrived, %zu queued", maildir_count(maildir), NMSG,
+	    "%zu of %d mails arrived, %zu queued", testutil_maildir_count(maildir), NMSG,
 	    spool_count(sp));
 	run_until(base, never, NULL, 300);
 	assert_all_in_order(maildir);
@@ -483,7 +407,7 @@ START_TEST(deliver_after_reopen)
 	spool_close(sp);
 
 	/* After the restart. */
-	maildir = start_aiosmtpd(port);
+	maildir = testutil_aiosmtpd(dir, port);
 	smtp = client(base);
 	sp = open_spool();
 	ck_assert_uint_eq(spool_count(sp), NMSG);
@@ -491,7 +415,7 @@ START_TEST(deliver_after_reopen)
 	deliver_kick(d);
 	w = (struct wait_mail){ maildir, NMSG, sp };
 	ck_assert_msg(run_until(base, mail_arrived, &w, 15000),
-	    "%zu of %d mails arrived, %zu queued", maildir_count(maildir), NMSG,
+	    "%zu of %d mails arrived, %zu queued", testutil_maildir_count(maildir), NMSG,
 	    spool_count(sp));
 	run_until(base, never, NULL, 300);
 	assert_all_in_order(maildir);

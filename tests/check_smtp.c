@@ -36,8 +36,6 @@
 #define PASSWORD "Kd8#pq2!vX"
 
 static const char *dir;
-static pid_t peers[4];
-static size_t npeers;
 
 struct result {
 	int called;
@@ -75,19 +73,12 @@ static void
 setup(void)
 {
 	dir = testutil_tmpdir("check-smtp");
-	npeers = 0;
 }
 
 static void
 teardown(void)
 {
-	int st;
-
-	while (npeers > 0) {
-		pid_t pid = peers[--npeers];
-		kill(pid, SIGTERM);
-		waitpid(pid, &st, 0);
-	}
+	testutil_reap();
 	testutil_rmdir();
 }
 
@@ -122,39 +113,6 @@ ticker_start(struct event_base *base, int *n)
 	ck_assert_ptr_nonnull(ev);
 	ck_assert_int_eq(event_add(ev, &tv), 0);
 	return ev;
-}
-
-/*
- * Start a peer: argv[0] is run with stdout to a pipe when out is not NULL.
- * It dies with this process (PR_SET_PDEATHSIG) if a failed test skips the
- * teardown.
- */
-static pid_t
-peer_spawn(char *const argv[], int *out)
-{
-	pid_t parent = getpid(), pid;
-	int p[2] = { -1, -1 };
-
-	ck_assert_uint_lt(npeers, NELEM(peers));
-	if (out != NULL)
-		ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() != parent)
-			_exit(1);
-		if (out != NULL && dup2(p[1], 1) == -1)
-			_exit(1);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	peers[npeers++] = pid;
-	if (out != NULL) {
-		close(p[1]);
-		*out = p[0];
-	}
-	return pid;
 }
 
 /* Wait for a whole "ready PORT" line per listener on fd. */
@@ -195,35 +153,6 @@ free_ports(int *a, int *b)
 	do
 		*b = testutil_free_port(SOCK_STREAM);
 	while (*b == *a);
-}
-
-/* aiosmtpd's own server with its Mailbox handler; ready once it accepts. */
-static char *
-start_aiosmtpd(int port)
-{
-	char listen[64], *maildir = testutil_path(dir, "aiosmtpd");
-	char *argv[] = { (char *)PYTHON, (char *)"-m", (char *)"aiosmtpd", (char *)"-n",
-		(char *)"-l", listen, (char *)"-c", (char *)"aiosmtpd.handlers.Mailbox",
-		maildir, NULL };
-	struct sockaddr_in a;
-	int64_t end = time_mono_ms() + 10000;
-	int fd, up = 0;
-
-	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
-	peer_spawn(argv, NULL);
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_port = htons((uint16_t)port);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	while (!up && time_mono_ms() < end) {
-		ck_assert_int_ge(fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), 0);
-		up = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-		close(fd);
-		if (!up)
-			usleep(50000);
-	}
-	ck_assert_msg(up, "aiosmtpd did not start on port %d", port);
-	return maildir;
 }
 
 /*
@@ -270,7 +199,7 @@ start_server(const char *name, int port, int tls, int tls_port, const char *cons
 		argv[i++] = (char *)(uintptr_t)*extra;
 	argv[i] = NULL;
 	ck_assert_uint_lt(i, NELEM(argv));
-	peer_spawn(argv, &out);
+	testutil_spawn(argv, &out);
 	peer_ready(out, tls && tls_port != 0 ? 2 : 1);
 	free(script);
 	free(cert);
@@ -302,25 +231,6 @@ make_cert(void)
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "openssl req failed");
 	free(cert);
 	free(key);
-}
-
-/* The files in maildir/new. */
-static size_t
-maildir_count(const char *maildir)
-{
-	char *path = testutil_path(maildir, "new");
-	DIR *d = opendir(path);
-	struct dirent *e;
-	size_t n = 0;
-
-	if (d != NULL) {
-		while ((e = readdir(d)) != NULL)
-			if (e->d_name[0] != '.')
-				n++;
-		closedir(d);
-	}
-	free(path);
-	return n;
 }
 
 /* The one mail in maildir/new, NUL-terminated (caller frees). */
@@ -441,7 +351,7 @@ START_TEST(plain_delivery)
 	char url[64], *maildir, *mail, *body;
 	int port = testutil_free_port(SOCK_STREAM);
 
-	maildir = start_aiosmtpd(port);
+	maildir = testutil_aiosmtpd(dir, port);
 	relay_at(&r, url, sizeof(url), "smtp", port);
 	send_one(base, smtp, &r, rcpt, NELEM(rcpt), &res);
 	ck_assert_msg(res.ok, "not delivered: %s", res.reason);
@@ -551,7 +461,7 @@ START_TEST(relay_slow)
 	ck_assert_msg(res.ok, "not delivered: %s", res.reason);
 	/* About 40 ticks in the 2 s the relay sat on the message. */
 	ck_assert_msg(ticks >= 20, "the loop ticked %d times", ticks);
-	ck_assert_uint_eq(maildir_count(maildir), 1);
+	ck_assert_uint_eq(testutil_maildir_count(maildir), 1);
 	event_free(ev);
 	smtp_free(smtp);
 	event_base_free(base);
@@ -586,7 +496,7 @@ START_TEST(failover)
 	ck_assert_int_eq(res.called, 1);
 	ck_assert_msg(res.ok, "not delivered: %s", res.reason);
 	ck_assert_uint_eq(res.relay, 2);
-	ck_assert_uint_eq(maildir_count(md_busy), 0);
+	ck_assert_uint_eq(testutil_maildir_count(md_busy), 0);
 	mail = maildir_read(md_good);
 	assert_header(mail, "X-RcptTo", "ict@example.org");
 	free(mail);
@@ -633,7 +543,7 @@ START_TEST(failover_second)
 	ck_assert_int_eq(res.called, 1);
 	ck_assert_msg(res.ok, "not delivered: %s", res.reason);
 	ck_assert_uint_eq(res.relay, 1);
-	ck_assert_uint_eq(maildir_count(maildir), 1);
+	ck_assert_uint_eq(testutil_maildir_count(maildir), 1);
 
 	/* Every relay down: the last one's reason, and its index. */
 	r[1] = r[0];
@@ -680,7 +590,7 @@ START_TEST(failover_stops_on_5xx)
 	ck_assert_int_eq(res.permanent, 1);
 	ck_assert_uint_eq(res.relay, 0);
 	ck_assert_msg(strstr(res.reason, "550") != NULL, "reason: %s", res.reason);
-	ck_assert_uint_eq(maildir_count(md_good), 0);
+	ck_assert_uint_eq(testutil_maildir_count(md_good), 0);
 	smtp_free(smtp);
 	event_base_free(base);
 	free(md_refuse);
@@ -716,7 +626,7 @@ START_TEST(recipient_refused)
 	ck_assert_int_eq(res.permanent, 0);
 	ck_assert_msg(strstr(res.reason, "450") != NULL, "reason: %s", res.reason);
 	/* No partial delivery to the recipients that were accepted. */
-	ck_assert_uint_eq(maildir_count(maildir), 0);
+	ck_assert_uint_eq(testutil_maildir_count(maildir), 0);
 	smtp_free(smtp);
 	event_base_free(base);
 	free(maildir);
@@ -753,7 +663,7 @@ START_TEST(starttls_auth)
 	r.login_options = NULL;
 	send_one(base, smtp, &r, rcpt1, 1, &res);
 	ck_assert_msg(res.ok, "not delivered: %s", res.reason);
-	ck_assert_uint_eq(maildir_count(maildir), 2);
+	ck_assert_uint_eq(testutil_maildir_count(maildir), 2);
 	smtp_free(smtp);
 	event_base_free(base);
 	free(maildir);
@@ -786,7 +696,7 @@ START_TEST(auth_rejected)
 	                  strstr(res.reason, "535") != NULL,
 	    "reason: %s", res.reason);
 	ck_assert_msg(strstr(res.reason, "not-the-password") == NULL, "%s", res.reason);
-	ck_assert_uint_eq(maildir_count(maildir), 0);
+	ck_assert_uint_eq(testutil_maildir_count(maildir), 0);
 	smtp_free(smtp);
 	event_base_free(base);
 	free(maildir);
@@ -825,7 +735,7 @@ START_TEST(tls_unverified)
 	ck_assert_int_eq(res.ok, 0);
 	ck_assert_msg(
 	    strstr(res.reason, "certificate") != NULL, "reason: %s", res.reason);
-	ck_assert_uint_eq(maildir_count(maildir), 0);
+	ck_assert_uint_eq(testutil_maildir_count(maildir), 0);
 
 	/* insecure = 1 is the explicit way around it. */
 	r.insecure = 1;
@@ -893,7 +803,7 @@ START_TEST(tls_required)
 	ck_assert_int_eq(res.permanent, 0);
 	ck_assert_msg(
 	    strstr(res.reason, "without TLS") != NULL, "reason: %s", res.reason);
-	ck_assert_uint_eq(maildir_count(maildir), 0);
+	ck_assert_uint_eq(testutil_maildir_count(maildir), 0);
 	smtp_free(smtp);
 	event_base_free(base);
 	free(maildir);

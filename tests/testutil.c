@@ -1,14 +1,19 @@
 /*
  * testutil: helpers shared by the Check unit suites; see testutil.h.
  */
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,4 +108,106 @@ testutil_free_port(int type)
 	port = ntohs(a.sin_port);
 	close(fd);
 	return port;
+}
+
+/* Peers a suite starts (servers on loopback); testutil_reap() stops them. */
+static pid_t peers[16];
+static size_t npeers;
+
+/*
+ * Start argv (a peer: a server the test talks to); it dies with this
+ * process (PR_SET_PDEATHSIG), so a failed test leaves nothing running.  out:
+ * NULL, or gets the read end of a pipe on the peer's standard output.
+ */
+pid_t
+testutil_spawn(char *const argv[], int *out)
+{
+	pid_t parent = getpid(), pid;
+	int p[2] = { -1, -1 };
+
+	ck_assert_uint_lt(npeers, NELEM(peers));
+	if (out != NULL)
+		ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			_exit(1);
+		if (out != NULL && dup2(p[1], 1) == -1)
+			_exit(1);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	peers[npeers++] = pid;
+	if (out != NULL) {
+		close(p[1]);
+		*out = p[0];
+	}
+	return pid;
+}
+
+/* Stop every peer started, by its PID, and wait for each. */
+void
+testutil_reap(void)
+{
+	int st;
+
+	while (npeers > 0) {
+		pid_t pid = peers[--npeers];
+		kill(pid, SIGTERM);
+		waitpid(pid, &st, 0);
+	}
+}
+
+/*
+ * aiosmtpd (Debian's python3-aiosmtpd) on 127.0.0.1:port with its Mailbox
+ * handler, storing into dir/aiosmtpd (returned; caller frees); ready once it
+ * accepts a connection.
+ */
+char *
+testutil_aiosmtpd(const char *dir, int port)
+{
+	char listen[64], *maildir = testutil_path(dir, "aiosmtpd");
+	char *argv[] = { (char *)"/usr/bin/python3", (char *)"-m", (char *)"aiosmtpd",
+		(char *)"-n", (char *)"-l", listen, (char *)"-c",
+		(char *)"aiosmtpd.handlers.Mailbox", maildir, NULL };
+	struct sockaddr_in a;
+	int64_t end = time_mono_ms() + 10000;
+	int fd, up = 0;
+
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+	testutil_spawn(argv, NULL);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_port = htons((uint16_t)port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	while (!up && time_mono_ms() < end) {
+		ck_assert_int_ge(fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), 0);
+		up = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+		close(fd);
+		if (!up)
+			usleep(50000);
+	}
+	ck_assert_msg(up, "aiosmtpd did not start on port %d", port);
+	return maildir;
+}
+
+/* The mails in maildir/new. */
+size_t
+testutil_maildir_count(const char *maildir)
+{
+	char *path = testutil_path(maildir, "new");
+	DIR *d = opendir(path);
+	struct dirent *e;
+	size_t n = 0;
+
+	if (d != NULL) {
+		while ((e = readdir(d)) != NULL)
+			if (e->d_name[0] != '.')
+				n++;
+		closedir(d);
+	}
+	free(path);
+	return n;
 }

@@ -5,6 +5,8 @@
 #ifndef SONAE_TESTUTIL_H
 #define SONAE_TESTUTIL_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 
 #include <check.h>
@@ -35,5 +37,15 @@ int testutil_free_port(int type);
 
 /* Run every test of the suite s and return main()'s exit status. */
 int testutil_run(Suite *s);
+
+/*
+ * Peers on loopback for the suites that talk to real servers: started with
+ * testutil_spawn() (they die with the test), stopped by PID with
+ * testutil_reap() in the teardown.
+ */
+pid_t testutil_spawn(char *const argv[], int *out);
+void testutil_reap(void);
+char *testutil_aiosmtpd(const char *dir, int port);
+size_t testutil_maildir_count(const char *maildir);
 
 #endif
