@@ -208,6 +208,7 @@ struct detect {
 
 static void detect_run(struct detect *);
 static int64_t windows_next(struct detect *, int64_t);
+static void windows_rezone(struct detect *);
 static void reconcile(struct detect *, struct detector *);
 static void reconcile_many(struct detect *, struct detector **, size_t);
 
@@ -1919,6 +1920,7 @@ detect_configure(struct detect *e, const struct conf *conf)
 	for (i = 0; i < e->ndets; i++)
 		if (e->dets[i]->st.started)
 			enqueue(e, e->dets[i], 0);
+	windows_rezone(e);
 	e->windows_next_ms = windows_next(e, time_now_ms());
 	timer_arm(e);
 	if (e->timer != NULL)
@@ -2013,6 +2015,30 @@ windows_changed(struct detect *e, int64_t now)
 		}
 		i->held = i->held_recovery = 0;
 		incident_touch(i);
+	}
+}
+
+/*
+ * Windows from the CLI follow the site's wall clock: after a change of
+ * site.timezone, "sun 02:00" is 02:00 in the new zone.  (Computing in another
+ * zone would mean switching the process's TZ, which the Modbus workers' name
+ * lookups read at the same time.)
+ */
+static void
+windows_rezone(struct detect *e)
+{
+	const char *zone = e->conf->site.timezone;
+	size_t k;
+
+	for (k = 0; zone != NULL && k < e->nwindows; k++) {
+		struct window *w = e->windows[k];
+		if (w->zone != NULL && strcmp(w->zone, zone) == 0)
+			continue;
+		log_info("maintenance window %s: from %s to the site's zone %s", w->id,
+		    w->zone != NULL ? w->zone : "-", zone);
+		free(w->zone);
+		w->zone = xstrdup(zone);
+		e->dirty = 1;
 	}
 }
 
@@ -2840,6 +2866,7 @@ detect_restore(struct detect *e, char *err, size_t errlen)
 			push((void ***)&e->windows, &e->nwindows, w);
 	}
 	json_decref(root);
+	windows_rezone(e);
 	e->windows_next_ms = windows_next(e, time_now_ms());
 	/* Detectors mid-way through a `for` or a retry pick up where they were. */
 	for (k = 0; k < e->ndets; k++)

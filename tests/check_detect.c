@@ -760,6 +760,33 @@ START_TEST(state_survives_a_new_daemon)
 }
 END_TEST
 
+START_TEST(windows_follow_a_new_site_zone)
+{
+	struct window_text wt = { .every = "sun 02:00", .duration = "1h" };
+	struct window *w;
+	json_t *ws;
+	char err[256], *all;
+
+	site("");
+	w = window_parse(&wt, "Asia/Tokyo", time_now_ms(), err, sizeof(err));
+	ck_assert_msg(w != NULL, "%s", err);
+	ck_assert_int_eq(window_add_target(w, WT_KIND, "ups", err, sizeof(err)), 0);
+	ck_assert_int_eq(detect_window_add(e, w, "tanaka", err, sizeof(err)), 0);
+	xasprintf(&all,
+	    "site: { name = \"test\"; timezone = \"Europe/Berlin\"; };\n"
+	    "daemon: { state_dir = \"state\"; };\n%s",
+	    devices_text);
+	free(testutil_write(tmpdir, "sonae.conf", all));
+	free(all);
+	ck_assert_msg(daemon_reload(d, "test", err, sizeof(err)) == 0, "%s", err);
+	ws = detect_windows_json(e);
+	ck_assert_str_eq(str(json_array_get(json_object_get(ws, "windows"), 0), "zone"),
+	    "Europe/Berlin");
+	json_decref(ws);
+	ck_assert_int_eq(tz_apply("Asia/Tokyo"), 0);
+}
+END_TEST
+
 START_TEST(reload_keeps_incidents_of_kept_rules)
 {
 	site("rules = ( { name = \"power-outage\"; when = \"ups1.on_battery\"; },\n"
@@ -818,6 +845,7 @@ suite(void)
 	tcase_add_test(tc, flapping_holds_notifications_and_keeps_one_incident);
 	tcase_add_test(tc, recovery_is_sent_when_flapping_ends);
 	tcase_add_test(tc, state_survives_a_new_daemon);
+	tcase_add_test(tc, windows_follow_a_new_site_zone);
 	tcase_add_test(tc, reload_keeps_incidents_of_kept_rules);
 	suite_add_tcase(s, tc);
 	return s;
