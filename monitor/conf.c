@@ -420,6 +420,29 @@ conf_strings_free(struct conf_strings *l)
 	l->n = 0;
 }
 
+/* Whether the list holds s. */
+int
+conf_strings_has(const struct conf_strings *l, const char *s)
+{
+	size_t i;
+
+	for (i = 0; l != NULL && s != NULL && i < l->n; i++)
+		if (strcmp(l->v[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+/* Add a copy of s unless it is there already (the list stays NULL-terminated). */
+void
+conf_strings_add(struct conf_strings *l, const char *s)
+{
+	if (s == NULL || conf_strings_has(l, s))
+		return;
+	l->v = xreallocarray(l->v, l->n + 2, sizeof(*l->v));
+	l->v[l->n++] = xstrdup(s);
+	l->v[l->n] = NULL;
+}
+
 /* Read one setting into the object according to its key. */
 static void
 conf_value(struct conf_ctx *ctx, const struct conf_key *k, config_setting_t *s, void *obj)

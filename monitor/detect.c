@@ -238,38 +238,6 @@ push(void ***v, size_t *n, void *p)
 }
 
 static int
-strings_has(const struct conf_strings *l, const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		if (strcmp(l->v[i], s) == 0)
-			return 1;
-	return 0;
-}
-
-static void
-strings_add(struct conf_strings *l, const char *s)
-{
-	if (s == NULL || strings_has(l, s))
-		return;
-	l->v = xreallocarray(l->v, l->n + 2, sizeof(char *));
-	l->v[l->n++] = xstrdup(s);
-	l->v[l->n] = NULL;
-}
-
-static const struct device_conf *
-conf_device_named(const struct conf *conf, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < conf->devices.n; i++)
-		if (strcmp(conf_device(conf, i)->name, name) == 0)
-			return conf_device(conf, i);
-	return NULL;
-}
-
-static int
 is_problem(enum check_state s)
 {
 	return s == CHECK_WARNING || s == CHECK_CRITICAL;
@@ -898,7 +866,8 @@ incident_window(struct detect *e, const struct incident *i, int64_t now)
 		return NULL;
 	/* Every device the incident concerns must be covered. */
 	for (k = 0; k < i->devices.n; k++) {
-		const struct device_conf *c = conf_device_named(e->conf, i->devices.v[k]);
+		struct device *dev = daemon_device(e->d, i->devices.v[k]);
+		const struct device_conf *c = dev != NULL ? device_conf(dev) : NULL;
 		if (c == NULL)
 			return NULL;
 		w = window_covers(e->windows, e->nwindows, c, now);
@@ -1114,7 +1083,7 @@ incident_open(struct detect *e, struct detector *x)
 	i->det = x;
 	x->incident = i;
 	for (k = 0; k < x->devices.n; k++)
-		strings_add(&i->devices, x->devices.v[k]);
+		conf_strings_add(&i->devices, x->devices.v[k]);
 	if (x->k != NULL && x->k->playbook != NULL)
 		i->playbook = xstrdup(x->k->playbook);
 	json_decref(i->snapshot);
@@ -1132,7 +1101,7 @@ incident_open(struct detect *e, struct detector *x)
 				continue;
 			memcpy(dev, key, (size_t)(dot - key));
 			dev[dot - key] = '\0';
-			strings_add(&i->devices, dev);
+			conf_strings_add(&i->devices, dev);
 		}
 	}
 	if (x->arrival_ns > 0)
@@ -1662,7 +1631,7 @@ bind_expr(struct detect *e, struct detector *x, struct expr *ex)
 			expr_ref_bind(ex, i, rc);
 			push((void ***)&e->refs, &e->nrefs, rc);
 			deps_add(deps_get(e->index, r->key), x);
-			strings_add(&x->devices, r->device);
+			conf_strings_add(&x->devices, r->device);
 			continue;
 		}
 		{
@@ -1681,7 +1650,7 @@ bind_expr(struct detect *e, struct detector *x, struct expr *ex)
 			char key[256];
 			snprintf(key, sizeof(key), "%s.%s", mem->device, r->metric);
 			deps_add(deps_get(e->index, key), x);
-			strings_add(&x->devices, mem->device);
+			conf_strings_add(&x->devices, mem->device);
 		}
 	}
 }
@@ -1721,7 +1690,7 @@ behind_gateway(const struct conf *conf, const struct device_conf *c)
 {
 	if (!conf->observer.on || conf->observer.gateway == NULL ||
 	    strcmp(c->name, conf->observer.gateway) == 0 ||
-	    strings_has(&conf->observer.local, c->name))
+	    conf_strings_has(&conf->observer.local, c->name))
 		return 0;
 	return 1;
 }
@@ -1868,7 +1837,7 @@ detect_configure(struct detect *e, const struct conf *conf)
 			x->target = xstrdup(key);
 			x->device = dot != NULL ? xstrndup(key, (size_t)(dot - key))
 			                        : xstrdup(key);
-			strings_add(&x->devices, x->device);
+			conf_strings_add(&x->devices, x->device);
 			deps_add(deps_get(e->index, key), x);
 		}
 	}
@@ -1879,7 +1848,7 @@ detect_configure(struct detect *e, const struct conf *conf)
 		x = detector_new(e, name, DS_UNREACHABLE);
 		x->device = xstrdup(c->name);
 		hmap_put(e->unreach, x->device, x);
-		strings_add(&x->devices, c->name);
+		conf_strings_add(&x->devices, c->name);
 	}
 	if (conf->observer.on) {
 		e->observer = detector_new(e, OBSERVER_NAME, DS_OBSERVER);
@@ -2744,7 +2713,7 @@ incident_restore(struct detect *e, const json_t *o)
 	}
 	i->merged_into = (uint64_t)json_integer_value(json_object_get(o, "merged_into"));
 	json_array_foreach(json_object_get(o, "devices"), k, v)
-	    strings_add(&i->devices, json_string_value(v));
+	    conf_strings_add(&i->devices, json_string_value(v));
 	i->playbook = jdup(o, "playbook");
 	i->window = jdup(o, "maintenance");
 	i->snapshot = json_deep_copy(json_object_get(o, "snapshot"));

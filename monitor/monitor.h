@@ -227,6 +227,8 @@ struct conf *conf_load_string(const char *, const char *, struct conf_errors *);
 void conf_free(struct conf *);
 int conf_equal(const struct conf_table *, const void *, const void *);
 void conf_strings_free(struct conf_strings *);
+int conf_strings_has(const struct conf_strings *, const char *);
+void conf_strings_add(struct conf_strings *, const char *);
 void conf_free_object(const struct conf_table *, void *);
 void conf_error(struct conf_ctx *, config_setting_t *, const char *, ...)
     PRINTFLIKE(3, 4);

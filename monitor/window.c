@@ -283,26 +283,6 @@ window_next_change(const struct window *w, int64_t now)
 	return r;
 }
 
-static int
-strings_has(const struct conf_strings *l, const char *s)
-{
-	size_t i;
-
-	for (i = 0; l != NULL && s != NULL && i < l->n; i++)
-		if (strcmp(l->v[i], s) == 0)
-			return 1;
-	return 0;
-}
-
-static void
-strings_add(struct conf_strings *l, const char *s)
-{
-	if (strings_has(l, s))
-		return;
-	l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
-	l->v[l->n++] = xstrdup(s);
-}
-
 /*
  * Does the window choose this device?  A device is chosen by its name (or
  * "*", every device), by its kind, or by any one of its tags.
@@ -313,11 +293,11 @@ window_matches(const struct window *w, const char *name, const char *kind,
 {
 	size_t i;
 
-	if (strings_has(&w->devices, "*") || strings_has(&w->devices, name) ||
-	    strings_has(&w->kinds, kind))
+	if (conf_strings_has(&w->devices, "*") || conf_strings_has(&w->devices, name) ||
+	    conf_strings_has(&w->kinds, kind))
 		return 1;
 	for (i = 0; tags != NULL && i < tags->n; i++)
-		if (strings_has(&w->tags, tags->v[i]))
+		if (conf_strings_has(&w->tags, tags->v[i]))
 			return 1;
 	return 0;
 }
@@ -773,7 +753,7 @@ window_add_target(
 		}
 	switch (what) {
 	case WT_DEVICE:
-		strings_add(&w->devices, s);
+		conf_strings_add(&w->devices, s);
 		break;
 	case WT_KIND:
 		for (i = 0; device_kinds[i] != NULL && strcmp(device_kinds[i], s) != 0;
@@ -787,10 +767,10 @@ window_add_target(
 			    s);
 			return -1;
 		}
-		strings_add(&w->kinds, s);
+		conf_strings_add(&w->kinds, s);
 		break;
 	case WT_TAG:
-		strings_add(&w->tags, s);
+		conf_strings_add(&w->tags, s);
 		break;
 	}
 	return 0;
