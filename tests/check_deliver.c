@@ -136,20 +136,6 @@ struct wait_mail {
 	struct spool *sp;
 };
 
-/* Run the loop until cond(arg) or ms have passed; cond's last value. */
-static int
-run_until(struct event_base *base, int (*cond)(void *), void *arg, int64_t ms)
-{
-	int64_t end = time_mono_ms() + ms;
-	struct timeval tick = { 0, 20000 };
-
-	while (!cond(arg) && time_mono_ms() < end) {
-		event_base_loopexit(base, &tick);
-		event_base_dispatch(base);
-	}
-	return cond(arg);
-}
-
 static int
 mail_arrived(void *arg)
 {
@@ -267,11 +253,11 @@ START_TEST(deliver_all_in_order)
 	d = engine(base, sp, smtp, &r, 1, &u);
 	deliver_kick(d);
 	w = (struct wait_mail){ maildir, NMSG, sp };
-	ck_assert_msg(run_until(base, mail_arrived, &w, 15000),
+	ck_assert_msg(testutil_loop_until(base, mail_arrived, &w, 15000),
 	    "%zu of %d mails arrived, %zu queued", testutil_maildir_count(maildir), NMSG,
 	    spool_count(sp));
 	/* Nothing more comes. */
-	run_until(base, never, NULL, 300);
+	testutil_loop_until(base, never, NULL, 300);
 	assert_all_in_order(maildir);
 	ck_assert_uint_eq(spool_count(sp), 0);
 	ck_assert_int_eq(json_int(d, "delivered"), NMSG);
@@ -303,11 +289,11 @@ START_TEST(deliver_relay_down_then_back)
 	relay_at(&r, url, sizeof(url), port);
 	d = engine(base, sp, smtp, &r, 1, &u);
 	deliver_kick(d);
-	ck_assert_msg(run_until(base, went_down, &u, 10000),
+	ck_assert_msg(testutil_loop_until(base, went_down, &u, 10000),
 	    "never went down: failed %lld", (long long)json_int(d, "failed"));
 	ck_assert_int_ge(json_int(d, "failed"), DELIVER_DOWN_FAILURES);
 	/* Keep failing for a while: nothing lost, down reported only once. */
-	run_until(base, never, NULL, 1000);
+	testutil_loop_until(base, never, NULL, 1000);
 	ck_assert_int_eq(u.down, 1);
 	ck_assert_int_eq(u.up, 0);
 	ck_assert_uint_eq(spool_count(sp), NMSG);
@@ -322,10 +308,10 @@ START_TEST(deliver_relay_down_then_back)
 	maildir = testutil_aiosmtpd(dir, port);
 	deliver_kick(d);
 	w = (struct wait_mail){ maildir, NMSG, sp };
-	ck_assert_msg(run_until(base, mail_arrived, &w, 15000),
+	ck_assert_msg(testutil_loop_until(base, mail_arrived, &w, 15000),
 	    "%zu of %d mails arrived, %zu queued", testutil_maildir_count(maildir), NMSG,
 	    spool_count(sp));
-	run_until(base, never, NULL, 300);
+	testutil_loop_until(base, never, NULL, 300);
 	assert_all_in_order(maildir);
 	ck_assert_int_eq(u.down, 1);
 	ck_assert_int_eq(u.up, 1);
@@ -365,10 +351,10 @@ START_TEST(deliver_failover)
 	memset(url1, 'x', sizeof(url1) - 1);
 	deliver_kick(d);
 	w = (struct wait_mail){ maildir, NMSG, sp };
-	ck_assert_msg(run_until(base, mail_arrived, &w, 15000),
+	ck_assert_msg(testutil_loop_until(base, mail_arrived, &w, 15000),
 	    "%zu of %d mails arrived, %zu queued", testutil_maildir_count(maildir), NMSG,
 	    spool_count(sp));
-	run_until(base, never, NULL, 300);
+	testutil_loop_until(base, never, NULL, 300);
 	assert_all_in_order(maildir);
 	j = deliver_json(d);
 	snprintf(url1, sizeof(url1), "smtp://127.0.0.1:%d", up);
@@ -401,7 +387,7 @@ START_TEST(deliver_after_reopen)
 	relay_at(&r, url, sizeof(url), port);
 	d = engine(base, sp, smtp, &r, 1, &u);
 	deliver_kick(d);
-	ck_assert(run_until(base, went_down, &u, 10000));
+	ck_assert(testutil_loop_until(base, went_down, &u, 10000));
 	deliver_free(d);
 	smtp_free(smtp);
 	spool_close(sp);
@@ -414,10 +400,10 @@ START_TEST(deliver_after_reopen)
 	d = engine(base, sp, smtp, &r, 1, &u);
 	deliver_kick(d);
 	w = (struct wait_mail){ maildir, NMSG, sp };
-	ck_assert_msg(run_until(base, mail_arrived, &w, 15000),
+	ck_assert_msg(testutil_loop_until(base, mail_arrived, &w, 15000),
 	    "%zu of %d mails arrived, %zu queued", testutil_maildir_count(maildir), NMSG,
 	    spool_count(sp));
-	run_until(base, never, NULL, 300);
+	testutil_loop_until(base, never, NULL, 300);
 	assert_all_in_order(maildir);
 	deliver_free(d);
 	smtp_free(smtp);

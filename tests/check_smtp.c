@@ -82,19 +82,6 @@ teardown(void)
 	testutil_rmdir();
 }
 
-/* Run the loop until *flag is set or ms have passed. */
-static void
-run_until(struct event_base *base, const int *flag, int64_t ms)
-{
-	int64_t end = time_mono_ms() + ms;
-	struct timeval tick = { 0, 20000 };
-
-	while (!*flag && time_mono_ms() < end) {
-		event_base_loopexit(base, &tick);
-		event_base_dispatch(base);
-	}
-}
-
 /* A 50 ms repeating timer on the loop: it fires only while the loop runs free. */
 static void
 tick(evutil_socket_t fd, short what, void *arg)
@@ -336,7 +323,7 @@ send_one(struct event_base *base, struct smtp *smtp, const struct smtp_relay *r,
 	                     sizeof(message) - 1, on_done, res),
 	    0);
 	ck_assert_int_eq(res->called, 0); /* never inline */
-	run_until(base, &res->called, 8000);
+	testutil_loop_until(base, testutil_flag_set, &res->called, 8000);
 	ck_assert_msg(res->called == 1, "done called %d times", res->called);
 }
 
@@ -368,7 +355,7 @@ START_TEST(plain_delivery)
 	/* Reported once: nothing more comes while the loop runs on. */
 	{
 		int never = 0;
-		run_until(base, &never, 200);
+		testutil_loop_until(base, testutil_flag_set, &never, 200);
 	}
 	ck_assert_int_eq(res.called, 1);
 	smtp_free(smtp);
@@ -394,7 +381,7 @@ START_TEST(relay_refused)
 	ck_assert_int_eq(res.permanent, 0);
 	ck_assert_msg(strcasestr(res.reason, "connection refused") != NULL, "reason: %s",
 	    res.reason);
-	run_until(base, &never, 200);
+	testutil_loop_until(base, testutil_flag_set, &never, 200);
 	ck_assert_int_eq(res.called, 1);
 	smtp_free(smtp);
 	event_base_free(base);
@@ -492,7 +479,7 @@ START_TEST(failover)
 	                     sizeof(message) - 1, on_done_any, &res),
 	    0);
 	ck_assert_int_eq(res.called, 0);
-	run_until(base, &res.called, 8000);
+	testutil_loop_until(base, testutil_flag_set, &res.called, 8000);
 	ck_assert_int_eq(res.called, 1);
 	ck_assert_msg(res.ok, "not delivered: %s", res.reason);
 	ck_assert_uint_eq(res.relay, 2);
@@ -507,7 +494,7 @@ START_TEST(failover)
 	ck_assert_int_eq(smtp_send_any(smtp, r, 2, "sonae@example.org", rcpt1, 1, message,
 	                     sizeof(message) - 1, on_done_any, &res),
 	    0);
-	run_until(base, &res.called, 8000);
+	testutil_loop_until(base, testutil_flag_set, &res.called, 8000);
 	ck_assert_int_eq(res.called, 1);
 	ck_assert_int_eq(res.ok, 0);
 	ck_assert_int_eq(res.permanent, 0);
@@ -539,7 +526,7 @@ START_TEST(failover_second)
 	ck_assert_int_eq(smtp_send_any(smtp, r, 2, "sonae@example.org", rcpt1, 1, message,
 	                     sizeof(message) - 1, on_done_any, &res),
 	    0);
-	run_until(base, &res.called, 8000);
+	testutil_loop_until(base, testutil_flag_set, &res.called, 8000);
 	ck_assert_int_eq(res.called, 1);
 	ck_assert_msg(res.ok, "not delivered: %s", res.reason);
 	ck_assert_uint_eq(res.relay, 1);
@@ -551,7 +538,7 @@ START_TEST(failover_second)
 	ck_assert_int_eq(smtp_send_any(smtp, r, 2, "sonae@example.org", rcpt1, 1, message,
 	                     sizeof(message) - 1, on_done_any, &res),
 	    0);
-	run_until(base, &res.called, 8000);
+	testutil_loop_until(base, testutil_flag_set, &res.called, 8000);
 	ck_assert_int_eq(res.called, 1);
 	ck_assert_int_eq(res.ok, 0);
 	ck_assert_int_eq(res.permanent, 0);
@@ -584,7 +571,7 @@ START_TEST(failover_stops_on_5xx)
 	ck_assert_int_eq(smtp_send_any(smtp, r, 2, "sonae@example.org", rcpt1, 1, message,
 	                     sizeof(message) - 1, on_done_any, &res),
 	    0);
-	run_until(base, &res.called, 8000);
+	testutil_loop_until(base, testutil_flag_set, &res.called, 8000);
 	ck_assert_int_eq(res.called, 1);
 	ck_assert_int_eq(res.ok, 0);
 	ck_assert_int_eq(res.permanent, 1);
@@ -933,7 +920,7 @@ START_TEST(free_cancels)
 	                     sizeof(message) - 1, on_done, &slow),
 	    0);
 	/* Long enough for the whole message to reach the relay, which sits on it. */
-	run_until(base, &wait, 1000);
+	testutil_loop_until(base, testutil_flag_set, &wait, 1000);
 	ck_assert_int_eq(slow.called, 0);
 	memset(&fresh, 0, sizeof(fresh));
 	ck_assert_int_eq(smtp_send(smtp, &r, "sonae@example.org", rcpt1, 1, message,
@@ -951,7 +938,7 @@ START_TEST(free_cancels)
 	ck_assert_int_eq(fresh.called, 1);
 	ck_assert_int_eq(fresh.ok, 0);
 	ck_assert_msg(strncmp(fresh.reason, "cancelled", 9) == 0, "%s", fresh.reason);
-	run_until(base, &wait, 200);
+	testutil_loop_until(base, testutil_flag_set, &wait, 200);
 	ck_assert_int_eq(slow.called, 1);
 	ck_assert_int_eq(fresh.called, 1);
 	event_base_free(base);
@@ -990,7 +977,7 @@ START_TEST(free_from_done)
 	ck_assert_int_eq(smtp_send(smtp, &down, "sonae@example.org", rcpt1, 1, message,
 	                     sizeof(message) - 1, on_done, &first),
 	    0);
-	run_until(base, &first.called, 5000);
+	testutil_loop_until(base, testutil_flag_set, &first.called, 5000);
 	ck_assert_int_eq(first.called, 1);
 	ck_assert_ptr_null(smtp);
 	ck_assert_int_eq(second.called, 1);

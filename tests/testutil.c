@@ -20,6 +20,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "monitor/monitor.h"
 #include "tests/testutil.h"
 
@@ -210,4 +212,28 @@ testutil_maildir_count(const char *maildir)
 	}
 	free(path);
 	return n;
+}
+
+/*
+ * Run the loop in 20 ms slices until cond(arg) holds or ms have passed;
+ * returns cond(arg) at the end.
+ */
+int
+testutil_loop_until(struct event_base *base, int (*cond)(void *), void *arg, int64_t ms)
+{
+	int64_t end = time_mono_ms() + ms;
+	struct timeval tick = { 0, 20000 };
+
+	while (!cond(arg) && time_mono_ms() < end) {
+		event_base_loopexit(base, &tick);
+		event_base_dispatch(base);
+	}
+	return cond(arg);
+}
+
+/* For testutil_loop_until(): the int arg points at is not 0. */
+int
+testutil_flag_set(void *arg)
+{
+	return *(const int *)arg != 0;
 }

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <check.h>
 
@@ -47,5 +48,9 @@ pid_t testutil_spawn(char *const argv[], int *out);
 void testutil_reap(void);
 char *testutil_aiosmtpd(const char *dir, int port);
 size_t testutil_maildir_count(const char *maildir);
+
+struct event_base;
+int testutil_loop_until(struct event_base *, int (*cond)(void *), void *arg, int64_t ms);
+int testutil_flag_set(void *arg);
 
 #endif
