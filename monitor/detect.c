@@ -2835,6 +2835,20 @@ detect_restore(struct detect *e, char *err, size_t errlen)
 			push((void ***)&e->windows, &e->nwindows, w);
 	}
 	json_decref(root);
+	/* Ids are never reused, whatever the counters in the file said. */
+	{
+		struct incident *i;
+		TAILQ_FOREACH(i, &e->incidents, entry)
+		if (i->id >= e->next_id)
+			e->next_id = i->id + 1;
+		for (k = 0; k < e->nwindows; k++) {
+			const char *id = e->windows[k]->id;
+			uint64_t n;
+			if (id != NULL && id[0] == 'm' &&
+			    (n = strtoull(id + 1, NULL, 10)) >= e->next_window)
+				e->next_window = n + 1;
+		}
+	}
 	windows_rezone(e);
 	e->windows_next_ms = windows_next(e, time_now_ms());
 	/* Detectors mid-way through a `for` or a retry pick up where they were. */

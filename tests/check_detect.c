@@ -721,6 +721,17 @@ START_TEST(state_survives_a_new_daemon)
 	ck_assert_int_eq(detect_window_add(e, w, "sato", err, sizeof(err)), 0);
 	ck_assert_int_eq(detect_save(e, err, sizeof(err)), 0);
 	stop();
+	/* The counters in the file are lost (an old or hand-edited file). */
+	{
+		char *path = testutil_path(tmpdir, "state/detect.json");
+		json_t *root = json_load_file(path, 0, NULL);
+		ck_assert_ptr_nonnull(root);
+		json_object_del(root, "next_id");
+		json_object_del(root, "next_window");
+		ck_assert_int_eq(json_dump_file(root, path, 0), 0);
+		json_decref(root);
+		free(path);
+	}
 
 	site(rules);
 	ck_assert_uint_eq(nopen(), 2);
@@ -754,6 +765,21 @@ START_TEST(state_survives_a_new_daemon)
 	ck_assert_uint_eq(json_array_size(list(1)), 2);
 	put_bool("ups1", "on_battery", 0);
 	ck_assert_str_eq(str(incident(pid), "state"), "resolved");
+	/* A new window does not take an id in use (the counter was lost). */
+	{
+		struct window_text wt2 = { .start = "now", .duration = "1h" };
+		struct window *w2 =
+		    window_parse(&wt2, "Asia/Tokyo", time_now_ms(), err, sizeof(err));
+		json_t *ws;
+		ck_assert_int_eq(
+		    window_add_target(w2, WT_DEVICE, "ups1", err, sizeof(err)), 0);
+		ck_assert_int_eq(detect_window_add(e, w2, "sato", err, sizeof(err)), 0);
+		ws = detect_windows_json(e);
+		ck_assert_str_ne(
+		    str(json_array_get(json_object_get(ws, "windows"), 0), "id"),
+		    str(json_array_get(json_object_get(ws, "windows"), 1), "id"));
+		json_decref(ws);
+	}
 	/* New incidents continue the numbering. */
 	put_bool("ups1", "on_battery", 1);
 	ck_assert_uint_gt(id_of(open_of("power-outage")), did);
