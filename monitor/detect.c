@@ -948,18 +948,13 @@ sample_json(struct series *s)
 {
 	struct sample smp;
 	char ts[64];
-	json_t *o, *v;
+	json_t *o;
 
 	if (series_latest(s, &smp) == -1)
 		return NULL;
-	if (series_kind(s) == MK_TEXT)
-		v = json_string(smp.text != NULL ? smp.text : "");
-	else if (series_kind(s) == MK_BOOL)
-		v = json_boolean(smp.num != 0);
-	else
-		v = isfinite(smp.num) ? json_real(smp.num) : json_null();
-	o = json_pack("{s:o, s:s, s:s}", "value", v, "quality", quality_name(smp.q),
-	    "time", time_format(smp.t_ms, ts, sizeof(ts)));
+	o = json_pack("{s:o, s:s, s:s}", "value", sample_value_json(series_kind(s), &smp),
+	    "quality", quality_name(smp.q), "time",
+	    time_format(smp.t_ms, ts, sizeof(ts)));
 	json_object_set_new(o, "unit",
 	    series_unit(s) != NULL ? json_string(series_unit(s)) : json_null());
 	if (smp.q != Q_OK && smp.reason != NULL)

@@ -294,6 +294,7 @@ const char *series_unit(const struct series *);
 enum metric_kind series_kind(const struct series *);
 int series_latest(const struct series *, struct sample *);
 size_t series_history(const struct series *, struct hist_point *, size_t);
+json_t *sample_value_json(enum metric_kind, const struct sample *);
 const char *quality_name(enum quality);
 int quality_from_name(const char *);
 const char *metric_kind_name(enum metric_kind);

@@ -454,3 +454,17 @@ series_history(const struct series *s, struct hist_point *out, size_t max)
 		out[i] = s->ring[(s->ring_head + s->ring_cap - n + i) % s->ring_cap];
 	return n;
 }
+
+/* A sample's value as JSON: text, true/false, a number, or null (NaN). */
+json_t *
+sample_value_json(enum metric_kind k, const struct sample *smp)
+{
+	switch (k) {
+	case MK_TEXT:
+		return json_string(smp->text != NULL ? smp->text : "");
+	case MK_BOOL:
+		return json_boolean(smp->num != 0);
+	default:
+		return isfinite(smp->num) ? json_real(smp->num) : json_null();
+	}
+}

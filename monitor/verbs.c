@@ -80,19 +80,7 @@ metric_json(const struct series *s, int history)
 		json_object_set_new(o, "value", json_null());
 		return o;
 	}
-	switch (series_kind(s)) {
-	case MK_TEXT:
-		json_object_set_new(
-		    o, "value", json_string(smp.text != NULL ? smp.text : ""));
-		break;
-	case MK_BOOL:
-		json_object_set_new(o, "value", json_boolean(smp.num != 0));
-		break;
-	case MK_NUMBER:
-		json_object_set_new(
-		    o, "value", isfinite(smp.num) ? json_real(smp.num) : json_null());
-		break;
-	}
+	json_object_set_new(o, "value", sample_value_json(series_kind(s), &smp));
 	json_object_set_new(o, "quality", json_string(quality_name(smp.q)));
 	json_object_set_new(
 	    o, "reason", smp.reason != NULL ? json_string(smp.reason) : json_null());
