@@ -151,6 +151,53 @@ const char *spool_dir(const struct spool *sp);
 /* {"count": N, "messages": [the first max, in id order]}, for `sonae queue`. */
 json_t *spool_json(const struct spool *sp, size_t max);
 
+/*
+ * child.c: running a program from argv on the daemon's loop, never through
+ * a shell, never blocking.  argv[0] is an absolute path; the program gets a
+ * small fixed environment (PATH, LANG=C.UTF-8, the daemon's TZ) plus env,
+ * its own process group, stdin from input (else /dev/null), stdout and
+ * stderr together in one pipe, and no other descriptor.  SIGPIPE from a
+ * program that stops reading never reaches the daemon.
+ */
+struct child_result {
+	int exited; /* 1: it exited, status is its exit code */
+	int status;
+	int signal;    /* killed by this signal, or 0 */
+	int timed_out; /* 1: killed because timeout_ms passed */
+	/* stdout and stderr together, the first output_max bytes, NUL-terminated. */
+	const char *output;
+	size_t output_len;
+	int truncated; /* more output was discarded */
+	/*
+	 * One line: "exit 0", "exit 75", "killed by signal 9", "timed out after
+	 * 30 s", "cannot run /x: No such file or directory" (exited, signal and
+	 * timed_out are then 0).  Like output, valid during the callback.
+	 */
+	const char *reason;
+};
+
+struct child_opts {
+	const char *const *argv; /* argv[0] an absolute path; NULL-terminated */
+	const char *const *env;  /* extra NAME=VALUE entries, NULL-terminated, or NULL */
+	const char *input;       /* written to stdin, then closed; NULL: /dev/null */
+	size_t input_len;
+	int64_t timeout_ms; /* 0: 60 s; then SIGTERM to the group, SIGKILL 2 s later */
+	size_t output_max;  /* 0: 64 KiB */
+};
+
+/*
+ * Start opts->argv; everything is copied.  0, and done(arg, result) is
+ * called exactly once, later, on the loop, once the process was reaped and
+ * its output closed -- also when it could not be run (exec failed).  -1 with
+ * why in err, and done never called, for a relative or missing argv[0], a
+ * bad env entry, or pipes that cannot be made.
+ */
+int child_run(struct event_base *, const struct child_opts *,
+    void (*done)(void *arg, const struct child_result *), void *arg, char *err,
+    size_t errlen);
+/* Children started and not reaped yet (for tests and status). */
+size_t child_running(void);
+
 /* smtp.c: the SMTP transport, libcurl on a thread of its own. */
 struct smtp;
 
