@@ -8,7 +8,7 @@ PACKAGES="
 	build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
 	libevent-dev libconfig-dev libmodbus-dev libsnmp-dev libcurl4-openssl-dev
 	libjansson-dev libssl-dev check
-	snmpd snmp snmpsim python3-pymodbus python3-serial-asyncio python3-aiosmtpd mbpoll swaks socat openssl
+	snmpd snmp snmpsim python3-pymodbus python3-serial-asyncio python3-aiosmtpd msmtp mbpoll swaks socat openssl
 	python3 procps util-linux time tzdata collectd-core
 "
 
