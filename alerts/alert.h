@@ -225,6 +225,12 @@ struct smtp_relay {
 	const char *login_options;  /* "AUTH=PLAIN", "AUTH=LOGIN"; NULL: libcurl picks */
 	int64_t timeout_ms;         /* whole transfer; 0: SMTP_TIMEOUT_MS */
 	int64_t connect_timeout_ms; /* 0: SMTP_CONNECT_TIMEOUT_MS */
+	/*
+	 * argv of a local sendmail program (e.g. {"/usr/sbin/sendmail", "-i",
+	 * NULL}); when not NULL this relay hands mail to it and url is only a
+	 * label (may be NULL).  timeout_ms bounds the program's run.
+	 */
+	const char *const *sendmail;
 };
 
 /* smtp.c */
@@ -241,9 +247,25 @@ int smtp_send_any(struct smtp *, const struct smtp_relay *relays, size_t nrelays
     void *arg);
 
 /*
+ * sendmail.c: handing a message to a local sendmail program (child_run()):
+ * argv, then "-f" env_from (none when env_from is ""), "--" and the
+ * recipients; the message on stdin.  Exit 0 is acceptance; EX_DATAERR (65)
+ * and EX_NOUSER (67) are a permanent refusal; any other exit, a signal, a
+ * timeout or a program that cannot run is transient.  Returns 0 and calls
+ * done exactly once, later, on the loop, with the exit and the first line
+ * of the program's output in reason; -1 (EINVAL), and done never called,
+ * for a NULL argument or no recipient.  Everything is copied.
+ */
+int sendmail_send(struct event_base *, const char *const *argv, int64_t timeout_ms,
+    const char *env_from, const char *const *rcpt, size_t nrcpt, const char *msg,
+    size_t len, void (*done)(void *arg, int ok, int permanent, const char *reason),
+    void *arg);
+
+/*
  * deliver.c: delivery from the spool through the relays, on the daemon's
- * loop.  One message at a time, in id order, through smtp_send_any() over
- * the relays in order; spool_delivered() as soon as one accepts it.  A
+ * loop.  One message at a time, in id order, through the relays in order
+ * (smtp_send(), or sendmail_send() for a sendmail relay), the next one
+ * after a transient failure; spool_delivered() as soon as one accepts it.  A
  * transient failure ends the round (the path is down: the rest waits) until
  * the spool's backoff says; a permanent refusal is recorded and the message
  * kept (giving up is decided elsewhere).  "Alerts cannot leave the site":
@@ -258,8 +280,9 @@ struct deliver;
 #define DELIVER_DOWN_AGE_MS   300000 /* the oldest queued message, 5 min */
 
 /*
- * relays are copied (their strings too).  The spool and the smtp client
- * must outlive the engine; free the engine before either.
+ * relays are copied (their strings and sendmail argv too).  The spool and
+ * the smtp client must outlive the engine; free the engine before either.
+ * smtp may be NULL when every relay is a sendmail relay.
  */
 struct deliver *deliver_new(struct event_base *, struct spool *, struct smtp *,
     const struct smtp_relay *relays, size_t nrelays, char *err, size_t errlen);

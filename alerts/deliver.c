@@ -3,8 +3,12 @@
  *
  * One message at a time, in id order (the order they were queued): the
  * lowest due id (spool_first_due()) is marked busy, read from its file and
- * handed to smtp_send_any(), which tries the relays in order while they fail
- * transiently.  When the answer comes back (on this loop):
+ * handed to the first relay: smtp_send() for an SMTP relay, sendmail_send()
+ * for a local sendmail program.  A relay that fails transiently (no
+ * connection, a timeout, a 4xx, a sendmail exit other than a refusal) hands
+ * it to the next one, in order, as smtp_send_any() would; the answer that
+ * counts is that of the relay that took the message, refused it for good,
+ * or was the last one tried.  When it comes back (on this loop):
  *
  * - accepted: spool_delivered() at once, before anything else (the spool's
  *   one window for a duplicate stays as small as it can), then the next due
@@ -33,10 +37,11 @@
  * failure lifted.
  *
  * An attempt under way when the engine is freed is not cancelled (struct
- * smtp has no way to cancel one job): its ticket is orphaned and its outcome
- * ignored, and the message stays busy in this spool until the spool is
- * reopened, so it is never sent twice at once; if the relay did accept it,
- * it is sent again after the reopen (like a crash before the unlink).
+ * smtp has no way to cancel one job, and a sendmail program is left to
+ * finish): its ticket is orphaned and its outcome ignored, and the message
+ * stays busy in this spool until the spool is reopened, so it is never sent
+ * twice at once; if the relay did accept it, it is sent again after the
+ * reopen (like a crash before the unlink).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -52,10 +57,12 @@
 
 struct deliver;
 
-/* What smtp_send_any() gets as arg; d is NULL once the engine is gone. */
+/* One attempt; d is NULL once the engine is gone. */
 struct deliver_ticket {
 	struct deliver *d;
 	uint64_t id;
+	struct spool_msg *m; /* kept for the next relay */
+	size_t relay;        /* the relay trying it */
 };
 
 struct deliver {
@@ -63,6 +70,7 @@ struct deliver {
 	struct spool *sp;
 	struct smtp *smtp;
 	struct smtp_relay *relays;
+	char **labels; /* a relay as recorded: its URL, or "sendmail:PROGRAM" */
 	size_t nrelays;
 	struct event *timer;
 	struct deliver_ticket *inflight;
@@ -106,6 +114,33 @@ relay_clear(struct smtp_relay *r)
 		free(p);
 	}
 	free((char *)(uintptr_t)r->login_options);
+	if (r->sendmail != NULL) {
+		size_t i;
+		for (i = 0; r->sendmail[i] != NULL; i++)
+			free((char *)(uintptr_t)r->sendmail[i]);
+		free((void *)(uintptr_t)r->sendmail);
+	}
+}
+
+static const char *const *
+argv_copy(const char *const *argv)
+{
+	size_t n, i;
+	char **v;
+
+	for (n = 0; argv[n] != NULL; n++)
+		continue;
+	v = xcalloc(n + 1, sizeof(*v));
+	for (i = 0; i < n; i++)
+		v[i] = xstrdup(argv[i]);
+	return (const char *const *)v;
+}
+
+static void
+ticket_free(struct deliver_ticket *t)
+{
+	spool_msg_free(t->m);
+	free(t);
 }
 
 /* When the oldest queued message was queued; 0 for an empty spool. */
@@ -229,8 +264,45 @@ failed(struct deliver *d, uint64_t id, const char *relay, const char *reason,
 	return next;
 }
 
+static void on_sent(void *arg, int ok, int permanent, const char *reason);
+
+/* Hand t's message to its relay: 0, or -1 with why in err. */
+static int
+relay_send(struct deliver *d, struct deliver_ticket *t, char *err, size_t errlen)
+{
+	const struct smtp_relay *r = &d->relays[t->relay];
+	const struct spool_msg *m = t->m;
+	int rc;
+
+	if (r->sendmail != NULL)
+		rc = sendmail_send(d->base, r->sendmail, r->timeout_ms, m->env_from,
+		    (const char *const *)m->rcpt.v, m->rcpt.n, m->data, m->len, on_sent,
+		    t);
+	else
+		rc = smtp_send(d->smtp, r, m->env_from, (const char *const *)m->rcpt.v,
+		    m->rcpt.n, m->data, m->len, on_sent, t);
+	if (rc == -1)
+		snprintf(err, errlen, "cannot send: %s", strerror(errno));
+	return rc;
+}
+
+/*
+ * Start t on its relay, or on the next ones if it cannot even be handed
+ * over: 0, or -1 with the last relay's reason in err.
+ */
+static int
+attempt(struct deliver *d, struct deliver_ticket *t, char *err, size_t errlen)
+{
+	while (relay_send(d, t, err, errlen) == -1) {
+		if (t->relay + 1 >= d->nrelays)
+			return -1;
+		t->relay++;
+	}
+	return 0;
+}
+
 static void
-on_sent(void *arg, int ok, int permanent, size_t relay, const char *reason)
+on_sent(void *arg, int ok, int permanent, const char *reason)
 {
 	struct deliver_ticket *t = arg;
 	struct deliver *d = t->d;
@@ -239,12 +311,24 @@ on_sent(void *arg, int ok, int permanent, size_t relay, const char *reason)
 	char err[256];
 	int64_t now, next;
 
-	free(t);
-	if (d == NULL)
-		return; /* the engine was freed meanwhile */
+	if (d == NULL) {
+		ticket_free(t); /* the engine was freed meanwhile */
+		return;
+	}
+	if (!ok && !permanent && t->relay + 1 < d->nrelays) {
+		/* This relay is down, not the message refused: the next one. */
+		log_info("alert mail #%llu: relay %s failed: %s; trying %s",
+		    (unsigned long long)id, d->labels[t->relay], reason,
+		    d->labels[t->relay + 1]);
+		t->relay++;
+		if (attempt(d, t, err, sizeof(err)) == 0)
+			return;
+		reason = err;
+	}
 	d->inflight = NULL;
 	now = time_now_ms();
-	url = relay < d->nrelays ? d->relays[relay].url : "";
+	url = d->labels[t->relay];
+	ticket_free(t);
 	strlcpy_s(d->last_relay, url, sizeof(d->last_relay));
 	if (ok) {
 		if (spool_delivered(d->sp, id, err, sizeof(err)) == -1) {
@@ -296,19 +380,15 @@ deliver_run(struct deliver *d)
 	t = xcalloc(1, sizeof(*t));
 	t->d = d;
 	t->id = id;
+	t->m = m;
 	spool_set_busy(d->sp, id, 1);
-	if (smtp_send_any(d->smtp, d->relays, d->nrelays, m->env_from,
-	        (const char *const *)m->rcpt.v, m->rcpt.n, m->data, m->len, on_sent,
-	        t) == -1) {
-		snprintf(err, sizeof(err), "cannot send: %s", strerror(errno));
-		free(t);
-		spool_msg_free(m);
+	if (attempt(d, t, err, sizeof(err)) == -1) {
+		ticket_free(t);
 		spool_set_busy(d->sp, id, 0);
 		d->hold_until = failed(d, id, "", err, 0, now);
 		schedule(d);
 		return;
 	}
-	spool_msg_free(m);
 	d->inflight = t;
 	evtimer_del(d->timer);
 }
@@ -320,17 +400,29 @@ deliver_new(struct event_base *base, struct spool *sp, struct smtp *smtp,
 	struct deliver *d;
 	size_t i;
 
-	if (base == NULL || sp == NULL || smtp == NULL || relays == NULL ||
-	    nrelays == 0) {
+	if (base == NULL || sp == NULL || relays == NULL || nrelays == 0) {
 		snprintf(err, errlen,
 		    "deliver: a loop, a spool, a client and a relay are needed");
 		return NULL;
 	}
-	for (i = 0; i < nrelays; i++)
-		if (relays[i].url == NULL) {
+	for (i = 0; i < nrelays; i++) {
+		const char *const *argv = relays[i].sendmail;
+		if (argv == NULL && relays[i].url == NULL) {
 			snprintf(err, errlen, "deliver: relay %zu has no URL", i);
 			return NULL;
 		}
+		if (argv == NULL && smtp == NULL) {
+			snprintf(err, errlen,
+			    "deliver: relay %zu is an SMTP relay and there is no client",
+			    i);
+			return NULL;
+		}
+		if (argv != NULL && (argv[0] == NULL || argv[0][0] != '/')) {
+			snprintf(err, errlen,
+			    "deliver: relay %zu: sendmail needs an absolute path", i);
+			return NULL;
+		}
+	}
 	d = xcalloc(1, sizeof(*d));
 	d->base = base;
 	d->sp = sp;
@@ -338,10 +430,16 @@ deliver_new(struct event_base *base, struct spool *sp, struct smtp *smtp,
 	d->down_failures = DELIVER_DOWN_FAILURES;
 	d->down_age_ms = DELIVER_DOWN_AGE_MS;
 	d->relays = xcalloc(nrelays, sizeof(*d->relays));
+	d->labels = xcalloc(nrelays, sizeof(*d->labels));
 	d->nrelays = nrelays;
 	for (i = 0; i < nrelays; i++) {
 		d->relays[i] = relays[i];
-		d->relays[i].url = xstrdup(relays[i].url);
+		d->relays[i].url = dup_or_null(relays[i].url);
+		if (relays[i].sendmail != NULL) {
+			d->relays[i].sendmail = argv_copy(relays[i].sendmail);
+			xasprintf(&d->labels[i], "sendmail:%s", relays[i].sendmail[0]);
+		} else
+			d->labels[i] = xstrdup(relays[i].url);
 		d->relays[i].ca_file = dup_or_null(relays[i].ca_file);
 		d->relays[i].user = dup_or_null(relays[i].user);
 		d->relays[i].password = dup_or_null(relays[i].password);
@@ -367,9 +465,12 @@ deliver_free(struct deliver *d)
 		d->inflight->d = NULL; /* on_sent frees it */
 	if (d->timer != NULL)
 		event_free(d->timer);
-	for (i = 0; i < d->nrelays; i++)
+	for (i = 0; i < d->nrelays; i++) {
 		relay_clear(&d->relays[i]);
+		free(d->labels[i]);
+	}
 	free(d->relays);
+	free(d->labels);
 	free(d);
 }
 

@@ -209,6 +209,7 @@ relay_copy(struct smtp_relay *dst, const struct smtp_relay *src)
 	dst->password = src->password != NULL ? xstrdup(src->password) : NULL;
 	dst->login_options =
 	    src->login_options != NULL ? xstrdup(src->login_options) : NULL;
+	dst->sendmail = NULL; /* deliver.c's business, not copied */
 }
 
 static void

@@ -432,6 +432,251 @@ START_TEST(deliver_bad_arguments)
 }
 END_TEST
 
+/*
+ * Sendmail relays: msmtp (no system configuration, no TLS, no AUTH) for the
+ * relay on 127.0.0.1:port.
+ */
+#define MSMTP "/usr/bin/msmtp"
+
+static void
+sendmail_at(struct smtp_relay *r, const char **argv, char *opt, size_t len, int port)
+{
+	ck_assert_msg(access(MSMTP, X_OK) == 0, "%s: %s (scripts/setup.sh installs it)",
+	    MSMTP, strerror(errno));
+	snprintf(opt, len, "--port=%d", port);
+	argv[0] = MSMTP;
+	argv[1] = "-C";
+	argv[2] = "/dev/null";
+	argv[3] = "--host=127.0.0.1";
+	argv[4] = opt;
+	argv[5] = "--auth=off";
+	argv[6] = "--tls=off";
+	argv[7] = NULL;
+	smtp_relay_init(r);
+	r->sendmail = argv;
+	r->timeout_ms = 10000;
+}
+
+static const char *
+json_str(struct deliver *d, const char *key, char *buf, size_t len)
+{
+	json_t *j = deliver_json(d);
+
+	snprintf(buf, len, "%s", json_string_value(json_object_get(j, key)));
+	json_decref(j);
+	return buf;
+}
+
+/* Every queued message was tried at least once. */
+static int
+all_tried(void *arg)
+{
+	struct spool *sp = arg;
+	struct spool_msg *m;
+	char err[256];
+	uint64_t id;
+	int tried = 1;
+
+	for (id = spool_first(sp); id != 0 && tried; id = spool_next(sp, id)) {
+		if ((m = spool_get(sp, id, err, sizeof(err))) == NULL)
+			return 0;
+		tried = m->attempts >= 1;
+		spool_msg_free(m);
+	}
+	return tried;
+}
+
+/* Through msmtp only, with no SMTP client at all. */
+START_TEST(deliver_sendmail_relay)
+{
+	struct event_base *base = event_base_new();
+	struct spool *sp = open_spool();
+	int port = testutil_free_port(SOCK_STREAM);
+	char *maildir = testutil_aiosmtpd(dir, port), opt[32], buf[256];
+	const char *argv[8];
+	struct smtp_relay r;
+	struct deliver *d;
+	struct updown u;
+	struct wait_mail w;
+
+	queue(sp);
+	sendmail_at(&r, argv, opt, sizeof(opt), port);
+	d = engine(base, sp, NULL, &r, 1, &u);
+	/* The engine copied the argv. */
+	memset(opt, 'x', sizeof(opt) - 1);
+	argv[0] = "/nonexistent";
+	deliver_kick(d);
+	w = (struct wait_mail){ maildir, NMSG, sp };
+	ck_assert_msg(testutil_loop_until(base, mail_arrived, &w, 20000),
+	    "%zu of %d mails arrived, %zu queued (%s)", testutil_maildir_count(maildir),
+	    NMSG, spool_count(sp), json_str(d, "last_error", buf, sizeof(buf)));
+	testutil_loop_until(base, never, NULL, 300);
+	assert_all_in_order(maildir);
+	ck_assert_uint_eq(
+	    testutil_maildir_with(maildir, "X-MailFrom: sonae@example.org"), NMSG);
+	ck_assert_uint_eq(
+	    testutil_maildir_with(maildir, "X-RcptTo: ict@example.org"), NMSG);
+	ck_assert_str_eq(json_str(d, "last_relay", buf, sizeof(buf)), "sendmail:" MSMTP);
+	ck_assert_int_eq(json_int(d, "delivered"), NMSG);
+	ck_assert_int_eq(json_int(d, "failed"), 0);
+	ck_assert_uint_eq(child_running(), 0);
+	deliver_free(d);
+	spool_close(sp);
+	event_base_free(base);
+	free(maildir);
+}
+END_TEST
+
+/* The SMTP relay is down: the sendmail relay after it takes every message. */
+START_TEST(deliver_failover_to_sendmail)
+{
+	struct event_base *base = event_base_new();
+	struct smtp *smtp = client(base);
+	struct spool *sp = open_spool();
+	int down = testutil_free_port(SOCK_STREAM), up;
+	char *maildir, url[64], opt[32], buf[256];
+	const char *argv[8];
+	struct smtp_relay r[2];
+	struct deliver *d;
+	struct updown u;
+	struct wait_mail w;
+
+	do
+		up = testutil_free_port(SOCK_STREAM);
+	while (up == down);
+	maildir = testutil_aiosmtpd(dir, up);
+	queue(sp);
+	relay_at(&r[0], url, sizeof(url), down);
+	sendmail_at(&r[1], argv, opt, sizeof(opt), up);
+	d = engine(base, sp, smtp, r, 2, &u);
+	deliver_kick(d);
+	w = (struct wait_mail){ maildir, NMSG, sp };
+	ck_assert_msg(testutil_loop_until(base, mail_arrived, &w, 20000),
+	    "%zu of %d mails arrived, %zu queued (%s)", testutil_maildir_count(maildir),
+	    NMSG, spool_count(sp), json_str(d, "last_error", buf, sizeof(buf)));
+	testutil_loop_until(base, never, NULL, 300);
+	assert_all_in_order(maildir);
+	ck_assert_str_eq(json_str(d, "last_relay", buf, sizeof(buf)), "sendmail:" MSMTP);
+	ck_assert_int_eq(json_int(d, "failed"), 0);
+	ck_assert_int_eq(u.down, 0);
+	deliver_free(d);
+	smtp_free(smtp);
+	spool_close(sp);
+	event_base_free(base);
+	free(maildir);
+}
+END_TEST
+
+/* msmtp cannot connect: transient, the message kept with msmtp's reason. */
+START_TEST(deliver_sendmail_down)
+{
+	struct event_base *base = event_base_new();
+	struct spool *sp = open_spool();
+	int port = testutil_free_port(SOCK_STREAM);
+	char opt[32], err[256] = "";
+	const char *argv[8];
+	struct smtp_relay r;
+	struct deliver *d;
+	struct updown u;
+	struct spool_msg *m;
+	uint64_t first;
+
+	queue(sp);
+	sendmail_at(&r, argv, opt, sizeof(opt), port);
+	d = engine(base, sp, NULL, &r, 1, &u);
+	deliver_kick(d);
+	ck_assert_msg(testutil_loop_until(base, went_down, &u, 15000),
+	    "never went down: failed %lld", (long long)json_int(d, "failed"));
+	ck_assert_uint_eq(spool_count(sp), NMSG);
+	ck_assert_int_eq(json_int(d, "refused"), 0);
+	first = spool_first(sp);
+	ck_assert_ptr_nonnull(m = spool_get(sp, first, err, sizeof(err)));
+	ck_assert_int_ge(m->attempts, 1);
+	ck_assert_str_eq(m->last_relay, "sendmail:" MSMTP);
+	ck_assert_msg(strstr(m->last_error, "exit 75 (EX_TEMPFAIL)") != NULL &&
+	                  strstr(m->last_error, "Connection refused") != NULL,
+	    "%s", m->last_error);
+	spool_msg_free(m);
+	/* The round stopped at the first message: the others were not tried. */
+	ck_assert_ptr_nonnull(m = spool_get(sp, spool_next(sp, first), err, sizeof(err)));
+	ck_assert_int_eq(m->attempts, 0);
+	spool_msg_free(m);
+	deliver_free(d);
+	testutil_loop_until(base, never, NULL, 300);
+	spool_close(sp);
+	event_base_free(base);
+}
+END_TEST
+
+/* A recipient refused with 550: permanent, every message kept and tried. */
+START_TEST(deliver_sendmail_refused)
+{
+	const char *extra[] = { "--refuse", "ict@example.org", NULL };
+	struct event_base *base = event_base_new();
+	struct spool *sp = open_spool();
+	int port = testutil_free_port(SOCK_STREAM);
+	char *maildir = testutil_smtp_server(dir, "relay", port, extra);
+	char opt[32], err[256] = "";
+	const char *argv[8];
+	struct smtp_relay r;
+	struct deliver *d;
+	struct updown u;
+	struct spool_msg *m;
+	uint64_t id;
+
+	queue(sp);
+	sendmail_at(&r, argv, opt, sizeof(opt), port);
+	d = engine(base, sp, NULL, &r, 1, &u);
+	deliver_kick(d);
+	ck_assert_msg(testutil_loop_until(base, all_tried, sp, 20000),
+	    "refused %lld, failed %lld", (long long)json_int(d, "refused"),
+	    (long long)json_int(d, "failed"));
+	ck_assert_int_ge(json_int(d, "refused"), NMSG);
+	ck_assert_int_eq(json_int(d, "refused"), json_int(d, "failed"));
+	ck_assert_uint_eq(spool_count(sp), NMSG);
+	ck_assert_uint_eq(testutil_maildir_count(maildir), 0);
+	for (id = spool_first(sp); id != 0; id = spool_next(sp, id)) {
+		ck_assert_ptr_nonnull(m = spool_get(sp, id, err, sizeof(err)));
+		ck_assert_int_ge(m->attempts, 1);
+		ck_assert_msg(strstr(m->last_error, "exit 65 (EX_DATAERR)") != NULL, "%s",
+		    m->last_error);
+		spool_msg_free(m);
+	}
+	deliver_free(d);
+	testutil_loop_until(base, never, NULL, 300);
+	spool_close(sp);
+	event_base_free(base);
+	free(maildir);
+}
+END_TEST
+
+START_TEST(deliver_sendmail_bad_arguments)
+{
+	const char *relative[] = { "sendmail", "-i", NULL }, *none[] = { NULL };
+	const char *ok[] = { "/usr/sbin/sendmail", "-i", NULL };
+	struct event_base *base = event_base_new();
+	struct spool *sp = open_spool();
+	struct smtp_relay r[2];
+	char err[256] = "", url[64];
+
+	smtp_relay_init(&r[0]);
+	r[0].sendmail = relative;
+	ck_assert_ptr_null(deliver_new(base, sp, NULL, r, 1, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "absolute") != NULL, "%s", err);
+	r[0].sendmail = none;
+	ck_assert_ptr_null(deliver_new(base, sp, NULL, r, 1, err, sizeof(err)));
+	/* An SMTP relay needs the client. */
+	r[0].sendmail = ok;
+	relay_at(&r[1], url, sizeof(url), 25);
+	err[0] = '\0';
+	ck_assert_ptr_null(deliver_new(base, sp, NULL, r, 2, err, sizeof(err)));
+	ck_assert_str_ne(err, "");
+	deliver_free(deliver_new(base, sp, NULL, r, 1, err, sizeof(err)));
+	spool_close(sp);
+	event_base_free(base);
+}
+END_TEST
+
 static Suite *
 deliver_suite(void)
 {
@@ -445,6 +690,11 @@ deliver_suite(void)
 	tcase_add_test(tc, deliver_failover);
 	tcase_add_test(tc, deliver_after_reopen);
 	tcase_add_test(tc, deliver_bad_arguments);
+	tcase_add_test(tc, deliver_sendmail_relay);
+	tcase_add_test(tc, deliver_failover_to_sendmail);
+	tcase_add_test(tc, deliver_sendmail_down);
+	tcase_add_test(tc, deliver_sendmail_refused);
+	tcase_add_test(tc, deliver_sendmail_bad_arguments);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <ftw.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,6 +196,53 @@ testutil_aiosmtpd(const char *dir, int port)
 	return maildir;
 }
 
+char *
+testutil_smtp_server(
+    const char *dir, const char *name, int port, const char *const *extra)
+{
+	const char *src = getenv("SONAE_SRC");
+	char *argv[24], *script, *maildir = testutil_path(dir, name), sport[16];
+	char buf[256];
+	size_t i = 0, len = 0;
+	int64_t end = time_mono_ms() + 10000;
+	int out;
+
+	ck_assert_msg(src != NULL, "SONAE_SRC is not set");
+	xasprintf(&script, "%s/tests/integration/smtp_server.py", src);
+	snprintf(sport, sizeof(sport), "%d", port);
+	argv[i++] = (char *)"/usr/bin/python3";
+	argv[i++] = script;
+	argv[i++] = (char *)"--maildir";
+	argv[i++] = maildir;
+	argv[i++] = (char *)"--port";
+	argv[i++] = sport;
+	argv[i++] = (char *)"--plain";
+	for (; extra != NULL && *extra != NULL; extra++) {
+		ck_assert_uint_lt(i + 1, NELEM(argv));
+		argv[i++] = (char *)(uintptr_t)*extra;
+	}
+	argv[i] = NULL;
+	testutil_spawn(argv, &out);
+	/* "ready PORT\n" once it serves. */
+	while (memchr(buf, '\n', len) == NULL) {
+		struct pollfd pfd = { out, POLLIN, 0 };
+		int64_t left = end - time_mono_ms();
+		ssize_t n;
+
+		ck_assert_msg(left > 0, "smtp_server.py did not say ready");
+		if (poll(&pfd, 1, (int)left) <= 0)
+			continue;
+		n = read(out, buf + len, sizeof(buf) - 1 - len);
+		ck_assert_msg(n > 0, "smtp_server.py exited before it was ready");
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	ck_assert_msg(strncmp(buf, "ready ", 6) == 0, "smtp_server.py said %s", buf);
+	close(out);
+	free(script);
+	return maildir;
+}
+
 /* The mails in maildir/new. */
 size_t
 testutil_maildir_count(const char *maildir)
@@ -208,6 +256,39 @@ testutil_maildir_count(const char *maildir)
 		while ((e = readdir(d)) != NULL)
 			if (e->d_name[0] != '.')
 				n++;
+		closedir(d);
+	}
+	free(path);
+	return n;
+}
+
+size_t
+testutil_maildir_with(const char *maildir, const char *want)
+{
+	char *path = testutil_path(maildir, "new"), line[1024];
+	DIR *d = opendir(path);
+	struct dirent *e;
+	size_t n = 0;
+
+	if (d != NULL) {
+		while ((e = readdir(d)) != NULL) {
+			char *file;
+			FILE *f;
+
+			if (e->d_name[0] == '.')
+				continue;
+			file = testutil_path(path, e->d_name);
+			ck_assert_ptr_nonnull(f = fopen(file, "r"));
+			while (fgets(line, sizeof(line), f) != NULL && line[0] != '\n') {
+				line[strcspn(line, "\r\n")] = '\0';
+				if (strcmp(line, want) == 0) {
+					n++;
+					break;
+				}
+			}
+			fclose(f);
+			free(file);
+		}
 		closedir(d);
 	}
 	free(path);

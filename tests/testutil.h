@@ -47,7 +47,16 @@ int testutil_run(Suite *s);
 pid_t testutil_spawn(char *const argv[], int *out);
 void testutil_reap(void);
 char *testutil_aiosmtpd(const char *dir, int port);
+/*
+ * tests/integration/smtp_server.py --plain on 127.0.0.1:port, storing into
+ * dir/NAME (returned; caller frees), with the options in extra (NULL-ended,
+ * or NULL: none); ready once it said so.
+ */
+char *testutil_smtp_server(
+    const char *dir, const char *name, int port, const char *const *extra);
 size_t testutil_maildir_count(const char *maildir);
+/* The mails in maildir/new with the header line line ("X-RcptTo: a@b"). */
+size_t testutil_maildir_with(const char *maildir, const char *line);
 
 struct event_base;
 int testutil_loop_until(struct event_base *, int (*cond)(void *), void *arg, int64_t ms);
