@@ -1,8 +1,8 @@
 /*
- * sonae alerts: what happens to an incident once someone must hear of it.
- * Built so far: composing a mail (mail.c) and the durable spool it waits in
- * until a relay accepts it (spool.c).  Routing, grouping, escalation, the
- * channels and the daemon's wiring come later (alerts/README.md).
+ * sonae alerts: what happens to an incident once someone must hear of it:
+ * routes, grouping and escalation (notify.c), composing a mail (mail.c), the
+ * durable spool it waits in until a relay accepts it (spool.c), the relays
+ * (smtp.c, sendmail.c, deliver.c) and the local channels (notify.c, child.c).
  */
 #ifndef SONAE_ALERT_H
 #define SONAE_ALERT_H
@@ -271,8 +271,8 @@ int sendmail_send(struct event_base *, const char *const *argv, int64_t timeout_
  * kept (giving up is decided elsewhere).  "Alerts cannot leave the site":
  * after N consecutive failed attempts, or when the oldest queued message is
  * older than T, the callback is called with down 1, once; with down 0, once,
- * when a relay accepts a message again.  The daemon will raise it as an
- * incident of its own (not wired yet).
+ * when a relay accepts a message again.  notify.c raises it as the incident
+ * mail-undeliverable.
  */
 struct deliver;
 
@@ -301,5 +301,55 @@ int deliver_down(const struct deliver *);
  * "last_error", "last_relay"}
  */
 json_t *deliver_json(const struct deliver *);
+
+/*
+ * notify.c: the alerts engine.  Routes, group wait, reminders, escalation,
+ * recovery, rate limits and digests; mail through the spool, and the local
+ * channels (syslog, exec, beacon).  The daemon gives it what it needs of the
+ * rest through hooks; its state lives in state_dir/alerts.json.
+ */
+struct alerts;
+
+struct alerts_hooks {
+	/* One incident in full (detect_incident_json()), or NULL. */
+	json_t *(*incident)(void *arg, uint64_t id);
+	/* {"incidents": [the open ones]} */
+	json_t *(*incidents)(void *arg);
+	/* The current operating mode ("normal"). */
+	const char *(*mode)(void *arg);
+	/* A configured device, or NULL. */
+	const struct device_conf *(*device)(void *arg, const char *name);
+	/*
+	 * Write value to a beacon channel's device; done(darg, ok, reason)
+	 * follows exactly once on the loop, unless it returns -1.
+	 */
+	int (*beacon)(void *arg, const struct channel_conf *, const char *value,
+	    void (*done)(void *darg, int ok, const char *reason), void *darg);
+	/* Mail cannot leave the site (down 1), or leaves again (0). */
+	void (*mail_path)(void *arg, int down, const char *reason);
+	/* The audit journal. */
+	void (*journal)(void *arg, const char *actor, const char *event, json_t *data);
+	/* A line in incident id's timeline. */
+	void (*note)(void *arg, uint64_t id, const char *event, const char *text);
+};
+
+/* hooks must outlive the engine. */
+struct alerts *alerts_new(struct event_base *, const struct alerts_hooks *, void *arg);
+void alerts_free(struct alerts *);
+/* The configuration (kept by the caller while it is in use). */
+void alerts_configure(struct alerts *, const struct conf *);
+/* Open the spool and the SMTP client, restore alerts.json, start delivery. */
+int alerts_start(struct alerts *, char *err, size_t errlen);
+/* Write alerts.json if it changed (also done at the end of every loop turn). */
+int alerts_save(struct alerts *, char *err, size_t errlen);
+/* detect.c decided to tell: what is "problem" or "recovery". */
+void alerts_incident(struct alerts *, uint64_t id, int64_t opened_ms, const char *what);
+/* `sonae notify-test`: a mail to to (NULL: every route's `to`), queued. */
+int alerts_test(struct alerts *, const char *to, const char *actor, uint64_t *id,
+    char *err, size_t errlen);
+/* `sonae queue`: {"delivery": ..., "spool": {"count", "messages"}}. */
+json_t *alerts_queue_json(struct alerts *, size_t max);
+/* {"queued", "mail_down", "incidents", "held", "mails"} for `sonae status`. */
+json_t *alerts_status_json(struct alerts *);
 
 #endif

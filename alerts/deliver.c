@@ -28,9 +28,9 @@
  * "Alerts cannot leave the site": after down_failures consecutive failed
  * attempts (transient or permanent), or when the oldest queued message has
  * waited down_age_ms, the callback is called once with down 1 and a reason;
- * once with down 0 when a relay accepts a message again.  The daemon will
- * raise it as an incident of its own (with the beacon, syslog and exec
- * channels, which do not need the relays); that wiring does not exist yet.
+ * once with down 0 when a relay accepts a message again.  The alerts engine
+ * (notify.c) raises it as the incident mail-undeliverable, which routes can
+ * send to the beacon, syslog and exec channels that need no relay.
  *
  * deliver_kick(): a message was queued, or a relay may be back: every queued
  * message is made due now (spool_hurry()) and the hold of a transient

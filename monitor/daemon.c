@@ -18,6 +18,7 @@
 
 #include <event2/event.h>
 
+#include "alerts/alert.h"
 #include "monitor/monitor.h"
 #include "probes/probe.h"
 
@@ -32,6 +33,7 @@ struct daemon {
 	struct control *control;
 	struct trap_receiver *traps;
 	struct detect *detect;
+	struct alerts *alerts;
 	struct device **devs;
 	size_t ndevs;
 	struct hmap *byname;
@@ -62,6 +64,85 @@ daemon_sync_cb(evutil_socket_t fd, short ev, void *arg)
 	(void)ev;
 	audit_sync(d->audit);
 }
+
+/* What the alerts engine needs of the rest of the daemon. */
+static json_t *
+hook_incident(void *arg, uint64_t id)
+{
+	struct daemon *d = arg;
+
+	return detect_incident_json(d->detect, id);
+}
+
+static json_t *
+hook_incidents(void *arg)
+{
+	struct daemon *d = arg;
+
+	return detect_incidents_json(d->detect, 0);
+}
+
+static const char *
+hook_mode(void *arg)
+{
+	return daemon_mode(arg);
+}
+
+static const struct device_conf *
+hook_device(void *arg, const char *name)
+{
+	struct device *dev = daemon_device(arg, name);
+
+	return dev != NULL ? device_conf(dev) : NULL;
+}
+
+/* A beacon: a Modbus point or an SNMP object, written and read back. */
+static int
+hook_beacon(void *arg, const struct channel_conf *c, const char *value,
+    void (*done)(void *, int, const char *), void *darg)
+{
+	struct device *dev = daemon_device(arg, c->device);
+
+	if (dev == NULL)
+		return -1;
+	if (c->point != NULL)
+		return modbus_write_point(dev, c->point, strtod(value, NULL), done, darg);
+	return snmp_set(dev, c->oid, c->set_type[0], value, done, darg);
+}
+
+static void
+hook_mail_path(void *arg, int down, const char *reason)
+{
+	struct daemon *d = arg;
+
+	detect_mail_path(d->detect, down, reason,
+	    d->conf->mail.cannot_leave_severity == 0 ? CHECK_WARNING : CHECK_CRITICAL);
+}
+
+static void
+hook_journal(void *arg, const char *actor, const char *event, json_t *data)
+{
+	daemon_journal(arg, actor, event, data);
+}
+
+static void
+hook_note(void *arg, uint64_t id, const char *event, const char *text)
+{
+	struct daemon *d = arg;
+
+	detect_note(d->detect, id, "sonaed", event, text);
+}
+
+static const struct alerts_hooks alerts_hooks = {
+	.incident = hook_incident,
+	.incidents = hook_incidents,
+	.mode = hook_mode,
+	.device = hook_device,
+	.beacon = hook_beacon,
+	.mail_path = hook_mail_path,
+	.journal = hook_journal,
+	.note = hook_note,
+};
 
 static struct device *
 daemon_add_device(struct daemon *d, const struct device_conf *c)
@@ -95,6 +176,8 @@ daemon_new(struct event_base *base, struct conf *conf, const char *conf_path)
 	d->syncer = event_new(base, -1, 0, daemon_sync_cb, d);
 	d->detect = detect_new(base, d);
 	detect_configure(d->detect, conf);
+	d->alerts = alerts_new(base, &alerts_hooks, d);
+	alerts_configure(d->alerts, conf);
 	return d;
 }
 
@@ -139,6 +222,8 @@ daemon_save(struct daemon *d)
 
 	if (detect_save(d->detect, err, sizeof(err)) == -1)
 		log_warnx("detection state: %s", err);
+	if (alerts_save(d->alerts, err, sizeof(err)) == -1)
+		log_warnx("alerts state: %s", err);
 	if (state_save(d, err, sizeof(err)) == -1) {
 		complain(&d->save_failed, "state snapshot: %s", err);
 		return;
@@ -197,6 +282,12 @@ daemon_start(struct daemon *d, char *err, size_t errlen)
 		daemon_journal(
 		    d, "sonaed", "state.problem", json_pack("{s:s}", "problem", why));
 	}
+	if (alerts_start(d->alerts, why, sizeof(why)) == -1) {
+		/* Incidents are still detected and journaled; mail waits. */
+		log_warnx("alerts: %s; no mail can be sent", why);
+		daemon_journal(
+		    d, "sonaed", "state.problem", json_pack("{s:s}", "problem", why));
+	}
 	for (i = 0; i < d->ndevs; i++)
 		if (device_start(d->devs[i]) == -1)
 			log_warnx("device \"%s\": probe refused to start",
@@ -237,6 +328,7 @@ daemon_free(struct daemon *d)
 		return;
 	control_free(d->control);
 	trap_free(d->traps);
+	alerts_free(d->alerts);
 	detect_free(d->detect);
 	if (d->housekeeping != NULL)
 		event_free(d->housekeeping);
@@ -377,6 +469,7 @@ daemon_reload(struct daemon *d, const char *actor, char *msg, size_t msglen)
 	d->devs = ndevs;
 	d->ndevs = nc->devices.n;
 	detect_configure(d->detect, nc);
+	alerts_configure(d->alerts, nc);
 	conf_free(d->conf);
 	d->conf = nc;
 
@@ -512,4 +605,30 @@ struct trap_receiver *
 daemon_traps(const struct daemon *d)
 {
 	return d->traps;
+}
+
+/* The alerts engine. */
+struct alerts *
+daemon_alerts(const struct daemon *d)
+{
+	return d->alerts;
+}
+
+/* The detection layer decided to tell people about an incident. */
+void
+daemon_alert(struct daemon *d, uint64_t id, int64_t opened_ms, const char *what)
+{
+	if (d->alerts != NULL)
+		alerts_incident(d->alerts, id, opened_ms, what);
+}
+
+/*
+ * The operating mode routes are chosen by.  Staffing modes arrive with the
+ * roster; until then the site is always in "normal".
+ */
+const char *
+daemon_mode(const struct daemon *d)
+{
+	(void)d;
+	return "normal";
 }

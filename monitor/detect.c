@@ -43,6 +43,8 @@
 
 #include "monitor/monitor.h"
 
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
 #define DETECT_FILE     "detect.json"
 #define DETECT_VERSION  1
 #define KEEP_RESOLVED   500
@@ -61,9 +63,10 @@ enum det_source {
 	DS_UNREACHABLE,
 	DS_OBSERVER,
 	DS_DECLARED, /* incidents only */
+	DS_MAIL,     /* incidents only: alerts cannot leave the site */
 };
 static const char *const source_names[] = { "rule", "check", "unreachable", "observer",
-	"declared" };
+	"declared", "mail" };
 
 struct detector;
 
@@ -862,7 +865,7 @@ incident_window(struct detect *e, const struct incident *i, int64_t now)
 	const struct window *w = NULL, *first = NULL;
 	size_t k, j;
 
-	if (i->devices.n == 0 || i->source == DS_DECLARED)
+	if (i->devices.n == 0 || i->source == DS_DECLARED || i->source == DS_MAIL)
 		return NULL;
 	/* Every device the incident concerns must be covered. */
 	for (k = 0; k < i->devices.n; k++) {
@@ -923,6 +926,7 @@ notify(struct detect *e, struct incident *i, const char *what)
 	if (problem)
 		i->notified = 1;
 	i->held = 0;
+	daemon_alert(e->d, i->id, i->opened_ms, what);
 }
 
 static void
@@ -1166,6 +1170,8 @@ incident_close(struct detect *e, struct incident *i, const char *actor, const ch
 	    merged_into ? "merged" : "resolved", text);
 	if (merged_into == 0)
 		notify(e, i, "recovery");
+	else if (i->notified)
+		daemon_alert(e->d, i->id, i->opened_ms, "recovery"); /* the thread ends */
 	/* The record of what was folded in: recovered with it, or left standing. */
 	{
 		json_t *f;
@@ -1976,6 +1982,7 @@ windows_changed(struct detect *e, int64_t now)
 			    i, "sonaed", "notify", "recovery (held back by the window)");
 			journal(e, "sonaed", "incident.notify", i,
 			    json_pack("{s:s}", "what", "recovery"));
+			daemon_alert(e->d, i->id, i->opened_ms, "recovery");
 		}
 		i->held = i->held_recovery = 0;
 		incident_touch(i);
@@ -2471,6 +2478,48 @@ detect_resolve(struct detect *e, uint64_t id, const char *actor, const char *tex
 	return 0;
 }
 
+/* A line in an incident's timeline from another layer (alerts). */
+void
+detect_note(
+    struct detect *e, uint64_t id, const char *actor, const char *event, const char *text)
+{
+	struct incident *i = incident_find(e, id);
+
+	if (i == NULL)
+		return;
+	timeline(i, actor, event, "%s", text);
+	incident_touch(i);
+	mark_durable(e);
+}
+
+/*
+ * Alerts cannot leave the site (down 1): the incident MAIL_RULE, once; mail
+ * leaves again (0): it resolves.  Idempotent both ways.
+ */
+void
+detect_mail_path(struct detect *e, int down, const char *reason, enum check_state sev)
+{
+	struct incident *i;
+	char title[600];
+
+	TAILQ_FOREACH(i, &e->incidents, entry)
+	if (i->resolved_ms == 0 && i->source == DS_MAIL)
+		break;
+	if (!down) {
+		if (i != NULL)
+			incident_close(e, i, "sonaed", "mail leaves the site again", 0);
+		return;
+	}
+	if (i != NULL)
+		return;
+	snprintf(title, sizeof(title), "alerts cannot leave the site: %s", reason);
+	i = incident_new(e, MAIL_RULE, DS_MAIL, sev, title);
+	timeline(i, "sonaed", "opened", "%s", reason);
+	journal(e, "sonaed", "incident.open", i, json_pack("{s:s}", "reason", reason));
+	log_warnx("incident %llu: %s", (unsigned long long)i->id, title);
+	notify(e, i, "problem");
+}
+
 static void
 windows_rearm(struct detect *e)
 {
@@ -2674,7 +2723,7 @@ incident_restore(struct detect *e, const json_t *o)
 	i->id = (uint64_t)json_integer_value(json_object_get(o, "id"));
 	i->rule = jdup(o, "rule");
 	i->title = jdup(o, "title");
-	for (k = 0; k < 5; k++)
+	for (k = 0; k < NELEM(source_names); k++)
 		if (jstr(o, "source") != NULL &&
 		    strcmp(jstr(o, "source"), source_names[k]) == 0)
 			i->source = (enum det_source)k;
@@ -2742,7 +2791,8 @@ incident_restore(struct detect *e, const json_t *o)
 			i->det = x;
 		}
 	}
-	if (i->resolved_ms == 0 && i->det == NULL && i->source != DS_DECLARED) {
+	if (i->resolved_ms == 0 && i->det == NULL && i->source != DS_DECLARED &&
+	    i->source != DS_MAIL) {
 		/* Its rule is gone from the configuration. */
 		i->resolved_ms = time_now_ms();
 		i->resolved_by = xstrdup("sonaed");

@@ -211,7 +211,74 @@ struct conf {
 		int64_t clock_max_error_ms; /* 0: the clock is not checked */
 		struct conf_strings local;  /* devices not reached through gateway */
 	} observer;
+	struct {
+		char *from;              /* envelope sender and From; NULL: no mail */
+		char *from_name;         /* display name, or NULL */
+		struct conf_list relays; /* struct relay_conf, tried in order */
+		int64_t retry_ms;        /* the first retry after a failure */
+		int64_t retry_max_ms;    /* the longest wait between retries */
+		int down_after_failures; /* "cannot leave the site" after so many */
+		int64_t down_after_ms;   /* or when the oldest queued mail is so old */
+		int rate_limit;          /* mails per recipient per rate_period; 0: off */
+		int64_t rate_period_ms;
+		int cannot_leave_severity; /* 0 warning, 1 critical */
+	} mail;
+	struct conf_list channels; /* struct channel_conf */
+	struct conf_list routes;   /* struct route_conf */
 };
+
+/* A mail relay: an SMTP server, or the local sendmail program. */
+struct relay_conf {
+	char *url;
+	int starttls;
+	char *ca_file;
+	int insecure;
+	char *user;
+	char *password;
+	char *auth; /* "PLAIN", "LOGIN", ...; NULL: libcurl picks */
+	int64_t timeout_ms, connect_timeout_ms;
+	struct conf_strings sendmail; /* argv, or empty */
+};
+
+/* A local channel (docs/alerts.md): syslog, a program, a beacon. */
+enum channel_type { CHANNEL_SYSLOG, CHANNEL_EXEC, CHANNEL_BEACON };
+struct channel_conf {
+	char *name;
+	int type; /* enum channel_type */
+	/* syslog */
+	char *socket; /* the local syslog socket, /dev/log */
+	int facility; /* index into syslog_facilities */
+	/* exec */
+	struct conf_strings command;
+	int64_t timeout_ms;
+	/* beacon: a Modbus point or an SNMP object of a device */
+	char *device, *point, *oid, *set_type;
+	char *value, *clear; /* written while a problem lasts, and after it */
+	struct conf_origin origin;
+};
+extern const char *const syslog_facilities[];
+
+/* A route: which incidents reach whom, how (docs/alerts.md). */
+struct escalate_conf {
+	int64_t after_ms;
+	struct conf_strings to;
+};
+struct route_conf {
+	char *name;
+	struct conf_strings severity, kinds, devices, rules, modes;
+	int availability; /* the least availability class among the devices; 0 any */
+	struct conf_strings to, channels;
+	int64_t group_wait_ms, repeat_ms;
+	struct conf_list escalate; /* struct escalate_conf, by after_ms */
+	int cont;                  /* "continue": later routes may match too */
+	struct conf_origin origin;
+};
+struct relay_conf *conf_relay(const struct conf *, size_t);
+struct channel_conf *conf_channel(const struct conf *, size_t);
+struct channel_conf *conf_channel_named(const struct conf *, const char *);
+struct route_conf *conf_route(const struct conf *, size_t);
+extern const struct conf_table conf_mail_table, conf_channel_table, conf_route_table;
+void schema_alerts_check(struct conf_ctx *, config_setting_t *, struct conf *);
 
 struct conf_errors {
 	char **v;
@@ -737,6 +804,9 @@ void daemon_set_control(struct daemon *, struct control *);
 struct control *daemon_control(const struct daemon *);
 struct trap_receiver *daemon_traps(const struct daemon *);
 struct detect *daemon_detect(const struct daemon *);
+struct alerts *daemon_alerts(const struct daemon *);
+void daemon_alert(struct daemon *, uint64_t, int64_t, const char *);
+const char *daemon_mode(const struct daemon *);
 
 /*
  * detect.c: the detection layer.  Detectors (rules, checks, one
@@ -778,6 +848,10 @@ int detect_window_add(struct detect *, struct window *, const char *, char *, si
 int detect_window_remove(
     struct detect *, const char *, const char *, const char *, char *, size_t);
 json_t *detect_windows_json(struct detect *);
+/* A timeline line from another layer; the incident of alerts' mail path. */
+#define MAIL_RULE "mail-undeliverable"
+void detect_note(struct detect *, uint64_t, const char *, const char *, const char *);
+void detect_mail_path(struct detect *, int, const char *, enum check_state);
 const char *ack_kind_name(enum ack_kind);
 
 /* state.c: the atomic state snapshot in state_dir. */

@@ -452,6 +452,7 @@ root_check(struct conf_ctx *ctx, config_setting_t *root, void *obj)
 	}
 	hmap_free(names);
 	schema_detect_check(ctx, root, conf);
+	schema_alerts_check(ctx, root, conf);
 }
 
 static const struct conf_key root_keys[] = {
@@ -500,6 +501,22 @@ static const struct conf_key root_keys[] = {
 	    .type = CT_GROUP,
 	    .sub = &conf_observer_table,
 	    .help = "See `observer`." },
+	{ .name = "mail",
+	    .type = CT_GROUP,
+	    .sub = &conf_mail_table,
+	    .help = "See `mail`." },
+	{ .name = "channels",
+	    .type = CT_LIST,
+	    .off = offsetof(struct conf, channels),
+	    .sub = &conf_channel_table,
+	    .max = 1000,
+	    .help = "See `channels[]`." },
+	{ .name = "routes",
+	    .type = CT_LIST,
+	    .off = offsetof(struct conf, routes),
+	    .sub = &conf_route_table,
+	    .max = 10000,
+	    .help = "See `routes[]`." },
 	{ 0 },
 };
 

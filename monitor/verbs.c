@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alerts/alert.h"
 #include "monitor/monitor.h"
 #include "probes/probe.h"
 
@@ -197,6 +198,7 @@ verb_status(struct verb_req *q)
 	              : json_null());
 	json_object_set_new(o, "clients",
 	    json_integer((json_int_t)control_clients(daemon_control(q->d))));
+	json_object_set_new(o, "alerts", alerts_status_json(daemon_alerts(q->d)));
 	detection = detect_status_json(daemon_detect(q->d));
 	json_object_set_new(o, "detection", detection != NULL ? detection : json_null());
 	json_object_set_new(o, "caller",
@@ -904,6 +906,43 @@ verb_checks(struct verb_req *q)
 	    q, listed(detect_detectors_json(daemon_detect(q->d)), "detectors"), NULL);
 }
 
+/* The mail spool and its delivery. */
+static int
+verb_queue(struct verb_req *q)
+{
+	json_t *o = alerts_queue_json(daemon_alerts(q->d), 1000);
+	char msg[128];
+
+	snprintf(msg, sizeof(msg), "%lld queued",
+	    (long long)json_integer_value(
+	        json_object_get(json_object_get(o, "spool"), "count")));
+	return verb_ok(q, o, msg);
+}
+
+/* A real mail through the configured path: spooled, then delivered. */
+static int
+verb_notify_test(struct verb_req *q)
+{
+	struct vopt opts[] = { { .name = "--to", .has_arg = 1 }, { .name = NULL } };
+	char err[400], msg[sizeof(q->r->text)];
+	const char *pos[1];
+	uint64_t id;
+	int npos, r;
+
+	if ((r = args_read(q->argc, q->argv, opts, pos, 0, &npos, err, sizeof(err))) != 0)
+		return args_fail(q, r, err);
+	if (alerts_test(daemon_alerts(q->d), opts[0].n ? opts[0].v[0] : NULL,
+	        q->peer->actor, &id, err, sizeof(err)) == -1)
+		return verb_fail(q, ST_FAILED, "%s", err);
+	daemon_journal(q->d, q->peer->actor, "notify.test",
+	    json_pack("{s:s?, s:I}", "to", opts[0].n ? opts[0].v[0] : NULL, "queued",
+	        (json_int_t)id));
+	snprintf(msg, sizeof(msg),
+	    "test mail queued as #%llu; `sonae queue` shows it until a relay accepts it",
+	    (unsigned long long)id);
+	return verb_ok(q, json_pack("{s:I}", "queued", (json_int_t)id), msg);
+}
+
 static const struct verb verbs[] = {
 	{ "status", 0, 0, 0, verb_status, "status" },
 	{ "devices", 0, 0, 0, verb_devices, "devices" },
@@ -931,6 +970,8 @@ static const struct verb verbs[] = {
 	{ "maintenance", 0, PROTO_MAX_ARGS, 0, verb_maintenance,
 	    "maintenance add|list|remove ..." },
 	{ "checks", 0, 0, 0, verb_checks, "checks" },
+	{ "queue", 0, 0, 0, verb_queue, "queue" },
+	{ "notify-test", 0, 2, V_OPERATOR, verb_notify_test, "notify-test [--to ADDR]" },
 	{ NULL, 0, 0, 0, NULL, NULL },
 };
 

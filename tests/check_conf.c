@@ -625,6 +625,78 @@ static const struct {
 	        "@D/bad.conf:10: maintenance[3]: choose devices: at least one device, "
 	        "kind "
 	        "or tag (device \"*\" for every device)" } },
+	{ "mail relays: url and sendmail, credentials in the URL, starttls on smtps",
+	    DETECT_DEVICES
+	    "mail: { from = \"sonae@example.jp\"; relays = (\n"
+	    "\t{ url = \"smtp://a:25\"; sendmail = [\"/usr/sbin/sendmail\"]; },\n"
+	    "\t{ url = \"smtp://u:p@a:25\"; },\n"
+	    "\t{ url = \"smtps://a:465\"; starttls = true; },\n"
+	    "\t{ sendmail = [\"sendmail\", \"-i\"]; },\n"
+	    "\t{ url = \"http://a\"; user = \"u\"; }\n"
+	    "); retry = \"10min\"; retry_max = \"1min\"; };\n",
+	    { "@D/bad.conf:7: mail.relays[0]: a relay has either `url` or `sendmail`, "
+	      "not both",
+	        "@D/bad.conf:8: mail.relays[1].url: no user or password in the URL: use "
+	        "`user` and `password = { file = ... }`",
+	        "@D/bad.conf:9: mail.relays[2].starttls: an smtps:// relay "
+	        "speaks TLS from the start",
+	        "@D/bad.conf:10: mail.relays[3].sendmail: \"sendmail\" is not "
+	        "an absolute path (no shell, no PATH search)",
+	        "@D/bad.conf:11: mail.relays[4].url: \"http://a\" is not "
+	        "smtp://HOST[:PORT] or smtps://HOST[:PORT]",
+	        "@D/bad.conf:11: mail.relays[4]: `user` and `password` go together",
+	        "@D/bad.conf:12: mail.retry_max: retry_max is shorter than retry" } },
+	{ "channels: unknown beacon device, keys of another type, relative command",
+	    DETECT_DEVICES "channels = (\n"
+	                   "\t{ name = \"lamp\"; type = \"beacon\"; device = \"io9\"; "
+	                   "point = \"lamp\"; value = \"1\"; },\n"
+	                   "\t{ name = \"sms\"; type = \"exec\"; command = [\"page\"]; "
+	                   "facility = \"local0\"; },\n"
+	                   "\t{ name = \"mail\"; type = \"syslog\"; },\n"
+	                   "\t{ name = \"snmp\"; type = \"beacon\"; device = \"ups1\"; "
+	                   "oid = \"1.3.6.1.4.1.1.0\"; value = \"1\"; },\n"
+	                   "\t{ name = \"lamp\"; type = \"beacon\"; device = \"ups1\"; "
+	                   "point = \"p\"; value = \"on\"; }\n"
+	                   ");\n",
+	    { "@D/bad.conf:8: channels[1].facility: not a key of exec channels "
+	      "(it belongs to syslog)",
+	        "@D/bad.conf:8: channels[1].command: \"page\" is not an "
+	        "absolute path (no shell, no PATH search)",
+	        "@D/bad.conf:9: channels[2].name: \"mail\" is a built-in channel",
+	        "@D/bad.conf:10: channels[3]: an SNMP beacon needs `set_type`, one of i "
+	        "u "
+	        "s x d n o a b t (as snmpset)",
+	        "@D/bad.conf:11: channels[4].value: \"on\" is not a number (a "
+	        "Modbus point)",
+	        "@D/bad.conf:7: channels[0].device: \"io9\" is not configured",
+	        "@D/bad.conf:11: channels[4]: channel \"lamp\" is already defined at "
+	        "@D/bad.conf:7" } },
+	{ "routes: unknown channel, mail without a path, bad address, steps out of "
+	  "order",
+	    DETECT_DEVICES
+	    "routes = (\n"
+	    "\t{ name = \"r1\"; channels = [\"mail\", \"siren\"]; "
+	    "severity = [\"fatal\"]; kinds = [\"toaster\"]; },\n"
+	    "\t{ name = \"r2\"; channels = [\"syslog\"]; to = [\"ict at "
+	    "example.jp\"];\n"
+	    "\t  escalate = ( { after = \"30min\"; to = [\"a@example.jp\"]; "
+	    "}, { after = \"15min\"; to = [\"b@example.jp\"]; } ); },\n"
+	    "\t{ name = \"r2\"; channels = [\"syslog\"]; }\n"
+	    ");\n",
+	    { "@D/bad.conf:7: routes[0].severity: \"fatal\" is not warning or "
+	      "critical",
+	        "@D/bad.conf:7: routes[0].kinds: \"toaster\" is not a device kind",
+	        "@D/bad.conf:8: routes[1].to: \"ict at example.jp\" is not a plain "
+	        "address (local@domain)",
+	        "@D/bad.conf:9: routes[1]: escalate[1]: each step comes after "
+	        "the one before (900 s <= 1800 s)",
+	        "@D/bad.conf:7: routes[0].channels: \"siren\" is neither built "
+	        "in (mail, syslog) nor in channels[]",
+	        "@D/bad.conf:7: routes[0]: route \"r1\" mails but has no `to`",
+	        "@D/bad.conf:7: routes[0]: route \"r1\" mails, but `mail` has no `from` "
+	        "or no `relays`",
+	        "@D/bad.conf:10: routes[2].name: route \"r2\" is already defined at "
+	        "@D/bad.conf:8" } },
 };
 
 START_TEST(conf_error_table)

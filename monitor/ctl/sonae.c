@@ -58,6 +58,7 @@ static int render_incidents(json_t *, const char *);
 static int render_incident(json_t *, const char *);
 static int render_checks(json_t *, const char *);
 static int render_windows(json_t *, const char *);
+static int render_queue(json_t *, const char *);
 
 static const struct opt no_opts[] = { { NULL, 0, 0 } };
 static const struct opt device_opts[] = { { "--history", 0, 0 }, { NULL, 0, 0 } };
@@ -72,6 +73,7 @@ static const struct opt window_opts[] = { { "--device", 1, 0 }, { "--kind", 1, 0
 	{ "--tag", 1, 0 }, { "--start", 1, 0 }, { "--end", 1, 0 }, { "--for", 1, 0 },
 	{ "--every", 1, 0 }, { "-m", 1, 0 }, { NULL, 0, 0 } };
 static const struct opt checks_opts[] = { { "--all", 0, 1 }, { NULL, 0, 0 } };
+static const struct opt test_opts[] = { { "--to", 1, 0 }, { NULL, 0, 0 } };
 
 static const struct cmd cmds[] = {
 	{ "status", 0, 0, no_opts, render_status, "status",
@@ -115,6 +117,11 @@ static const struct cmd cmds[] = {
 	    "remove a maintenance window (operators)" },
 	{ "checks", 0, 0, checks_opts, render_checks, "checks [--all]",
 	    "detectors that are not ok (--all: every one)" },
+	{ "queue", 0, 0, no_opts, render_queue, "queue",
+	    "the mail spool: queued messages, attempts, last error; the relays' state" },
+	{ "notify-test", 0, 0, test_opts, render_text, "notify-test [--to ADDR]",
+	    "a real mail through the configured path to ADDR or every route's people "
+	    "(operators)" },
 	{ NULL, 0, 0, NULL, NULL, NULL, NULL },
 };
 
@@ -278,6 +285,13 @@ render_status(json_t *o, const char *text)
 		    (long long)json_integer_value(json_object_get(a, "seq")),
 		    str(a, "head"));
 	render_detection(json_object_get(o, "detection"));
+	if (json_is_object(a = json_object_get(o, "alerts")))
+		printf("mail      %s%lld queued, %lld incidents being told, %lld held by "
+		       "rate limits\n",
+		    json_is_true(json_object_get(a, "mail_down"))
+		        ? "CANNOT LEAVE THE SITE; "
+		        : "",
+		    integer(a, "queued"), integer(a, "incidents"), integer(a, "held"));
 	p = json_object_get(o, "problems");
 	if (json_array_size(p) == 0) {
 		printf("problems  none\n");
@@ -692,6 +706,52 @@ render_windows(json_t *o, const char *text)
 		if (from != NULL)
 			printf("%s[%s]", comment != NULL ? " " : "", from);
 		printf("\n");
+	}
+	return EXIT_OK;
+}
+
+static int
+render_queue(json_t *o, const char *text)
+{
+	json_t *dl = json_object_get(o, "delivery");
+	json_t *list = json_object_get(json_object_get(o, "spool"), "messages");
+	char buf[512];
+	size_t i;
+
+	(void)text;
+	if (json_is_true(json_object_get(dl, "down")))
+		printf("mail      CANNOT LEAVE THE SITE: %s\n", str(dl, "down_reason"));
+	else if (json_is_object(dl))
+		printf("mail      ok\n");
+	else
+		printf("mail      no relays configured\n");
+	if (json_is_object(dl))
+		printf(
+		    "delivered %lld, failed attempts %lld, refused %lld; last relay %s\n",
+		    integer(dl, "delivered"), integer(dl, "failed"),
+		    integer(dl, "refused"), str(dl, "last_relay"));
+	if (json_array_size(list) == 0) {
+		printf("no messages queued\n");
+		return EXIT_OK;
+	}
+	printf("%-6s %-8s %-19s %-8s %-19s %-28s %s\n", "ID", "INCIDENT", "QUEUED",
+	    "ATTEMPTS", "NEXT ATTEMPT", "TO", "LAST ERROR");
+	for (i = 0; i < json_array_size(list); i++) {
+		json_t *m = json_array_get(list, i);
+		long long inc = integer(m, "incident");
+		char id[24];
+		snprintf(id, sizeof(id), inc > 0 ? "#%lld" : "-", inc);
+		printf("%-6lld %-8s %-19s %-8lld %-19s %-28s %s%s%s\n", integer(m, "id"),
+		    id, when(json_object_get(m, "created")), integer(m, "attempts"),
+		    json_is_true(json_object_get(m, "sending"))
+		        ? "sending now"
+		        : when(json_object_get(m, "next_attempt")),
+		    joined(json_object_get(m, "rcpt"), ",", buf, sizeof(buf)),
+		    str(m, "last_error"),
+		    json_is_string(json_object_get(m, "last_relay")) ? " via " : "",
+		    json_is_string(json_object_get(m, "last_relay"))
+		        ? str(m, "last_relay")
+		        : "");
 	}
 	return EXIT_OK;
 }

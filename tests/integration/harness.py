@@ -306,6 +306,9 @@ class Site:
         self.checks = []
         self.maintenance = []
         self.observer = None
+        self.mail = None        # the mail group, a dict
+        self.channels = []
+        self.routes = []
         self.proc = None
         self.logs = []      # one stderr file per start
         self.env = None
@@ -363,6 +366,11 @@ class Site:
                 parts.append(key + " = " + cfg_value(getattr(self, key)) + ";")
         if self.observer is not None:
             parts.append("observer: " + cfg_value(self.observer) + ";")
+        if self.mail is not None:
+            parts.append("mail: " + cfg_value(self.mail) + ";")
+        for key in ("channels", "routes"):
+            if getattr(self, key):
+                parts.append(key + " = " + cfg_value(getattr(self, key)) + ";")
         return "\n".join(parts) + "\n"
 
     def write_config(self, text=None):
@@ -536,6 +544,100 @@ class Site:
             f.seek(0)
             f.write(data)
             f.truncate()
+
+
+# --- SMTP peers (aiosmtpd) ----------------------------------------------------
+
+def free_tcp_port():
+    """An unprivileged TCP port on 127.0.0.1 that nothing listens on now."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+def self_signed(folder):
+    """A self-signed certificate for 127.0.0.1: (cert.pem, key.pem) in folder."""
+    cert, key = os.path.join(folder, "cert.pem"), os.path.join(folder, "key.pem")
+    if not os.path.exists(cert):
+        subprocess.run([_tool("openssl"), "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                        "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return cert, key
+
+
+class SmtpSink:
+    """A mail relay on 127.0.0.1: aiosmtpd, every accepted mail a file in a
+    Maildir (tests/integration/smtp_server.py; plain by default, STARTTLS and
+    AUTH with tls=True).  stop() and start() again to make the relay go away
+    and come back; the Maildir stays."""
+
+    SERVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "smtp_server.py")
+
+    def __init__(self, test, folder=None, tls=False, user=None, password=None, extra=()):
+        if folder is None:
+            folder = tempfile.mkdtemp(prefix="sonae-smtp-")
+            test.addCleanup(shutil.rmtree, folder, True)
+        self.folder = folder
+        self.maildir = os.path.join(folder, "Maildir")
+        self.port = free_tcp_port()
+        self.tls, self.user, self.password, self.extra = tls, user, password, list(extra)
+        self.proc = None
+        test.addCleanup(self.stop)
+
+    @property
+    def url(self):
+        return "smtp://127.0.0.1:%d" % self.port
+
+    def start(self, timeout=20.0):
+        argv = ["/usr/bin/python3", self.SERVER, "--maildir", self.maildir,
+                "--port", str(self.port)] + self.extra
+        if self.tls:
+            cert, key = self_signed(self.folder)
+            argv += ["--cert", cert, "--key", key, "--user", self.user,
+                     "--password", self.password]
+        else:
+            argv.append("--plain")
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     start_new_session=True)
+        line = self.proc.stdout.readline().decode()
+        if not line.startswith("ready"):
+            raise AssertionError("smtp_server.py did not start: %r" % line)
+        return self
+
+    def stop(self):
+        _stop_pid(self.proc)
+        if self.proc is not None and self.proc.stdout is not None:
+            self.proc.stdout.close()
+        self.proc = None
+
+    def files(self):
+        new = os.path.join(self.maildir, "new")
+        try:
+            names = os.listdir(new)
+        except FileNotFoundError:
+            return []
+        paths = [os.path.join(new, n) for n in names]
+        # Maildir names start with the delivery time; mtime breaks no ties.
+        return sorted(paths, key=lambda p: (os.stat(p).st_mtime_ns, p))
+
+    def messages(self):
+        """Every mail received, in arrival order, as email.message objects."""
+        import email
+        import email.policy
+        out = []
+        for p in self.files():
+            with open(p, "rb") as f:
+                out.append(email.message_from_binary_file(f, policy=email.policy.default))
+        return out
+
+    def wait(self, n, timeout=20.0):
+        """Wait until n mails arrived; return them all."""
+        return wait_until(lambda: len(self.files()) >= n and self.messages(), timeout,
+                          what="%d mails at the sink" % n)
 
 
 # --- SNMP peers (snmpsim, snmpd) --------------------------------------------

@@ -1,0 +1,1685 @@
+/*
+ * The alerts engine: from "incident 12 is a problem" to mails in the spool,
+ * lines in syslog, programs run and beacons switched on.
+ *
+ * The detection layer decides *that* people must hear of an incident
+ * (detect.c's notify(): not in a maintenance window, not flapping) and calls
+ * alerts_incident() with "problem" or "recovery".  This file decides *who*,
+ * *how* and *when*:
+ *
+ * - Routes (conf.routes) are tried in order against the incident as it is
+ *   (severity, detector, its devices' names, kinds and availability classes)
+ *   and the current operating mode; the first match wins unless it says
+ *   `continue`.
+ * - Group wait: the first notification waits the shortest group_wait of the
+ *   matched routes, so that what one cause brings down in the first seconds
+ *   is folded into the incident (detect.c) and the burst is one message.  It
+ *   is composed when the wait ends, from the incident as it is then.
+ * - Later: a change of severity is told at once to everyone told so far;
+ *   while nobody acknowledged the incident it is told again every `repeat`,
+ *   and escalation steps add people after their `after`.  An acknowledgement
+ *   stops both (checked when they fall due: the incident knows its ack).
+ * - The recovery goes to everyone told and closes the thread; a beacon is
+ *   switched off when no open incident holds it any more.
+ * - Mail per recipient is rate-limited (conf.mail.rate_limit per
+ *   rate_period); what is held back goes out as one digest when the period
+ *   allows.
+ * - When the spool cannot deliver (deliver.c's callback) the daemon raises
+ *   the incident `mail-undeliverable`, routed like any other (to local
+ *   channels, typically); when mail leaves again, everyone who was mailed
+ *   meanwhile also gets one catch-up digest, marked delayed, with what is
+ *   open now.
+ *
+ * Every mail is in the spool (written and fsynced) before it counts as sent;
+ * the engine's own state (alerts.json in state_dir: what was told to whom,
+ * the next steps, the rate counters and held digests, the outage) is written
+ * at the end of every loop turn that changed it, so a restart neither
+ * repeats a notification nor forgets one that was due.
+ */
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "monitor/monitor.h"
+#include "alerts/alert.h"
+
+#define TICK_MAX_MS    10000 /* re-look at least this often */
+#define HELD_MAX       200   /* held digest lines kept per recipient */
+#define STATE_FILE     "alerts.json"
+#define STATE_VERSION  1
+#define MAIL_BODY_ROWS 40 /* readings and folded detectors listed */
+
+/* What happens to one incident. */
+struct track {
+	uint64_t id;
+	int64_t opened_ms;           /* the thread root */
+	int64_t due_ms;              /* the first notification; 0: sent */
+	int64_t first_ms;            /* when it was first told; 0: not yet */
+	int64_t next_repeat_ms;      /* 0: none */
+	size_t step;                 /* escalation steps done */
+	int stopped;                 /* an acknowledgement stopped escalation */
+	int mailed_root;             /* the thread root went out as a Message-ID */
+	int update;                  /* a new problem (severity) to tell: next tick */
+	int recovery;                /* the recovery to tell: next tick */
+	char *severity;              /* last told */
+	struct conf_strings routes;  /* the matched routes' names */
+	struct conf_strings to;      /* everyone mailed so far */
+	struct conf_strings beacons; /* beacon channels it switched on */
+	TAILQ_ENTRY(track) entry;
+};
+TAILQ_HEAD(track_list, track);
+
+/* One held-back notification of a rate-limited recipient. */
+struct rate {
+	char *addr;
+	int64_t start_ms; /* of the current period */
+	int count;        /* mails in it */
+	json_t *held;     /* [{incident, subject, time_ms}] */
+};
+
+struct alerts {
+	struct event_base *base;
+	const struct conf *conf;
+	const struct alerts_hooks *h;
+	void *arg;
+	struct spool *sp;
+	struct smtp *smtp;
+	struct deliver *dl;
+	char *relays_key; /* the relays the engine was built with */
+	int relays_stale; /* rebuild when idle */
+	struct track_list tracks;
+	struct hmap *rates; /* addr -> struct rate */
+	struct {
+		int down;
+		int64_t since_ms;
+		char *reason;
+		struct conf_strings rcpts; /* mailed while down */
+		int count;                 /* mails queued while down */
+	} outage;
+	struct event *timer, *saver;
+	int dirty;
+	struct complaint save_failed, syslog_failed;
+	uint64_t mails, held;
+};
+
+static void alerts_arm(struct alerts *);
+static void alerts_relays(struct alerts *);
+static void path_changed(void *, int, const char *);
+static void channel_exec(struct alerts *, const struct channel_conf *,
+    const struct track *, const json_t *, const char *);
+
+/* A line in the incident's timeline. */
+static void PRINTFLIKE(4, 5)
+    note(struct alerts *a, uint64_t id, const char *event, const char *fmt, ...)
+{
+	va_list ap;
+	char text[1024];
+
+	if (a->h->note == NULL || id == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	a->h->note(a->arg, id, event, text);
+}
+
+static void
+mark_dirty(struct alerts *a)
+{
+	a->dirty = 1;
+	if (a->saver != NULL)
+		event_active(a->saver, 0, 0);
+}
+
+static void
+strings_clear(struct conf_strings *s)
+{
+	conf_strings_free(s);
+	s->v = NULL;
+	s->n = 0;
+}
+
+static void
+strings_add_unique(struct conf_strings *s, const char *v)
+{
+	if (!conf_strings_has(s, v))
+		conf_strings_add(s, v);
+}
+
+static json_t *
+strings_json(const struct conf_strings *s)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		json_array_append_new(a, json_string(s->v[i]));
+	return a;
+}
+
+static void
+strings_from_json(struct conf_strings *s, const json_t *a)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(a, i, v) if (json_is_string(v))
+	    strings_add_unique(s, json_string_value(v));
+}
+
+static const char *
+jstr(const json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s != NULL ? s : "";
+}
+
+static int64_t
+jint(const json_t *o, const char *key)
+{
+	return (int64_t)json_integer_value(json_object_get(o, key));
+}
+
+/* "2026-11-26 03:00:12 +0900", in the daemon's (the site's) zone. */
+static char *
+local_time(int64_t ms, char *buf, size_t len)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (localtime_r(&t, &tm) == NULL || strftime(buf, len, "%F %T %z", &tm) == 0)
+		snprintf(buf, len, "%lld ms", (long long)ms);
+	return buf;
+}
+
+/* "12 min", "2 h 5 min", "40 s". */
+static char *
+span(int64_t ms, char *buf, size_t len)
+{
+	int64_t s = ms / 1000;
+
+	if (s < 120)
+		snprintf(buf, len, "%lld s", (long long)s);
+	else if (s < 7200)
+		snprintf(buf, len, "%lld min", (long long)(s / 60));
+	else
+		snprintf(buf, len, "%lld h %lld min", (long long)(s / 3600),
+		    (long long)(s % 3600 / 60));
+	return buf;
+}
+
+/*
+ * Tracks.
+ */
+static struct track *
+track_find(struct alerts *a, uint64_t id)
+{
+	struct track *t;
+
+	TAILQ_FOREACH(t, &a->tracks, entry)
+	if (t->id == id)
+		return t;
+	return NULL;
+}
+
+static void
+track_free(struct track *t)
+{
+	free(t->severity);
+	conf_strings_free(&t->routes);
+	conf_strings_free(&t->to);
+	conf_strings_free(&t->beacons);
+	free(t);
+}
+
+static void
+track_drop(struct alerts *a, struct track *t)
+{
+	TAILQ_REMOVE(&a->tracks, t, entry);
+	track_free(t);
+	mark_dirty(a);
+}
+
+/*
+ * Routing.
+ */
+static const struct route_conf *
+route_named(const struct conf *conf, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < conf->routes.n; i++)
+		if (strcmp(conf_route(conf, i)->name, name) == 0)
+			return conf_route(conf, i);
+	return NULL;
+}
+
+static int
+any_match(const struct conf_strings *patterns, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < patterns->n; i++)
+		if (fnmatch(patterns->v[i], s, 0) == 0)
+			return 1;
+	return 0;
+}
+
+/* Does route r take the incident inc in mode? */
+static int
+route_matches(
+    struct alerts *a, const struct route_conf *r, const json_t *inc, const char *mode)
+{
+	const json_t *devs = json_object_get(inc, "devices");
+	int dev_ok = r->devices.n == 0, kind_ok = r->kinds.n == 0;
+	int avail_ok = r->availability == 0;
+	size_t i;
+	json_t *v;
+
+	if (r->severity.n > 0 && !conf_strings_has(&r->severity, jstr(inc, "severity")))
+		return 0;
+	if (r->rules.n > 0 && !any_match(&r->rules, jstr(inc, "rule")))
+		return 0;
+	if (r->modes.n > 0 && !conf_strings_has(&r->modes, mode))
+		return 0;
+	json_array_foreach(devs, i, v)
+	{
+		const char *name = json_string_value(v);
+		const struct device_conf *dc =
+		    name != NULL ? a->h->device(a->arg, name) : NULL;
+		if (name != NULL && r->devices.n > 0 && any_match(&r->devices, name))
+			dev_ok = 1;
+		if (dc == NULL)
+			continue;
+		if (r->kinds.n > 0 && conf_strings_has(&r->kinds, device_kinds[dc->kind]))
+			kind_ok = 1;
+		if (r->availability > 0 && dc->availability >= r->availability)
+			avail_ok = 1;
+	}
+	return dev_ok && kind_ok && avail_ok;
+}
+
+/* The routes inc takes now, by name, into out; how many. */
+static size_t
+route_select(struct alerts *a, const json_t *inc, struct conf_strings *out)
+{
+	const char *mode = a->h->mode(a->arg);
+	size_t i, n = 0;
+
+	for (i = 0; i < a->conf->routes.n; i++) {
+		const struct route_conf *r = conf_route(a->conf, i);
+		if (!route_matches(a, r, inc, mode))
+			continue;
+		strings_add_unique(out, r->name);
+		n++;
+		if (!r->cont)
+			break;
+	}
+	return n;
+}
+
+/*
+ * Mail.
+ */
+
+/* Take a rate-limit slot for addr: 1 allowed, 0 held back (recorded). */
+static int
+rate_take(struct alerts *a, const char *addr, uint64_t incident, const char *subject,
+    int64_t now)
+{
+	const struct conf *c = a->conf;
+	struct rate *r;
+
+	if (c->mail.rate_limit == 0)
+		return 1;
+	if ((r = hmap_get(a->rates, addr)) == NULL) {
+		r = xcalloc(1, sizeof(*r));
+		r->addr = xstrdup(addr);
+		r->held = json_array();
+		r->start_ms = now;
+		hmap_put(a->rates, r->addr, r);
+	}
+	if (now - r->start_ms >= c->mail.rate_period_ms &&
+	    json_array_size(r->held) == 0) {
+		r->start_ms = now;
+		r->count = 0;
+	}
+	mark_dirty(a);
+	if (r->count < c->mail.rate_limit && json_array_size(r->held) == 0) {
+		r->count++;
+		return 1;
+	}
+	if (json_array_size(r->held) < HELD_MAX)
+		json_array_append_new(r->held,
+		    json_pack("{s:I, s:s, s:I}", "incident", (json_int_t)incident,
+		        "subject", subject, "time_ms", (json_int_t)now));
+	a->held++;
+	return 0;
+}
+
+/*
+ * Render and spool one mail to the recipients of to that the rate limit
+ * lets through (all of them when limit is 0); 0 when queued or nobody was
+ * left, -1 when it could not be queued (logged).  thread: the incident's
+ * track, or NULL (digests, tests).
+ */
+static int
+mail_queue(struct alerts *a, struct track *t, uint64_t incident, const char *subject,
+    const char *body, const struct conf_strings *to, int limit, const char *what,
+    uint64_t *spool_id)
+{
+	const struct conf *c = a->conf;
+	const char *domain = mail_address_domain(c->mail.from);
+	struct conf_strings rcpt = { NULL, 0 };
+	char *thread = NULL, *msgid = NULL, *msg = NULL, err[512];
+	struct mail m = { 0 };
+	int64_t now = time_now_ms();
+	uint64_t id = 0;
+	size_t i, len;
+	int rc = -1;
+
+	for (i = 0; i < to->n; i++)
+		if (!limit || rate_take(a, to->v[i], incident, subject, now))
+			strings_add_unique(&rcpt, to->v[i]);
+	if (rcpt.n == 0) {
+		log_info("alerts: %s of incident %llu held back by the rate limit", what,
+		    (unsigned long long)incident);
+		return 0;
+	}
+	if (a->sp == NULL) {
+		log_warnx("alerts: %s of incident %llu: no spool", what,
+		    (unsigned long long)incident);
+		goto out;
+	}
+	if (t != NULL)
+		thread = mail_thread_id(domain, c->site.name, t->id, t->opened_ms);
+	if (t != NULL && !t->mailed_root)
+		msgid = xstrdup(thread);
+	else
+		msgid = mail_message_id(domain, incident, now, arc4random());
+	m.from = c->mail.from;
+	m.from_name = c->mail.from_name;
+	m.to = rcpt;
+	m.subject = subject;
+	m.body = body;
+	m.message_id = msgid;
+	m.thread_id = thread;
+	m.incident = incident;
+	m.date_ms = now;
+	if ((msg = mail_render(&m, &len, err, sizeof(err))) == NULL) {
+		log_warnx("alerts: %s of incident %llu: %s", what,
+		    (unsigned long long)incident, err);
+		goto out;
+	}
+	if (spool_add(a->sp, c->mail.from, &rcpt, incident, msg, len, now, &id, err,
+	        sizeof(err)) == -1) {
+		log_warnx("alerts: %s of incident %llu not queued: %s", what,
+		    (unsigned long long)incident, err);
+		goto out;
+	}
+	if (t != NULL)
+		t->mailed_root = 1;
+	a->mails++;
+	if (a->outage.down) {
+		for (i = 0; i < rcpt.n; i++)
+			strings_add_unique(&a->outage.rcpts, rcpt.v[i]);
+		a->outage.count++;
+	}
+	mark_dirty(a);
+	if (a->h->journal != NULL)
+		a->h->journal(a->arg, "sonaed", "alert.mail",
+		    json_pack("{s:I, s:s, s:o, s:I}", "incident", (json_int_t)incident,
+		        "what", what, "to", strings_json(&rcpt), "queued",
+		        (json_int_t)id));
+	if (incident != 0) {
+		char *list = NULL, *tmp;
+		for (i = 0; i < rcpt.n; i++) {
+			xasprintf(&tmp, "%s%s%s", list ? list : "", list ? ", " : "",
+			    rcpt.v[i]);
+			free(list);
+			list = tmp;
+		}
+		note(a, incident, "mail", "%s mail to %s queued (#%llu)", what, list,
+		    (unsigned long long)id);
+		free(list);
+	}
+	/* While the path is down the new mail waits its turn behind the oldest. */
+	if (a->dl != NULL && !deliver_down(a->dl))
+		deliver_kick(a->dl);
+	if (spool_id != NULL)
+		*spool_id = id;
+	rc = 0;
+out:
+	conf_strings_free(&rcpt);
+	free(thread);
+	free(msgid);
+	free(msg);
+	return rc;
+}
+
+/* The readings of the incident's snapshot, one per line. */
+static void
+body_readings(FILE *f, const json_t *inc)
+{
+	const json_t *snap = json_object_get(inc, "snapshot");
+	const char *key;
+	json_t *v;
+	size_t n = 0;
+
+	if (json_object_size(snap) == 0)
+		return;
+	fprintf(f, "\n関連する値 / Readings at the opening:\n");
+	json_object_foreach((json_t *)(uintptr_t)snap, key, v)
+	{
+		const json_t *val = json_object_get(v, "value");
+		char *text = json_dumps(val, JSON_ENCODE_ANY);
+		const char *unit = json_string_value(json_object_get(v, "unit"));
+		const char *q = jstr(v, "quality");
+		if (n++ == MAIL_BODY_ROWS) {
+			fprintf(f, "  ...\n");
+			free(text);
+			break;
+		}
+		fprintf(f, "  %-32s %s%s%s%s%s\n", key, text ? text : "?",
+		    unit ? " " : "", unit ? unit : "",
+		    strcmp(q, "ok") != 0 && *q ? " (" : "",
+		    strcmp(q, "ok") != 0 && *q ? q : "");
+		if (strcmp(q, "ok") != 0 && *q)
+			fprintf(f, ")");
+		free(text);
+	}
+}
+
+/* The plain-text body of a mail about an incident. */
+static char *
+body_incident(struct alerts *a, const json_t *inc, const char *what, const char *extra)
+{
+	char *buf = NULL, t1[64], t2[64];
+	size_t len = 0, i;
+	FILE *f = open_memstream(&buf, &len);
+	const json_t *ack = json_object_get(inc, "acknowledged");
+	const json_t *res = json_object_get(inc, "resolved");
+	const json_t *folded = json_object_get(inc, "folded");
+	const json_t *devs = json_object_get(inc, "devices");
+	int64_t opened = jint(inc, "opened_ms"), now = time_now_ms();
+	uint64_t id = (uint64_t)jint(inc, "id");
+	json_t *v;
+
+	fprintf(f, "%s\n\n", jstr(inc, "title"));
+	if (extra != NULL)
+		fprintf(f, "%s\n\n", extra);
+	fprintf(f, "サイト / Site:        %s\n", a->conf->site.name);
+	fprintf(f, "インシデント / Incident: #%llu (%s)\n", (unsigned long long)id, what);
+	fprintf(f, "重大度 / Severity:    %s\n", jstr(inc, "severity"));
+	fprintf(f, "発生 / Since:         %s (%s ago)\n",
+	    local_time(opened, t1, sizeof(t1)), span(now - opened, t2, sizeof(t2)));
+	if (json_is_object(res))
+		fprintf(f, "解決 / Resolved:      %s by %s: %s (after %s)\n",
+		    local_time(jint(res, "time_ms"), t1, sizeof(t1)), jstr(res, "by"),
+		    jstr(res, "text"),
+		    span(jint(res, "time_ms") - opened, t2, sizeof(t2)));
+	else if (json_is_object(ack))
+		fprintf(f, "確認 / Acknowledged: by %s at %s: %s\n", jstr(ack, "by"),
+		    local_time(jint(ack, "time_ms"), t1, sizeof(t1)), jstr(ack, "text"));
+	else
+		fprintf(f, "確認 / Acknowledged: not yet (未確認)\n");
+	fprintf(
+	    f, "検知 / Detector:      %s (%s)\n", jstr(inc, "rule"), jstr(inc, "source"));
+	if (json_array_size(devs) > 0) {
+		fprintf(f, "機器 / Devices:       ");
+		json_array_foreach(devs, i, v)
+		    fprintf(f, "%s%s", i ? ", " : "", json_string_value(v));
+		fprintf(f, "\n");
+	}
+	if (json_is_string(json_object_get(inc, "maintenance")))
+		fprintf(f, "保守 / Maintenance:   window %s\n", jstr(inc, "maintenance"));
+	body_readings(f, inc);
+	if (json_array_size(folded) > 0) {
+		fprintf(f, "\n同じ原因 / Folded into this incident (one cause):\n");
+		json_array_foreach(folded, i, v)
+		{
+			if (i == MAIL_BODY_ROWS) {
+				fprintf(
+				    f, "  ... %zu more\n", json_array_size(folded) - i);
+				break;
+			}
+			fprintf(f, "  %-32s %s %s\n", jstr(v, "detector"),
+			    jstr(v, "state"), jstr(v, "reason"));
+		}
+	}
+	if (json_is_string(json_object_get(inc, "playbook")))
+		fprintf(f,
+		    "\nプレイブック / Playbook: %s (requested; its steps: sonae playbook "
+		    "%s)\n",
+		    jstr(inc, "playbook"), jstr(inc, "playbook"));
+	if (!json_is_object(res)) {
+		fprintf(
+		    f, "\n確認応答 / To acknowledge (stops reminders and escalation):\n");
+		fprintf(f, "  sonae ack %llu -m \"対応中 (who is on it)\"\n",
+		    (unsigned long long)id);
+	}
+	fprintf(f, "\n詳細 / Details:\n  sonae incident %llu\n", (unsigned long long)id);
+	fprintf(f, "\n-- \nsonae %s, %s\n", SONAE_VERSION, a->conf->site.name);
+	fclose(f);
+	return buf;
+}
+
+/* Mail the incident to to; 0 or -1 (logged). */
+static int
+mail_incident(struct alerts *a, struct track *t, const json_t *inc, const char *what,
+    const char *severity, const struct conf_strings *to, const char *extra)
+{
+	char *subject, *body;
+	int rc;
+
+	if (to->n == 0)
+		return 0;
+	subject = mail_subject(a->conf->site.name, severity, t->id, jstr(inc, "title"));
+	body = body_incident(a, inc, what, extra);
+	rc = mail_queue(a, t, t->id, subject, body, to, 1, what, NULL);
+	free(subject);
+	free(body);
+	return rc;
+}
+
+/*
+ * Local channels.
+ */
+
+/* One RFC 3164 line to the local syslog socket. */
+static void
+syslog_send(struct alerts *a, const struct channel_conf *c, int prio, const char *text)
+{
+	static const int fac[] = { LOG_DAEMON, LOG_USER, LOG_LOCAL0, LOG_LOCAL1,
+		LOG_LOCAL2, LOG_LOCAL3, LOG_LOCAL4, LOG_LOCAL5, LOG_LOCAL6, LOG_LOCAL7 };
+	const char *path = c != NULL ? c->socket : "/dev/log";
+	int facility = c != NULL ? fac[c->facility] : LOG_DAEMON;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char line[1024], ts[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	int fd, n;
+
+	localtime_r(&now, &tm);
+	strftime(ts, sizeof(ts), "%b %e %T", &tm);
+	n = snprintf(line, sizeof(line), "<%d>%s sonaed[%d]: %s", facility | prio, ts,
+	    (int)getpid(), text);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line))
+		n = sizeof(line) - 1;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1 ||
+	    sendto(fd, line, (size_t)n, 0, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		complain(
+		    &a->syslog_failed, "alerts: syslog %s: %s", path, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	complain_release(&a->syslog_failed, "alerts: syslog %s: works again", path);
+	close(fd);
+}
+
+struct channel_job {
+	struct alerts *a;
+	uint64_t incident;
+	char *channel;
+};
+
+static void
+beacon_done(void *arg, int ok, const char *reason)
+{
+	struct channel_job *j = arg;
+	struct alerts *a = j->a;
+
+	if (ok)
+		log_info("alerts: beacon %s written (incident %llu)", j->channel,
+		    (unsigned long long)j->incident);
+	else
+		log_warnx("alerts: beacon %s (incident %llu): %s", j->channel,
+		    (unsigned long long)j->incident, reason);
+	if (a->h->journal != NULL)
+		a->h->journal(a->arg, "sonaed", "alert.channel",
+		    json_pack("{s:s, s:I, s:b, s:s}", "channel", j->channel, "incident",
+		        (json_int_t)j->incident, "ok", ok, "reason",
+		        reason != NULL ? reason : "written"));
+	free(j->channel);
+	free(j);
+}
+
+static void
+beacon_write(
+    struct alerts *a, const struct channel_conf *c, uint64_t incident, const char *value)
+{
+	struct channel_job *j = xcalloc(1, sizeof(*j));
+
+	j->a = a;
+	j->incident = incident;
+	j->channel = xstrdup(c->name);
+	if (a->h->beacon(a->arg, c, value, beacon_done, j) == -1)
+		beacon_done(
+		    j, 0, "cannot write: device not running or point not writable");
+}
+
+static int
+syslog_prio(const char *what, const char *severity)
+{
+	if (strcmp(what, "recovery") == 0)
+		return LOG_NOTICE;
+	return strcmp(severity, "critical") == 0 ? LOG_CRIT : LOG_WARNING;
+}
+
+/* The local channels of the track's routes, for what. */
+static void
+channels_run(struct alerts *a, struct track *t, const json_t *inc, const char *what)
+{
+	struct conf_strings done = { NULL, 0 };
+	const char *sev = jstr(inc, "severity");
+	int recovery = strcmp(what, "recovery") == 0;
+	size_t r, k;
+
+	for (r = 0; r < t->routes.n; r++) {
+		const struct route_conf *rc = route_named(a->conf, t->routes.v[r]);
+		for (k = 0; rc != NULL && k < rc->channels.n; k++) {
+			const char *name = rc->channels.v[k];
+			const struct channel_conf *c;
+			char line[768];
+			if (strcmp(name, "mail") == 0 || conf_strings_has(&done, name))
+				continue;
+			conf_strings_add(&done, name);
+			snprintf(line, sizeof(line), "incident #%llu %s %s: %s (%s)",
+			    (unsigned long long)t->id, what, sev, jstr(inc, "title"),
+			    jstr(inc, "rule"));
+			if (strcmp(name, "syslog") == 0) {
+				syslog_send(a, NULL, syslog_prio(what, sev), line);
+				continue;
+			}
+			if ((c = conf_channel_named(a->conf, name)) == NULL)
+				continue;
+			switch (c->type) {
+			case CHANNEL_SYSLOG:
+				syslog_send(a, c, syslog_prio(what, sev), line);
+				break;
+			case CHANNEL_EXEC:
+				channel_exec(a, c, t, inc, what);
+				break;
+			case CHANNEL_BEACON:
+				if (!recovery &&
+				    !conf_strings_has(&t->beacons, c->name)) {
+					conf_strings_add(&t->beacons, c->name);
+					beacon_write(a, c, t->id, c->value);
+				}
+				break;
+			}
+		}
+	}
+	conf_strings_free(&done);
+}
+
+/* The beacons t holds that no other open incident holds: switch them off. */
+static void
+beacons_release(struct alerts *a, struct track *t)
+{
+	struct track *o;
+	size_t k;
+
+	for (k = 0; k < t->beacons.n; k++) {
+		const struct channel_conf *c =
+		    conf_channel_named(a->conf, t->beacons.v[k]);
+		int held = 0;
+		TAILQ_FOREACH(o, &a->tracks, entry)
+		held |= o != t && conf_strings_has(&o->beacons, t->beacons.v[k]);
+		if (!held && c != NULL && c->clear != NULL)
+			beacon_write(a, c, t->id, c->clear);
+	}
+}
+
+/*
+ * The steps of an incident.
+ */
+
+/* The recipients of the track's routes (escalation steps not included). */
+static void
+first_recipients(struct alerts *a, struct track *t, struct conf_strings *to)
+{
+	size_t r, k;
+
+	for (r = 0; r < t->routes.n; r++) {
+		const struct route_conf *rc = route_named(a->conf, t->routes.v[r]);
+		if (rc == NULL || !conf_strings_has(&rc->channels, "mail"))
+			continue;
+		for (k = 0; k < rc->to.n; k++)
+			strings_add_unique(to, rc->to.v[k]);
+	}
+}
+
+/* The shortest nonzero repeat of the track's routes; 0: none. */
+static int64_t
+track_repeat(struct alerts *a, const struct track *t)
+{
+	int64_t best = 0;
+	size_t r;
+
+	for (r = 0; r < t->routes.n; r++) {
+		const struct route_conf *rc = route_named(a->conf, t->routes.v[r]);
+		if (rc != NULL && rc->repeat_ms > 0 &&
+		    (best == 0 || rc->repeat_ms < best))
+			best = rc->repeat_ms;
+	}
+	return best;
+}
+
+/* The first notification, when the group wait is over. */
+static void
+track_first(struct alerts *a, struct track *t, const json_t *inc)
+{
+	struct conf_strings to = { NULL, 0 };
+	int64_t now = time_now_ms(), repeat;
+	const char *what =
+	    json_is_object(json_object_get(inc, "resolved")) ? "recovery" : "problem";
+
+	/* The incident as it is now: folds and severity changes of the wait. */
+	strings_clear(&t->routes);
+	if (route_select(a, inc, &t->routes) == 0) {
+		log_info("alerts: incident %llu (%s) matches no route: told to nobody",
+		    (unsigned long long)t->id, jstr(inc, "rule"));
+		note(a, t->id, "unrouted", "no route matches: told to nobody");
+		track_drop(a, t);
+		return;
+	}
+	first_recipients(a, t, &to);
+	t->due_ms = 0;
+	t->first_ms = now;
+	free(t->severity);
+	t->severity = xstrdup(jstr(inc, "severity"));
+	mail_incident(a, t, inc, what,
+	    strcmp(what, "recovery") == 0 ? "resolved" : t->severity, &to,
+	    strcmp(what, "recovery") == 0
+	        ? "この障害は通知を待つ間に解決しました / This problem came and went "
+	          "within the group wait."
+	        : NULL);
+	for (size_t i = 0; i < to.n; i++)
+		strings_add_unique(&t->to, to.v[i]);
+	conf_strings_free(&to);
+	channels_run(a, t, inc, what);
+	if (strcmp(what, "recovery") == 0) {
+		beacons_release(a, t);
+		track_drop(a, t);
+		return;
+	}
+	repeat = track_repeat(a, t);
+	t->next_repeat_ms = repeat > 0 ? now + repeat : 0;
+	mark_dirty(a);
+}
+
+/* The first of the track's routes with escalation steps, or NULL. */
+static const struct route_conf *
+track_escalation(struct alerts *a, const struct track *t)
+{
+	size_t r;
+
+	for (r = 0; r < t->routes.n; r++) {
+		const struct route_conf *rc = route_named(a->conf, t->routes.v[r]);
+		if (rc != NULL && rc->escalate.n > 0)
+			return rc;
+	}
+	return NULL;
+}
+
+/* When the next escalation step falls due; 0: none. */
+static int64_t
+escalation_next(struct alerts *a, const struct track *t)
+{
+	const struct route_conf *rc = track_escalation(a, t);
+
+	if (rc == NULL || t->stopped || t->first_ms == 0 || t->step >= rc->escalate.n)
+		return 0;
+	return t->first_ms +
+	       ((const struct escalate_conf *)rc->escalate.items)[t->step].after_ms;
+}
+
+/* Escalation steps and reminders that fell due. */
+static void
+track_later(struct alerts *a, struct track *t, const json_t *inc, int64_t now)
+{
+	const json_t *ack = json_object_get(inc, "acknowledged");
+	const struct route_conf *rc = track_escalation(a, t);
+	int64_t at;
+
+	while ((at = escalation_next(a, t)) != 0 && now >= at) {
+		const struct escalate_conf *s =
+		    (const struct escalate_conf *)rc->escalate.items + t->step;
+		struct conf_strings add = { NULL, 0 }, all = { NULL, 0 };
+		char extra[512], t1[32];
+		size_t k;
+		if (json_is_object(ack)) {
+			t->stopped = 1;
+			note(a, t->id, "escalation-stopped",
+			    "escalation stopped: acknowledged by %s", jstr(ack, "by"));
+			mark_dirty(a);
+			break;
+		}
+		t->step++;
+		for (k = 0; k < s->to.n; k++)
+			if (!conf_strings_has(&t->to, s->to.v[k]))
+				strings_add_unique(&add, s->to.v[k]);
+		for (k = 0; k < t->to.n; k++)
+			conf_strings_add(&all, t->to.v[k]);
+		for (k = 0; k < add.n; k++)
+			strings_add_unique(&all, add.v[k]);
+		snprintf(extra, sizeof(extra),
+		    "エスカレーション / Escalation: nobody acknowledged within %s; step "
+		    "%zu (route %s) adds %zu recipient%s.",
+		    span(s->after_ms, t1, sizeof(t1)), t->step, rc->name, add.n,
+		    add.n == 1 ? "" : "s");
+		note(a, t->id, "escalation", "escalation step %zu of route %s", t->step,
+		    rc->name);
+		mail_incident(a, t, inc, "escalation", t->severity, &all, extra);
+		for (k = 0; k < add.n; k++)
+			strings_add_unique(&t->to, add.v[k]);
+		conf_strings_free(&add);
+		conf_strings_free(&all);
+		channels_run(a, t, inc, "escalation");
+		mark_dirty(a);
+	}
+	if (t->next_repeat_ms == 0 || now < t->next_repeat_ms)
+		return;
+	t->next_repeat_ms = now + track_repeat(a, t);
+	mark_dirty(a);
+	if (json_is_object(ack))
+		return;
+	mail_incident(a, t, inc, "repeat", t->severity, &t->to,
+	    "再通知 / Reminder: still open and nobody acknowledged it.");
+	channels_run(a, t, inc, "repeat");
+}
+
+/* A new problem (severity, or told again after a window): everyone, now. */
+static void
+track_update(struct alerts *a, struct track *t, const json_t *inc)
+{
+	struct conf_strings to = { NULL, 0 };
+	char extra[256];
+	size_t i;
+
+	t->update = 0;
+	route_select(a, inc, &t->routes);
+	first_recipients(a, t, &to);
+	for (i = 0; i < t->to.n; i++)
+		strings_add_unique(&to, t->to.v[i]);
+	snprintf(extra, sizeof(extra), "変化 / Changed: severity %s (was %s).",
+	    jstr(inc, "severity"), t->severity);
+	free(t->severity);
+	t->severity = xstrdup(jstr(inc, "severity"));
+	mail_incident(a, t, inc, "update", t->severity, &to, extra);
+	for (i = 0; i < to.n; i++)
+		strings_add_unique(&t->to, to.v[i]);
+	conf_strings_free(&to);
+	channels_run(a, t, inc, "problem");
+	mark_dirty(a);
+}
+
+/* The recovery: everyone told, beacons off, the thread closed. */
+static void
+track_recovery(struct alerts *a, struct track *t, const json_t *inc)
+{
+	mail_incident(a, t, inc, "recovery", "resolved", &t->to,
+	    "解決 / Resolved: this closes the thread.");
+	channels_run(a, t, inc, "recovery");
+	beacons_release(a, t);
+	track_drop(a, t);
+}
+
+static void
+digests_due(struct alerts *a, int64_t now)
+{
+	size_t it = 0;
+	struct rate *r;
+
+	while ((r = hmap_next(a->rates, &it)) != NULL) {
+		struct conf_strings to = { NULL, 0 };
+		char *subject, *body = NULL, t1[64];
+		size_t len = 0, i, n = json_array_size(r->held);
+		FILE *f;
+		json_t *v;
+		if (n == 0 || now - r->start_ms < a->conf->mail.rate_period_ms)
+			continue;
+		f = open_memstream(&body, &len);
+		fprintf(f,
+		    "まとめ / Digest: %zu notification%s to %s held back by the rate "
+		    "limit (%d per %s):\n\n",
+		    n, n == 1 ? "" : "s", r->addr, a->conf->mail.rate_limit,
+		    span(a->conf->mail.rate_period_ms, t1, sizeof(t1)));
+		json_array_foreach(r->held, i, v) fprintf(f, "  %s  %s\n",
+		    local_time(jint(v, "time_ms"), t1, sizeof(t1)), jstr(v, "subject"));
+		fprintf(f, "\nsonae incidents  -- what is open now\n");
+		fclose(f);
+		xasprintf(&subject, "[sonae %s] DIGEST: %zu held-back notification%s",
+		    a->conf->site.name, n, n == 1 ? "" : "s");
+		conf_strings_add(&to, r->addr);
+		r->start_ms = now;
+		r->count = 1;
+		json_array_clear(r->held);
+		mail_queue(a, NULL, 0, subject, body, &to, 0, "digest", NULL);
+		conf_strings_free(&to);
+		free(subject);
+		free(body);
+		mark_dirty(a);
+	}
+}
+
+/* When t needs the tick next; INT64_MAX: not by itself. */
+static int64_t
+track_next(struct alerts *a, const struct track *t)
+{
+	int64_t next = INT64_MAX, esc;
+
+	if (t->update || t->recovery)
+		return 0;
+	if (t->due_ms != 0)
+		return t->due_ms;
+	if (t->next_repeat_ms != 0)
+		next = t->next_repeat_ms;
+	if ((esc = escalation_next(a, t)) != 0 && esc < next)
+		next = esc;
+	return next;
+}
+
+static void
+alerts_tick(evutil_socket_t fd, short ev, void *arg)
+{
+	struct alerts *a = arg;
+	struct track *t, *next;
+	int64_t now = time_now_ms();
+
+	(void)fd;
+	(void)ev;
+	for (t = TAILQ_FIRST(&a->tracks); t != NULL; t = next) {
+		json_t *inc;
+		next = TAILQ_NEXT(t, entry);
+		if (track_next(a, t) > now)
+			continue;
+		if ((inc = a->h->incident(a->arg, t->id)) == NULL) {
+			track_drop(a, t); /* gone (state wiped) */
+			continue;
+		}
+		if (t->due_ms != 0)
+			track_first(a, t, inc);
+		else if (t->recovery)
+			track_recovery(a, t, inc);
+		else if (json_is_object(json_object_get(inc, "resolved")))
+			track_recovery(a, t, inc); /* resolved while sonaed was down */
+		else if (t->update)
+			track_update(a, t, inc);
+		else
+			track_later(a, t, inc, now);
+		json_decref(inc);
+	}
+	digests_due(a, now);
+	if (a->relays_stale)
+		alerts_relays(a);
+	/* Down before a restart: the spool drained since, so mail leaves. */
+	if (a->outage.down && a->sp != NULL && spool_count(a->sp) == 0 && a->dl != NULL &&
+	    !deliver_down(a->dl))
+		path_changed(a, 0, NULL);
+	alerts_arm(a);
+}
+
+/* The tick at the earliest time anything falls due. */
+static void
+alerts_arm(struct alerts *a)
+{
+	int64_t now = time_now_ms(), next = now + TICK_MAX_MS, at;
+	struct track *t;
+	size_t it = 0;
+	struct rate *r;
+	struct timeval tv;
+
+	TAILQ_FOREACH(t, &a->tracks, entry)
+	if ((at = track_next(a, t)) < next)
+		next = at;
+	while ((r = hmap_next(a->rates, &it)) != NULL)
+		if (json_array_size(r->held) > 0 &&
+		    (at = r->start_ms + a->conf->mail.rate_period_ms) < next)
+			next = at;
+	if (a->relays_stale && now + 1000 < next)
+		next = now + 1000;
+	at = next > now ? next - now : 0;
+	tv.tv_sec = (time_t)(at / 1000);
+	tv.tv_usec = (suseconds_t)(at % 1000) * 1000;
+	evtimer_add(a->timer, &tv);
+}
+
+/*
+ * The exec channel: a program from argv, the alert in its environment.
+ */
+struct exec_job {
+	struct alerts *a;
+	uint64_t incident;
+	char *channel;
+};
+
+static void
+exec_done(void *arg, const struct child_result *res)
+{
+	struct exec_job *j = arg;
+	struct alerts *a = j->a;
+	int ok = res->exited && res->status == 0;
+
+	if (ok)
+		log_info("alerts: channel %s (incident %llu): %s", j->channel,
+		    (unsigned long long)j->incident, res->reason);
+	else
+		log_warnx("alerts: channel %s (incident %llu): %s%s%.*s", j->channel,
+		    (unsigned long long)j->incident, res->reason,
+		    res->output_len ? ": " : "", (int)strcspn(res->output, "\n"),
+		    res->output);
+	if (a->h->journal != NULL)
+		a->h->journal(a->arg, "sonaed", "alert.channel",
+		    json_pack("{s:s, s:I, s:b, s:s}", "channel", j->channel, "incident",
+		        (json_int_t)j->incident, "ok", ok, "reason", res->reason));
+	free(j->channel);
+	free(j);
+}
+
+static void
+channel_exec(struct alerts *a, const struct channel_conf *c, const struct track *t,
+    const json_t *inc, const char *what)
+{
+	char *env[9], *devices = NULL, *tmp, *body, err[256];
+	struct child_opts o = { 0 };
+	struct exec_job *j;
+	const json_t *devs = json_object_get(inc, "devices");
+	size_t i, n = 0;
+	json_t *v;
+
+	json_array_foreach(devs, i, v)
+	{
+		xasprintf(&tmp, "%s%s%s", devices ? devices : "", devices ? "," : "",
+		    json_string_value(v));
+		free(devices);
+		devices = tmp;
+	}
+	xasprintf(&env[n++], "SONAE_EVENT=%s", what);
+	xasprintf(&env[n++], "SONAE_INCIDENT=%llu", (unsigned long long)t->id);
+	xasprintf(&env[n++], "SONAE_SEVERITY=%s", jstr(inc, "severity"));
+	xasprintf(&env[n++], "SONAE_TITLE=%s", jstr(inc, "title"));
+	xasprintf(&env[n++], "SONAE_RULE=%s", jstr(inc, "rule"));
+	xasprintf(&env[n++], "SONAE_DEVICES=%s", devices ? devices : "");
+	xasprintf(&env[n++], "SONAE_SITE=%s", a->conf->site.name);
+	tmp = mail_subject(a->conf->site.name,
+	    strcmp(what, "recovery") == 0 ? "resolved" : jstr(inc, "severity"), t->id,
+	    jstr(inc, "title"));
+	xasprintf(&env[n++], "SONAE_SUBJECT=%s", tmp);
+	free(tmp);
+	env[n] = NULL;
+	body = body_incident(a, inc, what, NULL);
+	j = xcalloc(1, sizeof(*j));
+	j->a = a;
+	j->incident = t->id;
+	j->channel = xstrdup(c->name);
+	o.argv = (const char *const *)c->command.v;
+	o.env = (const char *const *)env;
+	o.input = body;
+	o.input_len = strlen(body);
+	o.timeout_ms = c->timeout_ms;
+	if (child_run(a->base, &o, exec_done, j, err, sizeof(err)) == -1) {
+		struct child_result res = { .reason = err, .output = "" };
+		exec_done(j, &res);
+	}
+	for (i = 0; i < n; i++)
+		free(env[i]);
+	free(devices);
+	free(body);
+}
+
+/*
+ * The mail path: relays, the spool's delivery, "cannot leave the site".
+ */
+
+/* The catch-up digest: mail left again after an outage. */
+static void
+outage_digest(struct alerts *a)
+{
+	json_t *open = a->h->incidents != NULL ? a->h->incidents(a->arg) : NULL;
+	json_t *list = json_object_get(open, "incidents"), *v;
+	int64_t now = time_now_ms();
+	char *subject, *body = NULL, t1[64], t2[64];
+	size_t len = 0, i;
+	FILE *f;
+
+	f = open_memstream(&body, &len);
+	fprintf(f,
+	    "遅延 / DELAYED: mail could not leave the site from %s for %s (%s).\n"
+	    "%d mail%s queued meanwhile %s delivered now, in order, with their "
+	    "original times; this is a summary of what is open now.\n\n",
+	    local_time(a->outage.since_ms, t1, sizeof(t1)),
+	    span(now - a->outage.since_ms, t2, sizeof(t2)),
+	    a->outage.reason ? a->outage.reason : "?", a->outage.count,
+	    a->outage.count == 1 ? "" : "s", a->outage.count == 1 ? "is" : "are");
+	if (json_array_size(list) == 0)
+		fprintf(f, "未解決のインシデントはありません / No incident is open.\n");
+	else
+		fprintf(f, "未解決 / Open now:\n");
+	json_array_foreach(list, i, v) fprintf(f, "  #%lld %-8s %-12s %s (since %s)\n",
+	    (long long)jint(v, "id"), jstr(v, "severity"), jstr(v, "state"),
+	    jstr(v, "title"), local_time(jint(v, "opened_ms"), t1, sizeof(t1)));
+	fprintf(f, "\nsonae incidents --all  -- everything, with what was resolved\n");
+	fclose(f);
+	xasprintf(&subject,
+	    "[sonae %s] DELAYED: %d alert mail%s held while mail could "
+	    "not leave",
+	    a->conf->site.name, a->outage.count, a->outage.count == 1 ? "" : "s");
+	mail_queue(a, NULL, 0, subject, body, &a->outage.rcpts, 0, "delayed", NULL);
+	free(subject);
+	free(body);
+	json_decref(open);
+}
+
+static void
+path_changed(void *arg, int down, const char *reason)
+{
+	struct alerts *a = arg;
+
+	if (down && a->outage.down) {
+		/* Still down after a restart: the same outage, the same incident. */
+		if (a->h->mail_path != NULL)
+			a->h->mail_path(a->arg, 1, reason);
+		return;
+	}
+	if (down) {
+		a->outage.down = 1;
+		a->outage.since_ms = time_now_ms();
+		free(a->outage.reason);
+		a->outage.reason = xstrdup(reason);
+		strings_clear(&a->outage.rcpts);
+		a->outage.count = 0;
+		log_warnx("alerts cannot leave the site: %s", reason);
+	} else {
+		log_info("alerts leave the site again");
+		a->outage.down = 0;
+		if (a->outage.count > 0)
+			outage_digest(a);
+		strings_clear(&a->outage.rcpts);
+		a->outage.count = 0;
+	}
+	mark_dirty(a);
+	if (a->h->journal != NULL)
+		a->h->journal(a->arg, "sonaed", down ? "mail.down" : "mail.up",
+		    json_pack("{s:s}", "reason", reason != NULL ? reason : ""));
+	if (a->h->mail_path != NULL)
+		a->h->mail_path(a->arg, down, reason);
+}
+
+/* The relays as text: what decides whether the delivery engine is rebuilt. */
+static char *
+relays_key(const struct conf *c)
+{
+	char *key = xstrdup(""), *tmp;
+	size_t i, k;
+
+	for (i = 0; i < c->mail.relays.n; i++) {
+		const struct relay_conf *r = conf_relay(c, i);
+		xasprintf(&tmp, "%s|%s %d %s %d %s %s %s %lld %lld", key,
+		    r->url ? r->url : "", r->starttls, r->ca_file ? r->ca_file : "",
+		    r->insecure, r->user ? r->user : "", r->password ? r->password : "",
+		    r->auth ? r->auth : "", (long long)r->timeout_ms,
+		    (long long)r->connect_timeout_ms);
+		free(key);
+		key = tmp;
+		for (k = 0; k < r->sendmail.n; k++) {
+			xasprintf(&tmp, "%s %s", key, r->sendmail.v[k]);
+			free(key);
+			key = tmp;
+		}
+	}
+	return key;
+}
+
+/* (Re)build the delivery engine for the configured relays, when idle. */
+static void
+alerts_relays(struct alerts *a)
+{
+	const struct conf *c = a->conf;
+	struct smtp_relay *rv;
+	char *login[16], err[512];
+	size_t i, n = c->mail.relays.n;
+	json_t *st;
+
+	a->relays_stale = 0;
+	if (a->dl != NULL) {
+		st = deliver_json(a->dl);
+		if (jint(st, "in_flight") != 0) {
+			a->relays_stale = 1; /* after the attempt under way */
+			json_decref(st);
+			return;
+		}
+		json_decref(st);
+		deliver_free(a->dl);
+		a->dl = NULL;
+	}
+	free(a->relays_key);
+	a->relays_key = relays_key(c);
+	if (n == 0 || a->sp == NULL || a->smtp == NULL)
+		return;
+	rv = xcalloc(n, sizeof(*rv));
+	for (i = 0; i < n; i++) {
+		const struct relay_conf *r = conf_relay(c, i);
+		smtp_relay_init(&rv[i]);
+		rv[i].url = r->url;
+		rv[i].starttls = r->starttls;
+		rv[i].ca_file = r->ca_file;
+		rv[i].insecure = r->insecure;
+		rv[i].user = r->user;
+		rv[i].password = r->password;
+		login[i] = NULL;
+		if (r->auth != NULL)
+			xasprintf(&login[i], "AUTH=%s", r->auth);
+		rv[i].login_options = login[i];
+		rv[i].timeout_ms = r->timeout_ms;
+		rv[i].connect_timeout_ms = r->connect_timeout_ms;
+		rv[i].sendmail =
+		    r->sendmail.n > 0 ? (const char *const *)r->sendmail.v : NULL;
+	}
+	if ((a->dl = deliver_new(a->base, a->sp, a->smtp, rv, n, err, sizeof(err))) ==
+	    NULL)
+		log_warnx("alerts: delivery: %s", err);
+	else {
+		deliver_set_down_failures(a->dl, c->mail.down_after_failures);
+		deliver_set_down_age(a->dl, c->mail.down_after_ms);
+		deliver_set_callback(a->dl, path_changed, a);
+		deliver_kick(a->dl);
+	}
+	for (i = 0; i < n; i++)
+		free(login[i]);
+	free(rv);
+}
+
+/*
+ * State.
+ */
+static json_t *
+track_json(const struct track *t)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:b, s:b, s:b, s:s, s:o, "
+	                 "s:o, s:o}",
+	    "id", (json_int_t)t->id, "opened_ms", (json_int_t)t->opened_ms, "due_ms",
+	    (json_int_t)t->due_ms, "first_ms", (json_int_t)t->first_ms, "next_repeat_ms",
+	    (json_int_t)t->next_repeat_ms, "step", (json_int_t)t->step, "stopped",
+	    t->stopped, "mailed_root", t->mailed_root, "update", t->update, "recovery",
+	    t->recovery, "severity", t->severity ? t->severity : "", "routes",
+	    strings_json(&t->routes), "to", strings_json(&t->to), "beacons",
+	    strings_json(&t->beacons));
+}
+
+static json_t *
+state_json(const struct alerts *a)
+{
+	json_t *tracks = json_array(), *rates = json_array();
+	const struct track *t;
+	size_t it = 0;
+	struct rate *r;
+
+	TAILQ_FOREACH(t, &a->tracks, entry)
+	json_array_append_new(tracks, track_json(t));
+	while ((r = hmap_next(a->rates, &it)) != NULL)
+		json_array_append_new(rates,
+		    json_pack("{s:s, s:I, s:i, s:O}", "addr", r->addr, "start_ms",
+		        (json_int_t)r->start_ms, "count", r->count, "held", r->held));
+	return json_pack("{s:i, s:o, s:o, s:{s:b, s:I, s:s, s:o, s:i}}", "version",
+	    STATE_VERSION, "tracks", tracks, "rates", rates, "outage", "down",
+	    a->outage.down, "since_ms", (json_int_t)a->outage.since_ms, "reason",
+	    a->outage.reason ? a->outage.reason : "", "rcpts",
+	    strings_json(&a->outage.rcpts), "count", a->outage.count);
+}
+
+static char *
+state_path(const struct alerts *a)
+{
+	char *p;
+
+	xasprintf(&p, "%s/%s", a->conf->daemon.state_dir, STATE_FILE);
+	return p;
+}
+
+int
+alerts_save(struct alerts *a, char *err, size_t errlen)
+{
+	struct atomic_file af;
+	char *path;
+	json_t *o;
+	int rc;
+
+	if (!a->dirty || a->sp == NULL)
+		return 0;
+	path = state_path(a);
+	rc = atomic_open(&af, path, err, errlen);
+	free(path);
+	if (rc == -1)
+		return -1;
+	o = state_json(a);
+	rc = json_dumpf(o, af.f, JSON_COMPACT);
+	json_decref(o);
+	if (rc == -1) {
+		atomic_abort(&af);
+		snprintf(err, errlen, "alerts state: cannot write");
+		return -1;
+	}
+	fputc('\n', af.f);
+	if (atomic_commit(&af, err, errlen) == -1)
+		return -1;
+	a->dirty = 0;
+	return 0;
+}
+
+static void
+saver_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct alerts *a = arg;
+	char err[512];
+
+	(void)fd;
+	(void)ev;
+	if (alerts_save(a, err, sizeof(err)) == -1)
+		complain(&a->save_failed, "alerts state: %s", err);
+	else
+		complain_release(&a->save_failed, "alerts state: written again");
+}
+
+static int
+alerts_restore(struct alerts *a, char *err, size_t errlen)
+{
+	char *path = state_path(a);
+	json_error_t je;
+	json_t *o, *v;
+	size_t i;
+
+	o = json_load_file(path, 0, &je);
+	if (o == NULL) {
+		int missing = access(path, F_OK) == -1 && errno == ENOENT;
+		if (!missing)
+			snprintf(err, errlen, "%s:%d: %s", path, je.line, je.text);
+		free(path);
+		return missing ? 0 : -1;
+	}
+	free(path);
+	json_array_foreach(json_object_get(o, "tracks"), i, v)
+	{
+		struct track *t = xcalloc(1, sizeof(*t));
+		t->id = (uint64_t)jint(v, "id");
+		t->opened_ms = jint(v, "opened_ms");
+		t->due_ms = jint(v, "due_ms");
+		t->first_ms = jint(v, "first_ms");
+		t->next_repeat_ms = jint(v, "next_repeat_ms");
+		t->step = (size_t)jint(v, "step");
+		t->stopped = json_is_true(json_object_get(v, "stopped"));
+		t->mailed_root = json_is_true(json_object_get(v, "mailed_root"));
+		t->update = json_is_true(json_object_get(v, "update"));
+		t->recovery = json_is_true(json_object_get(v, "recovery"));
+		t->severity = xstrdup(jstr(v, "severity"));
+		strings_from_json(&t->routes, json_object_get(v, "routes"));
+		strings_from_json(&t->to, json_object_get(v, "to"));
+		strings_from_json(&t->beacons, json_object_get(v, "beacons"));
+		TAILQ_INSERT_TAIL(&a->tracks, t, entry);
+	}
+	json_array_foreach(json_object_get(o, "rates"), i, v)
+	{
+		struct rate *r = xcalloc(1, sizeof(*r));
+		r->addr = xstrdup(jstr(v, "addr"));
+		r->start_ms = jint(v, "start_ms");
+		r->count = (int)jint(v, "count");
+		r->held = json_is_array(json_object_get(v, "held"))
+		              ? json_deep_copy(json_object_get(v, "held"))
+		              : json_array();
+		hmap_put(a->rates, r->addr, r);
+	}
+	v = json_object_get(o, "outage");
+	a->outage.down = json_is_true(json_object_get(v, "down"));
+	a->outage.since_ms = jint(v, "since_ms");
+	a->outage.reason = *jstr(v, "reason") ? xstrdup(jstr(v, "reason")) : NULL;
+	strings_from_json(&a->outage.rcpts, json_object_get(v, "rcpts"));
+	a->outage.count = (int)jint(v, "count");
+	json_decref(o);
+	return 0;
+}
+
+/*
+ * The public face.
+ */
+struct alerts *
+alerts_new(struct event_base *base, const struct alerts_hooks *h, void *arg)
+{
+	struct alerts *a = xcalloc(1, sizeof(*a));
+
+	a->base = base;
+	a->h = h;
+	a->arg = arg;
+	TAILQ_INIT(&a->tracks);
+	a->rates = hmap_new();
+	a->timer = evtimer_new(base, alerts_tick, a);
+	a->saver = event_new(base, -1, 0, saver_cb, a);
+	return a;
+}
+
+/* Take a (new) configuration; the relays are rebuilt when they changed. */
+void
+alerts_configure(struct alerts *a, const struct conf *conf)
+{
+	struct spool_backoff b = spool_backoff_default;
+	char *key = relays_key(conf);
+
+	a->conf = conf;
+	b.base_ms = conf->mail.retry_ms;
+	b.cap_ms = conf->mail.retry_max_ms;
+	if (a->sp != NULL)
+		spool_set_backoff(a->sp, &b);
+	if (a->dl != NULL) {
+		deliver_set_down_failures(a->dl, conf->mail.down_after_failures);
+		deliver_set_down_age(a->dl, conf->mail.down_after_ms);
+	}
+	if (a->sp != NULL && (a->relays_key == NULL || strcmp(key, a->relays_key) != 0))
+		alerts_relays(a);
+	free(key);
+	alerts_arm(a);
+}
+
+/* Open the spool and the SMTP client, restore the state, start delivering. */
+int
+alerts_start(struct alerts *a, char *err, size_t errlen)
+{
+	struct spool_backoff b = spool_backoff_default;
+	char why[512];
+
+	b.base_ms = a->conf->mail.retry_ms;
+	b.cap_ms = a->conf->mail.retry_max_ms;
+	if ((a->sp = spool_open(a->conf->daemon.state_dir, &b, err, errlen)) == NULL)
+		return -1;
+	if ((a->smtp = smtp_new(a->base, err, errlen)) == NULL) {
+		spool_close(a->sp);
+		a->sp = NULL;
+		return -1;
+	}
+	if (alerts_restore(a, why, sizeof(why)) == -1) {
+		log_warnx("alerts state: %s (starting without it)", why);
+		if (a->h->journal != NULL)
+			a->h->journal(a->arg, "sonaed", "state.problem",
+			    json_pack("{s:s}", "problem", why));
+	}
+	if (spool_count(a->sp) > 0)
+		log_info("alerts: %zu mail%s in the spool", spool_count(a->sp),
+		    spool_count(a->sp) == 1 ? "" : "s");
+	alerts_relays(a);
+	alerts_arm(a);
+	return 0;
+}
+
+void
+alerts_free(struct alerts *a)
+{
+	struct track *t;
+	struct rate *r;
+	size_t it = 0;
+
+	if (a == NULL)
+		return;
+	deliver_free(a->dl);
+	smtp_free(a->smtp);
+	spool_close(a->sp);
+	while ((t = TAILQ_FIRST(&a->tracks)) != NULL) {
+		TAILQ_REMOVE(&a->tracks, t, entry);
+		track_free(t);
+	}
+	while ((r = hmap_next(a->rates, &it)) != NULL) {
+		free(r->addr);
+		json_decref(r->held);
+		free(r);
+	}
+	hmap_free(a->rates);
+	free(a->relays_key);
+	free(a->outage.reason);
+	conf_strings_free(&a->outage.rcpts);
+	if (a->timer != NULL)
+		event_free(a->timer);
+	if (a->saver != NULL)
+		event_free(a->saver);
+	free(a);
+}
+
+/*
+ * The detection layer decided to tell: "problem" (opened, severity changed,
+ * held back before) or "recovery".  Nothing is sent from inside this call
+ * (it may come from inside the delivery engine's own callback): the tick
+ * does it, at once or when the group wait is over.
+ */
+void
+alerts_incident(struct alerts *a, uint64_t id, int64_t opened_ms, const char *what)
+{
+	struct track *t = track_find(a, id);
+	int64_t now = time_now_ms();
+	json_t *inc;
+
+	if (strcmp(what, "recovery") == 0) {
+		if (t == NULL)
+			return; /* nobody was told */
+		if (t->due_ms != 0)
+			t->due_ms = now; /* came and went within the wait: one mail */
+		else
+			t->recovery = 1;
+	} else if (t != NULL) {
+		if (t->due_ms == 0)
+			t->update = 1;
+	} else {
+		struct conf_strings routes = { NULL, 0 };
+		int64_t wait = -1;
+		size_t r;
+		if ((inc = a->h->incident(a->arg, id)) == NULL)
+			return;
+		route_select(a, inc, &routes);
+		json_decref(inc);
+		for (r = 0; r < routes.n; r++) {
+			const struct route_conf *rc = route_named(a->conf, routes.v[r]);
+			if (wait < 0 || rc->group_wait_ms < wait)
+				wait = rc->group_wait_ms;
+		}
+		t = xcalloc(1, sizeof(*t));
+		t->id = id;
+		t->opened_ms = opened_ms;
+		t->due_ms = now + (wait > 0 ? wait : 0);
+		if (t->due_ms == 0)
+			t->due_ms = 1;
+		t->routes = routes;
+		t->severity = xstrdup("");
+		TAILQ_INSERT_TAIL(&a->tracks, t, entry);
+	}
+	mark_dirty(a);
+	alerts_arm(a);
+}
+
+/* A test mail through the configured path: to, or every route's first people. */
+int
+alerts_test(struct alerts *a, const char *to, const char *actor, uint64_t *id, char *err,
+    size_t errlen)
+{
+	const struct conf *c = a->conf;
+	struct conf_strings rcpt = { NULL, 0 };
+	char *subject, *body, t1[64];
+	size_t i, k;
+	int rc;
+
+	if (c->mail.from == NULL || c->mail.relays.n == 0) {
+		snprintf(err, errlen, "no mail path: `mail` needs `from` and `relays`");
+		return -1;
+	}
+	if (a->sp == NULL) {
+		snprintf(err, errlen, "the spool is not open");
+		return -1;
+	}
+	if (to != NULL) {
+		if (!mail_address_valid(to)) {
+			snprintf(err, errlen,
+			    "\"%s\" is not a plain address (local@domain)", to);
+			return -1;
+		}
+		conf_strings_add(&rcpt, to);
+	} else
+		for (i = 0; i < c->routes.n; i++)
+			for (k = 0; k < conf_route(c, i)->to.n; k++)
+				strings_add_unique(&rcpt, conf_route(c, i)->to.v[k]);
+	if (rcpt.n == 0) {
+		snprintf(err, errlen, "no recipient: no route has `to`; give --to ADDR");
+		return -1;
+	}
+	xasprintf(
+	    &subject, "[sonae %s] TEST: notification test by %s", c->site.name, actor);
+	xasprintf(&body,
+	    "試験 / TEST: this mail was sent by `sonae notify-test`, asked by %s at "
+	    "%s.\nIt went through the spool and the configured relays like every "
+	    "alert; nothing is wrong at %s.\n",
+	    actor, local_time(time_now_ms(), t1, sizeof(t1)), c->site.name);
+	rc = mail_queue(a, NULL, 0, subject, body, &rcpt, 0, "test", id);
+	if (rc == -1)
+		snprintf(err, errlen, "could not queue the mail (see the log)");
+	conf_strings_free(&rcpt);
+	free(subject);
+	free(body);
+	return rc;
+}
+
+/* {"delivery": deliver_json, "spool": spool_json (the first max)}. */
+json_t *
+alerts_queue_json(struct alerts *a, size_t max)
+{
+	return json_pack("{s:o, s:o}", "delivery",
+	    a->dl != NULL ? deliver_json(a->dl) : json_null(), "spool",
+	    a->sp != NULL ? spool_json(a->sp, max) : json_null());
+}
+
+/* For `sonae status`. */
+json_t *
+alerts_status_json(struct alerts *a)
+{
+	size_t n = 0, held = 0, it = 0;
+	struct track *t;
+	struct rate *r;
+
+	TAILQ_FOREACH(t, &a->tracks, entry)
+	n++;
+	while ((r = hmap_next(a->rates, &it)) != NULL)
+		held += json_array_size(r->held);
+	return json_pack("{s:i, s:b, s:i, s:i, s:I}", "queued",
+	    a->sp != NULL ? (int)spool_count(a->sp) : 0, "mail_down", a->outage.down,
+	    "incidents", (int)n, "held", (int)held, "mails", (json_int_t)a->mails);
+}
