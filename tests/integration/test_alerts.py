@@ -13,6 +13,7 @@ with their digest; the exec and beacon channels; `sonae notify-test` and
 """
 import json
 import os
+import shutil
 import socket
 import stat
 import time
@@ -440,6 +441,21 @@ class Cli(unittest.TestCase):
         r = site.sonae("notify-test", "--to", "not an address")
         self.assertEqual(r.rc, EXIT_FAILED)
         self.assertIn("not a plain address", r.err)
+        self.assertEqual(site.stop(), 0)
+
+    def test_readers_see_the_queue_only_operators_send(self):
+        if os.geteuid() != 0 or shutil.which("setpriv") is None:
+            raise AssertionError("needs root and setpriv (to run sonae as nobody)")
+        sink = SmtpSink(self)
+        site = mail_site(self, sink)
+        site.control["group"] = "nogroup"
+        site.start()
+        r = site.sonae("queue", user="nobody")
+        self.assertEqual((r.rc, r.err), (0, ""), r)
+        r = site.sonae("notify-test", user="nobody")
+        self.assertEqual((r.rc, r.err), (1, "sonae: notify-test: only operators may do "
+                                            "this (you are nobody(65534))\n"), r)
+        self.assertEqual(queued(site), 0)
         self.assertEqual(site.stop(), 0)
 
 
