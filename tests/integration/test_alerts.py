@@ -412,6 +412,28 @@ class Channels(unittest.TestCase):
         wait_until(lambda: mb.get("coil", 0) == [0], what="the lamp off")
         self.assertEqual(site.stop(), 0)
 
+    def test_snmp_beacon_set_and_cleared(self):
+        sw = Snmpsim(self, "switch").start()
+        site = Site(self)
+        snmp_device(site, "wan1", {"address": sw.address, "community": "switch",
+                                   "links": [{"name": "uplink", "match": "ifName",
+                                              "value": "ge-0/0/1"}]}, kind="router")
+        alias = "1.3.6.1.2.1.31.1.1.1.18.2"  # ifAlias of the LAN port (writable)
+        site.channels = [{"name": "sign", "type": "beacon", "device": "wan1",
+                          "oid": alias, "set_type": "s", "value": "ALARM fire",
+                          "clear": "LAN core"}]
+        site.routes = [{"name": "crit", "severity": ["critical"], "channels": ["sign"],
+                        "group_wait": 0}]
+        site.start()
+        wait_until(lambda: site.dev("wan1")["contact"] == "ok", what="wan1 polled")
+        id = declare(site, "fire", "smoke in the server room")
+        wait_until(lambda: "ALARM" in (sw.get("switch", alias) or ""), what="the sign set")
+        site.ok("resolve", str(id), "-m", "over")
+        wait_until(lambda: "LAN core" in (sw.get("switch", alias) or ""), what="the sign cleared")
+        ok = [e["detail"]["ok"] for e in site.journal() if e["action"] == "alert.channel"]
+        self.assertEqual(ok, [True, True])
+        self.assertEqual(site.stop(), 0)
+
 
 class Cli(unittest.TestCase):
     def test_notify_test_and_queue(self):
