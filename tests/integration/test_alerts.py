@@ -283,6 +283,23 @@ class RelayOutage(unittest.TestCase):
         self.assertEqual(queued(site), 0)
         self.assertEqual(site.stop(), 0)
 
+    def test_reload_to_a_working_relay_delivers_what_waited(self):
+        sink = SmtpSink(self).start()
+        dead = "smtp://127.0.0.1:%d" % free_tcp_port()
+        site = mail_site(self, sink, relays=[{"url": dead}], down_after_failures=1000)
+        site.start()
+        ids = [declare(site, "reload", "waits %d" % k) for k in range(2)]
+        wait_until(lambda: site.ok("queue")["delivery"]["failed"] >= 1,
+                   what="a failed attempt at the dead relay")
+        self.assertEqual(sink.files(), [])
+        site.mail["relays"] = [{"url": sink.url}]
+        site.write_config()
+        site.ok("reload")
+        mails = sink.wait(2, timeout=20)
+        self.assertEqual([incident_of(m) for m in mails], ids)
+        self.assertEqual(queued(site), 0)
+        self.assertEqual(site.stop(), 0)
+
     def test_failover_to_the_second_relay(self):
         sink = SmtpSink(self).start()
         dead = "smtp://127.0.0.1:%d" % free_tcp_port()
