@@ -296,6 +296,14 @@ void deliver_set_callback(
     struct deliver *, void (*cb)(void *arg, int down, const char *reason), void *arg);
 int deliver_down(const struct deliver *);
 /*
+ * Told of every attempt's outcome, on the loop, after the spool recorded it:
+ * message id, its incident (0: none), accepted, refused for good, the relay
+ * and its answer or why not (for the journal).
+ */
+typedef void deliver_observer(void *arg, uint64_t id, uint64_t incident, int ok,
+    int permanent, const char *relay, const char *reason);
+void deliver_set_observer(struct deliver *, deliver_observer *, void *arg);
+/*
  * {"queued", "in_flight" (an id or 0), "down", "down_since" (ms, 0),
  * "down_reason", "consecutive_failures", "delivered", "failed", "refused",
  * "last_error", "last_relay"}

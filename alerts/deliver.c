@@ -80,6 +80,8 @@ struct deliver {
 	int64_t down_age_ms;
 	void (*cb)(void *arg, int down, const char *reason);
 	void *cb_arg;
+	deliver_observer *obs;
+	void *obs_arg;
 
 	int down;
 	int64_t down_since;
@@ -310,6 +312,7 @@ on_sent(void *arg, int ok, int permanent, const char *reason)
 	const char *url;
 	char err[256];
 	int64_t now, next;
+	uint64_t incident;
 
 	if (d == NULL) {
 		ticket_free(t); /* the engine was freed meanwhile */
@@ -328,6 +331,7 @@ on_sent(void *arg, int ok, int permanent, const char *reason)
 	d->inflight = NULL;
 	now = time_now_ms();
 	url = d->labels[t->relay];
+	incident = t->m != NULL ? t->m->incident : 0;
 	ticket_free(t);
 	strlcpy_s(d->last_relay, url, sizeof(d->last_relay));
 	if (ok) {
@@ -340,12 +344,16 @@ on_sent(void *arg, int ok, int permanent, const char *reason)
 		d->delivered++;
 		d->consecutive = 0;
 		d->hold_until = 0;
+		if (d->obs != NULL)
+			d->obs(d->obs_arg, id, incident, 1, 0, url, reason);
 		if (d->down)
 			set_down(d, 0, now, "a relay accepted a message");
 		deliver_run(d);
 		return;
 	}
 	next = failed(d, id, url, reason, permanent, now);
+	if (d->obs != NULL)
+		d->obs(d->obs_arg, id, incident, 0, permanent, url, reason);
 	if (!permanent) {
 		d->hold_until = next; /* the path is down: the rest waits */
 		schedule(d);
@@ -492,6 +500,13 @@ void
 deliver_set_down_age(struct deliver *d, int64_t ms)
 {
 	d->down_age_ms = ms > 0 ? ms : 1;
+}
+
+void
+deliver_set_observer(struct deliver *d, deliver_observer *fn, void *arg)
+{
+	d->obs = fn;
+	d->obs_arg = arg;
 }
 
 void

@@ -1224,6 +1224,21 @@ path_changed(void *arg, int down, const char *reason)
 		a->h->mail_path(a->arg, down, reason);
 }
 
+/* Every attempt in the journal: the spool's story, who took each mail. */
+static void
+attempt_done(void *arg, uint64_t id, uint64_t incident, int ok, int permanent,
+    const char *relay, const char *reason)
+{
+	struct alerts *a = arg;
+
+	if (a->h->journal == NULL)
+		return;
+	a->h->journal(a->arg, "sonaed", ok ? "mail.delivered" : "mail.failed",
+	    json_pack("{s:I, s:I, s:s, s:s, s:b}", "queued", (json_int_t)id, "incident",
+	        (json_int_t)incident, "relay", relay != NULL ? relay : "", "reason",
+	        reason != NULL ? reason : "", "permanent", permanent));
+}
+
 /* The relays as text: what decides whether the delivery engine is rebuilt. */
 static char *
 relays_key(const struct conf *c)
@@ -1301,6 +1316,7 @@ alerts_relays(struct alerts *a)
 		deliver_set_down_failures(a->dl, c->mail.down_after_failures);
 		deliver_set_down_age(a->dl, c->mail.down_after_ms);
 		deliver_set_callback(a->dl, path_changed, a);
+		deliver_set_observer(a->dl, attempt_done, a);
 		deliver_kick(a->dl);
 	}
 	for (i = 0; i < n; i++)

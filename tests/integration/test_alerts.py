@@ -139,6 +139,10 @@ class MailFormat(unittest.TestCase):
         self.assertEqual(timeline_events(site, id).count("mail"), 2)
         actions = [e["action"] for e in site.journal()]
         self.assertEqual(actions.count("alert.mail"), 2)
+        done = wait_until(lambda: [e["detail"] for e in site.journal()
+                                   if e["action"] == "mail.delivered"], what="journaled")
+        self.assertEqual(done[0]["incident"], id)
+        self.assertEqual(done[0]["relay"], sink.url)
         time.sleep(1)
         self.assertEqual(len(sink.files()), 2, "nothing else was sent")
         self.assertEqual(site.stop(), 0)
@@ -266,6 +270,8 @@ class RelayOutage(unittest.TestCase):
         actions = [e["action"] for e in site.journal()]
         self.assertIn("mail.down", actions)
         self.assertIn("mail.up", actions)
+        self.assertGreaterEqual(actions.count("mail.failed"), 2)
+        self.assertEqual(actions.count("mail.delivered"), 6)
         self.assertEqual(site.stop(), 0)
 
     def test_kill9_with_mail_queued_delivers_all_after_restart(self):
