@@ -51,11 +51,16 @@ die() {
 	exit 1
 }
 
-# port_free udp|tcp PORT
+# port_free udp|tcp PORT.  A TCP port is taken only by a listener: the
+# connections a server closed first linger in TIME_WAIT for a minute, and
+# SO_REUSEADDR, which the servers here set too (asyncio's default), binds
+# past them, so a demo run again at once finds its ports free.
 port_free() {
 	/usr/bin/python3 -c 'import socket, sys
 s = socket.socket(socket.AF_INET,
                   socket.SOCK_DGRAM if sys.argv[1] == "udp" else socket.SOCK_STREAM)
+if sys.argv[1] == "tcp":
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[2])))' "$1" "$2" 2>/dev/null
 }
 for p in "udp $ups_port SONAE_DEMO_UPS_PORT ups1's simulated agent" \
