@@ -16,18 +16,29 @@
 # failure, with the LGWAN uplink and the silent UPS card folded into it; the
 # low battery, the leak and the heat each their own.
 #
+# The alerts land in a local mail sink: the relay of etc/demo/sonae.conf is
+# tests/integration/smtp_server.py (aiosmtpd) on 127.0.0.1, which keeps every
+# mail it accepts in the demo's folder, Maildir/new.  The demo first sends one
+# TEST mail (`sonae notify-test`), as a site tries its mail path; the story's
+# first alert, the power outage with the uplink folded in, leaves about 40 s
+# in (its route waits 15 s for what the power failure takes down with it).
+# The screen shows `sonae queue` and the sink's last mails; at the end the
+# list of them all.  Read them with scripts/demo-mail.py DIR [N].
+#
 # usage: scripts/demo.sh [SECONDS]   (default 130: one full story cycle)
 #
 # The agents listen on the fixed ports of etc/demo/sonae.conf, UDP 16161
-# (ups1) and 16162 (wan1), sonaed's trap receiver on UDP 16163 and the Modbus
-# gateway on TCP 15020; the demo stops with a clear message when one is taken.
+# (ups1) and 16162 (wan1), sonaed's trap receiver on UDP 16163, the Modbus
+# gateway on TCP 15020 and the mail sink on TCP 10025; the demo stops with a
+# clear message when one is taken.
 # Environment, for tests (the defaults suit a person at a terminal):
 #   SONAE_DEMO_BIN=DIR          sonaed and sonae from DIR; skips setup.sh and build.sh
 #   SONAE_DEMO_DIR=DIR          the demo's folder (default demo-site/ here), recreated
-#   SONAE_DEMO_UPS_PORT=PORT    other ports for the agents, the trap receiver
-#   SONAE_DEMO_WAN_PORT=PORT    and the Modbus gateway (written into the demo
-#   SONAE_DEMO_TRAP_PORT=PORT   folder's copy of sonae.conf)
+#   SONAE_DEMO_UPS_PORT=PORT    other ports for the agents, the trap receiver,
+#   SONAE_DEMO_WAN_PORT=PORT    the Modbus gateway and the mail sink (written
+#   SONAE_DEMO_TRAP_PORT=PORT   into the demo folder's copy of sonae.conf)
 #   SONAE_DEMO_MODBUS_PORT=PORT
+#   SONAE_DEMO_SMTP_PORT=PORT
 set -eu
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -45,23 +56,30 @@ ups_port=${SONAE_DEMO_UPS_PORT:-16161}
 wan_port=${SONAE_DEMO_WAN_PORT:-16162}
 trap_port=${SONAE_DEMO_TRAP_PORT:-16163}
 modbus_port=${SONAE_DEMO_MODBUS_PORT:-15020}
+smtp_port=${SONAE_DEMO_SMTP_PORT:-10025}
 
 die() {
 	echo "demo: $*" >&2
 	exit 1
 }
 
-# port_free udp|tcp PORT
+# port_free udp|tcp PORT.  A TCP port is taken only by a listener: the
+# connections a server closed first linger in TIME_WAIT for a minute, and
+# SO_REUSEADDR, which the servers here set too (asyncio's default), binds
+# past them, so a demo run again at once finds its ports free.
 port_free() {
 	/usr/bin/python3 -c 'import socket, sys
 s = socket.socket(socket.AF_INET,
                   socket.SOCK_DGRAM if sys.argv[1] == "udp" else socket.SOCK_STREAM)
+if sys.argv[1] == "tcp":
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[2])))' "$1" "$2" 2>/dev/null
 }
 for p in "udp $ups_port SONAE_DEMO_UPS_PORT ups1's simulated agent" \
 	"udp $wan_port SONAE_DEMO_WAN_PORT wan1's simulated agent" \
 	"udp $trap_port SONAE_DEMO_TRAP_PORT sonaed's trap receiver" \
-	"tcp $modbus_port SONAE_DEMO_MODBUS_PORT the simulated Modbus gateway"; do
+	"tcp $modbus_port SONAE_DEMO_MODBUS_PORT the simulated Modbus gateway" \
+	"tcp $smtp_port SONAE_DEMO_SMTP_PORT the demo's mail sink"; do
 	set -- $p
 	proto=$1 port=$2 var=$3
 	shift 3
@@ -74,6 +92,8 @@ done
 	[ "$wan_port" != "$trap_port" ] ||
 	die "the agents and the trap receiver need three different ports" \
 		"($ups_port, $wan_port, $trap_port)"
+[ "$modbus_port" != "$smtp_port" ] ||
+	die "the Modbus gateway and the mail sink need two different ports ($smtp_port)"
 
 rm -rf "$site"
 mkdir -p "$site"
@@ -87,14 +107,16 @@ daemon: { state_dir = "$site/state"; snapshot_interval = "2s"; };
 control: { socket = "$site/sonae.sock"; };
 CONF
 # One sed, one substitution per line at most (t ends the line's script): a
-# port given for one address is never rewritten again as another's.
+# port given for one address is never rewritten again as another's.  An
+# address is a whole string: "udp:127.0.0.1:16161", the relay's url
+# "smtp://127.0.0.1:10025" ("|" delimits, for the url's slashes).
 subst=""
-for p in "udp 16161 $ups_port" "udp 16162 $wan_port" "udp 16163 $trap_port" \
-	"tcp 15020 $modbus_port"; do
+for p in "udp: 16161 $ups_port" "udp: 16162 $wan_port" "udp: 16163 $trap_port" \
+	"tcp: 15020 $modbus_port" "smtp:// 10025 $smtp_port"; do
 	set -- $p
-	grep -q "\"$1:127.0.0.1:$2\"" "$site/sonae.conf" ||
-		die "etc/demo/sonae.conf no longer has the address $1:127.0.0.1:$2"
-	subst="$subst s/\"$1:127\.0\.0\.1:$2\"/\"$1:127.0.0.1:$3\"/;t
+	grep -qF "\"${1}127.0.0.1:$2\"" "$site/sonae.conf" ||
+		die "etc/demo/sonae.conf no longer has the address ${1}127.0.0.1:$2"
+	subst="$subst s|\"${1}127\.0\.0\.1:$2\"|\"${1}127.0.0.1:$3\"|;t
 "
 done
 grep -q '"\.\./profiles/modbus/' "$site/sonae.conf" ||
@@ -107,13 +129,13 @@ mv "$site/sonae.conf.tmp" "$site/sonae.conf"
 sonae() { "$bin/sonae" -s "$site/sonae.sock" "$@"; }
 
 # Everything started here is stopped by its PID, in reverse order.
-pid="" ups_pid="" wan_pid="" modbus_pid="" story_pid="" sim=""
+pid="" ups_pid="" wan_pid="" modbus_pid="" smtp_pid="" story_pid="" sim=""
 stop() {
-	for p in $story_pid $pid $modbus_pid $wan_pid $ups_pid; do
+	for p in $story_pid $pid $smtp_pid $modbus_pid $wan_pid $ups_pid; do
 		kill -CONT "$p" 2>/dev/null || true # a paused agent must see the TERM
 		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true
 	done
-	story_pid="" pid="" modbus_pid="" wan_pid="" ups_pid=""
+	story_pid="" pid="" smtp_pid="" modbus_pid="" wan_pid="" ups_pid=""
 	[ -z "$sim" ] || rm -rf "$sim"
 	sim=""
 }
@@ -183,6 +205,30 @@ until grep -q '^ready$' "$site/modbus.log"; do
 	sleep 0.1
 done
 
+# The mail sink: the relay of sonae.conf, an SMTP server (aiosmtpd) that keeps
+# every mail it accepts as a file in $site/Maildir/new; it says "ready PORT"
+# once it serves.
+/usr/bin/python3 "$top/tests/integration/smtp_server.py" --plain \
+	--maildir "$site/Maildir" --port "$smtp_port" >"$site/smtp.log" 2>&1 &
+smtp_pid=$!
+i=0
+until grep -q "^ready $smtp_port\$" "$site/smtp.log"; do
+	kill -0 "$smtp_pid" 2>/dev/null ||
+		{ cat "$site/smtp.log" >&2; die "the mail sink (smtp_server.py) exited"; }
+	i=$((i + 1))
+	[ $i -lt 100 ] || die "the mail sink does not start on 127.0.0.1:$smtp_port"
+	sleep 0.1
+done
+# mail_count: how many mails the sink holds.
+mail_count() {
+	set -- "$site/Maildir/new"/*
+	[ -e "$1" ] && echo $# || echo 0
+}
+mails() {
+	n=$(mail_count)
+	[ "$n" -eq 1 ] && echo "1 mail" || echo "$n mails"
+}
+
 "$bin/sonaed" -f -c "$site/sonae.conf" 2>"$site/sonaed.log" &
 pid=$!
 
@@ -192,6 +238,9 @@ until sonae status >/dev/null 2>&1; do
 	[ $i -lt 100 ] || { echo "sonaed did not start:" >&2; cat "$site/sonaed.log" >&2; exit 1; }
 	sleep 0.1
 done
+# The mail path first, as a site tries it once it is set up: one TEST mail
+# through the spool and the relay to the routes' people (journaled).
+sonae notify-test >/dev/null
 
 /usr/bin/python3 "$top/scripts/demo-story.py" --traps="127.0.0.1:$trap_port" \
 	--modbus="127.0.0.1:$modbus_port" "127.0.0.1:$ups_port" "127.0.0.1:$wan_port" "$ups_pid" >"$site/story.log" 2>&1 &
@@ -211,6 +260,11 @@ while [ $(($(date +%s) - start)) -lt "$seconds" ]; do
 	echo
 	echo "\$ sonae incidents"
 	sonae incidents
+	echo
+	echo "\$ sonae queue | head -n 5"
+	sonae queue | head -n 5
+	echo "mail sink: $(mails) in $site/Maildir/new"
+	/usr/bin/python3 "$top/scripts/demo-mail.py" "$site/Maildir" | tail -n 3
 	echo
 	echo "\$ sonae devices"
 	sonae devices
@@ -239,7 +293,14 @@ echo "\$ sonae audit"
 sonae audit
 echo "\$ sonae audit verify"
 sonae audit verify
+echo
+echo "\$ sonae queue"
+sonae queue
 stop
 echo
-echo "The demo site is in $site (logs: sonaed.log, story.log, modbus.log;" \
-	"journal and snapshot: state/)."
+echo "mail sink: $(mails) in $site/Maildir/new"
+/usr/bin/python3 "$top/scripts/demo-mail.py" "$site/Maildir"
+[ "$(mail_count)" -eq 0 ] || echo "read one: scripts/demo-mail.py $site/Maildir 1"
+echo
+echo "The demo site is in $site (logs: sonaed.log, story.log, modbus.log," \
+	"smtp.log; journal, snapshot and mail spool: state/; mail: Maildir/)."

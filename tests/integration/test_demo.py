@@ -13,9 +13,12 @@ itself, over SNMP (snmpset through snmpsim's write cache) and over Modbus
 (the registers scripts/demo-story.py writes, written the way it does), and
 follows the incidents the demo's rules and checks open: one for the power
 failure, with the LGWAN uplink and the silent UPS card folded into it, and
-the battery, the leak and the heat each their own; the third runs
-scripts/demo.sh briefly, the way a person would, and a fourth stops it with
-SIGINT.
+the battery, the leak and the heat each their own, and the mail the demo's
+routes send about them to a mail sink (aiosmtpd): the power outage as one
+mail with the uplink folded in, the section chief told when nobody
+acknowledged, the recovery in the same thread; the third runs
+scripts/demo.sh briefly, the way a person would, with its own mail sink, and
+a fourth stops it with SIGINT.
 """
 import datetime
 import importlib.util
@@ -23,13 +26,16 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
 import unittest
+from email.utils import parsedate_to_datetime
 
-from harness import (SONAE, SONAE_SRC, Site, Snmpsim, Snmptrap, _stop_pid, cfg_value,
-                     free_tcp_port, free_udp_port, sanitizer_report, wait_for, wait_until)
+from harness import (SONAE, SONAE_SRC, Site, SmtpSink, Snmpsim, Snmptrap, _stop_pid,
+                     cfg_value, free_tcp_port, free_udp_port, sanitizer_report, wait_for,
+                     wait_until)
 
 DEMO = os.path.join(SONAE_SRC, "etc", "demo")
 VARIATION = os.path.join(DEMO, "snmpsim")
@@ -38,6 +44,9 @@ SCRIPTS = os.path.join(SONAE_SRC, "scripts")
 ADDRESSES = {"ups1": "udp:127.0.0.1:16161", "wan1": "udp:127.0.0.1:16162"}
 GATEWAY = "tcp:127.0.0.1:15020"         # env1 and leak1, units 1 and 3
 TRAPS_LISTEN, TRAP_COMMUNITY = "udp:127.0.0.1:16163", "demo"
+RELAY = "smtp://127.0.0.1:10025"         # the demo's mail sink
+ICT, CHIEF = "ict@demo-town.example.jp", "ict-chief@demo-town.example.jp"
+SUBJECT = "[sonae demo-town hall server room] "
 UPS_ON_BATTERY = "1.3.6.1.2.1.33.2.1"    # upsTrapOnBattery
 
 RFC = "1.3.6.1.2.1.33.1"
@@ -109,12 +118,13 @@ def agents(test):
             DemoSensors(test).start())
 
 
-def demo_site(test, ups, wan, sensors):
+def demo_site(test, ups, wan, sensors, relay=None):
     """A Site running a copy of etc/demo with runtime.conf rewritten, the
     agents' and the Modbus gateway's addresses replaced by those of ups, wan
-    and sensors, and the trap receiver on a free port (site.trap_port).  The
-    Modbus profiles are copied where the demo's sonae.conf finds them
-    (../profiles/modbus/)."""
+    and sensors, the trap receiver on a free port (site.trap_port) and the
+    mail relay's url replaced by relay (default: a free port, where nothing
+    answers).  The Modbus profiles are copied where the demo's sonae.conf
+    finds them (../profiles/modbus/)."""
     site = Site(test)
     folder = site.path("demo")
     shutil.copytree(DEMO, folder)
@@ -140,6 +150,10 @@ def demo_site(test, ups, wan, sensors):
     assert text.count('community = "%s";' % TRAP_COMMUNITY) == 1, site.conf
     site.trap_port = free_udp_port()
     text = text.replace(old, 'listen = "udp:127.0.0.1:%d";' % site.trap_port)
+    old = 'url = "%s";' % RELAY
+    assert text.count(old) == 1, "%s: no %s for the mail relay" % (site.conf, old)
+    text = text.replace(old, 'url = "%s";' % (
+        relay or "smtp://127.0.0.1:%d" % free_tcp_port()))
     with open(site.conf, "w") as f:
         f.write(text)
     return site
@@ -180,6 +194,15 @@ def dedupe(seq):
 def is_subsequence(small, big):
     it = iter(big)
     return all(any(x == y for y in it) for x in small)
+
+
+def rcpts(msg):
+    return sorted(a.strip() for a in msg["X-RcptTo"].split(","))
+
+
+def body(msg):
+    """The text of a mail, its lines ended by newlines."""
+    return msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
 
 
 def vals(site, name):
@@ -249,6 +272,8 @@ class Demo(unittest.TestCase):
         self.assertIn("site      demo-town hall server room (Asia/Tokyo)\n", r.out)
         self.assertIn("devices   4: 4 ok, 0 missed, 0 lost, 0 pending\n", r.out)
         self.assertIn("problems  none\n", r.out)
+        self.assertIn("mail      0 queued, 0 incidents being told, 0 held by rate limits\n",
+                      r.out)
         r = site.sonae("devices")
         self.assertEqual(r.rc, 0, r)
         rows = [l.split()[:4] for l in r.out.splitlines()[1:]]
@@ -306,7 +331,8 @@ class Demo(unittest.TestCase):
 
     def test_power_failure_over_snmp_and_modbus(self):
         ups, wan, sensors = agents(self)
-        site = demo_site(self, ups, wan, sensors)
+        sink = SmtpSink(self).start()
+        site = demo_site(self, ups, wan, sensors, relay=sink.url)
         speed_up(site.conf, "ups1")
         speed_up(site.conf, "wan1")
         site.start(write=False)
@@ -373,6 +399,18 @@ class Demo(unittest.TestCase):
 
         def detector(name, cond, what):
             return wait_for(lambda: site.detectors()[name], cond, timeout=15, what=what)
+
+        def mails(inc=None):
+            """The mails at the sink, in the order they arrived (the spool
+            sends them one by one in the order queued); about inc only."""
+            return [m for m in sink.messages()
+                    if inc is None or m["X-Sonae-Incident"] == str(inc["id"])]
+
+        def thread(inc, n, timeout=30):
+            """The first n mails about inc, once they arrived."""
+            return wait_for(lambda: mails(inc), lambda m: len(m) >= n, timeout=timeout,
+                            what="%d mails about incident %d (%s)" % (n, inc["id"],
+                                                                      inc["rule"]))[:n]
 
         shows("ups1", status="OL", on_battery=False)
         shows("wan1", lgwan_state="up", lgwan_up=True)
@@ -470,6 +508,35 @@ class Demo(unittest.TestCase):
                          ["battery-critical", "inlet-temperature", "power-outage",
                           "water-leak"])
 
+        # The power outage's first mail.  Its route (power) waits 15 s
+        # after the opening (group_wait), by when the uplink was folded in:
+        # the burst is one mail that says so.  The card is silent only
+        # later, so it is not in it.
+        (first,) = thread(power, 1)
+        title = "Mains power failed: ups1 carries rack A on battery"
+        self.assertEqual(first["Subject"], "%sCRITICAL #%d: %s" % (SUBJECT, power["id"], title))
+        self.assertEqual((first["From"].addresses[0].display_name,
+                          first["From"].addresses[0].addr_spec),
+                         ("sonae 本庁舎", "sonae@demo-town.example.jp"))
+        self.assertEqual(rcpts(first), [ICT])
+        self.assertEqual(first["To"], ICT)
+        root = first["Message-ID"]
+        self.assertRegex(root, r"^<incident\.%d\.\d+\.[0-9a-f]+@demo-town\.example\.jp>$"
+                         % power["id"])
+        self.assertIsNone(first["In-Reply-To"])
+        text = body(first)
+        self.assertTrue(text.startswith(title + "\n\n"), text)
+        self.assertIn("\n検知 / Detector:      power-outage (rule)\n", text)
+        self.assertIn("\n機器 / Devices:       ups1\n", text)
+        self.assertRegex(text, r"\n関連する値 / Readings at the opening:\n"
+                         r"  ups1\.on_battery +true\n")
+        self.assertIn("\n同じ原因 / Folded into this incident (one cause):\n"
+                      "  %-32s active any(role=lgwan, !up)\n\n" % "lgwan-down", text)
+        self.assertNotIn("unreachable:ups1", text)
+        self.assertIn("\nプレイブック / Playbook: power-outage ", text)
+        self.assertIn('\n  sonae ack %d -m "対応中 (who is on it)"\n' % power["id"], text)
+        self.assertIn("\n  sonae incident %d\n" % power["id"], text)
+
         # The UPS card stops answering (the story pauses its agent): ups1
         # lost is the power failure's doing too.  Its readings are stale, so
         # the rules over them are unknown, which closes nothing.
@@ -513,6 +580,20 @@ class Demo(unittest.TestCase):
                          what="unreachable:ups1 recovered inside the power outage")
         self.assertEqual(site.dev("ups1")["contact"], "ok")
 
+        # Nobody acknowledged the power outage: 20 s after its first mail
+        # the section chief is told too, in the same thread (the story's
+        # mains returns 30 s after the first mail: the test waits for it).
+        escalation = thread(power, 2)[1]
+        self.assertEqual(escalation["Subject"], first["Subject"])
+        self.assertEqual(rcpts(escalation), sorted([ICT, CHIEF]))
+        self.assertEqual(escalation["In-Reply-To"], root)
+        self.assertIn("\nエスカレーション / Escalation: nobody acknowledged within 20 s; "
+                      "step 1 (route power) adds 1 recipient.\n", body(escalation))
+        self.assertGreaterEqual((parsedate_to_datetime(escalation["Date"]) -
+                                 parsedate_to_datetime(first["Date"])).total_seconds(), 19)
+        self.assertIn("escalation", [t["event"] for t in site.incident(id=power["id"])[
+            "timeline"]])
+
         # Mains returns: the power outage is over.  The uplink is still
         # down: it outlived the power failure and is a problem of its own.
         ups.set("ups1", BATTERY_STATUS, "i", 2)
@@ -524,6 +605,21 @@ class Demo(unittest.TestCase):
         power = resolved(power)
         self.assertEqual(power["resolved"]["text"], "recovered")
         self.assertEqual(folded(power), {"lgwan-down": "left", "unreachable:ups1": "recovered"})
+        # Its recovery, to everyone told, closes the thread; it lists all
+        # the power failure took with it: the uplink, the silent card.
+        recovery = thread(power, 3)[2]
+        self.assertEqual(recovery["Subject"], "%sRESOLVED #%d: %s" % (SUBJECT, power["id"],
+                                                                     title))
+        self.assertEqual(rcpts(recovery), sorted([ICT, CHIEF]))
+        self.assertEqual(recovery["In-Reply-To"], root)
+        self.assertIn(root, recovery["References"])
+        text = body(recovery)
+        self.assertIn("\n解決 / Resolved: this closes the thread.\n", text)
+        self.assertRegex(text, r"\n解決 / Resolved: +\S+ \S+ \+0900 by sonaed: recovered ")
+        self.assertRegex(text, r"\n同じ原因 / Folded into this incident \(one cause\):\n"
+                         r"  lgwan-down +left any\(role=lgwan, !up\)\n"
+                         r"  unreachable:ups1 +recovered\b.*\n\n")
+        self.assertNotIn("sonae ack", text)
         self.assertEqual(resolved(battery)["resolved"]["text"], "recovered")
         link = incident("lgwan-down")
         self.assertEqual((link["severity"], link["playbook"], link["merged_into"]),
@@ -576,6 +672,43 @@ class Demo(unittest.TestCase):
                  if e["action"].startswith("incident.")]
         self.assertLess(order.index(("incident.resolve", "power-outage")),
                         order.index(("incident.open", "lgwan-down")), order)
+
+        # The mail: one thread per incident, each closed by its recovery (or
+        # one mail, when it came and went within its group wait), every later
+        # mail a reply to the first.  The power outage's thread is the three
+        # above; the uplink's own mail comes after its recovery.
+        incs = {i["id"]: i for i in site.incidents(all=True)}
+        wait_for(mails, lambda ms: all(
+            any(m["Subject"].startswith("%sRESOLVED #%d: " % (SUBJECT, id)) for m in ms)
+            for id in incs), timeout=30, what="a recovery mail for every incident")
+        time.sleep(1)
+        every = mails()
+        self.assertEqual({int(m["X-Sonae-Incident"]) for m in every}, set(incs))
+        for id, inc in incs.items():
+            ms = mails(inc)
+            subjects = [str(m["Subject"]) for m in ms]
+            self.assertTrue(all(x.endswith(": " + inc["title"]) for x in subjects), subjects)
+            self.assertEqual([x.startswith("%sRESOLVED " % SUBJECT) for x in subjects],
+                             [False] * (len(ms) - 1) + [True], subjects)
+            if len(ms) == 1:
+                self.assertIn("この障害は通知を待つ間に解決しました", body(ms[0]), inc["rule"])
+                continue
+            self.assertRegex(ms[0]["Message-ID"], r"^<incident\.%d\." % id)
+            self.assertEqual([m["In-Reply-To"] for m in ms[1:]],
+                             [ms[0]["Message-ID"]] * (len(ms) - 1), inc["rule"])
+        self.assertEqual([m["Message-ID"] for m in mails(power)],
+                         [first["Message-ID"], escalation["Message-ID"],
+                          recovery["Message-ID"]])
+        order = [(int(m["X-Sonae-Incident"]), m["Message-ID"]) for m in every]
+        self.assertGreater(min(k for k, (id, _) in enumerate(order) if id == link["id"]),
+                           order.index((power["id"], recovery["Message-ID"])), order)
+        # battery-critical's first mail (5 s after it opened) lists the
+        # observer folded into it.
+        self.assertRegex(body(mails(battery)[0]), r"\n  observer +active ups1, the UPS "
+                         r"feeding this host, reports its battery low\n")
+        q = site.ok("queue")
+        self.assertEqual((q["spool"]["count"], q["delivery"]["down"],
+                          q["delivery"]["delivered"]), (0, False, len(every)))
         # Nothing else went wrong on the way.
         st = site.status()
         self.assertEqual(st["devices"]["ok"], 4)
@@ -598,6 +731,20 @@ def processes_with(needle):
     return out
 
 
+def listening(port):
+    """Whether something listens on TCP 127.0.0.1:port (connections in
+    TIME_WAIT do not count, as for the demo's own check)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", port))
+        return False
+    except OSError:
+        return True
+    finally:
+        s.close()
+
+
 class DemoScript(unittest.TestCase):
     """scripts/demo.sh itself, with the binaries of this build (no setup or
     build), a private folder and free ports."""
@@ -606,12 +753,16 @@ class DemoScript(unittest.TestCase):
         folder = tempfile.mkdtemp(prefix="sonae-demo-test-")
         self.addCleanup(shutil.rmtree, folder, True)
         self.ports = (free_udp_port(), free_udp_port(), free_udp_port(), free_tcp_port())
+        self.smtp_port = free_tcp_port()
+        while self.smtp_port == self.ports[3]:
+            self.smtp_port = free_tcp_port()
         self.folder = os.path.join(folder, "site")
         env = dict(os.environ, SONAE_DEMO_BIN=os.path.dirname(SONAE),
                    SONAE_DEMO_DIR=self.folder, SONAE_DEMO_UPS_PORT=str(self.ports[0]),
                    SONAE_DEMO_WAN_PORT=str(self.ports[1]),
                    SONAE_DEMO_TRAP_PORT=str(self.ports[2]),
-                   SONAE_DEMO_MODBUS_PORT=str(self.ports[3]))
+                   SONAE_DEMO_MODBUS_PORT=str(self.ports[3]),
+                   SONAE_DEMO_SMTP_PORT=str(self.smtp_port))
         self.out = os.path.join(folder, "demo.out")
         with open(self.out, "wb") as f:
             proc = subprocess.Popen(["sh", os.path.join(SONAE_SRC, "scripts", "demo.sh"),
@@ -634,6 +785,10 @@ class DemoScript(unittest.TestCase):
         for port in self.ports:
             self.assertEqual(processes_with("127.0.0.1:%d" % port), [],
                              "a simulated agent or the gateway outlived the demo")
+        self.assertEqual(processes_with("--port\0%d\0" % self.smtp_port), [],
+                         "the mail sink outlived the demo")
+        for port in (self.ports[3], self.smtp_port):
+            self.assertFalse(listening(port), "TCP 127.0.0.1:%d still listens" % port)
         self.assertEqual(processes_with(self.folder), [], "a process outlived the demo")
         with open(os.path.join(self.folder, "sonaed.log"), "rb") as f:
             log = f.read().decode("utf-8", "replace")
@@ -676,6 +831,31 @@ class DemoScript(unittest.TestCase):
         self.assertRegex(out, r"(?m)^\$ sonae incidents\nno open incidents\n")
         self.assertRegex(out, r"(?m)^\$ sonae incidents --all\n +ID SEVERITY .*\n"
                          r" +1 critical +open +\S+ \S+ power-outage +Mains power failed")
+        # The alerts land in the demo's mail sink.  The demo sends a TEST
+        # mail first (sonae notify-test) through the relay, rewritten to this
+        # port; the story's first alert waits the power route's 15 s after
+        # the opening (25 s in), so it leaves at 40 s, after a 30 s run: the
+        # incident was handed to the alerts engine, and mailed to nobody yet.
+        maildir = os.path.join(self.folder, "Maildir")
+        self.assertRegex(out, r"(?m)^\$ sonae queue \| head -n 5\nmail +ok\n"
+                         r"delivered [01], failed attempts 0, refused 0; last relay ")
+        test = r"  1  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d  ict@demo-town\.example\.jp +" \
+            r"\[sonae demo-town hall server room\] TEST: notification test by \S+\n"
+        self.assertRegex(out, r"\nmail sink: 1 mail in %s/new\n%s" % (re.escape(maildir),
+                                                                      test))
+        self.assertRegex(out, r"(?m)^\$ sonae queue\nmail +ok\ndelivered 1, failed attempts 0, "
+                         r"refused 0; last relay smtp://127\.0\.0\.1:%d\n"
+                         r"no messages queued\n" % self.smtp_port)
+        self.assertRegex(out, r"\n\nmail sink: 1 mail in %s/new\n%sread one: "
+                         r"scripts/demo-mail\.py %s 1\n" % (re.escape(maildir), test,
+                                                             re.escape(maildir)))
+        self.assertRegex(out, r'(?m) notify\.test +\{"to":null,"queued":1\}$')
+        self.assertRegex(out, r'(?m) alert\.mail +\{"incident":0,"what":"test",'
+                         r'"to":\["ict@demo-town\.example\.jp"\],"queued":1\}$')
+        self.assertRegex(out, r'(?m) incident\.notify +\{"what":"problem",.*"incident":1,'
+                         r'"rule":"power-outage"\}$')
+        self.assertNotRegex(out, r'(?m) alert\.mail +\{"incident":1,')
+        self.assertEqual(len(os.listdir(os.path.join(maildir, "new"))), 1)
         self.assertNotIn("snmpset", out)   # no failed SET reported by the story
         self.assertNotIn("snmptrap", out)  # nor a failed trap
         self.assertNotIn("Modbus write", out)  # nor a failed Modbus write
