@@ -1211,7 +1211,9 @@ folded_set(struct incident *host, struct detector *x, const char *state)
 		const char *name = json_string_value(json_object_get(f, "detector"));
 		if (name != NULL && strcmp(name, x->name) == 0) {
 			json_object_set_new(f, "state", json_string(state));
-			json_object_set_new(f, "reason", json_string(x->reason));
+			/* A detector that recovered keeps what was wrong with it. */
+			if (x->reason[0] != '\0')
+				json_object_set_new(f, "reason", json_string(x->reason));
 			return;
 		}
 	}

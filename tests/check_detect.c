@@ -318,6 +318,7 @@ static const char *const power_rules =
 START_TEST(power_failure_inhibits_link_down)
 {
 	json_t *i, *f;
+	char *reason;
 
 	site(power_rules);
 	put_bool("wan1", "uplink_up", 1);
@@ -331,6 +332,15 @@ START_TEST(power_failure_inhibits_link_down)
 	ck_assert_str_eq(str(f, "detector"), "link-down");
 	ck_assert_str_eq(str(f, "state"), "active");
 	ck_assert_int_eq(events(i, "folded"), 1);
+	/* The link back while on battery: recovered, keeping what was wrong. */
+	reason = xstrdup(str(f, "reason"));
+	ck_assert_str_ne(reason, "");
+	put_bool("wan1", "uplink_up", 1);
+	f = json_array_get(json_object_get(open_of("power-outage"), "folded"), 0);
+	ck_assert_str_eq(str(f, "state"), "recovered");
+	ck_assert_str_eq(str(f, "reason"), reason);
+	free(reason);
+	put_bool("wan1", "uplink_up", 0);
 	/* Mains back, link still down: now it is a problem of its own. */
 	put_bool("ups1", "on_battery", 0);
 	ck_assert_uint_eq(nopen(), 1);

@@ -878,16 +878,6 @@ class Snmptrap:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def free_tcp_port():
-    """An unprivileged TCP port on 127.0.0.1 that nothing listens on now."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
-
-
 class ModbusServer:
     """A Modbus sensor: tests/integration/modbus_server.py (pymodbus) on
     127.0.0.1 and a free TCP port (or on a serial line: serial=PATH), driven
