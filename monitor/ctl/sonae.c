@@ -286,8 +286,8 @@ render_status(json_t *o, const char *text)
 		    str(a, "head"));
 	render_detection(json_object_get(o, "detection"));
 	if (json_is_object(a = json_object_get(o, "alerts")))
-		printf("mail      %s%lld queued, %lld incidents being told, %lld held by "
-		       "rate limits\n",
+		printf("mail      %s%lld queued; incidents being told %lld; held by rate "
+		       "limits %lld\n",
 		    json_is_true(json_object_get(a, "mail_down"))
 		        ? "CANNOT LEAVE THE SITE; "
 		        : "",

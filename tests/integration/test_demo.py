@@ -272,7 +272,7 @@ class Demo(unittest.TestCase):
         self.assertIn("site      demo-town hall server room (Asia/Tokyo)\n", r.out)
         self.assertIn("devices   4: 4 ok, 0 missed, 0 lost, 0 pending\n", r.out)
         self.assertIn("problems  none\n", r.out)
-        self.assertIn("mail      0 queued, 0 incidents being told, 0 held by rate limits\n",
+        self.assertIn("mail      0 queued; incidents being told 0; held by rate limits 0\n",
                       r.out)
         r = site.sonae("devices")
         self.assertEqual(r.rc, 0, r)
