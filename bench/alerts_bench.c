@@ -167,6 +167,33 @@ proc_cpu_ns(pid_t pid)
 	return (int64_t)(ut + st) * (1000000000 / sysconf(_SC_CLK_TCK));
 }
 
+/*
+ * How often a process went to sleep waiting (voluntary context switches):
+ * this process's threads together (pid 0), or another process's one thread.
+ * Each is a wake-up later, the price of a round trip on a VM.
+ */
+static long
+sleeps(pid_t pid)
+{
+	char path[64], line[256];
+	struct rusage ru;
+	long v = -1;
+	FILE *f;
+
+	if (pid == 0) {
+		getrusage(RUSAGE_SELF, &ru);
+		return ru.ru_nvcsw;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "voluntary_ctxt_switches: %ld", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
 /* VmRSS (and VmHWM in *hwm) of this process in kB. */
 static long
 rss_kb(long *hwm)
@@ -724,6 +751,7 @@ main(int argc, char **argv)
 	int64_t settle = 1500, *add_ns, t0, t_render = 0, t_add = 0, add_cpu = 0;
 	int64_t wall, cpu, cpu_main, sink_cpu, c0, m0, s0;
 	int64_t tr_wall = 0, tr_cpu = 0, tr_sink = 0, sp_wall = 0, sp_cpu = 0;
+	long w0, ws0, wake = 0, wake_sink = 0, tr_wake = 0, tr_wake_sink = 0;
 	struct peer pv[2] = { { .name = "swaks" }, { .name = "msmtp" } };
 	struct sink_stats got, tr_got = { 0 };
 	struct smtp_relay relay;
@@ -864,12 +892,16 @@ main(int argc, char **argv)
 	c0 = rusage_ns(RUSAGE_SELF);
 	m0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
 	s0 = proc_cpu_ns(B.sink);
+	w0 = sleeps(0);
+	ws0 = sleeps(B.sink);
 	deliver_kick(B.d);
 	event_base_dispatch(B.base);
 	wall = now_ns() - B.t0;
 	cpu = rusage_ns(RUSAGE_SELF) - c0;
 	cpu_main = clock_ns(CLOCK_THREAD_CPUTIME_ID) - m0;
 	sink_cpu = proc_cpu_ns(B.sink) - s0;
+	wake = sleeps(0) - w0;
+	wake_sink = sleeps(B.sink) - ws0;
 	event_del(tick);
 	event_free(tick);
 	rss_after = rss_kb(&hwm);
@@ -912,11 +944,15 @@ main(int argc, char **argv)
 		t0 = now_ns();
 		c0 = rusage_ns(RUSAGE_SELF);
 		s0 = proc_cpu_ns(B.sink);
+		w0 = sleeps(0);
+		ws0 = sleeps(B.sink);
 		send_next();
 		event_base_dispatch(B.base);
 		tr_wall = now_ns() - t0;
 		tr_cpu = rusage_ns(RUSAGE_SELF) - c0;
 		tr_sink = proc_cpu_ns(B.sink) - s0;
+		tr_wake = sleeps(0) - w0;
+		tr_wake_sink = sleeps(B.sink) - ws0;
 		sink_stats(&tr_got);
 		tr_ok = sink_ok(&tr_got, brk_n, brk_rcpts, bytes_of(brk_n));
 
@@ -977,6 +1013,8 @@ main(int argc, char **argv)
 	       "libcurl worker %.0f); sink %.0f us\n",
 	    MS(wall) / 1e3, (double)n / (MS(wall) / 1e3), US(cpu, n), US(cpu_main, n),
 	    US(cpu - cpu_main, n), US(sink_cpu, n));
+	printf("  sleeps per message (each a wake-up): %.1f here, %.1f in the sink\n",
+	    (double)wake / (double)n, (double)wake_sink / (double)n);
 	printf("  first tenth %.0f msgs/s, last tenth %.0f msgs/s; VmRSS peak %ld kB, "
 	       "after %ld kB, VmHWM %ld kB\n",
 	    (double)(n / 10) / (MS(B.marks[1]) / 1e3),
@@ -1013,8 +1051,9 @@ main(int argc, char **argv)
 		printf("\nbreakdown, %zu messages\n", brk_n);
 		printf(
 		    "  transport alone (smtp_send, one after another): %.2f ms/msg, CPU "
-		    "%.0f us, sink %.0f us%s\n",
+		    "%.0f us, sink %.0f us; sleeps %.1f here, %.1f in the sink%s\n",
 		    MS(tr_wall) / (double)brk_n, US(tr_cpu, brk_n), US(tr_sink, brk_n),
+		    (double)tr_wake / (double)brk_n, (double)tr_wake_sink / (double)brk_n,
 		    tr_ok ? "" : "  WRONG at the sink");
 		printf(
 		    "  spool side alone (spool_get + spool_delivered): %.2f ms/msg, CPU "
@@ -1039,9 +1078,10 @@ main(int argc, char **argv)
 			        US(pv[k].cpu_ns, peer_n), "sink_cpu_us_per_msg",
 			        US(pv[k].sink_ns, peer_n), "sink", sink_json(&pv[k].got),
 			        "verified", pv[k].ok));
-	o = json_pack("{s:I, s:I, s:I, s:b, s:{s:f, s:f, s:f, s:f, s:f, s:f}, s:o, "
-	              "s:{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:o, s:b}, "
-	              "s:o}",
+	o = json_pack(
+	    "{s:I, s:I, s:I, s:b, s:{s:f, s:f, s:f, s:f, s:f, s:f}, s:o, "
+	    "s:{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:o, s:b}, "
+	    "s:o}",
 	    "messages", (json_int_t)n, "message_bytes_avg", (json_int_t)(bytes / n),
 	    "recipients", (json_int_t)rcpts, "kick_each", kick_each, "queue",
 	    "msgs_per_s", (double)n / ((double)t_add / 1e9), "add_ms_median",
@@ -1051,18 +1091,21 @@ main(int argc, char **argv)
 	    "msgs_per_s", (double)n / (MS(wall) / 1e3), "cpu_us_per_msg", US(cpu, n),
 	    "loop_thread_us_per_msg", US(cpu_main, n), "worker_us_per_msg",
 	    US(cpu - cpu_main, n), "sink_cpu_us_per_msg", US(sink_cpu, n),
-	    "last_tenth_msgs_per_s",
+	    "sleeps_per_msg", (double)wake / (double)n, "sink_sleeps_per_msg",
+	    (double)wake_sink / (double)n, "last_tenth_msgs_per_s",
 	    (double)(n - n * 9 / 10) / (MS(B.marks[10] - B.marks[9]) / 1e3),
 	    "vmrss_peak_kb", (json_int_t)B.rss_peak, "vmrss_after_kb",
 	    (json_int_t)rss_after, "vmhwm_kb", (json_int_t)hwm, "sink", sink_json(&got),
 	    "verified", ok, "peers", jp);
 	if (brk_n > 0)
 		json_object_set_new(o, "breakdown",
-		    json_pack("{s:I, s:f, s:f, s:f, s:b, s:f, s:f}", "messages",
+		    json_pack("{s:I, s:f, s:f, s:f, s:f, s:f, s:b, s:f, s:f}", "messages",
 		        (json_int_t)brk_n, "transport_ms_per_msg",
 		        MS(tr_wall) / (double)brk_n, "transport_cpu_us_per_msg",
 		        US(tr_cpu, brk_n), "transport_sink_cpu_us_per_msg",
-		        US(tr_sink, brk_n), "transport_verified", tr_ok,
+		        US(tr_sink, brk_n), "transport_sleeps_per_msg",
+		        (double)tr_wake / (double)brk_n, "transport_sink_sleeps_per_msg",
+		        (double)tr_wake_sink / (double)brk_n, "transport_verified", tr_ok,
 		        "spool_ms_per_msg", MS(sp_wall) / (double)brk_n,
 		        "spool_cpu_us_per_msg", US(sp_cpu, brk_n)));
 	if (out != NULL) {
