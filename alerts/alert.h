@@ -226,6 +226,12 @@ struct smtp_relay {
 	int64_t timeout_ms;         /* whole transfer; 0: SMTP_TIMEOUT_MS */
 	int64_t connect_timeout_ms; /* 0: SMTP_CONNECT_TIMEOUT_MS */
 	/*
+	 * 1: leave the connection open for the next message to the same relay
+	 * (deliver.c sets it while more mail is due, so a drain rides one
+	 * connection); 0: close it after this message.
+	 */
+	int keep_open;
+	/*
 	 * argv of a local sendmail program (e.g. {"/usr/sbin/sendmail", "-i",
 	 * NULL}); when not NULL this relay hands mail to it and url is only a
 	 * label (may be NULL).  timeout_ms bounds the program's run.

@@ -272,16 +272,19 @@ static void on_sent(void *arg, int ok, int permanent, const char *reason);
 static int
 relay_send(struct deliver *d, struct deliver_ticket *t, char *err, size_t errlen)
 {
-	const struct smtp_relay *r = &d->relays[t->relay];
+	struct smtp_relay r = d->relays[t->relay];
 	const struct spool_msg *m = t->m;
 	int rc;
 
-	if (r->sendmail != NULL)
-		rc = sendmail_send(d->base, r->sendmail, r->timeout_ms, m->env_from,
+	/* More mail due after this one: keep the connection for it. */
+	r.keep_open = spool_next_due(d->sp, t->id, time_now_ms()) != 0;
+
+	if (r.sendmail != NULL)
+		rc = sendmail_send(d->base, r.sendmail, r.timeout_ms, m->env_from,
 		    (const char *const *)m->rcpt.v, m->rcpt.n, m->data, m->len, on_sent,
 		    t);
 	else
-		rc = smtp_send(d->smtp, r, m->env_from, (const char *const *)m->rcpt.v,
+		rc = smtp_send(d->smtp, &r, m->env_from, (const char *const *)m->rcpt.v,
 		    m->rcpt.n, m->data, m->len, on_sent, t);
 	if (rc == -1)
 		snprintf(err, errlen, "cannot send: %s", strerror(errno));

@@ -637,8 +637,13 @@ job_start(struct smtp *smtp, struct smtp_job *j)
 #else
 	SETOPT(CURLOPT_SERVER_RESPONSE_TIMEOUT, (long)((total + 999) / 1000));
 #endif
-	/* One connection per message: nothing is left open between alerts. */
-	SETOPT(CURLOPT_FORBID_REUSE, 1L);
+	/*
+	 * A connection is kept only while the caller has more mail for the relay;
+	 * the last message of a drain closes it: nothing stays open between
+	 * alerts.  A kept connection is taken up by the next message (libcurl's
+	 * connection cache, per multi handle, matched on host, port and TLS).
+	 */
+	SETOPT(CURLOPT_FORBID_REUSE, r->keep_open ? 0L : 1L);
 	SETOPT(CURLOPT_OPENSOCKETFUNCTION, smtp_opensocket);
 	SETOPT(CURLOPT_OPENSOCKETDATA, smtp);
 	SETOPT(CURLOPT_CLOSESOCKETFUNCTION, smtp_closesocket);

@@ -7,6 +7,7 @@ handler (headers X-MailFrom, X-RcptTo show the envelope).
                    [--tls-port PORT] [--cert FILE --key FILE]
                    [--user USER --password PASSWORD]
                    [--refuse ADDR] [--tempfail ADDR] [--delay-data SECONDS]
+                   [--sessions FILE]
 
 Without --plain the PORT listener offers STARTTLS with the certificate and
 requires it, then requires AUTH (LOGIN or PLAIN) with USER and PASSWORD
@@ -15,7 +16,9 @@ before MAIL.  --tls-port adds a listener that speaks TLS from the first byte
 --plain: no TLS, no AUTH.
 
 --refuse ADDR answers RCPT TO:<ADDR> with 550, --tempfail ADDR with 450.
---delay-data waits that long before answering the end of DATA.  A message
+--delay-data waits that long before answering the end of DATA.  --sessions
+FILE appends "HOST PORT" of the client for every MAIL FROM (a connection per
+distinct port).  A message
 accepted after AUTH gets a header "X-Auth: MECHANISM LOGIN".
 
 Prints "ready PORT" for each listener once it serves; SIGTERM stops it.
@@ -36,6 +39,15 @@ class Relay(Mailbox):
     def __init__(self, args):
         super().__init__(args.maildir)
         self.args = args
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.args.sessions:
+            # One line per message: the client's port names its connection.
+            with open(self.args.sessions, "a") as f:
+                f.write("%s %d\n" % (session.peer[0], session.peer[1]))
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address == self.args.refuse:
@@ -82,6 +94,7 @@ def main():
     p.add_argument("--refuse")
     p.add_argument("--tempfail")
     p.add_argument("--delay-data", type=float, default=0)
+    p.add_argument("--sessions")
     args = p.parse_args()
     mailbox.Maildir(args.maildir)  # creates it
     handler = Relay(args)

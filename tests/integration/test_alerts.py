@@ -231,6 +231,8 @@ class Escalation(unittest.TestCase):
 class RelayOutage(unittest.TestCase):
     def test_down_then_back_exactly_once_in_order_with_the_incident_and_digest(self):
         sink = SmtpSink(self)  # not started: the relay is down
+        sessions = os.path.join(sink.folder, "sessions")
+        sink.extra = ["--sessions", sessions]
         site = mail_site(self, sink, down_after_failures=2, routes=[
             {"name": "mail-path", "rules": ["mail-undeliverable"], "channels": ["log"]},
             {"name": "all", "to": [ICT, OTHER], "group_wait": 0, "repeat": 0}])
@@ -258,6 +260,9 @@ class RelayOutage(unittest.TestCase):
         mails = sink.messages()
         self.assertEqual([incident_of(m) for m in mails[:5]], ids, "in order")
         self.assertEqual(len(mails), 6, "exactly once each, then the digest")
+        with open(sessions) as f:
+            conns = set(f.read().split("\n")) - {""}
+        self.assertLess(len(conns), 4, "the queued mails ride one connection: %r" % conns)
         digest = mails[5]
         self.assertIn("DELAYED", digest["Subject"])
         self.assertEqual(rcpts(digest), sorted([ICT, OTHER]))
