@@ -1404,7 +1404,7 @@ alerts_restore(struct alerts *a, char *err, size_t errlen)
 {
 	char *path = state_path(a);
 	json_error_t je;
-	json_t *o, *v;
+	json_t *o, *v, *inc;
 	size_t i;
 
 	o = json_load_file(path, 0, &je);
@@ -1433,6 +1433,15 @@ alerts_restore(struct alerts *a, char *err, size_t errlen)
 		strings_from_json(&t->routes, json_object_get(v, "routes"));
 		strings_from_json(&t->to, json_object_get(v, "to"));
 		strings_from_json(&t->beacons, json_object_get(v, "beacons"));
+		/*
+		 * Resolved (or gone) while sonaed was down: the first tick tells
+		 * the recovery, not the next reminder or step, which may be never.
+		 */
+		inc = t->due_ms == 0 ? a->h->incident(a->arg, t->id) : NULL;
+		if (t->due_ms == 0 &&
+		    (inc == NULL || json_is_object(json_object_get(inc, "resolved"))))
+			t->recovery = 1;
+		json_decref(inc);
 		TAILQ_INSERT_TAIL(&a->tracks, t, entry);
 	}
 	json_array_foreach(json_object_get(o, "rates"), i, v)
