@@ -858,7 +858,7 @@ track_later(struct alerts *a, struct track *t, const json_t *inc, int64_t now)
 {
 	const json_t *ack = json_object_get(inc, "acknowledged");
 	const struct route_conf *rc = track_escalation(a, t);
-	int64_t at;
+	int64_t at, repeat;
 
 	while ((at = escalation_next(a, t)) != 0 && now >= at) {
 		const struct escalate_conf *s =
@@ -898,9 +898,11 @@ track_later(struct alerts *a, struct track *t, const json_t *inc, int64_t now)
 	}
 	if (t->next_repeat_ms == 0 || now < t->next_repeat_ms)
 		return;
-	t->next_repeat_ms = now + track_repeat(a, t);
+	/* A reload may have turned reminders off: then none, not one per turn. */
+	repeat = track_repeat(a, t);
+	t->next_repeat_ms = repeat > 0 ? now + repeat : 0;
 	mark_dirty(a);
-	if (json_is_object(ack))
+	if (repeat == 0 || json_is_object(ack))
 		return;
 	mail_incident(a, t, inc, "repeat", t->severity, &t->to,
 	    "再通知 / Reminder: still open and nobody acknowledged it.");
