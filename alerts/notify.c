@@ -1195,6 +1195,10 @@ static void
 path_changed(void *arg, int down, const char *reason)
 {
 	struct alerts *a = arg;
+	struct spool_msg *m;
+	char err[256];
+	uint64_t id;
+	size_t i;
 
 	if (down && a->outage.down) {
 		/* Still down after a restart: the same outage, the same incident. */
@@ -1209,6 +1213,15 @@ path_changed(void *arg, int down, const char *reason)
 		a->outage.reason = xstrdup(reason);
 		strings_clear(&a->outage.rcpts);
 		a->outage.count = 0;
+		/* What is stuck already (why it is down) is delayed too. */
+		for (id = spool_first(a->sp); id != 0; id = spool_next(a->sp, id)) {
+			if ((m = spool_get(a->sp, id, err, sizeof(err))) == NULL)
+				continue;
+			for (i = 0; i < m->rcpt.n; i++)
+				strings_add_unique(&a->outage.rcpts, m->rcpt.v[i]);
+			a->outage.count++;
+			spool_msg_free(m);
+		}
 		log_warnx("alerts cannot leave the site: %s", reason);
 	} else {
 		log_info("alerts leave the site again");
