@@ -1015,7 +1015,9 @@ alerts_tick(evutil_socket_t fd, short ev, void *arg)
 		if (track_next(a, t) > now)
 			continue;
 		if ((inc = a->h->incident(a->arg, t->id)) == NULL) {
-			track_drop(a, t); /* gone (state wiped) */
+			/* Gone (state wiped): nothing holds its beacons now. */
+			beacons_release(a, t);
+			track_drop(a, t);
 			continue;
 		}
 		if (t->due_ms != 0)
