@@ -858,7 +858,7 @@ track_later(struct alerts *a, struct track *t, const json_t *inc, int64_t now)
 {
 	const json_t *ack = json_object_get(inc, "acknowledged");
 	const struct route_conf *rc = track_escalation(a, t);
-	int64_t at;
+	int64_t at, repeat;
 
 	while ((at = escalation_next(a, t)) != 0 && now >= at) {
 		const struct escalate_conf *s =
@@ -898,9 +898,11 @@ track_later(struct alerts *a, struct track *t, const json_t *inc, int64_t now)
 	}
 	if (t->next_repeat_ms == 0 || now < t->next_repeat_ms)
 		return;
-	t->next_repeat_ms = now + track_repeat(a, t);
+	/* A reload may have turned reminders off: then none, not one per turn. */
+	repeat = track_repeat(a, t);
+	t->next_repeat_ms = repeat > 0 ? now + repeat : 0;
 	mark_dirty(a);
-	if (json_is_object(ack))
+	if (repeat == 0 || json_is_object(ack))
 		return;
 	mail_incident(a, t, inc, "repeat", t->severity, &t->to,
 	    "再通知 / Reminder: still open and nobody acknowledged it.");
@@ -1013,7 +1015,9 @@ alerts_tick(evutil_socket_t fd, short ev, void *arg)
 		if (track_next(a, t) > now)
 			continue;
 		if ((inc = a->h->incident(a->arg, t->id)) == NULL) {
-			track_drop(a, t); /* gone (state wiped) */
+			/* Gone (state wiped): nothing holds its beacons now. */
+			beacons_release(a, t);
+			track_drop(a, t);
 			continue;
 		}
 		if (t->due_ms != 0)
@@ -1193,6 +1197,10 @@ static void
 path_changed(void *arg, int down, const char *reason)
 {
 	struct alerts *a = arg;
+	struct spool_msg *m;
+	char err[256];
+	uint64_t id;
+	size_t i;
 
 	if (down && a->outage.down) {
 		/* Still down after a restart: the same outage, the same incident. */
@@ -1207,6 +1215,15 @@ path_changed(void *arg, int down, const char *reason)
 		a->outage.reason = xstrdup(reason);
 		strings_clear(&a->outage.rcpts);
 		a->outage.count = 0;
+		/* What is stuck already (why it is down) is delayed too. */
+		for (id = spool_first(a->sp); id != 0; id = spool_next(a->sp, id)) {
+			if ((m = spool_get(a->sp, id, err, sizeof(err))) == NULL)
+				continue;
+			for (i = 0; i < m->rcpt.n; i++)
+				strings_add_unique(&a->outage.rcpts, m->rcpt.v[i]);
+			a->outage.count++;
+			spool_msg_free(m);
+		}
 		log_warnx("alerts cannot leave the site: %s", reason);
 	} else {
 		log_info("alerts leave the site again");
@@ -1420,7 +1437,7 @@ alerts_restore(struct alerts *a, char *err, size_t errlen)
 {
 	char *path = state_path(a);
 	json_error_t je;
-	json_t *o, *v;
+	json_t *o, *v, *inc;
 	size_t i;
 
 	o = json_load_file(path, 0, &je);
@@ -1449,6 +1466,15 @@ alerts_restore(struct alerts *a, char *err, size_t errlen)
 		strings_from_json(&t->routes, json_object_get(v, "routes"));
 		strings_from_json(&t->to, json_object_get(v, "to"));
 		strings_from_json(&t->beacons, json_object_get(v, "beacons"));
+		/*
+		 * Resolved (or gone) while sonaed was down: the first tick tells
+		 * the recovery, not the next reminder or step, which may be never.
+		 */
+		inc = t->due_ms == 0 ? a->h->incident(a->arg, t->id) : NULL;
+		if (t->due_ms == 0 &&
+		    (inc == NULL || json_is_object(json_object_get(inc, "resolved"))))
+			t->recovery = 1;
+		json_decref(inc);
 		TAILQ_INSERT_TAIL(&a->tracks, t, entry);
 	}
 	json_array_foreach(json_object_get(o, "rates"), i, v)

@@ -1,0 +1,1757 @@
+/*
+ * alerts/notify.c, the alerts engine, driven for real: a configuration from
+ * conf_load_string(), alerts_configure() and alerts_start() on a temporary
+ * state_dir, and mail really spooled, delivered to aiosmtpd on 127.0.0.1 and
+ * read back from its Maildir.  The rest of the daemon is faked through
+ * struct alerts_hooks: an incident store of JSON objects shaped like
+ * detect_incident_json(), a device table, the operating mode, and beacon,
+ * mail-path, journal and timeline hooks that record what they are given.
+ *
+ * Durations are short (group wait 0 to 1 s, repeat 0.5 s, escalation after
+ * 1 s, the least the schema takes).  A test runs the loop until what it waits
+ * for holds; where it shows that something does not happen, it runs the
+ * loop for a bounded time and then asserts.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <check.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <openssl/evp.h>
+
+#include "monitor/monitor.h"
+#include "alerts/alert.h"
+#include "tests/testutil.h"
+
+#define ICT    "ict@example.org"
+#define BOSS   "boss@example.org"
+#define CHIEF  "chief@example.org"
+#define ONCALL "oncall@example.org"
+#define MAILS  64
+
+/*
+ * The configuration around the routes: one relay on the test's port, quick
+ * retries, a beacon channel "lamp" on the device io1 and a syslog channel
+ * "log" on a socket in the test's folder.  %s: state_dir, the port, more of
+ * the mail group, the folder twice (replay scenario, syslog socket), routes.
+ */
+static const char *const conf_fmt =
+    "site: { name = \"test\"; };\n"
+    "daemon: { state_dir = \"%s\"; };\n"
+    "mail: {\n"
+    "  from = \"sonae@example.org\";\n"
+    "  relays = ( { url = \"smtp://127.0.0.1:%d\"; timeout = \"5s\";\n"
+    "    connect_timeout = \"2s\"; } );\n"
+    "  retry = \"100ms\"; retry_max = \"200ms\";\n"
+    "  %s\n"
+    "};\n"
+    "devices = ( { name = \"io1\"; kind = \"sensor\";\n"
+    "  replay = { scenario = \"%s/x.replay\"; }; } );\n"
+    "channels = (\n"
+    "  { name = \"lamp\"; type = \"beacon\"; device = \"io1\"; point = \"lamp\";\n"
+    "    value = \"1\"; clear = \"0\"; },\n"
+    "  { name = \"log\"; type = \"syslog\"; socket = \"%s/log.sock\"; }\n"
+    ");\n"
+    "routes = (\n%s\n);\n";
+
+static const char *dir;
+static int port;
+static char *maildir;
+static struct event_base *base;
+static struct conf *conf;
+static struct alerts *al;
+
+/* The rest of the daemon, as the engine sees it through its hooks. */
+struct beacon_write {
+	char channel[64];
+	char value[32];
+};
+
+static struct world {
+	json_t *incidents; /* "ID" -> the incident, detect_incident_json()'s shape */
+	const char *mode;
+	json_t *notes;   /* [{id, event, text}] */
+	json_t *journal; /* [{actor, event, data}] */
+	struct beacon_write beacons[32];
+	size_t nbeacons;
+	int beacon_refuse; /* the beacon hook returns -1 */
+	int downs, ups;    /* mail_path calls */
+	/* mail_path raises and resolves the incident path_id, as detect.c does. */
+	uint64_t path_id;
+} w;
+
+static struct device_conf devices[5];
+
+/* A reading at the opening, as detect.c keeps it in the snapshot. */
+static json_t *
+snapshot_json(void)
+{
+	return json_pack("{s:{s:f, s:s, s:s, s:s}}", "ups1.battery_voltage", "value",
+	    51.5, "unit", "V", "quality", "ok", "time", "2026-11-26 03:00:00");
+}
+
+static json_t *
+incident(uint64_t id)
+{
+	char key[32];
+
+	snprintf(key, sizeof(key), "%llu", (unsigned long long)id);
+	return json_object_get(w.incidents, key);
+}
+
+/*
+ * A new open incident in the fake store: rule, severity, devices
+ * (comma-separated, or NULL).  Borrowed.
+ */
+static json_t *
+inc_open(uint64_t id, const char *rule, const char *severity, const char *devs)
+{
+	json_t *d = json_array(), *o;
+	char key[32], title[128], *list, *p, *save = NULL;
+
+	if (devs != NULL) {
+		list = xstrdup(devs);
+		for (p = strtok_r(list, ",", &save); p != NULL;
+		     p = strtok_r(NULL, ",", &save))
+			json_array_append_new(d, json_string(p));
+		free(list);
+	}
+	snprintf(
+	    title, sizeof(title), "%s: test incident %llu", rule, (unsigned long long)id);
+	o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:n, s:n, s:o, s:n, "
+	              "s:[], s:n, s:n, s:b, s:n, s:b, s:o, s:[]}",
+	    "id", (json_int_t)id, "rule", rule, "source", "rule", "title", title,
+	    "severity", severity, "state", "open", "opened", "2026-11-26 03:00:00",
+	    "opened_ms", (json_int_t)time_now_ms(), "acknowledged", "resolved", "devices",
+	    d, "playbook", "folded", "merged_into", "maintenance", "flapping", 0,
+	    "latency_us", "notified", 1, "snapshot", snapshot_json(), "timeline");
+	ck_assert_ptr_nonnull(o);
+	snprintf(key, sizeof(key), "%llu", (unsigned long long)id);
+	json_object_set_new(w.incidents, key, o);
+	return o;
+}
+
+/* detect.c decided to tell: what is "problem" or "recovery". */
+static void
+tell(uint64_t id, const char *what)
+{
+	json_t *o = incident(id);
+
+	ck_assert_ptr_nonnull(o);
+	alerts_incident(
+	    al, id, json_integer_value(json_object_get(o, "opened_ms")), what);
+}
+
+static void
+inc_ack(uint64_t id, const char *by)
+{
+	json_t *o = incident(id);
+
+	json_object_set_new(o, "acknowledged",
+	    json_pack("{s:s, s:s, s:I, s:s, s:s, s:n, s:n}", "by", by, "time",
+	        "2026-11-26 03:00:01", "time_ms", (json_int_t)time_now_ms(), "text",
+	        "on it", "kind", "normal", "expires", "expires_ms"));
+	json_object_set_new(o, "state", json_string("acknowledged"));
+}
+
+static void
+inc_unack(uint64_t id)
+{
+	json_t *o = incident(id);
+
+	json_object_set_new(o, "acknowledged", json_null());
+	json_object_set_new(o, "state", json_string("open"));
+}
+
+static void
+inc_resolve(uint64_t id)
+{
+	json_t *o = incident(id);
+
+	json_object_set_new(o, "resolved",
+	    json_pack("{s:s, s:s, s:I, s:s}", "by", "sonaed", "time",
+	        "2026-11-26 03:00:02", "time_ms", (json_int_t)time_now_ms(), "text",
+	        "the condition cleared"));
+	json_object_set_new(o, "state", json_string("resolved"));
+}
+
+/* The hooks. */
+static json_t *
+fake_incident(void *arg, uint64_t id)
+{
+	json_t *o = incident(id);
+
+	ck_assert_ptr_eq(arg, &w);
+	return o != NULL ? json_deep_copy(o) : NULL;
+}
+
+static json_t *
+fake_incidents(void *arg)
+{
+	json_t *list = json_array(), *o;
+	const char *key;
+
+	(void)arg;
+	json_object_foreach(w.incidents, key, o)
+	{
+		if (json_is_null(json_object_get(o, "resolved")))
+			json_array_append_new(list, json_deep_copy(o));
+	}
+	return json_pack("{s:o}", "incidents", list);
+}
+
+static const char *
+fake_mode(void *arg)
+{
+	(void)arg;
+	return w.mode;
+}
+
+static const struct device_conf *
+fake_device(void *arg, const char *name)
+{
+	size_t i;
+
+	(void)arg;
+	for (i = 0; i < NELEM(devices); i++)
+		if (devices[i].name != NULL && strcmp(devices[i].name, name) == 0)
+			return &devices[i];
+	return NULL;
+}
+
+struct beacon_job {
+	void (*done)(void *, int, const char *);
+	void *darg;
+};
+
+static void
+beacon_answer(evutil_socket_t fd, short ev, void *arg)
+{
+	struct beacon_job *j = arg;
+
+	(void)fd;
+	(void)ev;
+	j->done(j->darg, 1, NULL);
+	free(j);
+}
+
+/* Record the write; the answer follows on the loop, as a device's would. */
+static int
+fake_beacon(void *arg, const struct channel_conf *c, const char *value,
+    void (*done)(void *, int, const char *), void *darg)
+{
+	struct beacon_job *j;
+	struct timeval now = { 0, 0 };
+
+	(void)arg;
+	if (w.beacon_refuse)
+		return -1;
+	ck_assert_uint_lt(w.nbeacons, NELEM(w.beacons));
+	snprintf(
+	    w.beacons[w.nbeacons].channel, sizeof(w.beacons[0].channel), "%s", c->name);
+	snprintf(w.beacons[w.nbeacons].value, sizeof(w.beacons[0].value), "%s", value);
+	w.nbeacons++;
+	j = xcalloc(1, sizeof(*j));
+	j->done = done;
+	j->darg = darg;
+	ck_assert_int_eq(
+	    event_base_once(base, -1, EV_TIMEOUT, beacon_answer, j, &now), 0);
+	return 0;
+}
+
+static void
+fake_mail_path(void *arg, int down, const char *reason)
+{
+	(void)arg;
+	ck_assert_ptr_nonnull(reason);
+	if (down)
+		w.downs++;
+	else
+		w.ups++;
+	if (w.path_id == 0)
+		return;
+	/* detect_mail_path(): the incident mail-undeliverable, told at once. */
+	if (down) {
+		inc_open(w.path_id, "mail-undeliverable", "critical", NULL);
+		tell(w.path_id, "problem");
+	} else {
+		inc_resolve(w.path_id);
+		tell(w.path_id, "recovery");
+	}
+}
+
+static void
+fake_journal(void *arg, const char *actor, const char *event, json_t *data)
+{
+	(void)arg;
+	json_array_append_new(w.journal,
+	    json_pack("{s:s, s:s, s:o}", "actor", actor, "event", event, "data", data));
+}
+
+static void
+fake_note(void *arg, uint64_t id, const char *event, const char *text)
+{
+	(void)arg;
+	json_array_append_new(w.notes, json_pack("{s:I, s:s, s:s}", "id", (json_int_t)id,
+	                                   "event", event, "text", text));
+}
+
+static const struct alerts_hooks hooks = {
+	.incident = fake_incident,
+	.incidents = fake_incidents,
+	.mode = fake_mode,
+	.device = fake_device,
+	.beacon = fake_beacon,
+	.mail_path = fake_mail_path,
+	.journal = fake_journal,
+	.note = fake_note,
+};
+
+/* Lines of incident id's timeline with that event (id 0: any incident). */
+static size_t
+notes(uint64_t id, const char *event)
+{
+	size_t i, n = 0;
+	json_t *v;
+
+	json_array_foreach(w.notes, i, v)
+	{
+		if ((id == 0 ||
+		        (uint64_t)json_integer_value(json_object_get(v, "id")) == id) &&
+		    strcmp(json_string_value(json_object_get(v, "event")), event) == 0)
+			n++;
+	}
+	return n;
+}
+
+/* Journal entries with that event. */
+static size_t
+journaled(const char *event)
+{
+	size_t i, n = 0;
+	json_t *v;
+
+	json_array_foreach(w.journal, i, v)
+	{
+		if (strcmp(json_string_value(json_object_get(v, "event")), event) == 0)
+			n++;
+	}
+	return n;
+}
+
+/*
+ * The engine.
+ */
+static int
+kind(const char *name)
+{
+	int k;
+
+	for (k = 0; device_kinds[k] != NULL; k++)
+		if (strcmp(device_kinds[k], name) == 0)
+			return k;
+	ck_abort_msg("no device kind %s", name);
+	return -1;
+}
+
+static void
+setup(void)
+{
+	static const struct {
+		const char *name, *kind;
+		int availability;
+	} table[] = {
+		{ "ups1", "ups", 3 },
+		{ "sw1", "switch", 2 },
+		{ "env1", "sensor", 1 },
+		{ "env2", "switch", 1 },
+		{ "io1", "sensor", 1 },
+	};
+	size_t i;
+
+	dir = testutil_tmpdir("check-notify");
+	free(testutil_write(dir, "x.replay", "0 x=1\nend 1h\n"));
+	port = testutil_free_port(SOCK_STREAM);
+	base = event_base_new();
+	memset(&w, 0, sizeof(w));
+	w.incidents = json_object();
+	w.notes = json_array();
+	w.journal = json_array();
+	w.mode = "normal";
+	for (i = 0; i < NELEM(table); i++) {
+		memset(&devices[i], 0, sizeof(devices[i]));
+		devices[i].name = (char *)(uintptr_t)table[i].name;
+		devices[i].kind = kind(table[i].kind);
+		devices[i].availability = table[i].availability;
+	}
+}
+
+static void
+teardown(void)
+{
+	alerts_free(al);
+	al = NULL;
+	conf_free(conf);
+	conf = NULL;
+	event_base_free(base);
+	base = NULL;
+	json_decref(w.incidents);
+	json_decref(w.notes);
+	json_decref(w.journal);
+	testutil_reap();
+	testutil_rmdir();
+	free(maildir);
+	maildir = NULL;
+}
+
+/* The relay: aiosmtpd on the test's port. */
+static void
+relay_up(void)
+{
+	maildir = testutil_aiosmtpd(dir, port);
+}
+
+static struct conf *
+load(const char *text)
+{
+	struct conf_errors errs = { NULL, 0 };
+	struct conf *c = conf_load_string(text, "<notify>", &errs);
+
+	ck_assert_msg(c != NULL, "%s", errs.n ? errs.v[0] : "?");
+	conf_errors_clear(&errs);
+	return c;
+}
+
+/* A new engine on conf, started on its state_dir. */
+static void
+start(void)
+{
+	char err[512] = "";
+
+	al = alerts_new(base, &hooks, &w);
+	alerts_configure(al, conf);
+	ck_assert_msg(alerts_start(al, err, sizeof(err)) == 0, "alerts_start: %s", err);
+}
+
+/* The standard configuration, with more keys of the mail group, and routes. */
+static void
+engine(const char *mail, const char *routes)
+{
+	char *text;
+
+	xasprintf(&text, conf_fmt, dir, port, mail, dir, dir, routes);
+	conf = load(text);
+	free(text);
+	start();
+}
+
+static json_int_t
+status_int(const char *key)
+{
+	json_t *s = alerts_status_json(al);
+	json_int_t v;
+
+	ck_assert_msg(json_is_integer(json_object_get(s, key)), "status has no %s", key);
+	v = json_integer_value(json_object_get(s, key));
+	json_decref(s);
+	return v;
+}
+
+/*
+ * Waiting.
+ */
+static int
+never(void *arg)
+{
+	(void)arg;
+	return 0;
+}
+
+/* Run the loop for ms, for what must not happen. */
+static void
+run_for(int64_t ms)
+{
+	testutil_loop_until(base, never, NULL, ms);
+}
+
+static int
+maildir_has(void *arg)
+{
+	return testutil_maildir_count(maildir) >= *(const size_t *)arg;
+}
+
+/* Run the loop until the Maildir holds n mails, at most ms. */
+static void
+wait_mails(size_t n, int64_t ms)
+{
+	ck_assert_msg(testutil_loop_until(base, maildir_has, &n, ms),
+	    "%zu of %zu mails arrived (%lld queued)", testutil_maildir_count(maildir), n,
+	    (long long)status_int("queued"));
+}
+
+/* Run the loop for ms: the Maildir still holds exactly n mails. */
+static void
+no_more_mail(size_t n, int64_t ms)
+{
+	run_for(ms);
+	ck_assert_uint_eq(testutil_maildir_count(maildir), n);
+}
+
+struct note_wait {
+	uint64_t id;
+	const char *event;
+	size_t n;
+};
+
+static int
+noted(void *arg)
+{
+	const struct note_wait *nw = arg;
+
+	return notes(nw->id, nw->event) >= nw->n;
+}
+
+static void
+wait_note(uint64_t id, const char *event, size_t n, int64_t ms)
+{
+	struct note_wait nw = { id, event, n };
+
+	ck_assert_msg(testutil_loop_until(base, noted, &nw, ms),
+	    "incident %llu: %zu \"%s\" lines in the timeline, not %zu",
+	    (unsigned long long)id, notes(id, event), event, n);
+}
+
+/* The beacon hook answered n times (the engine journals each answer). */
+static int
+beacons_answered(void *arg)
+{
+	return journaled("alert.channel") >= *(const size_t *)arg;
+}
+
+/* At least *arg mails were queued (the status' "mails"). */
+static int
+mails_queued(void *arg)
+{
+	return status_int("mails") >= *(const json_int_t *)arg;
+}
+
+/*
+ * Reading the Maildir: headers unfolded, the base64 body decoded, in the
+ * order the server stored them (Python's mailbox.Maildir names a file
+ * TIME.MUSECPPID.QN.HOST, N counting up in its process).
+ */
+struct rmail {
+	long q;
+	long incident; /* X-Sonae-Incident; 0: none */
+	char *subject, *msgid, *in_reply_to, *references, *rcpt, *body;
+};
+
+static struct rmail mv[MAILS];
+static size_t mn;
+
+static void
+mails_free(void)
+{
+	size_t i;
+
+	for (i = 0; i < mn; i++) {
+		free(mv[i].subject);
+		free(mv[i].msgid);
+		free(mv[i].in_reply_to);
+		free(mv[i].references);
+		free(mv[i].rcpt);
+		free(mv[i].body);
+	}
+	memset(mv, 0, sizeof(mv));
+	mn = 0;
+}
+
+static char *
+base64_decode(const char *text)
+{
+	size_t n = 0, i, pad = 0;
+	char *in = xcalloc(strlen(text) + 1, 1);
+	unsigned char *out;
+	int len;
+
+	for (i = 0; text[i] != '\0'; i++)
+		if (!isspace((unsigned char)text[i]))
+			in[n++] = text[i];
+	while (pad < n && pad < 2 && in[n - 1 - pad] == '=')
+		pad++;
+	out = xcalloc(n / 4 * 3 + 4, 1);
+	len = EVP_DecodeBlock(out, (const unsigned char *)in, (int)n);
+	ck_assert_int_ge(len, 0);
+	out[len - (int)pad] = '\0';
+	free(in);
+	return (char *)out;
+}
+
+/* One header field (name: value, already unfolded) into the mail. */
+static void
+header_set(struct rmail *m, const char *line)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} fields[] = {
+		{ "Subject", offsetof(struct rmail, subject) },
+		{ "Message-ID", offsetof(struct rmail, msgid) },
+		{ "In-Reply-To", offsetof(struct rmail, in_reply_to) },
+		{ "References", offsetof(struct rmail, references) },
+		{ "X-RcptTo", offsetof(struct rmail, rcpt) },
+	};
+	const char *colon = strchr(line, ':'), *v;
+	size_t i;
+
+	if (colon == NULL)
+		return;
+	for (v = colon + 1; *v == ' '; v++)
+		continue;
+	if ((size_t)(colon - line) == strlen("X-Sonae-Incident") &&
+	    strncasecmp(line, "X-Sonae-Incident", (size_t)(colon - line)) == 0)
+		m->incident = strtol(v, NULL, 10);
+	for (i = 0; i < NELEM(fields); i++)
+		if (strlen(fields[i].name) == (size_t)(colon - line) &&
+		    strncasecmp(line, fields[i].name, (size_t)(colon - line)) == 0) {
+			char **f = (char **)(void *)((char *)m + fields[i].off);
+			free(*f);
+			*f = xstrdup(v);
+		}
+}
+
+static void
+mail_parse(struct rmail *m, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL, *hdr = NULL, *tmp, *body = xstrdup("");
+	size_t cap = 0;
+	ssize_t len;
+	int in_body = 0, b64 = 0;
+
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+	while ((len = getline(&line, &cap, f)) != -1) {
+		line[strcspn(line, "\r\n")] = '\0';
+		if (in_body) {
+			xasprintf(&tmp, "%s%s\n", body, line);
+			free(body);
+			body = tmp;
+			continue;
+		}
+		if (line[0] == ' ' || line[0] == '\t') {
+			/* Unfolding: the CRLF goes, the space stays. */
+			ck_assert_ptr_nonnull(hdr);
+			xasprintf(&tmp, "%s%s", hdr, line);
+			free(hdr);
+			hdr = tmp;
+			continue;
+		}
+		if (hdr != NULL) {
+			header_set(m, hdr);
+			if (strcasecmp(hdr, "Content-Transfer-Encoding: base64") == 0)
+				b64 = 1;
+			free(hdr);
+			hdr = NULL;
+		}
+		if (line[0] == '\0')
+			in_body = 1;
+		else
+			hdr = xstrdup(line);
+	}
+	free(hdr);
+	free(line);
+	fclose(f);
+	if (b64) {
+		m->body = base64_decode(body);
+		free(body);
+	} else
+		m->body = body;
+	ck_assert_msg(m->subject != NULL, "%s: no Subject", path);
+	ck_assert_msg(m->msgid != NULL, "%s: no Message-ID", path);
+	ck_assert_msg(m->rcpt != NULL, "%s: no X-RcptTo", path);
+}
+
+/* Every mail in the Maildir into mv[0..mn), in the order they arrived. */
+static void
+mails_load(void)
+{
+	char *path = testutil_path(maildir, "new");
+	DIR *d = opendir(path);
+	struct dirent *e;
+	struct rmail m;
+	size_t i;
+
+	mails_free();
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)) != NULL) {
+		const char *q;
+		char *file;
+
+		if (e->d_name[0] == '.')
+			continue;
+		ck_assert_uint_lt(mn, MAILS);
+		q = strchr(e->d_name, 'Q');
+		ck_assert_msg(q != NULL, "no Q in %s", e->d_name);
+		memset(&m, 0, sizeof(m));
+		m.q = strtol(q + 1, NULL, 10);
+		file = testutil_path(path, e->d_name);
+		mail_parse(&m, file);
+		free(file);
+		for (i = mn; i > 0 && mv[i - 1].q > m.q; i--)
+			mv[i] = mv[i - 1];
+		mv[i] = m;
+		mn++;
+	}
+	closedir(d);
+	free(path);
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The envelope recipients, sorted, joined by ",": "boss@...,ict@...". */
+static char *
+rcpts(const struct rmail *m)
+{
+	char *list = xstrdup(m->rcpt), *p, *save = NULL, *v[16], *out = xstrdup(""), *tmp;
+	size_t n = 0, i;
+
+	for (p = strtok_r(list, ", ", &save); p != NULL;
+	     p = strtok_r(NULL, ", ", &save)) {
+		ck_assert_uint_lt(n, NELEM(v));
+		v[n++] = p;
+	}
+	qsort(v, n, sizeof(v[0]), cmp_str);
+	for (i = 0; i < n; i++) {
+		xasprintf(&tmp, "%s%s%s", out, i ? "," : "", v[i]);
+		free(out);
+		out = tmp;
+	}
+	free(list);
+	return out;
+}
+
+#define ck_assert_rcpt(m, want)                                                          \
+	do {                                                                             \
+		char *got_ = rcpts(m);                                                   \
+		ck_assert_msg(strcmp(got_, (want)) == 0,                                 \
+		    "mail \"%s\" went to %s, not %s", (m)->subject, got_, (want));       \
+		free(got_);                                                              \
+	} while (0)
+
+#define ck_assert_has(hay, needle)                                                       \
+	ck_assert_msg(                                                                   \
+	    strstr((hay), (needle)) != NULL, "no \"%s\" in:\n%s", (needle), (hay))
+
+#define ck_assert_hasnt(hay, needle)                                                     \
+	ck_assert_msg(strstr((hay), (needle)) == NULL, "\"%s\" in:\n%s", (needle), (hay))
+
+/* The mail about incident id that is the n-th (from 0) of those in mv. */
+static const struct rmail *
+mail_of(long id, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < mn; i++)
+		if (mv[i].incident == id && n-- == 0)
+			return &mv[i];
+	ck_abort_msg("no such mail about incident %ld", id);
+	return NULL;
+}
+
+static size_t
+mails_of(long id)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < mn; i++)
+		n += mv[i].incident == id;
+	return n;
+}
+
+/*
+ * 1. Routes: severity, rules and devices patterns, kinds, the least
+ * availability class, modes; `continue` against the first match; an
+ * incident no route matches is noted "unrouted" and told to nobody.
+ */
+static const char *const routes_text =
+    "{ name = \"power\"; rules = [\"power-*\"]; to = [\"power@example.org\"];\n"
+    "  channels = [\"mail\"]; group_wait = 0; repeat = 0; continue = true; },\n"
+    "{ name = \"crit\"; severity = [\"critical\"]; to = [\"crit@example.org\"];\n"
+    "  channels = [\"mail\"]; group_wait = 0; repeat = 0; },\n"
+    "{ name = \"reduced\"; modes = [\"reduced\"]; to = [\"reduced@example.org\"];\n"
+    "  channels = [\"mail\"]; group_wait = 0; repeat = 0; },\n"
+    "{ name = \"env\"; devices = [\"env*\"]; kinds = [\"sensor\"];\n"
+    "  to = [\"env@example.org\"]; channels = [\"mail\"]; group_wait = 0; repeat = 0; "
+    "},\n"
+    "{ name = \"high\"; availability = 2; to = [\"high@example.org\"];\n"
+    "  channels = [\"mail\"]; group_wait = 0; repeat = 0; }";
+
+START_TEST(notify_routes)
+{
+	static const struct {
+		const char *rule, *severity, *devices, *mode;
+		const char *to; /* NULL: unrouted */
+	} cases[] = {
+		/* power (continue), then crit: first match; high not reached. */
+		{ "power-outage", "critical", "ups1", "normal",
+		    "crit@example.org,power@example.org" },
+		/* A rule that merely starts alike is not power-*. */
+		{ "powerful", "critical", NULL, "normal", "crit@example.org" },
+		/* Warning: not crit; an env* sensor. */
+		{ "temp-high", "warning", "env1", "normal", "env@example.org" },
+		/* env* but a switch of class 1: neither env nor high. */
+		{ "link-down", "warning", "env2", "normal", NULL },
+		/* A sensor not named env*: not env. */
+		{ "temp-high", "warning", "io1", "normal", NULL },
+		/* The least class 2 among its devices: one of class 2 is enough. */
+		{ "link-down", "warning", "env2,sw1", "normal", "high@example.org" },
+		/* In the mode reduced, reduced comes before env. */
+		{ "temp-high", "warning", "env1", "reduced", "reduced@example.org" },
+		/* Back to normal, no devices: high wants a class. */
+		{ "other", "warning", NULL, "normal", NULL },
+		/* An unknown device (not in the table): nothing but its name. */
+		{ "other", "warning", "ghost", "normal", NULL },
+	};
+	size_t i, sent = 0;
+
+	relay_up();
+	engine("", routes_text);
+	for (i = 0; i < NELEM(cases); i++) {
+		uint64_t id = i + 1;
+		w.mode = cases[i].mode;
+		inc_open(id, cases[i].rule, cases[i].severity, cases[i].devices);
+		tell(id, "problem");
+		if (cases[i].to != NULL)
+			wait_mails(++sent, 10000);
+		else
+			wait_note(id, "unrouted", 1, 5000);
+	}
+	no_more_mail(sent, 400);
+	mails_load();
+	for (i = 0; i < NELEM(cases); i++) {
+		long id = (long)i + 1;
+		if (cases[i].to == NULL) {
+			ck_assert_msg(mails_of(id) == 0, "case %zu was mailed", i);
+			ck_assert_uint_eq(notes(id, "mail"), 0);
+			ck_assert_uint_eq(notes(id, "unrouted"), 1);
+			continue;
+		}
+		ck_assert_msg(mails_of(id) == 1, "case %zu: %zu mails", i, mails_of(id));
+		ck_assert_rcpt(mail_of(id, 0), cases[i].to);
+		ck_assert_uint_eq(notes(id, "mail"), 1);
+		ck_assert_uint_eq(notes(id, "unrouted"), 0);
+	}
+	/* The unrouted ones are not tracked; the others are, until they resolve. */
+	ck_assert_int_eq(status_int("incidents"), (json_int_t)sent);
+	ck_assert_int_eq(status_int("mails"), (json_int_t)sent);
+	mails_free();
+}
+END_TEST
+
+/*
+ * 2. The group wait: what changed in the incident during the wait (a fold,
+ * the severity raised) is in the one mail composed at its end, and the
+ * routes are chosen again then.
+ */
+START_TEST(notify_group_wait)
+{
+	const struct rmail *m;
+	json_t *o;
+	int64_t t0;
+
+	relay_up();
+	engine("", "{ name = \"warn\"; severity = [\"warning\"]; to = [\"" ICT "\"];\n"
+	           "  channels = [\"mail\"]; group_wait = \"800ms\"; repeat = 0; },\n"
+	           "{ name = \"crit\"; severity = [\"critical\"]; to = [\"" BOSS "\"];\n"
+	           "  channels = [\"mail\"]; group_wait = \"800ms\"; repeat = 0; }");
+	t0 = time_now_ms();
+	o = inc_open(1, "power-outage", "warning", "ups1");
+	tell(1, "problem");
+	run_for(200);
+	ck_assert_int_eq(status_int("mails"), 0);
+	ck_assert_int_eq(status_int("incidents"), 1);
+	/* What detect.c does in the wait: fold, raise, tell again. */
+	json_array_append_new(json_object_get(o, "folded"),
+	    json_pack("{s:s, s:s, s:s, s:s}", "detector", "unreachable:sw1", "since",
+	        "2026-11-26 03:00:03", "state", "active", "reason", "no answer to ping"));
+	json_object_set_new(o, "severity", json_string("critical"));
+	tell(1, "problem");
+	run_for(200);
+	ck_assert_int_eq(status_int("mails"), 0);
+	wait_mails(1, 5000);
+	ck_assert_int_ge(time_now_ms() - t0, 800);
+	no_more_mail(1, 1000);
+	mails_load();
+	m = &mv[0];
+	ck_assert_int_eq(m->incident, 1);
+	ck_assert_str_eq(
+	    m->subject, "[sonae test] CRITICAL #1: power-outage: test incident 1");
+	/* Routes chosen at the end of the wait: crit, not warn. */
+	ck_assert_rcpt(m, BOSS);
+	ck_assert_has(m->body, "unreachable:sw1");
+	ck_assert_has(m->body, "no answer to ping");
+	ck_assert_has(m->body, "ups1.battery_voltage");
+	ck_assert_has(m->body, "critical");
+	/* The first mail is the thread's root. */
+	ck_assert_msg(strncmp(m->msgid, "<incident.1.", 12) == 0, "%s", m->msgid);
+	ck_assert_ptr_null(m->in_reply_to);
+	ck_assert_uint_eq(notes(1, "mail"), 1);
+	mails_free();
+}
+END_TEST
+
+/* 3. A problem that came and went within the wait: one RESOLVED mail. */
+START_TEST(notify_came_and_went)
+{
+	const struct rmail *m;
+
+	relay_up();
+	engine("", "{ name = \"all\"; to = [\"" ICT "\"]; channels = [\"mail\"];\n"
+	           "  group_wait = \"1s\"; repeat = \"500ms\"; }");
+	inc_open(1, "power-outage", "critical", "ups1");
+	tell(1, "problem");
+	run_for(200);
+	inc_resolve(1);
+	tell(1, "recovery");
+	wait_mails(1, 5000);
+	/* No reminder, no second recovery: the track is gone. */
+	no_more_mail(1, 1500);
+	ck_assert_int_eq(status_int("incidents"), 0);
+	mails_load();
+	m = &mv[0];
+	ck_assert_int_eq(m->incident, 1);
+	ck_assert_str_eq(
+	    m->subject, "[sonae test] RESOLVED #1: power-outage: test incident 1");
+	ck_assert_has(m->body, "came and went");
+	ck_assert_has(m->body, "the condition cleared");
+	ck_assert_hasnt(m->body, "sonae ack");
+	ck_assert_rcpt(m, ICT);
+	mails_free();
+}
+END_TEST
+
+/*
+ * 4. After the first mail: a change of severity goes to everyone told so
+ * far (an escalation step included) and to the routes that match now; the
+ * recovery goes to all of them, threaded on the first mail.
+ */
+START_TEST(notify_update_and_recovery)
+{
+	const struct rmail *first, *esc, *upd, *rec;
+	json_t *o;
+
+	relay_up();
+	engine("",
+	    "{ name = \"all\"; to = [\"" ICT "\"]; channels = [\"mail\"]; continue = "
+	    "true;\n"
+	    "  group_wait = 0; repeat = 0; escalate = ( { after = \"1s\"; to = [\"" BOSS
+	    "\"]; } ); },\n"
+	    "{ name = \"crit\"; severity = [\"critical\"]; to = [\"" ONCALL "\"];\n"
+	    "  channels = [\"mail\"]; group_wait = 0; repeat = 0; }");
+	o = inc_open(1, "power-outage", "warning", "ups1");
+	tell(1, "problem");
+	wait_mails(1, 5000);
+	wait_mails(2, 5000); /* the escalation step */
+	json_object_set_new(o, "severity", json_string("critical"));
+	tell(1, "problem");
+	wait_mails(3, 5000);
+	inc_resolve(1);
+	tell(1, "recovery");
+	wait_mails(4, 5000);
+	no_more_mail(4, 500);
+	ck_assert_int_eq(status_int("incidents"), 0);
+	mails_load();
+	first = &mv[0];
+	esc = &mv[1];
+	upd = &mv[2];
+	rec = &mv[3];
+	ck_assert_str_eq(
+	    first->subject, "[sonae test] WARNING #1: power-outage: test incident 1");
+	ck_assert_rcpt(first, ICT);
+	ck_assert_ptr_null(first->in_reply_to);
+	ck_assert_has(esc->body, "Escalation");
+	ck_assert_rcpt(esc, BOSS "," ICT);
+	ck_assert_str_eq(
+	    upd->subject, "[sonae test] CRITICAL #1: power-outage: test incident 1");
+	ck_assert_has(upd->body, "severity critical (was warning)");
+	ck_assert_rcpt(upd, BOSS "," ICT "," ONCALL);
+	ck_assert_str_eq(
+	    rec->subject, "[sonae test] RESOLVED #1: power-outage: test incident 1");
+	ck_assert_has(rec->body, "closes the thread");
+	ck_assert_rcpt(rec, BOSS "," ICT "," ONCALL);
+	/* One thread: the root is the first mail, the others point at it. */
+	ck_assert_ptr_nonnull(esc->in_reply_to);
+	ck_assert_str_eq(esc->in_reply_to, first->msgid);
+	ck_assert_ptr_nonnull(upd->in_reply_to);
+	ck_assert_str_eq(upd->in_reply_to, first->msgid);
+	ck_assert_ptr_nonnull(rec->in_reply_to);
+	ck_assert_str_eq(rec->in_reply_to, first->msgid);
+	ck_assert_ptr_nonnull(rec->references);
+	ck_assert_str_eq(rec->references, first->msgid);
+	ck_assert_str_ne(upd->msgid, first->msgid);
+	ck_assert_str_ne(rec->msgid, first->msgid);
+	ck_assert_str_ne(rec->msgid, upd->msgid);
+	mails_free();
+}
+END_TEST
+
+/* 5. Reminders while unacknowledged; none while acknowledged; again after. */
+START_TEST(notify_reminders)
+{
+	json_int_t n;
+	size_t i;
+
+	relay_up();
+	engine("", "{ name = \"all\"; to = [\"" ICT "\"]; channels = [\"mail\"];\n"
+	           "  group_wait = 0; repeat = \"500ms\"; }");
+	inc_open(1, "power-outage", "critical", "ups1");
+	tell(1, "problem");
+	wait_mails(3, 5000); /* the first and two reminders */
+	inc_ack(1, "tanaka");
+	n = status_int("mails");
+	run_for(1500);
+	ck_assert_int_eq(status_int("mails"), n);
+	inc_unack(1);
+	n++;
+	ck_assert_msg(testutil_loop_until(base, mails_queued, &n, 1500),
+	    "no reminder after the acknowledgement was cleared");
+	wait_mails((size_t)n, 5000);
+	mails_load();
+	ck_assert_uint_eq(mn, (size_t)n);
+	ck_assert_hasnt(mv[0].body, "Reminder");
+	for (i = 1; i < mn; i++) {
+		ck_assert_has(mv[i].body, "Reminder");
+		ck_assert_rcpt(&mv[i], ICT);
+		ck_assert_str_eq(mv[i].in_reply_to, mv[0].msgid);
+	}
+	/* The acknowledgement is in the reminder's text when it is there. */
+	ck_assert_has(mv[mn - 1].body, "not yet");
+	mails_free();
+}
+END_TEST
+
+/*
+ * A reload that turns reminders off (repeat 0, or the route gone) while one
+ * is scheduled: no more reminders, and above all no reminder at every loop
+ * turn.
+ */
+START_TEST(notify_reload_without_repeat)
+{
+	struct conf *old;
+	json_int_t n;
+	char *text;
+
+	relay_up();
+	engine("", "{ name = \"all\"; to = [\"" ICT "\"]; channels = [\"mail\"];\n"
+	           "  group_wait = 0; repeat = \"500ms\"; }");
+	inc_open(1, "power-outage", "critical", "ups1");
+	tell(1, "problem");
+	wait_mails(1, 5000);
+	n = status_int("mails");
+	xasprintf(&text, conf_fmt, dir, port, "", dir, dir,
+	    "{ name = \"all\"; to = [\"" ICT "\"]; channels = [\"mail\"];\n"
+	    "  group_wait = 0; repeat = 0; }");
+	old = conf;
+	conf = load(text);
+	free(text);
+	alerts_configure(al, conf);
+	conf_free(old);
+	run_for(1500);
+	ck_assert_int_eq(status_int("mails"), n);
+	wait_mails((size_t)n, 5000);
+	no_more_mail((size_t)n, 300);
+	/* The recovery still goes to those told. */
+	inc_resolve(1);
+	tell(1, "recovery");
+	wait_mails((size_t)n + 1, 5000);
+}
+END_TEST
+
+/*
+ * 6. Escalation: the steps of a route in order at their times, each adding
+ * its people; an acknowledgement before a step stops escalation for good.
+ */
+START_TEST(notify_escalation)
+{
+	const struct rmail *m;
+	int64_t t0, t;
+
+	relay_up();
+	engine("", "{ name = \"esc\"; to = [\"" ICT "\"]; channels = [\"mail\"];\n"
+	           "  group_wait = 0; repeat = 0;\n"
+	           "  escalate = ( { after = \"1s\"; to = [\"" BOSS "\"]; },\n"
+	           "    { after = \"3s\"; to = [\"" CHIEF "\"]; } ); }");
+	t0 = time_now_ms();
+	inc_open(1, "power-outage", "critical", "ups1");
+	inc_open(2, "link-down", "critical", "sw1");
+	tell(1, "problem");
+	tell(2, "problem");
+	wait_mails(2, 5000);
+	ck_assert_uint_eq(notes(0, "escalation"), 0);
+	/* Step 1 of both, not before its time. */
+	wait_note(1, "escalation", 1, 5000);
+	wait_note(2, "escalation", 1, 5000);
+	t = time_now_ms();
+	ck_assert_int_ge(t - t0, 1000);
+	ck_assert_msg(t - t0 < 2800,
+	    "step 1 came %lld ms after the first mail: too slow "
+	    "to acknowledge before step 2",
+	    (long long)(t - t0));
+	inc_ack(2, "suzuki");
+	wait_mails(4, 5000);
+	/* Step 2: incident 1 escalates, incident 2 stops. */
+	wait_note(1, "escalation", 2, 5000);
+	wait_note(2, "escalation-stopped", 1, 5000);
+	ck_assert_int_ge(time_now_ms() - t0, 3000);
+	wait_mails(5, 5000);
+	/* For good: the acknowledgement cleared, still nothing. */
+	inc_unack(2);
+	no_more_mail(5, 1500);
+	ck_assert_uint_eq(notes(2, "escalation"), 1);
+	ck_assert_uint_eq(notes(2, "escalation-stopped"), 1);
+	ck_assert_uint_eq(notes(1, "escalation"), 2);
+	ck_assert_uint_eq(notes(1, "escalation-stopped"), 0);
+	mails_load();
+	ck_assert_uint_eq(mails_of(1), 3);
+	ck_assert_uint_eq(mails_of(2), 2);
+	ck_assert_rcpt(mail_of(1, 0), ICT);
+	m = mail_of(1, 1);
+	ck_assert_rcpt(m, BOSS "," ICT);
+	ck_assert_has(m->body, "step 1 (route esc) adds 1 recipient.");
+	m = mail_of(1, 2);
+	ck_assert_rcpt(m, BOSS "," CHIEF "," ICT);
+	ck_assert_has(m->body, "step 2 (route esc) adds 1 recipient.");
+	ck_assert_rcpt(mail_of(2, 1), BOSS "," ICT);
+	mails_free();
+}
+END_TEST
+
+/*
+ * 7. alerts.json: a new engine on the same state_dir goes on where the old
+ * one stopped: an escalation that fell due while it was down goes out once,
+ * a track whose incident resolved meanwhile sends its recovery once, rate
+ * counters and held notifications survive into the digest.
+ */
+START_TEST(notify_persistence)
+{
+	const struct rmail *m;
+	char *path, err[512];
+	json_t *st;
+	int64_t t0;
+	size_t i;
+
+	relay_up();
+	engine("rate_limit = 2; rate_period = \"5s\";",
+	    "{ name = \"esc\"; rules = [\"esc-*\"]; to = [\"" ICT "\"]; channels = "
+	    "[\"mail\"];\n"
+	    "  group_wait = 0; repeat = 0; escalate = ( { after = \"2s\"; to = [\"" BOSS
+	    "\"]; } ); },\n"
+	    "{ name = \"noisy\"; rules = [\"noisy-*\"]; to = [\"noisy@example.org\"];\n"
+	    "  channels = [\"mail\"]; group_wait = 0; repeat = 0; },\n"
+	    "{ name = \"plain\"; to = [\"" CHIEF "\"]; channels = [\"mail\"];\n"
+	    "  group_wait = 0; repeat = 0; }");
+	t0 = time_now_ms();
+	inc_open(1, "esc-power", "critical", "ups1");
+	inc_open(2, "link-down", "warning", "sw1");
+	inc_open(3, "noisy-a", "warning", NULL);
+	inc_open(4, "noisy-b", "warning", NULL);
+	inc_open(5, "noisy-c", "warning", NULL);
+	for (i = 1; i <= 5; i++)
+		tell(i, "problem");
+	wait_mails(4, 5000); /* 5 is held back */
+	ck_assert_int_eq(status_int("held"), 1);
+	ck_assert_int_eq(status_int("incidents"), 5);
+	ck_assert_msg(time_now_ms() - t0 < 1800, "too slow: the escalation is due");
+
+	/* Down: incident 2 resolves, incident 1's step falls due. */
+	ck_assert_msg(alerts_save(al, err, sizeof(err)) == 0, "alerts_save: %s", err);
+	path = testutil_path(dir, "alerts.json");
+	ck_assert_ptr_nonnull(st = json_load_file(path, 0, NULL));
+	free(path);
+	ck_assert_uint_eq(json_array_size(json_object_get(st, "tracks")), 5);
+	json_decref(st);
+	alerts_free(al);
+	al = NULL;
+	inc_resolve(2);
+	while (time_now_ms() - t0 < 2300)
+		run_for(100);
+
+	start();
+	ck_assert_int_eq(status_int("held"), 1);
+	inc_open(6, "noisy-d", "warning", NULL);
+	tell(6, "problem");
+	wait_mails(6, 5000); /* the escalation and the recovery */
+	ck_assert_int_eq(status_int("held"), 2);
+	ck_assert_int_eq(status_int("incidents"), 5);
+	/* The digest of 5 and 6 when the period of noisy@ is over. */
+	wait_mails(7, 8000);
+	ck_assert_int_ge(time_now_ms() - t0, 5000);
+	ck_assert_int_eq(status_int("held"), 0);
+	no_more_mail(7, 1000);
+	mails_load();
+	ck_assert_uint_eq(mails_of(1), 2);
+	m = mail_of(1, 1);
+	ck_assert_rcpt(m, BOSS "," ICT);
+	ck_assert_has(m->body, "Escalation");
+	ck_assert_str_eq(m->in_reply_to, mail_of(1, 0)->msgid);
+	ck_assert_uint_eq(notes(1, "escalation"), 1);
+	ck_assert_uint_eq(mails_of(2), 2);
+	m = mail_of(2, 1);
+	ck_assert_str_eq(
+	    m->subject, "[sonae test] RESOLVED #2: link-down: test incident 2");
+	ck_assert_rcpt(m, CHIEF);
+	ck_assert_str_eq(m->in_reply_to, mail_of(2, 0)->msgid);
+	ck_assert_uint_eq(mails_of(5), 0);
+	ck_assert_uint_eq(mails_of(6), 0);
+	m = mail_of(0, 0);
+	ck_assert_str_eq(m->subject, "[sonae test] DIGEST: 2 held-back notifications");
+	ck_assert_rcpt(m, "noisy@example.org");
+	ck_assert_has(m->body, "#5: noisy-c");
+	ck_assert_has(m->body, "#6: noisy-d");
+	ck_assert_int_eq(status_int("incidents"), 5);
+	mails_free();
+}
+END_TEST
+
+/*
+ * After a restart, a track whose incident is gone from the store (detect's
+ * state lost) is dropped, and the beacon it held is switched off: no open
+ * incident holds it any more.
+ */
+START_TEST(notify_restart_incident_gone)
+{
+	char err[512];
+	size_t n = 1;
+
+	engine("", "{ name = \"lamp\"; channels = [\"lamp\"]; group_wait = 0; repeat = "
+	           "0; }");
+	inc_open(1, "power-outage", "critical", "ups1");
+	tell(1, "problem");
+	ck_assert(testutil_loop_until(base, beacons_answered, &n, 5000));
+	ck_assert_uint_eq(w.nbeacons, 1);
+	ck_assert_msg(alerts_save(al, err, sizeof(err)) == 0, "alerts_save: %s", err);
+	alerts_free(al);
+	al = NULL;
+	json_object_clear(w.incidents);
+	start();
+	n = 2;
+	ck_assert_msg(testutil_loop_until(base, beacons_answered, &n, 3000),
+	    "the beacon was not cleared");
+	ck_assert_uint_eq(w.nbeacons, 2);
+	ck_assert_str_eq(w.beacons[1].value, "0");
+	ck_assert_int_eq(status_int("incidents"), 0);
+	run_for(300);
+	ck_assert_uint_eq(w.nbeacons, 2);
+}
+END_TEST
+
+/*
+ * 8. The rate limit: 2 per 1 s; the third and fourth notification to one
+ * recipient are held back and come as one digest after the period; another
+ * recipient of the same notification gets it at once.
+ */
+START_TEST(notify_rate_limit)
+{
+	const struct rmail *m;
+	json_int_t mails;
+	int64_t t0;
+	size_t i;
+
+	relay_up();
+	engine("rate_limit = 2; rate_period = \"1s\";",
+	    "{ name = \"both\"; rules = [\"both-*\"]; to = [\"" ICT "\", \"" BOSS "\"];\n"
+	    "  channels = [\"mail\"]; group_wait = 0; repeat = 0; },\n"
+	    "{ name = \"ict\"; to = [\"" ICT "\"]; channels = [\"mail\"]; group_wait = "
+	    "0;\n"
+	    "  repeat = 0; }");
+	t0 = time_now_ms();
+	inc_open(1, "noisy-a", "warning", NULL);
+	inc_open(2, "noisy-b", "warning", NULL);
+	inc_open(3, "both-c", "warning", NULL);
+	inc_open(4, "noisy-d", "warning", NULL);
+	for (i = 1; i <= 4; i++)
+		tell(i, "problem");
+	mails = 3;
+	ck_assert(testutil_loop_until(base, mails_queued, &mails, 5000));
+	ck_assert_int_eq(status_int("held"), 2);
+	wait_mails(3, 5000);
+	ck_assert_int_eq(status_int("mails"), 3);
+	/* The digest, once the period is over. */
+	wait_mails(4, 5000);
+	ck_assert_int_ge(time_now_ms() - t0, 1000);
+	ck_assert_int_eq(status_int("held"), 0);
+	no_more_mail(4, 500);
+	mails_load();
+	ck_assert_rcpt(mail_of(1, 0), ICT);
+	ck_assert_rcpt(mail_of(2, 0), ICT);
+	ck_assert_rcpt(mail_of(3, 0), BOSS);
+	ck_assert_uint_eq(mails_of(4), 0);
+	m = &mv[3];
+	ck_assert_int_eq(m->incident, 0);
+	ck_assert_str_eq(m->subject, "[sonae test] DIGEST: 2 held-back notifications");
+	ck_assert_rcpt(m, ICT);
+	ck_assert_has(m->body, "2 notifications to " ICT " held back");
+	ck_assert_has(m->body, "#3: both-c");
+	ck_assert_has(m->body, "#4: noisy-d");
+	ck_assert_hasnt(m->body, "#1:");
+	mails_free();
+}
+END_TEST
+
+/*
+ * 9. The mail path: the relay refuses connections; with
+ * down_after_failures 1 the hook says down once, however often delivery
+ * fails; the relay back, it says up once, the queued mails go in their
+ * order and then one DELAYED digest to those mailed meanwhile.  The hook
+ * raises mail-undeliverable like detect.c, routed to the lamp and syslog.
+ */
+static int
+path_up(void *arg)
+{
+	(void)arg;
+	return w.ups > 0;
+}
+
+static int
+path_down(void *arg)
+{
+	(void)arg;
+	return w.downs > 0;
+}
+
+static int
+syslog_socket(void)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	ck_assert_int_ge(fd, 0);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/log.sock", dir);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	return fd;
+}
+
+/* Every datagram waiting on fd, one line each. */
+static char *
+syslog_read(int fd)
+{
+	char buf[1100], *all = xstrdup(""), *tmp;
+	ssize_t n;
+
+	while ((n = recv(fd, buf, sizeof(buf) - 1, 0)) > 0) {
+		buf[n] = '\0';
+		xasprintf(&tmp, "%s%s\n", all, buf);
+		free(all);
+		all = tmp;
+	}
+	return all;
+}
+
+START_TEST(notify_mail_path)
+{
+	const struct rmail *m;
+	char *log;
+	int fd = syslog_socket();
+
+	w.path_id = 100;
+	engine("down_after_failures = 1;",
+	    "{ name = \"mail-path\"; rules = [\"mail-undeliverable\"];\n"
+	    "  channels = [\"lamp\", \"log\"]; group_wait = 0; repeat = 0; },\n"
+	    "{ name = \"boss\"; rules = [\"b-*\"]; to = [\"" BOSS "\"]; channels = "
+	    "[\"mail\"];\n"
+	    "  group_wait = 0; repeat = 0; },\n"
+	    "{ name = \"ict\"; to = [\"" ICT "\"]; channels = [\"mail\"]; group_wait = "
+	    "0;\n"
+	    "  repeat = 0; }");
+	inc_open(1, "t-power", "critical", "ups1");
+	tell(1, "problem");
+	ck_assert_msg(testutil_loop_until(base, path_down, NULL, 10000),
+	    "mail_path never said down");
+	ck_assert_uint_eq(journaled("mail.down"), 1);
+	/* Mailed while down: they wait behind the first. */
+	inc_open(2, "t-link", "warning", "sw1");
+	inc_open(3, "b-temp", "warning", "env1");
+	tell(2, "problem");
+	tell(3, "problem");
+	run_for(1000);
+	ck_assert_int_eq(w.downs, 1);
+	ck_assert_int_eq(w.ups, 0);
+	ck_assert_int_eq(status_int("queued"), 3);
+	ck_assert_int_eq(status_int("mails"), 3);
+	/* mail-undeliverable: the lamp and a syslog line, no mail. */
+	ck_assert_uint_eq(w.nbeacons, 1);
+	ck_assert_str_eq(w.beacons[0].value, "1");
+	log = syslog_read(fd);
+	ck_assert_has(log, "incident #100 problem critical: mail-undeliverable");
+	free(log);
+
+	relay_up();
+	ck_assert_msg(
+	    testutil_loop_until(base, path_up, NULL, 10000), "mail_path never said up");
+	wait_mails(4, 10000);
+	no_more_mail(4, 1000);
+	ck_assert_int_eq(w.downs, 1);
+	ck_assert_int_eq(w.ups, 1);
+	ck_assert_uint_eq(journaled("mail.down"), 1);
+	ck_assert_uint_eq(journaled("mail.up"), 1);
+	mails_load();
+	ck_assert_int_eq(mv[0].incident, 1);
+	ck_assert_int_eq(mv[1].incident, 2);
+	ck_assert_int_eq(mv[2].incident, 3);
+	m = &mv[3];
+	ck_assert_int_eq(m->incident, 0);
+	ck_assert_str_eq(m->subject,
+	    "[sonae test] DELAYED: 3 alert mails held while mail could not leave");
+	ck_assert_rcpt(m, BOSS "," ICT);
+	ck_assert_has(m->body, "#1 ");
+	ck_assert_has(m->body, "#3 ");
+	/* mail-undeliverable resolved: the lamp off, a syslog line. */
+	ck_assert_uint_eq(w.nbeacons, 2);
+	ck_assert_str_eq(w.beacons[1].value, "0");
+	log = syslog_read(fd);
+	ck_assert_has(log, "incident #100 recovery");
+	free(log);
+	ck_assert_int_eq(status_int("queued"), 0);
+	close(fd);
+	mails_free();
+}
+END_TEST
+
+/*
+ * The outage begins with a mail stuck (that is how it is noticed): when
+ * nothing else is queued during it, its recipient still gets the DELAYED
+ * digest, since that mail arrives late with its original Date.
+ */
+START_TEST(notify_mail_path_one_stuck)
+{
+	const struct rmail *m;
+
+	engine("down_after_failures = 2;",
+	    "{ name = \"ict\"; to = [\"" ICT "\"]; channels = [\"mail\"]; group_wait = "
+	    "0;\n"
+	    "  repeat = 0; }");
+	inc_open(1, "t-power", "critical", "ups1");
+	tell(1, "problem");
+	ck_assert_msg(testutil_loop_until(base, path_down, NULL, 10000),
+	    "mail_path never said down");
+	relay_up();
+	ck_assert_msg(
+	    testutil_loop_until(base, path_up, NULL, 10000), "mail_path never said up");
+	wait_mails(2, 10000);
+	no_more_mail(2, 500);
+	mails_load();
+	ck_assert_int_eq(mv[0].incident, 1);
+	m = &mv[1];
+	ck_assert_str_eq(m->subject,
+	    "[sonae test] DELAYED: 1 alert mail held while mail could not leave");
+	ck_assert_rcpt(m, ICT);
+	ck_assert_has(m->body, "#1 ");
+	mails_free();
+}
+END_TEST
+
+/*
+ * 10. A beacon: on with the first incident routed to it, written again for
+ * the second (each incident writes it once: harmless for a lamp already on,
+ * and it turns one switched off by hand back on for the new incident), kept
+ * on while one holds it, cleared with the last.
+ */
+START_TEST(notify_beacon)
+{
+	size_t n;
+	json_t *o;
+
+	engine("", "{ name = \"lamp\"; channels = [\"lamp\"]; group_wait = 0; repeat = "
+	           "0; }");
+	inc_open(1, "power-outage", "critical", "ups1");
+	tell(1, "problem");
+	n = 1;
+	ck_assert(testutil_loop_until(base, beacons_answered, &n, 5000));
+	ck_assert_uint_eq(w.nbeacons, 1);
+	ck_assert_str_eq(w.beacons[0].channel, "lamp");
+	ck_assert_str_eq(w.beacons[0].value, "1");
+	/* A change of severity does not write it again. */
+	o = incident(1);
+	json_object_set_new(o, "severity", json_string("warning"));
+	tell(1, "problem");
+	run_for(300);
+	ck_assert_uint_eq(w.nbeacons, 1);
+
+	inc_open(2, "link-down", "critical", "sw1");
+	tell(2, "problem");
+	n = 2;
+	ck_assert(testutil_loop_until(base, beacons_answered, &n, 5000));
+	ck_assert_uint_eq(w.nbeacons, 2);
+	ck_assert_str_eq(w.beacons[1].value, "1");
+
+	/* Incident 2 still holds it. */
+	inc_resolve(1);
+	tell(1, "recovery");
+	run_for(400);
+	ck_assert_uint_eq(w.nbeacons, 2);
+	ck_assert_int_eq(status_int("incidents"), 1);
+
+	inc_resolve(2);
+	tell(2, "recovery");
+	n = 3;
+	ck_assert(testutil_loop_until(base, beacons_answered, &n, 5000));
+	run_for(300);
+	ck_assert_uint_eq(w.nbeacons, 3);
+	ck_assert_str_eq(w.beacons[2].value, "0");
+	ck_assert_int_eq(status_int("incidents"), 0);
+
+	/* A beacon that cannot be written is journaled as failed. */
+	w.beacon_refuse = 1;
+	inc_open(3, "power-outage", "critical", "ups1");
+	tell(3, "problem");
+	n = 4;
+	ck_assert(testutil_loop_until(base, beacons_answered, &n, 5000));
+	o = json_object_get(
+	    json_array_get(w.journal, json_array_size(w.journal) - 1), "data");
+	ck_assert(json_is_false(json_object_get(o, "ok")));
+	ck_assert_str_eq(json_string_value(json_object_get(o, "channel")), "lamp");
+	ck_assert_int_eq(json_integer_value(json_object_get(o, "incident")), 3);
+}
+END_TEST
+
+/*
+ * 11. alerts_test(): to one address, or to every route's `to`; refused
+ * without a mail path, before the spool is open, for a bad address, and
+ * with nobody to send to.
+ */
+START_TEST(notify_test_mail)
+{
+	struct alerts *other;
+	struct conf *c;
+	char err[256], *text, *path;
+	uint64_t id1 = 0, id2 = 0;
+
+	relay_up();
+	xasprintf(&text, conf_fmt, dir, port, "", dir, dir,
+	    "{ name = \"a\"; rules = [\"a-*\"]; to = [\"" ICT "\"]; channels = "
+	    "[\"mail\"]; },\n"
+	    "{ name = \"b\"; to = [\"" BOSS "\", \"" ICT "\"]; channels = [\"mail\"];\n"
+	    "  escalate = ( { after = \"1s\"; to = [\"" CHIEF "\"]; } ); },\n"
+	    "{ name = \"c\"; channels = [\"log\"]; }");
+	conf = load(text);
+	free(text);
+	/* Before alerts_start(): no spool. */
+	al = alerts_new(base, &hooks, &w);
+	alerts_configure(al, conf);
+	ck_assert_int_eq(alerts_test(al, NULL, "tanaka", &id1, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "the spool is not open");
+	alerts_free(al);
+	start();
+
+	ck_assert_int_eq(alerts_test(al, NULL, "tanaka", &id1, err, sizeof(err)), 0);
+	ck_assert_int_eq(
+	    alerts_test(al, "duty@example.org", "suzuki", &id2, err, sizeof(err)), 0);
+	ck_assert_uint_gt(id1, 0);
+	ck_assert_uint_gt(id2, id1);
+	ck_assert_int_eq(
+	    alerts_test(al, "not an address", "x", NULL, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "\"not an address\" is not a plain address (local@domain)");
+	ck_assert_int_eq(
+	    alerts_test(al, "a@b@example.org", "x", NULL, err, sizeof(err)), -1);
+	ck_assert_has(err, "is not a plain address");
+	wait_mails(2, 10000);
+	no_more_mail(2, 300);
+	ck_assert_uint_eq(journaled("alert.mail"), 2);
+	mails_load();
+	ck_assert_str_eq(mv[0].subject, "[sonae test] TEST: notification test by tanaka");
+	/* Every route's `to`, once each; not the escalation steps. */
+	ck_assert_rcpt(&mv[0], BOSS "," ICT);
+	ck_assert_int_eq(mv[0].incident, 0);
+	ck_assert_ptr_null(mv[0].in_reply_to);
+	ck_assert_has(mv[0].body, "sonae notify-test");
+	ck_assert_has(mv[0].body, "tanaka");
+	ck_assert_str_eq(mv[1].subject, "[sonae test] TEST: notification test by suzuki");
+	ck_assert_rcpt(&mv[1], "duty@example.org");
+	mails_free();
+
+	/* No mail group: no mail path. */
+	path = testutil_path(dir, "other");
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	xasprintf(&text,
+	    "site: { name = \"test\"; };\n"
+	    "daemon: { state_dir = \"%s\"; };\n"
+	    "routes = ( { name = \"log\"; channels = [\"syslog\"]; } );\n",
+	    path);
+	free(path);
+	c = load(text);
+	free(text);
+	other = alerts_new(base, &hooks, &w);
+	alerts_configure(other, c);
+	ck_assert_int_eq(alerts_start(other, err, sizeof(err)), 0);
+	ck_assert_int_eq(
+	    alerts_test(other, "duty@example.org", "x", NULL, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "no mail path: `mail` needs `from` and `relays`");
+	alerts_free(other);
+	conf_free(c);
+
+	/* A mail path, but no route mails anyone. */
+	alerts_free(al);
+	al = NULL;
+	conf_free(conf);
+	xasprintf(&text, conf_fmt, dir, port, "", dir, dir,
+	    "{ name = \"c\"; channels = [\"log\"]; }");
+	conf = load(text);
+	free(text);
+	start();
+	ck_assert_int_eq(alerts_test(al, NULL, "x", NULL, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "no recipient: no route has `to`; give --to ADDR");
+}
+END_TEST
+
+/* 12. alerts_queue_json() and alerts_status_json(), with mail stuck. */
+static int
+delivery_down(void *arg)
+{
+	json_t *q = alerts_queue_json(al, 10);
+	int down = json_is_true(json_object_get(json_object_get(q, "delivery"), "down"));
+
+	(void)arg;
+	json_decref(q);
+	return down;
+}
+
+START_TEST(notify_json)
+{
+	static const char *const delivery_keys[] = { "queued", "in_flight", "down",
+		"down_since", "down_reason", "consecutive_failures", "delivered",
+		"failed", "refused", "last_error", "last_relay" };
+	static const char *const msg_keys[] = { "id", "incident", "from", "rcpt",
+		"created", "created_ms", "size", "attempts", "sending", "next_attempt",
+		"next_attempt_ms", "last_try", "last_try_ms", "last_error",
+		"last_relay" };
+	static const char *const status_keys[] = { "queued", "mail_down", "incidents",
+		"held", "mails" };
+	json_t *q, *s, *d, *sp, *msg;
+	char url[64], *text;
+	size_t i;
+
+	/* Before alerts_start(): no spool, no delivery. */
+	xasprintf(&text, conf_fmt, dir, port, "down_after_failures = 1;", dir, dir,
+	    "{ name = \"all\"; to = [\"" ICT "\"]; channels = [\"mail\"]; group_wait = "
+	    "0; repeat = 0; }");
+	conf = load(text);
+	free(text);
+	al = alerts_new(base, &hooks, &w);
+	alerts_configure(al, conf);
+	q = alerts_queue_json(al, 10);
+	ck_assert_uint_eq(json_object_size(q), 2);
+	ck_assert(json_is_null(json_object_get(q, "delivery")));
+	ck_assert(json_is_null(json_object_get(q, "spool")));
+	json_decref(q);
+	s = alerts_status_json(al);
+	ck_assert_uint_eq(json_object_size(s), NELEM(status_keys));
+	ck_assert_int_eq(json_integer_value(json_object_get(s, "queued")), 0);
+	ck_assert(json_is_false(json_object_get(s, "mail_down")));
+	json_decref(s);
+	alerts_free(al);
+
+	/* Started, the relay refusing connections: one mail stuck. */
+	start();
+	inc_open(1, "power-outage", "critical", "ups1");
+	tell(1, "problem");
+	ck_assert_msg(testutil_loop_until(base, delivery_down, NULL, 10000),
+	    "delivery never went down");
+	/* The down mail path comes with the next loop turns. */
+	run_for(100);
+	snprintf(url, sizeof(url), "smtp://127.0.0.1:%d", port);
+	q = alerts_queue_json(al, 10);
+	ck_assert_uint_eq(json_object_size(q), 2);
+	d = json_object_get(q, "delivery");
+	for (i = 0; i < NELEM(delivery_keys); i++)
+		ck_assert_msg(json_object_get(d, delivery_keys[i]) != NULL,
+		    "delivery has no %s", delivery_keys[i]);
+	ck_assert_int_eq(json_integer_value(json_object_get(d, "queued")), 1);
+	ck_assert(json_is_true(json_object_get(d, "down")));
+	ck_assert_int_gt(json_integer_value(json_object_get(d, "down_since")), 0);
+	ck_assert_int_ge(json_integer_value(json_object_get(d, "failed")), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(d, "delivered")), 0);
+	ck_assert_int_eq(json_integer_value(json_object_get(d, "refused")), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(d, "last_relay")), url);
+	ck_assert_str_ne(json_string_value(json_object_get(d, "last_error")), "");
+	sp = json_object_get(q, "spool");
+	ck_assert_int_eq(json_integer_value(json_object_get(sp, "count")), 1);
+	ck_assert_uint_eq(json_array_size(json_object_get(sp, "messages")), 1);
+	msg = json_array_get(json_object_get(sp, "messages"), 0);
+	for (i = 0; i < NELEM(msg_keys); i++)
+		ck_assert_msg(json_object_get(msg, msg_keys[i]) != NULL,
+		    "message has no %s", msg_keys[i]);
+	ck_assert_int_eq(json_integer_value(json_object_get(msg, "incident")), 1);
+	ck_assert_str_eq(
+	    json_string_value(json_object_get(msg, "from")), "sonae@example.org");
+	ck_assert_str_eq(
+	    json_string_value(json_array_get(json_object_get(msg, "rcpt"), 0)), ICT);
+	ck_assert_int_ge(json_integer_value(json_object_get(msg, "attempts")), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(msg, "last_relay")), url);
+	json_decref(q);
+	/* max bounds the list, not the count. */
+	q = alerts_queue_json(al, 0);
+	sp = json_object_get(q, "spool");
+	ck_assert_int_eq(json_integer_value(json_object_get(sp, "count")), 1);
+	ck_assert_uint_eq(json_array_size(json_object_get(sp, "messages")), 0);
+	json_decref(q);
+
+	s = alerts_status_json(al);
+	ck_assert_uint_eq(json_object_size(s), NELEM(status_keys));
+	for (i = 0; i < NELEM(status_keys); i++)
+		ck_assert_msg(json_object_get(s, status_keys[i]) != NULL,
+		    "status has no %s", status_keys[i]);
+	ck_assert_int_eq(json_integer_value(json_object_get(s, "queued")), 1);
+	ck_assert(json_is_true(json_object_get(s, "mail_down")));
+	ck_assert_int_eq(json_integer_value(json_object_get(s, "incidents")), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(s, "held")), 0);
+	ck_assert_int_eq(json_integer_value(json_object_get(s, "mails")), 1);
+	json_decref(s);
+}
+END_TEST
+
+static Suite *
+notify_suite(void)
+{
+	Suite *s = suite_create("notify");
+	TCase *tc = tcase_create("aiosmtpd");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, notify_routes);
+	tcase_add_test(tc, notify_group_wait);
+	tcase_add_test(tc, notify_came_and_went);
+	tcase_add_test(tc, notify_update_and_recovery);
+	tcase_add_test(tc, notify_reminders);
+	tcase_add_test(tc, notify_reload_without_repeat);
+	tcase_add_test(tc, notify_escalation);
+	tcase_add_test(tc, notify_persistence);
+	tcase_add_test(tc, notify_restart_incident_gone);
+	tcase_add_test(tc, notify_rate_limit);
+	tcase_add_test(tc, notify_mail_path);
+	tcase_add_test(tc, notify_mail_path_one_stuck);
+	tcase_add_test(tc, notify_beacon);
+	tcase_add_test(tc, notify_test_mail);
+	tcase_add_test(tc, notify_json);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return testutil_run(notify_suite());
+}
