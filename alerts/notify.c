@@ -64,9 +64,10 @@
 /* What happens to one incident. */
 struct track {
 	uint64_t id;
-	int64_t opened_ms;           /* the thread root */
-	int64_t due_ms;              /* the first notification; 0: sent */
-	int64_t first_ms;            /* when it was first told; 0: not yet */
+	int64_t opened_ms; /* the thread root */
+	int64_t due_ms;    /* the first notification; 0: sent */
+	int64_t first_ms;  /* when it was first told; 0: not yet */
+	int64_t esc_ms;    /* the escalation clock: first told by a route with steps */
 	int64_t next_repeat_ms;      /* 0: none */
 	size_t step;                 /* escalation steps done */
 	int stopped;                 /* an acknowledgement stopped escalation */
@@ -87,6 +88,7 @@ struct rate {
 	int64_t start_ms; /* of the current period */
 	int count;        /* mails in it */
 	json_t *held;     /* [{incident, subject, time_ms}] */
+	int more;         /* held beyond HELD_MAX: counted, not listed */
 };
 
 struct alerts {
@@ -117,6 +119,7 @@ struct alerts {
 static void alerts_arm(struct alerts *);
 static void alerts_relays(struct alerts *);
 static void path_changed(void *, int, const char *);
+static const struct route_conf *track_escalation(struct alerts *, const struct track *);
 static void channel_exec(struct alerts *, const struct channel_conf *,
     const struct track *, const json_t *, const char *);
 
@@ -366,6 +369,8 @@ rate_take(struct alerts *a, const char *addr, uint64_t incident, const char *sub
 		json_array_append_new(r->held,
 		    json_pack("{s:I, s:s, s:I}", "incident", (json_int_t)incident,
 		        "subject", subject, "time_ms", (json_int_t)now));
+	else
+		r->more++;
 	a->held++;
 	return 0;
 }
@@ -804,6 +809,8 @@ track_first(struct alerts *a, struct track *t, const json_t *inc)
 	first_recipients(a, t, &to);
 	t->due_ms = 0;
 	t->first_ms = now;
+	if (track_escalation(a, t) != NULL)
+		t->esc_ms = now;
 	free(t->severity);
 	t->severity = xstrdup(jstr(inc, "severity"));
 	mail_incident(a, t, inc, what,
@@ -846,9 +853,9 @@ escalation_next(struct alerts *a, const struct track *t)
 {
 	const struct route_conf *rc = track_escalation(a, t);
 
-	if (rc == NULL || t->stopped || t->first_ms == 0 || t->step >= rc->escalate.n)
+	if (rc == NULL || t->stopped || t->esc_ms == 0 || t->step >= rc->escalate.n)
 		return 0;
-	return t->first_ms +
+	return t->esc_ms +
 	       ((const struct escalate_conf *)rc->escalate.items)[t->step].after_ms;
 }
 
@@ -919,11 +926,19 @@ track_update(struct alerts *a, struct track *t, const json_t *inc)
 
 	t->update = 0;
 	route_select(a, inc, &t->routes);
+	/* A warning become critical: a route with steps counts from now. */
+	if (t->esc_ms == 0 && track_escalation(a, t) != NULL)
+		t->esc_ms = time_now_ms();
 	first_recipients(a, t, &to);
 	for (i = 0; i < t->to.n; i++)
 		strings_add_unique(&to, t->to.v[i]);
-	snprintf(extra, sizeof(extra), "変化 / Changed: severity %s (was %s).",
-	    jstr(inc, "severity"), t->severity);
+	if (strcmp(jstr(inc, "severity"), t->severity) != 0)
+		snprintf(extra, sizeof(extra), "変化 / Changed: severity %s (was %s).",
+		    jstr(inc, "severity"), t->severity);
+	else
+		snprintf(extra, sizeof(extra),
+		    "再通知 / Told again: still %s (held back until now).",
+		    jstr(inc, "severity"));
 	free(t->severity);
 	t->severity = xstrdup(jstr(inc, "severity"));
 	mail_incident(a, t, inc, "update", t->severity, &to, extra);
@@ -954,7 +969,7 @@ digests_due(struct alerts *a, int64_t now)
 	while ((r = hmap_next(a->rates, &it)) != NULL) {
 		struct conf_strings to = { NULL, 0 };
 		char *subject, *body = NULL, t1[64];
-		size_t len = 0, i, n = json_array_size(r->held);
+		size_t len = 0, i, n = json_array_size(r->held) + (size_t)r->more;
 		FILE *f;
 		json_t *v;
 		if (n == 0 || now - r->start_ms < a->conf->mail.rate_period_ms)
@@ -967,6 +982,9 @@ digests_due(struct alerts *a, int64_t now)
 		    span(a->conf->mail.rate_period_ms, t1, sizeof(t1)));
 		json_array_foreach(r->held, i, v) fprintf(f, "  %s  %s\n",
 		    local_time(jint(v, "time_ms"), t1, sizeof(t1)), jstr(v, "subject"));
+		if (r->more > 0)
+			fprintf(f, "  ... and %d more (the first %d are listed)\n",
+			    r->more, HELD_MAX);
 		fprintf(f, "\nsonae incidents  -- what is open now\n");
 		fclose(f);
 		xasprintf(&subject, "[sonae %s] DIGEST: %zu held-back notification%s",
@@ -975,6 +993,7 @@ digests_due(struct alerts *a, int64_t now)
 		r->start_ms = now;
 		r->count = 1;
 		json_array_clear(r->held);
+		r->more = 0;
 		mail_queue(a, NULL, 0, subject, body, &to, 0, "digest", NULL);
 		conf_strings_free(&to);
 		free(subject);
@@ -1222,11 +1241,11 @@ path_changed(void *arg, int down, const char *reason)
 			for (i = 0; i < m->rcpt.n; i++)
 				strings_add_unique(&a->outage.rcpts, m->rcpt.v[i]);
 			a->outage.count++;
+			if (m->created_ms < a->outage.since_ms)
+				a->outage.since_ms = m->created_ms; /* stuck since then */
 			spool_msg_free(m);
 		}
-		log_warnx("alerts cannot leave the site: %s", reason);
 	} else {
-		log_info("alerts leave the site again");
 		a->outage.down = 0;
 		if (a->outage.count > 0)
 			outage_digest(a);
@@ -1347,15 +1366,15 @@ alerts_relays(struct alerts *a)
 static json_t *
 track_json(const struct track *t)
 {
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:b, s:b, s:b, s:s, s:o, "
-	                 "s:o, s:o}",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:b, s:b, s:b, s:s, "
+	                 "s:o, s:o, s:o}",
 	    "id", (json_int_t)t->id, "opened_ms", (json_int_t)t->opened_ms, "due_ms",
-	    (json_int_t)t->due_ms, "first_ms", (json_int_t)t->first_ms, "next_repeat_ms",
-	    (json_int_t)t->next_repeat_ms, "step", (json_int_t)t->step, "stopped",
-	    t->stopped, "mailed_root", t->mailed_root, "update", t->update, "recovery",
-	    t->recovery, "severity", t->severity ? t->severity : "", "routes",
-	    strings_json(&t->routes), "to", strings_json(&t->to), "beacons",
-	    strings_json(&t->beacons));
+	    (json_int_t)t->due_ms, "first_ms", (json_int_t)t->first_ms, "esc_ms",
+	    (json_int_t)t->esc_ms, "next_repeat_ms", (json_int_t)t->next_repeat_ms,
+	    "step", (json_int_t)t->step, "stopped", t->stopped, "mailed_root",
+	    t->mailed_root, "update", t->update, "recovery", t->recovery, "severity",
+	    t->severity ? t->severity : "", "routes", strings_json(&t->routes), "to",
+	    strings_json(&t->to), "beacons", strings_json(&t->beacons));
 }
 
 static json_t *
@@ -1369,9 +1388,10 @@ state_json(const struct alerts *a)
 	TAILQ_FOREACH(t, &a->tracks, entry)
 	json_array_append_new(tracks, track_json(t));
 	while ((r = hmap_next(a->rates, &it)) != NULL)
-		json_array_append_new(rates,
-		    json_pack("{s:s, s:I, s:i, s:O}", "addr", r->addr, "start_ms",
-		        (json_int_t)r->start_ms, "count", r->count, "held", r->held));
+		json_array_append_new(
+		    rates, json_pack("{s:s, s:I, s:i, s:O, s:i}", "addr", r->addr,
+		               "start_ms", (json_int_t)r->start_ms, "count", r->count,
+		               "held", r->held, "more", r->more));
 	return json_pack("{s:i, s:o, s:o, s:{s:b, s:I, s:s, s:o, s:i}}", "version",
 	    STATE_VERSION, "tracks", tracks, "rates", rates, "outage", "down",
 	    a->outage.down, "since_ms", (json_int_t)a->outage.since_ms, "reason",
@@ -1456,6 +1476,9 @@ alerts_restore(struct alerts *a, char *err, size_t errlen)
 		t->opened_ms = jint(v, "opened_ms");
 		t->due_ms = jint(v, "due_ms");
 		t->first_ms = jint(v, "first_ms");
+		t->esc_ms = json_is_integer(json_object_get(v, "esc_ms"))
+		                ? jint(v, "esc_ms")
+		                : t->first_ms;
 		t->next_repeat_ms = jint(v, "next_repeat_ms");
 		t->step = (size_t)jint(v, "step");
 		t->stopped = json_is_true(json_object_get(v, "stopped"));
@@ -1483,6 +1506,7 @@ alerts_restore(struct alerts *a, char *err, size_t errlen)
 		r->addr = xstrdup(jstr(v, "addr"));
 		r->start_ms = jint(v, "start_ms");
 		r->count = (int)jint(v, "count");
+		r->more = (int)jint(v, "more");
 		r->held = json_is_array(json_object_get(v, "held"))
 		              ? json_deep_copy(json_object_get(v, "held"))
 		              : json_array();
@@ -1655,6 +1679,7 @@ int
 alerts_test(struct alerts *a, const char *to, const char *actor, uint64_t *id, char *err,
     size_t errlen)
 {
+	uint64_t qid = 0;
 	const struct conf *c = a->conf;
 	struct conf_strings rcpt = { NULL, 0 };
 	char *subject, *body, t1[64];
@@ -1678,7 +1703,10 @@ alerts_test(struct alerts *a, const char *to, const char *actor, uint64_t *id, c
 		conf_strings_add(&rcpt, to);
 	} else
 		for (i = 0; i < c->routes.n; i++)
-			for (k = 0; k < conf_route(c, i)->to.n; k++)
+			for (k = 0;
+			     conf_strings_has(&conf_route(c, i)->channels, "mail") &&
+			     k < conf_route(c, i)->to.n;
+			     k++)
 				strings_add_unique(&rcpt, conf_route(c, i)->to.v[k]);
 	if (rcpt.n == 0) {
 		snprintf(err, errlen, "no recipient: no route has `to`; give --to ADDR");
@@ -1691,7 +1719,13 @@ alerts_test(struct alerts *a, const char *to, const char *actor, uint64_t *id, c
 	    "%s.\nIt went through the spool and the configured relays like every "
 	    "alert; nothing is wrong at %s.\n",
 	    actor, local_time(time_now_ms(), t1, sizeof(t1)), c->site.name);
-	rc = mail_queue(a, NULL, 0, subject, body, &rcpt, 0, "test", id);
+	rc = mail_queue(a, NULL, 0, subject, body, &rcpt, 0, "test", &qid);
+	if (rc == 0 && id != NULL)
+		*id = qid;
+	if (rc == 0 && a->h->journal != NULL)
+		a->h->journal(a->arg, actor, "notify.test",
+		    json_pack("{s:o, s:I}", "to", strings_json(&rcpt), "queued",
+		        (json_int_t)qid));
 	if (rc == -1)
 		snprintf(err, errlen, "could not queue the mail (see the log)");
 	conf_strings_free(&rcpt);
@@ -1720,7 +1754,7 @@ alerts_status_json(struct alerts *a)
 	TAILQ_FOREACH(t, &a->tracks, entry)
 	n++;
 	while ((r = hmap_next(a->rates, &it)) != NULL)
-		held += json_array_size(r->held);
+		held += json_array_size(r->held) + (size_t)r->more;
 	return json_pack("{s:i, s:b, s:i, s:i, s:I}", "queued",
 	    a->sp != NULL ? (int)spool_count(a->sp) : 0, "mail_down", a->outage.down,
 	    "incidents", (int)n, "held", (int)held, "mails", (json_int_t)a->mails);

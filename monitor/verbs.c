@@ -934,9 +934,6 @@ verb_notify_test(struct verb_req *q)
 	if (alerts_test(daemon_alerts(q->d), opts[0].n ? opts[0].v[0] : NULL,
 	        q->peer->actor, &id, err, sizeof(err)) == -1)
 		return verb_fail(q, ST_FAILED, "%s", err);
-	daemon_journal(q->d, q->peer->actor, "notify.test",
-	    json_pack("{s:s?, s:I}", "to", opts[0].n ? opts[0].v[0] : NULL, "queued",
-	        (json_int_t)id));
 	snprintf(msg, sizeof(msg),
 	    "test mail queued as #%llu; `sonae queue` shows it until a relay accepts it",
 	    (unsigned long long)id);

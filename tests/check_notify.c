@@ -1141,6 +1141,40 @@ START_TEST(notify_escalation)
 END_TEST
 
 /*
+ * 6b. The escalation clock starts when a route with steps first tells: a
+ * warning told long ago that turns critical escalates `after` from the
+ * update, not at once.
+ */
+START_TEST(notify_escalation_clock)
+{
+	json_t *o;
+	int64_t t_update;
+
+	relay_up();
+	engine("", "{ name = \"crit\"; severity = [\"critical\"]; to = [\"" ICT "\"];\n"
+	           "  channels = [\"mail\"]; group_wait = 0; repeat = 0;\n"
+	           "  escalate = ( { after = \"2s\"; to = [\"" BOSS "\"]; } ); },\n"
+	           "{ name = \"warn\"; to = [\"" ICT "\"]; channels = [\"mail\"];\n"
+	           "  group_wait = 0; repeat = 0; }");
+	o = inc_open(1, "inlet-temperature", "warning", "env1");
+	tell(1, "problem");
+	wait_mails(1, 5000);
+	no_more_mail(1, 2500); /* a warning: no steps */
+	json_object_set_new(o, "severity", json_string("critical"));
+	tell(1, "problem");
+	t_update = time_now_ms();
+	wait_mails(2, 5000);
+	no_more_mail(2, 1200); /* not at once: 2 s from the update */
+	wait_note(1, "escalation", 1, 5000);
+	ck_assert_int_ge(time_now_ms() - t_update, 2000);
+	wait_mails(3, 5000);
+	mails_load();
+	ck_assert_rcpt(mail_of(1, 2), BOSS "," ICT);
+	mails_free();
+}
+END_TEST
+
+/*
  * 7. alerts.json: a new engine on the same state_dir goes on where the old
  * one stopped: an escalation that fell due while it was down goes out once,
  * a track whose incident resolved meanwhile sends its recovery once, rate
@@ -1738,6 +1772,7 @@ notify_suite(void)
 	tcase_add_test(tc, notify_reminders);
 	tcase_add_test(tc, notify_reload_without_repeat);
 	tcase_add_test(tc, notify_escalation);
+	tcase_add_test(tc, notify_escalation_clock);
 	tcase_add_test(tc, notify_persistence);
 	tcase_add_test(tc, notify_restart_incident_gone);
 	tcase_add_test(tc, notify_rate_limit);

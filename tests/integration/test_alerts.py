@@ -486,7 +486,9 @@ class Cli(unittest.TestCase):
         self.assertEqual(rcpts(sink.wait(2)[1]), [ICT])
         entries = [e for e in site.journal() if e["action"] == "notify.test"]
         self.assertEqual(len(entries), 2)
-        self.assertEqual(entries[0]["detail"]["to"], "duty@city.example.jp")
+        self.assertEqual(entries[0]["detail"]["to"], ["duty@city.example.jp"])
+        self.assertEqual(entries[1]["detail"]["to"], [ICT])
+        self.assertEqual(entries[0]["actor"], entries[1]["actor"])
         # Bad input: a clear refusal.
         r = site.sonae("notify-test", "--to", "not an address")
         self.assertEqual(r.rc, EXIT_FAILED)
