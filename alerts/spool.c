@@ -50,6 +50,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -329,10 +330,13 @@ bad:
 static void
 spool_set_aside(int dfd, const char *dir, const char *name, const char *why)
 {
-	char aside[128];
+	char aside[NAME_MAX + 32];
+	int n = snprintf(
+	    aside, sizeof(aside), "%s.damaged-%lld", name, (long long)time_now_ms());
 
-	snprintf(aside, sizeof(aside), "%s.damaged-%lld", name, (long long)time_now_ms());
-	if (renameat(dfd, name, dfd, aside) == -1)
+	if (n < 0 || (size_t)n >= sizeof(aside) || n > NAME_MAX)
+		log_warnx("spool %s: %s; name too long to set it aside", dir, why);
+	else if (renameat(dfd, name, dfd, aside) == -1)
 		log_warn("spool %s: %s; cannot set it aside", dir, why);
 	else
 		log_warnx("spool %s: %s; set aside as %s", dir, why, aside);

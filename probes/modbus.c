@@ -273,6 +273,9 @@ modbus_decode(
 		v->kind = MV_TEXT;
 		return;
 	}
+	/* A number is 1 to 4 registers (checked at load); say so to the compiler. */
+	if (nw < 1 || nw > 4)
+		return;
 	mb_bytes(w, nw, p->order, b);
 	for (i = 0; i < 2 * nw; i++)
 		u = u << 8 | b[i];
@@ -348,7 +351,7 @@ int
 modbus_encode(
     const struct modbus_point_conf *p, double value, uint16_t *w, char *why, size_t len)
 {
-	uint8_t b[8];
+	uint8_t b[8] = { 0 };
 	uint64_t u;
 	double raw, lo, hi;
 	int i, bits;
@@ -400,6 +403,10 @@ modbus_encode(
 		}
 		u = mb_is_signed(p->type) ? (uint64_t)(int64_t)raw : (uint64_t)raw;
 		break;
+	}
+	if (p->count < 1 || p->count > 4) { /* checked at load */
+		snprintf(why, len, "a number of %d registers", p->count);
+		return -1;
 	}
 	for (i = 2 * p->count - 1; i >= 0; i--) {
 		b[i] = (uint8_t)(u & 0xff);
