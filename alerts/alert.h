@@ -33,6 +33,8 @@ struct mail {
 
 /* 1 if addr is a plain addr-spec (local@domain, ASCII, no quoting), else 0. */
 int mail_address_valid(const char *addr);
+/* 1 if s holds a control character (a CR or LF would end an SMTP command). */
+int mail_has_control(const char *s);
 /* The domain of addr ("example.jp" of "sonae@example.jp"), or NULL. */
 const char *mail_address_domain(const char *addr);
 /*

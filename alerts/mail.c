@@ -520,3 +520,13 @@ mail_render(const struct mail *m, size_t *len, char *err, size_t errlen)
 	*len = b.len;
 	return b.p;
 }
+
+/* 1 if s holds a control character (a CR or LF would end an SMTP command). */
+int
+mail_has_control(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}

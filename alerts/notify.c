@@ -259,17 +259,6 @@ track_drop(struct alerts *a, struct track *t)
 /*
  * Routing.
  */
-static const struct route_conf *
-route_named(const struct conf *conf, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < conf->routes.n; i++)
-		if (strcmp(conf_route(conf, i)->name, name) == 0)
-			return conf_route(conf, i);
-	return NULL;
-}
-
 static int
 any_match(const struct conf_strings *patterns, const char *s)
 {
@@ -698,7 +687,7 @@ channels_run(struct alerts *a, struct track *t, const json_t *inc, const char *w
 	size_t r, k;
 
 	for (r = 0; r < t->routes.n; r++) {
-		const struct route_conf *rc = route_named(a->conf, t->routes.v[r]);
+		const struct route_conf *rc = conf_route_named(a->conf, t->routes.v[r]);
 		for (k = 0; rc != NULL && k < rc->channels.n; k++) {
 			const char *name = rc->channels.v[k];
 			const struct channel_conf *c;
@@ -764,7 +753,7 @@ first_recipients(struct alerts *a, struct track *t, struct conf_strings *to)
 	size_t r, k;
 
 	for (r = 0; r < t->routes.n; r++) {
-		const struct route_conf *rc = route_named(a->conf, t->routes.v[r]);
+		const struct route_conf *rc = conf_route_named(a->conf, t->routes.v[r]);
 		if (rc == NULL || !conf_strings_has(&rc->channels, "mail"))
 			continue;
 		for (k = 0; k < rc->to.n; k++)
@@ -780,7 +769,7 @@ track_repeat(struct alerts *a, const struct track *t)
 	size_t r;
 
 	for (r = 0; r < t->routes.n; r++) {
-		const struct route_conf *rc = route_named(a->conf, t->routes.v[r]);
+		const struct route_conf *rc = conf_route_named(a->conf, t->routes.v[r]);
 		if (rc != NULL && rc->repeat_ms > 0 &&
 		    (best == 0 || rc->repeat_ms < best))
 			best = rc->repeat_ms;
@@ -840,7 +829,7 @@ track_escalation(struct alerts *a, const struct track *t)
 	size_t r;
 
 	for (r = 0; r < t->routes.n; r++) {
-		const struct route_conf *rc = route_named(a->conf, t->routes.v[r]);
+		const struct route_conf *rc = conf_route_named(a->conf, t->routes.v[r]);
 		if (rc != NULL && rc->escalate.n > 0)
 			return rc;
 	}
@@ -1656,7 +1645,8 @@ alerts_incident(struct alerts *a, uint64_t id, int64_t opened_ms, const char *wh
 		route_select(a, inc, &routes);
 		json_decref(inc);
 		for (r = 0; r < routes.n; r++) {
-			const struct route_conf *rc = route_named(a->conf, routes.v[r]);
+			const struct route_conf *rc =
+			    conf_route_named(a->conf, routes.v[r]);
 			if (wait < 0 || rc->group_wait_ms < wait)
 				wait = rc->group_wait_ms;
 		}

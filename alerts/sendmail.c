@@ -79,16 +79,6 @@ static const char *const sysexits[] = {
 	"EX_CONFIG",
 };
 
-/* Whether s holds a control character. */
-static int
-has_control(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 1;
-	return 0;
-}
-
 /* The first line of out, printable, at most len - 1 bytes. */
 static void
 first_line(char *dst, size_t len, const char *out)
@@ -179,14 +169,14 @@ sendmail_send(struct event_base *base, const char *const *argv, int64_t timeout_
 	j = xcalloc(1, sizeof(*j));
 	j->done = done;
 	j->arg = arg;
-	if (has_control(env_from)) {
+	if (mail_has_control(env_from)) {
 		j->permanent = 1;
 		snprintf(j->reason, sizeof(j->reason),
 		    "invalid sender address: a control character");
 		return report_later(base, j);
 	}
 	for (i = 0; i < nrcpt; i++)
-		if (rcpt[i][0] == '\0' || has_control(rcpt[i])) {
+		if (rcpt[i][0] == '\0' || mail_has_control(rcpt[i])) {
 			j->permanent = 1;
 			snprintf(j->reason, sizeof(j->reason),
 			    "invalid recipient address: %s",

@@ -158,16 +158,6 @@ url_redact(const char *url, char *buf, size_t len)
 		snprintf(buf, len, "%.*s%s", (int)(host - url), url, at + 1);
 }
 
-/* Whether s holds a control character (CR and LF would end an SMTP command). */
-static int
-has_control(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 1;
-	return 0;
-}
-
 /* Why the relay cannot be used as given, or NULL. */
 static const char *
 relay_check(const struct smtp_relay *r)
@@ -183,7 +173,7 @@ relay_check(const struct smtp_relay *r)
 		tls = 1;
 	} else
 		return "the relay URL is not smtp:// or smtps://";
-	if (has_control(r->url) || strchr(r->url, ' ') != NULL)
+	if (mail_has_control(r->url) || strchr(r->url, ' ') != NULL)
 		return "the relay URL holds a space or a control character";
 	end = host + strcspn(host, "/");
 	if (end == host || *host == ':')
@@ -193,7 +183,7 @@ relay_check(const struct smtp_relay *r)
 	if (r->user != NULL && !tls)
 		return "refusing to send a password without TLS: set starttls or use "
 		       "smtps://";
-	if (r->user != NULL && (r->password == NULL || has_control(r->user)))
+	if (r->user != NULL && (r->password == NULL || mail_has_control(r->user)))
 		return "the relay has a user but no password, or a bad user name";
 	return NULL;
 }
@@ -567,12 +557,12 @@ job_start(struct smtp *smtp, struct smtp_job *j)
 	j->errbuf[0] = j->last[0] = '\0';
 	j->off = 0;
 	j->in_auth = 0;
-	if (has_control(j->from)) {
+	if (mail_has_control(j->from)) {
 		job_set(j, 0, 1, "invalid sender address: a control character");
 		return -1;
 	}
 	for (i = 0; i < j->nrcpt; i++)
-		if (j->rcpt[i][0] == '\0' || has_control(j->rcpt[i])) {
+		if (j->rcpt[i][0] == '\0' || mail_has_control(j->rcpt[i])) {
 			job_set(j, 0, 1, "invalid recipient address: %s",
 			    j->rcpt[i][0] == '\0' ? "empty" : "a control character");
 			return -1;

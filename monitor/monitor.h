@@ -277,6 +277,7 @@ struct relay_conf *conf_relay(const struct conf *, size_t);
 struct channel_conf *conf_channel(const struct conf *, size_t);
 struct channel_conf *conf_channel_named(const struct conf *, const char *);
 struct route_conf *conf_route(const struct conf *, size_t);
+struct route_conf *conf_route_named(const struct conf *, const char *);
 extern const struct conf_table conf_mail_table, conf_channel_table, conf_route_table;
 void schema_alerts_check(struct conf_ctx *, config_setting_t *, struct conf *);
 

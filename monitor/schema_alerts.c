@@ -43,6 +43,18 @@ conf_route(const struct conf *conf, size_t i)
 	return (struct route_conf *)conf->routes.items + i;
 }
 
+/* The route of that name, or NULL. */
+struct route_conf *
+conf_route_named(const struct conf *conf, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < conf->routes.n; i++)
+		if (strcmp(conf_route(conf, i)->name, name) == 0)
+			return conf_route(conf, i);
+	return NULL;
+}
+
 /* The configured channel of that name, or NULL (also for the built-in ones). */
 struct channel_conf *
 conf_channel_named(const struct conf *conf, const char *name)
