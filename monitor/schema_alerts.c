@@ -50,7 +50,8 @@ conf_route_named(const struct conf *conf, const char *name)
 	size_t i;
 
 	for (i = 0; i < conf->routes.n; i++)
-		if (strcmp(conf_route(conf, i)->name, name) == 0)
+		if (conf_route(conf, i)->name != NULL &&
+		    strcmp(conf_route(conf, i)->name, name) == 0)
 			return conf_route(conf, i);
 	return NULL;
 }
@@ -62,7 +63,8 @@ conf_channel_named(const struct conf *conf, const char *name)
 	size_t i;
 
 	for (i = 0; i < conf->channels.n; i++)
-		if (strcmp(conf_channel(conf, i)->name, name) == 0)
+		if (conf_channel(conf, i)->name != NULL &&
+		    strcmp(conf_channel(conf, i)->name, name) == 0)
 			return conf_channel(conf, i);
 	return NULL;
 }
@@ -690,17 +692,22 @@ schema_alerts_check(struct conf_ctx *ctx, config_setting_t *root, struct conf *c
 	config_setting_t *chans = config_setting_get_member(root, "channels");
 	size_t i, k;
 
+	/* A missing name was reported already (required). */
 	for (i = 0; i < conf->channels.n; i++) {
 		struct channel_conf *c = conf_channel(conf, i);
+		if (c->name == NULL)
+			continue;
 		for (k = 0; k < i; k++)
-			if (strcmp(conf_channel(conf, k)->name, c->name) == 0)
+			if (conf_channel(conf, k)->name != NULL &&
+			    strcmp(conf_channel(conf, k)->name, c->name) == 0)
 				item_error(ctx, chans, "channels", i, NULL,
 				    "channel \"%s\" is already defined at %s:%u", c->name,
 				    conf_channel(conf, k)->origin.file,
 				    conf_channel(conf, k)->origin.line);
 		if (c->type == CHANNEL_BEACON && c->device != NULL) {
 			for (k = 0; k < conf->devices.n; k++)
-				if (strcmp(conf_device(conf, k)->name, c->device) == 0)
+				if (conf_device(conf, k)->name != NULL &&
+				    strcmp(conf_device(conf, k)->name, c->device) == 0)
 					break;
 			if (k == conf->devices.n)
 				item_error(ctx, chans, "channels", i, "device",
@@ -710,6 +717,8 @@ schema_alerts_check(struct conf_ctx *ctx, config_setting_t *root, struct conf *c
 	for (i = 0; i < conf->routes.n; i++) {
 		struct route_conf *r = conf_route(conf, i);
 		int mails = conf_strings_has(&r->channels, "mail");
+		if (r->name == NULL)
+			continue;
 		for (k = 0; k < r->channels.n; k++) {
 			const char *n = r->channels.v[k];
 			if (strcmp(n, "mail") != 0 && strcmp(n, "syslog") != 0 &&
@@ -720,7 +729,8 @@ schema_alerts_check(struct conf_ctx *ctx, config_setting_t *root, struct conf *c
 				    n);
 		}
 		for (k = 0; k < i; k++)
-			if (strcmp(conf_route(conf, k)->name, r->name) == 0)
+			if (conf_route(conf, k)->name != NULL &&
+			    strcmp(conf_route(conf, k)->name, r->name) == 0)
 				item_error(ctx, routes, "routes", i, "name",
 				    "route \"%s\" is already defined at %s:%u", r->name,
 				    conf_route(conf, k)->origin.file,

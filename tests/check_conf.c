@@ -697,6 +697,14 @@ static const struct {
 	        "or no `relays`",
 	        "@D/bad.conf:10: routes[2].name: route \"r2\" is already defined at "
 	        "@D/bad.conf:8" } },
+	{ "channels and routes without a name (found by fuzz_conf)",
+	    DETECT_DEVICES
+	    "channels = ( { type = \"syslog\"; }, { name = \"log\"; type = "
+	    "\"syslog\"; } );\n"
+	    "routes = ( { channels = [\"log\"]; }, { name = \"r\"; "
+	    "channels = [\"log\"]; } );\n",
+	    { "@D/bad.conf:6: channels[0].name: required but missing",
+	        "@D/bad.conf:7: routes[0].name: required but missing" } },
 };
 
 START_TEST(conf_error_table)
