@@ -849,7 +849,8 @@ class DemoScript(unittest.TestCase):
         self.assertRegex(out, r"\n\nmail sink: 1 mail in %s/new\n%sread one: "
                          r"scripts/demo-mail\.py %s 1\n" % (re.escape(maildir), test,
                                                              re.escape(maildir)))
-        self.assertRegex(out, r'(?m) notify\.test +\{"to":null,"queued":1\}$')
+        self.assertRegex(out, r'(?m) notify\.test +\{"to":\["ict@demo-town\.example\.jp"\],'
+                         r'"queued":1\}$')
         self.assertRegex(out, r'(?m) alert\.mail +\{"incident":0,"what":"test",'
                          r'"to":\["ict@demo-town\.example\.jp"\],"queued":1\}$')
         self.assertRegex(out, r'(?m) incident\.notify +\{"what":"problem",.*"incident":1,'
