@@ -28,6 +28,7 @@ struct conf_ctx {
 	struct conf_errors *errors;
 	const char *main_file;
 	char *main_dir;
+	void *arg;      /* the caller's, for hooks (conf_load_table) */
 	char path[512]; /* key path of the group being walked, "devices[2].replay" */
 };
 
@@ -854,6 +855,62 @@ conf_load_string(const char *text, const char *name, struct conf_errors *errors)
 		conf = conf_finish(&cfg, name, errors);
 	config_destroy(&cfg);
 	return conf;
+}
+
+/* The caller's argument given to conf_load_table(), or NULL. */
+void *
+conf_ctx_arg(const struct conf_ctx *ctx)
+{
+	return ctx->arg;
+}
+
+/*
+ * Load a file of another schema (a playbook) into obj, a zeroed object of
+ * t->size bytes: defaults, keys and hooks as for the main file, arg for the
+ * hooks (conf_ctx_arg).  0, or -1 with the problems added to errors; either
+ * way the caller releases obj with conf_free_object().
+ */
+int
+conf_load_table(const char *path, const struct conf_table *t, void *obj, void *arg,
+    struct conf_errors *errors)
+{
+	struct conf_ctx ctx;
+	const struct conf_key *k;
+	size_t before = errors->n;
+	char *copy;
+	config_t cfg;
+	FILE *f;
+
+	config_init(&cfg);
+	copy = xstrdup(path);
+	config_set_include_dir(&cfg, dirname(copy));
+	free(copy);
+	for (k = t->keys; k->name != NULL; k++)
+		conf_default(k, obj);
+	if ((f = fopen(path, "re")) == NULL) {
+		char *line;
+		xasprintf(&line, "%s: cannot open: %s", path, strerror(errno));
+		errors->v = xreallocarray(errors->v, errors->n + 1, sizeof(char *));
+		errors->v[errors->n++] = line;
+		goto out;
+	}
+	fclose(f);
+	if (config_read_file(&cfg, path) != CONFIG_TRUE) {
+		conf_parse_error(&cfg, path, errors);
+		goto out;
+	}
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.errors = errors;
+	ctx.main_file = path;
+	ctx.arg = arg;
+	copy = xstrdup(path);
+	ctx.main_dir = xstrdup(dirname(copy));
+	free(copy);
+	conf_walk(&ctx, t, config_root_setting(&cfg), obj);
+	free(ctx.main_dir);
+out:
+	config_destroy(&cfg);
+	return errors->n > before ? -1 : 0;
 }
 
 /* Free everything an object holds according to its table (not the object). */

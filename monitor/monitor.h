@@ -310,6 +310,9 @@ void conf_errors_clear(struct conf_errors *);
 void conf_walk_section(
     struct conf_ctx *, const struct conf_table *, config_setting_t *, void *);
 const char *conf_ctx_path(const struct conf_ctx *);
+void *conf_ctx_arg(const struct conf_ctx *);
+int conf_load_table(
+    const char *, const struct conf_table *, void *, void *, struct conf_errors *);
 void conf_doc(FILE *);
 struct device_conf *conf_device(const struct conf *, size_t);
 char *secret_read_file(const char *, char *, size_t);
@@ -694,6 +697,12 @@ extern const struct conf_table conf_rule_table, conf_check_table, conf_window_ta
 extern const struct conf_table conf_observer_table;
 /* The checks across keys, once the whole file is read (schema.c's root check). */
 void schema_detect_check(struct conf_ctx *, config_setting_t *, struct conf *);
+/*
+ * Compile the expression text of setting s as FILE:LINE:COL: label: reason
+ * on error; with site, its devices must be site's (other layers' files).
+ */
+struct expr *schema_detect_compile(struct conf_ctx *, config_setting_t *, const char *,
+    const char *, const struct conf *);
 
 /* device.c: a configured device, its poll schedule and poll results. */
 enum poll_status {

@@ -1845,3 +1845,47 @@ schema_detect_check(struct conf_ctx *ctx, config_setting_t *root, struct conf *c
 	hmap_free(x.detectors);
 	conf_strings_free(&x.derived);
 }
+
+/*
+ * An expression in another layer's file (a playbook step's `when`): compiled
+ * as a rule's is, and every device it names is one of site's, reported where
+ * it is written.  NULL if anything is wrong.
+ */
+struct expr *
+schema_detect_compile(struct conf_ctx *ctx, config_setting_t *s, const char *text,
+    const char *label, const struct conf *site)
+{
+	struct expr *e;
+	struct vmap m;
+	size_t k, j, d;
+	int mapped = 0;
+
+	if ((e = compile_setting(ctx, s, text, label)) == NULL || site == NULL)
+		return e;
+	for (k = 0; k < expr_nrefs(e); k++) {
+		const struct expr_ref *ref = expr_ref(e, k);
+		if (ref->device == NULL)
+			continue;
+		for (d = 0; d < site->devices.n; d++)
+			if (conf_device(site, d)->name != NULL &&
+			    strcmp(conf_device(site, d)->name, ref->device) == 0)
+				break;
+		if (d < site->devices.n)
+			continue;
+		for (j = 0; j < k; j++)
+			if (expr_ref(e, j)->device != NULL &&
+			    strcmp(expr_ref(e, j)->device, ref->device) == 0)
+				break;
+		if (j < k)
+			continue;
+		if (!mapped++)
+			vmap_find(ctx, s, &m);
+		vmap_error(ctx, &m, find_ref(text, ref->key), "%s: no device \"%s\"",
+		    label, ref->device);
+	}
+	if (!mapped)
+		return e;
+	vmap_free(&m);
+	expr_free(e);
+	return NULL;
+}
