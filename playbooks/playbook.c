@@ -345,15 +345,13 @@ step_foreign(struct conf_ctx *ctx, config_setting_t *g, int type)
 	}
 }
 
-/* "a notify step needs `text`" when the key is missing. */
+/* "`text` is required in notify steps" when the key is missing. */
 static int
 step_needs(struct conf_ctx *ctx, config_setting_t *g, int type, const char *key)
 {
 	if (config_setting_get_member(g, key) != NULL)
 		return 0;
-	conf_error(ctx, g, "a%s %s step needs `%s`",
-	    strchr("aeiou", pb_step_types[type][0]) != NULL ? "n" : "",
-	    pb_step_types[type], key);
+	conf_error(ctx, g, "`%s` is required in %s steps", key, pb_step_types[type]);
 	return -1;
 }
 
