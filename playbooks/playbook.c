@@ -925,6 +925,7 @@ playbook_check(struct conf_ctx *ctx, config_setting_t *root, void *obj)
 		refs_check(ctx, root, pb, i, "value", st->value);
 		for (h = 0; h < st->hosts.n; h++) {
 			struct pb_host *host = (struct pb_host *)st->hosts.items + h;
+			refs_check(ctx, root, pb, i, "hosts", host->name);
 			refs_check_list(ctx, root, pb, i, "hosts", &host->command);
 			refs_check_list(ctx, root, pb, i, "hosts", &host->check);
 		}
