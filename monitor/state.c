@@ -60,7 +60,7 @@ int
 atomic_commit(struct atomic_file *af, char *err, size_t errlen)
 {
 	char *copy;
-	int dfd;
+	int dfd, rc = 0;
 
 	if (fflush(af->f) == EOF || ferror(af->f) || fsync(fileno(af->f)) == -1) {
 		snprintf(err, errlen, "%s: %s", af->tmp, strerror(errno));
@@ -75,15 +75,20 @@ atomic_commit(struct atomic_file *af, char *err, size_t errlen)
 		free(af->path);
 		return -1;
 	}
+	/* The rename is durable only once the folder is. */
 	copy = xstrdup(af->path);
-	if ((dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
-		fsync(dfd);
-		close(dfd);
+	if ((dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    fsync(dfd) == -1) {
+		snprintf(
+		    err, errlen, "%s: folder not synced: %s", af->path, strerror(errno));
+		rc = -1;
 	}
+	if (dfd != -1)
+		close(dfd);
 	free(copy);
 	free(af->tmp);
 	free(af->path);
-	return 0;
+	return rc;
 }
 
 static json_t *
