@@ -807,6 +807,33 @@ conf_parse_error(config_t *cfg, const char *name, struct conf_errors *errors)
 }
 
 /*
+ * Parse path into cfg (initialised; @include relative to its folder): 0, or
+ * -1 with the problem added to errors (cannot open it, or a syntax error).
+ */
+static int
+conf_read(config_t *cfg, const char *path, struct conf_errors *errors)
+{
+	char *copy = xstrdup(path);
+	FILE *f;
+
+	config_set_include_dir(cfg, dirname(copy));
+	free(copy);
+	if ((f = fopen(path, "re")) == NULL) {
+		char *line;
+		xasprintf(&line, "%s: cannot open: %s", path, strerror(errno));
+		errors->v = xreallocarray(errors->v, errors->n + 1, sizeof(char *));
+		errors->v[errors->n++] = line;
+		return -1;
+	}
+	fclose(f);
+	if (config_read_file(cfg, path) != CONFIG_TRUE) {
+		conf_parse_error(cfg, path, errors);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Load and validate a configuration file.  Returns NULL with every problem
  * in errors (caller clears them) if anything is wrong: a file is taken whole
  * or not at all.
@@ -815,28 +842,11 @@ struct conf *
 conf_load(const char *path, struct conf_errors *errors)
 {
 	struct conf *conf = NULL;
-	char *copy;
 	config_t cfg;
-	FILE *f;
 
 	config_init(&cfg);
-	copy = xstrdup(path);
-	config_set_include_dir(&cfg, dirname(copy));
-	if ((f = fopen(path, "re")) == NULL) {
-		char *line;
-		xasprintf(&line, "%s: cannot open: %s", path, strerror(errno));
-		errors->v = xreallocarray(errors->v, errors->n + 1, sizeof(char *));
-		errors->v[errors->n++] = line;
-		goto out;
-	}
-	fclose(f);
-	if (config_read_file(&cfg, path) != CONFIG_TRUE) {
-		conf_parse_error(&cfg, path, errors);
-		goto out;
-	}
-	conf = conf_finish(&cfg, path, errors);
-out:
-	free(copy);
+	if (conf_read(&cfg, path, errors) == 0)
+		conf = conf_finish(&cfg, path, errors);
 	config_destroy(&cfg);
 	return conf;
 }
@@ -879,26 +889,12 @@ conf_load_table(const char *path, const struct conf_table *t, void *obj, void *a
 	size_t before = errors->n;
 	char *copy;
 	config_t cfg;
-	FILE *f;
 
 	config_init(&cfg);
-	copy = xstrdup(path);
-	config_set_include_dir(&cfg, dirname(copy));
-	free(copy);
 	for (k = t->keys; k->name != NULL; k++)
 		conf_default(k, obj);
-	if ((f = fopen(path, "re")) == NULL) {
-		char *line;
-		xasprintf(&line, "%s: cannot open: %s", path, strerror(errno));
-		errors->v = xreallocarray(errors->v, errors->n + 1, sizeof(char *));
-		errors->v[errors->n++] = line;
+	if (conf_read(&cfg, path, errors) == -1)
 		goto out;
-	}
-	fclose(f);
-	if (config_read_file(&cfg, path) != CONFIG_TRUE) {
-		conf_parse_error(&cfg, path, errors);
-		goto out;
-	}
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.errors = errors;
 	ctx.main_file = path;

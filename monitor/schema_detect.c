@@ -1553,6 +1553,58 @@ check_targets(struct xcheck *x, struct check_entry *c, size_t i)
 	select_free(&sel);
 }
 
+/* Whether a device of that name is in the map (arg). */
+static int
+device_in_map(void *arg, const char *name)
+{
+	return hmap_get(arg, name) != NULL;
+}
+
+/* Whether a device of that name is in the site's configuration (arg). */
+static int
+device_in_site(void *arg, const char *name)
+{
+	const struct conf *site = arg;
+	size_t d;
+
+	for (d = 0; d < site->devices.n; d++)
+		if (conf_device(site, d)->name != NULL &&
+		    strcmp(conf_device(site, d)->name, name) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Report, once each and where it is written, every device the expression e
+ * (the text of setting s) names that known() does not know; how many.
+ */
+static size_t
+unknown_devices(struct conf_ctx *ctx, config_setting_t *s, const struct expr *e,
+    const char *text, const char *label, int (*known)(void *, const char *), void *arg)
+{
+	struct vmap m;
+	size_t k, j, n = 0;
+
+	for (k = 0; k < expr_nrefs(e); k++) {
+		const struct expr_ref *ref = expr_ref(e, k);
+		if (ref->device == NULL || known(arg, ref->device))
+			continue;
+		for (j = 0; j < k; j++)
+			if (expr_ref(e, j)->device != NULL &&
+			    strcmp(expr_ref(e, j)->device, ref->device) == 0)
+				break;
+		if (j < k)
+			continue;
+		if (n++ == 0)
+			vmap_find(ctx, s, &m);
+		vmap_error(ctx, &m, find_ref(text, ref->key), "%s: no device \"%s\"",
+		    label, ref->device);
+	}
+	if (n > 0)
+		vmap_free(&m);
+	return n;
+}
+
 /* A rule's expression: its devices and the rules and checks it asks about. */
 static void
 check_expr_refs(struct xcheck *x, size_t i, const char *label, const struct expr *e)
@@ -1560,25 +1612,10 @@ check_expr_refs(struct xcheck *x, size_t i, const char *label, const struct expr
 	config_setting_t *s = item_setting(x, "rules", i, label);
 	const char *text = expr_text(e);
 	struct vmap m;
-	size_t k, j;
+	size_t k;
 	int mapped = 0;
 
-	for (k = 0; k < expr_nrefs(e); k++) {
-		const struct expr_ref *ref = expr_ref(e, k);
-		if (ref->device == NULL || hmap_get(x->devices, ref->device) != NULL)
-			continue;
-		/* Once per device and expression. */
-		for (j = 0; j < k; j++)
-			if (expr_ref(e, j)->device != NULL &&
-			    strcmp(expr_ref(e, j)->device, ref->device) == 0)
-				break;
-		if (j < k)
-			continue;
-		if (!mapped++)
-			vmap_find(x->ctx, s, &m);
-		vmap_error(x->ctx, &m, find_ref(text, ref->key), "%s: no device \"%s\"",
-		    label, ref->device);
-	}
+	unknown_devices(x->ctx, s, e, text, label, device_in_map, x->devices);
 	for (k = 0; k < expr_nrules(e); k++) {
 		const char *name = expr_rule(e, k);
 		if (hmap_get(x->detectors, name) != NULL)
@@ -1856,36 +1893,12 @@ schema_detect_compile(struct conf_ctx *ctx, config_setting_t *s, const char *tex
     const char *label, const struct conf *site)
 {
 	struct expr *e;
-	struct vmap m;
-	size_t k, j, d;
-	int mapped = 0;
 
 	if ((e = compile_setting(ctx, s, text, label)) == NULL || site == NULL)
 		return e;
-	for (k = 0; k < expr_nrefs(e); k++) {
-		const struct expr_ref *ref = expr_ref(e, k);
-		if (ref->device == NULL)
-			continue;
-		for (d = 0; d < site->devices.n; d++)
-			if (conf_device(site, d)->name != NULL &&
-			    strcmp(conf_device(site, d)->name, ref->device) == 0)
-				break;
-		if (d < site->devices.n)
-			continue;
-		for (j = 0; j < k; j++)
-			if (expr_ref(e, j)->device != NULL &&
-			    strcmp(expr_ref(e, j)->device, ref->device) == 0)
-				break;
-		if (j < k)
-			continue;
-		if (!mapped++)
-			vmap_find(ctx, s, &m);
-		vmap_error(ctx, &m, find_ref(text, ref->key), "%s: no device \"%s\"",
-		    label, ref->device);
-	}
-	if (!mapped)
+	if (unknown_devices(
+	        ctx, s, e, text, label, device_in_site, (void *)(uintptr_t)site) == 0)
 		return e;
-	vmap_free(&m);
 	expr_free(e);
 	return NULL;
 }
