@@ -161,17 +161,6 @@ strings_add_unique(struct conf_strings *s, const char *v)
 		conf_strings_add(s, v);
 }
 
-static json_t *
-strings_json(const struct conf_strings *s)
-{
-	json_t *a = json_array();
-	size_t i;
-
-	for (i = 0; i < s->n; i++)
-		json_array_append_new(a, json_string(s->v[i]));
-	return a;
-}
-
 static void
 strings_from_json(struct conf_strings *s, const json_t *a)
 {
@@ -436,7 +425,7 @@ mail_queue(struct alerts *a, struct track *t, uint64_t incident, const char *sub
 	if (a->h->journal != NULL)
 		a->h->journal(a->arg, "sonaed", "alert.mail",
 		    json_pack("{s:I, s:s, s:o, s:I}", "incident", (json_int_t)incident,
-		        "what", what, "to", strings_json(&rcpt), "queued",
+		        "what", what, "to", conf_strings_json(&rcpt), "queued",
 		        (json_int_t)id));
 	if (incident != 0) {
 		char *list = NULL, *tmp;
@@ -1362,8 +1351,8 @@ track_json(const struct track *t)
 	    (json_int_t)t->esc_ms, "next_repeat_ms", (json_int_t)t->next_repeat_ms,
 	    "step", (json_int_t)t->step, "stopped", t->stopped, "mailed_root",
 	    t->mailed_root, "update", t->update, "recovery", t->recovery, "severity",
-	    t->severity ? t->severity : "", "routes", strings_json(&t->routes), "to",
-	    strings_json(&t->to), "beacons", strings_json(&t->beacons));
+	    t->severity ? t->severity : "", "routes", conf_strings_json(&t->routes), "to",
+	    conf_strings_json(&t->to), "beacons", conf_strings_json(&t->beacons));
 }
 
 static json_t *
@@ -1385,7 +1374,7 @@ state_json(const struct alerts *a)
 	    STATE_VERSION, "tracks", tracks, "rates", rates, "outage", "down",
 	    a->outage.down, "since_ms", (json_int_t)a->outage.since_ms, "reason",
 	    a->outage.reason ? a->outage.reason : "", "rcpts",
-	    strings_json(&a->outage.rcpts), "count", a->outage.count);
+	    conf_strings_json(&a->outage.rcpts), "count", a->outage.count);
 }
 
 static char *
@@ -1714,7 +1703,7 @@ alerts_test(struct alerts *a, const char *to, const char *actor, uint64_t *id, c
 		*id = qid;
 	if (rc == 0 && a->h->journal != NULL)
 		a->h->journal(a->arg, actor, "notify.test",
-		    json_pack("{s:o, s:I}", "to", strings_json(&rcpt), "queued",
+		    json_pack("{s:o, s:I}", "to", conf_strings_json(&rcpt), "queued",
 		        (json_int_t)qid));
 	if (rc == -1)
 		snprintf(err, errlen, "could not queue the mail (see the log)");

@@ -444,6 +444,18 @@ conf_strings_add(struct conf_strings *l, const char *s)
 	l->v[l->n] = NULL;
 }
 
+/* The list as a JSON array of strings. */
+json_t *
+conf_strings_json(const struct conf_strings *l)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		json_array_append_new(a, json_string(l->v[i]));
+	return a;
+}
+
 /* Read one setting into the object according to its key. */
 static void
 conf_value(struct conf_ctx *ctx, const struct conf_key *k, config_setting_t *s, void *obj)

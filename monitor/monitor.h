@@ -297,6 +297,7 @@ int conf_equal(const struct conf_table *, const void *, const void *);
 void conf_strings_free(struct conf_strings *);
 int conf_strings_has(const struct conf_strings *, const char *);
 void conf_strings_add(struct conf_strings *, const char *);
+json_t *conf_strings_json(const struct conf_strings *);
 void conf_free_object(const struct conf_table *, void *);
 void conf_error(struct conf_ctx *, config_setting_t *, const char *, ...)
     PRINTFLIKE(3, 4);

@@ -860,17 +860,6 @@ window_describe(const struct window *w, char *buf, size_t len)
 	return buf;
 }
 
-static json_t *
-strings_json(const struct conf_strings *l)
-{
-	json_t *a = json_array();
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		json_array_append_new(a, json_string(l->v[i]));
-	return a;
-}
-
 /*
  * The window as JSON, for the state file and for `sonae --json`: times as
  * text on the window's wall clock with their offset (exact to the ms), a
@@ -896,9 +885,9 @@ window_to_json(const struct window *w)
 		json_object_set_new(
 		    o, "for", json_string(duration_format(w->duration_ms, a, 96)));
 	}
-	json_object_set_new(o, "devices", strings_json(&w->devices));
-	json_object_set_new(o, "kinds", strings_json(&w->kinds));
-	json_object_set_new(o, "tags", strings_json(&w->tags));
+	json_object_set_new(o, "devices", conf_strings_json(&w->devices));
+	json_object_set_new(o, "kinds", conf_strings_json(&w->kinds));
+	json_object_set_new(o, "tags", conf_strings_json(&w->tags));
 	json_object_set_new(
 	    o, "comment", w->comment != NULL ? json_string(w->comment) : json_null());
 	json_object_set_new(o, "created_by",

@@ -1086,17 +1086,6 @@ playbook_load_dir(const char *dir, const struct conf *site, struct playbook ***o
 /*
  * JSON.
  */
-static json_t *
-strings_json(const struct conf_strings *l)
-{
-	json_t *a = json_array();
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		json_array_append_new(a, json_string(l->v[i]));
-	return a;
-}
-
 static void
 set_string(json_t *o, const char *key, const char *v)
 {
@@ -1136,10 +1125,10 @@ step_json(const struct pb_step *st)
 		set_string(o, "text", st->text);
 		set_string(o, "severity", notify_severities[st->severity]);
 		if (st->to.n > 0)
-			json_object_set_new(o, "to", strings_json(&st->to));
+			json_object_set_new(o, "to", conf_strings_json(&st->to));
 		break;
 	case PB_EXEC:
-		json_object_set_new(o, "command", strings_json(&st->command));
+		json_object_set_new(o, "command", conf_strings_json(&st->command));
 		set_string(o, "user", st->user);
 		json_object_set_new(o, "output_max", json_integer(st->output_max));
 		break;
@@ -1149,7 +1138,7 @@ step_json(const struct pb_step *st)
 		break;
 	case PB_CONFIRM:
 		set_string(o, "question", st->question);
-		json_object_set_new(o, "who", strings_json(&st->who));
+		json_object_set_new(o, "who", conf_strings_json(&st->who));
 		json_object_set_new(
 		    o, "approver_differs", json_boolean(st->approver_differs));
 		set_string(o, "default", st->default_text);
@@ -1176,8 +1165,8 @@ step_json(const struct pb_step *st)
 			    (struct pb_host *)st->hosts.items + h;
 			json_array_append_new(
 			    hosts, json_pack("{s:s, s:o, s:o}", "name", host->name,
-			               "command", strings_json(&host->command), "check",
-			               strings_json(&host->check)));
+			               "command", conf_strings_json(&host->command),
+			               "check", conf_strings_json(&host->check)));
 		}
 		json_object_set_new(o, "hosts", hosts);
 		json_object_set_new(o, "deadline_ms", json_integer(st->deadline_ms));
@@ -1201,7 +1190,7 @@ playbook_json(const struct playbook *pb)
 	set_string(o, "title_en", pb->title_en);
 	set_string(o, "description", pb->description);
 	set_string(o, "file", pb->origin.file);
-	json_object_set_new(o, "triggers", strings_json(&pb->triggers));
+	json_object_set_new(o, "triggers", conf_strings_json(&pb->triggers));
 	for (i = 0; i < pb->params.n; i++) {
 		const struct pb_param *pp = playbook_param(pb, i);
 		p = json_object();
