@@ -443,6 +443,195 @@ START_TEST(playbook_dir)
 }
 END_TEST
 
+/*
+ * playbooks/library/: the eight shipped playbooks load against the demo
+ * site (etc/demo/sonae.conf, its devices ups1, wan1, env1, leak1) with no
+ * error, and their order says what DOMAIN.md §5 asks.
+ */
+static const char *const library_names[] = { "battery-critical", "communications-outage",
+	"cooling-failure", "cyber-incident", "earthquake", "fire", "power-outage",
+	"water-leak" };
+
+static struct playbook *
+library_get(struct playbook **v, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(v[i]->name, name) == 0)
+			return v[i];
+	ck_abort_msg("no playbook %s", name);
+	return NULL;
+}
+
+/* The index of step id in pb (fails the test when there is none). */
+static size_t
+step_index(const struct playbook *pb, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < pb->steps.n; i++)
+		if (strcmp(playbook_step(pb, i)->id, id) == 0)
+			return i;
+	ck_abort_msg("%s: no step %s", pb->name, id);
+	return 0;
+}
+
+/*
+ * Whether step k can run only after a "yes" to a confirm before it: some
+ * earlier confirm (approver_differs if asked), asked whenever k would run
+ * (no `when`, or k's own), whose "no" (a failure) jumps past k.
+ */
+static int
+guarded_by_confirm(const struct playbook *pb, size_t k, int approver_differs)
+{
+	size_t i;
+
+	for (i = 0; i < k; i++) {
+		const struct pb_step *c = playbook_step(pb, i);
+
+		const struct pb_step *st = playbook_step(pb, k);
+
+		if (c->type == PB_CONFIRM &&
+		    (c->when == NULL ||
+		        (st->when != NULL && strcmp(c->when_text, st->when_text) == 0)) &&
+		    (!approver_differs || c->approver_differs) &&
+		    c->on_failure == PB_FAIL_GOTO && c->goto_step > k)
+			return 1;
+	}
+	return 0;
+}
+
+START_TEST(playbook_library)
+{
+	struct conf_errors errs = { NULL, 0 };
+	const char *src = getenv("SONAE_SRC");
+	struct conf *demo;
+	struct playbook **v = NULL, *pb;
+	char *path, *all = xstrdup(""), *tmp;
+	size_t n = 0, i, k, last;
+	int rc, seen_tier[4] = { 0 };
+
+	ck_assert_msg(src != NULL, "SONAE_SRC is not set");
+	xasprintf(&path, "%s/etc/demo/sonae.conf", src);
+	demo = conf_load(path, &errs);
+	ck_assert_msg(demo != NULL, "demo refused: %s", errs.n ? errs.v[0] : "?");
+	free(path);
+	xasprintf(&path, "%s/playbooks/library", src);
+	rc = playbook_load_dir(path, demo, &v, &n, &errs);
+	for (i = 0; i < errs.n; i++) {
+		xasprintf(&tmp, "%s\n  %s", all, errs.v[i]);
+		free(all);
+		all = tmp;
+	}
+	ck_assert_msg(rc == 0 && errs.n == 0, "library refused:%s", all);
+	free(all);
+	free(path);
+	ck_assert_uint_eq(n, NELEM(library_names));
+	for (i = 0; i < n; i++) {
+		/* In file-name order, which is the names' order. */
+		ck_assert_str_eq(v[i]->name, library_names[i]);
+		/* Every one ends with the exit decision, a human's. */
+		last = v[i]->steps.n - 1;
+		ck_assert_str_eq(playbook_step(v[i], last)->id, "exit");
+		ck_assert_int_eq(playbook_step(v[i], last)->type, PB_CONFIRM);
+		/* Every destructive step needs a yes to a confirm first (a human's,
+		 * or the declared default of one nobody answered in time). */
+		for (k = 0; k < v[i]->steps.n; k++)
+			if (playbook_step(v[i], k)->destructive)
+				ck_assert_msg(guarded_by_confirm(v[i], k, 0),
+				    "%s: step %s is destructive and no confirm guards it",
+				    v[i]->name, playbook_step(v[i], k)->id);
+	}
+
+	/* P4: evacuation first; nothing automatic, nothing conditional before it. */
+	pb = library_get(v, n, "fire");
+	ck_assert(!playbook_step(pb, 0)->destructive);
+	ck_assert_ptr_null(playbook_step(pb, 0)->when);
+	ck_assert(playbook_step(pb, 0)->type == PB_NOTIFY ||
+	          playbook_step(pb, 0)->type == PB_CONFIRM);
+	ck_assert_int_eq(playbook_step(pb, 0)->retries, 0);
+	for (k = 0; k < pb->steps.n; k++)
+		ck_assert_msg(!playbook_step(pb, k)->destructive &&
+		                  playbook_step(pb, k)->type != PB_WAIT,
+		    "fire: step %s delays or acts", playbook_step(pb, k)->id);
+
+	/* P8: isolation only after a second person's yes. */
+	pb = library_get(v, n, "cyber-incident");
+	k = step_index(pb, "isolate");
+	ck_assert_int_eq(playbook_step(pb, k)->type, PB_SNMP_SET);
+	ck_assert_str_eq(playbook_step(pb, k)->value, "2");
+	ck_assert(guarded_by_confirm(pb, k, 1));
+	k = step_index(pb, "reconnect");
+	ck_assert(guarded_by_confirm(pb, k, 1));
+	ck_assert(step_index(pb, "isolate") < step_index(pb, "reconnect"));
+
+	/* P2: tiers 1, 2, 3 down in order; a wait on mains and charge; then the
+	 * hosts back in reverse order. */
+	pb = library_get(v, n, "battery-critical");
+	last = 0;
+	for (k = 0; k < pb->steps.n; k++) {
+		const struct pb_step *st = playbook_step(pb, k);
+
+		if (st->type != PB_SHUTDOWN_TIER)
+			continue;
+		ck_assert_int_eq(strncmp(st->tier, "tier", 4), 0);
+		ck_assert_int_eq(st->tier[4] - '0', (int)last + 1);
+		seen_tier[++last] = (int)k;
+	}
+	ck_assert_uint_eq(last, 3);
+	k = step_index(pb, "charged");
+	ck_assert_int_eq(playbook_step(pb, k)->type, PB_WAIT);
+	ck_assert_ptr_nonnull(playbook_step(pb, k)->until);
+	ck_assert_ptr_nonnull(
+	    strstr(playbook_step(pb, k)->until_text, "!ups1.on_battery"));
+	ck_assert_ptr_nonnull(
+	    strstr(playbook_step(pb, k)->until_text, "ups1.charge_pct"));
+	ck_assert_int_gt((int)k, seen_tier[3]);
+	ck_assert_uint_lt(k, step_index(pb, "start3"));
+	ck_assert_uint_lt(step_index(pb, "start3"), step_index(pb, "start2"));
+	ck_assert_uint_lt(step_index(pb, "start2"), step_index(pb, "start1"));
+	for (i = 1; i <= 3; i++) {
+		char id[8], host[32];
+		const struct pb_step *st;
+
+		snprintf(id, sizeof(id), "start%zu", i);
+		snprintf(host, sizeof(host), "${tier%zu_host}", i);
+		st = playbook_step(pb, step_index(pb, id));
+		ck_assert_int_eq(st->type, PB_EXEC);
+		ck_assert_uint_eq(st->command.n, 2);
+		ck_assert_str_eq(st->command.v[1], host);
+		/* No restart can run before the wait on the battery. */
+		ck_assert_uint_gt(step_index(pb, id), k);
+	}
+
+	/* P3: disaster mode only on the 5-lower-or-more branch. */
+	pb = library_get(v, n, "earthquake");
+	for (k = 0, i = 0; k < pb->steps.n; k++) {
+		const struct pb_step *st = playbook_step(pb, k);
+
+		if (st->type != PB_SET_MODE)
+			continue;
+		i++;
+		ck_assert_str_eq(st->mode, "disaster");
+		ck_assert_msg(guarded_by_confirm(pb, k, 0),
+		    "earthquake: disaster mode without the intensity question");
+	}
+	ck_assert_uint_eq(i, 1);
+	k = step_index(pb, "intensity");
+	ck_assert_ptr_nonnull(strstr(playbook_step(pb, k)->question, "5弱"));
+	ck_assert_uint_lt(k, step_index(pb, "disaster"));
+	/* Intensity 4 goes to the checks, past everything of the full response. */
+	ck_assert_uint_gt(playbook_step(pb, k)->goto_step, step_index(pb, "safety-mail"));
+	ck_assert_uint_eq(playbook_step(pb, k)->goto_step, step_index(pb, "room"));
+
+	for (i = 0; i < n; i++)
+		playbook_free(v[i]);
+	free(v);
+	conf_free(demo);
+}
+END_TEST
+
 static Suite *
 playbook_suite(void)
 {
@@ -455,6 +644,7 @@ playbook_suite(void)
 	tcase_add_loop_test(tc, playbook_error_table, 0, NELEM(error_cases));
 	tcase_add_test(tc, playbook_expand);
 	tcase_add_test(tc, playbook_dir);
+	tcase_add_test(tc, playbook_library);
 	suite_add_tcase(s, tc);
 	return s;
 }
