@@ -118,6 +118,8 @@ int spool_add(struct spool *sp, const char *env_from, const struct conf_strings 
     char *err, size_t errlen);
 /* The message id with its bytes; NULL with why in err. */
 struct spool_msg *spool_get(struct spool *sp, uint64_t id, char *err, size_t errlen);
+/* The same without the message's bytes (data NULL, len 0): the metadata only. */
+struct spool_msg *spool_get_head(struct spool *sp, uint64_t id, char *err, size_t errlen);
 void spool_msg_free(struct spool_msg *m);
 /*
  * A delivery attempt failed: count it, keep the relay and the reason, and

@@ -147,28 +147,13 @@ mark_dirty(struct alerts *a)
 }
 
 static void
-strings_clear(struct conf_strings *s)
-{
-	conf_strings_free(s);
-	s->v = NULL;
-	s->n = 0;
-}
-
-static void
-strings_add_unique(struct conf_strings *s, const char *v)
-{
-	if (!conf_strings_has(s, v))
-		conf_strings_add(s, v);
-}
-
-static void
 strings_from_json(struct conf_strings *s, const json_t *a)
 {
 	size_t i;
 	json_t *v;
 
 	json_array_foreach(a, i, v) if (json_is_string(v))
-	    strings_add_unique(s, json_string_value(v));
+	    conf_strings_add(s, json_string_value(v));
 }
 
 static const char *
@@ -304,7 +289,7 @@ route_select(struct alerts *a, const json_t *inc, struct conf_strings *out)
 		const struct route_conf *r = conf_route(a->conf, i);
 		if (!route_matches(a, r, inc, mode))
 			continue;
-		strings_add_unique(out, r->name);
+		conf_strings_add(out, r->name);
 		n++;
 		if (!r->cont)
 			break;
@@ -376,7 +361,7 @@ mail_queue(struct alerts *a, struct track *t, uint64_t incident, const char *sub
 
 	for (i = 0; i < to->n; i++)
 		if (!limit || rate_take(a, to->v[i], incident, subject, now))
-			strings_add_unique(&rcpt, to->v[i]);
+			conf_strings_add(&rcpt, to->v[i]);
 	if (rcpt.n == 0) {
 		log_info("alerts: %s of incident %llu held back by the rate limit", what,
 		    (unsigned long long)incident);
@@ -418,7 +403,7 @@ mail_queue(struct alerts *a, struct track *t, uint64_t incident, const char *sub
 	a->mails++;
 	if (a->outage.down) {
 		for (i = 0; i < rcpt.n; i++)
-			strings_add_unique(&a->outage.rcpts, rcpt.v[i]);
+			conf_strings_add(&a->outage.rcpts, rcpt.v[i]);
 		a->outage.count++;
 	}
 	mark_dirty(a);
@@ -746,7 +731,7 @@ first_recipients(struct alerts *a, struct track *t, struct conf_strings *to)
 		if (rc == NULL || !conf_strings_has(&rc->channels, "mail"))
 			continue;
 		for (k = 0; k < rc->to.n; k++)
-			strings_add_unique(to, rc->to.v[k]);
+			conf_strings_add(to, rc->to.v[k]);
 	}
 }
 
@@ -776,7 +761,7 @@ track_first(struct alerts *a, struct track *t, const json_t *inc)
 	    json_is_object(json_object_get(inc, "resolved")) ? "recovery" : "problem";
 
 	/* The incident as it is now: folds and severity changes of the wait. */
-	strings_clear(&t->routes);
+	conf_strings_free(&t->routes);
 	if (route_select(a, inc, &t->routes) == 0) {
 		log_info("alerts: incident %llu (%s) matches no route: told to nobody",
 		    (unsigned long long)t->id, jstr(inc, "rule"));
@@ -798,7 +783,7 @@ track_first(struct alerts *a, struct track *t, const json_t *inc)
 	          "within the group wait."
 	        : NULL);
 	for (size_t i = 0; i < to.n; i++)
-		strings_add_unique(&t->to, to.v[i]);
+		conf_strings_add(&t->to, to.v[i]);
 	conf_strings_free(&to);
 	channels_run(a, t, inc, what);
 	if (strcmp(what, "recovery") == 0) {
@@ -861,11 +846,11 @@ track_later(struct alerts *a, struct track *t, const json_t *inc, int64_t now)
 		t->step++;
 		for (k = 0; k < s->to.n; k++)
 			if (!conf_strings_has(&t->to, s->to.v[k]))
-				strings_add_unique(&add, s->to.v[k]);
+				conf_strings_add(&add, s->to.v[k]);
 		for (k = 0; k < t->to.n; k++)
 			conf_strings_add(&all, t->to.v[k]);
 		for (k = 0; k < add.n; k++)
-			strings_add_unique(&all, add.v[k]);
+			conf_strings_add(&all, add.v[k]);
 		snprintf(extra, sizeof(extra),
 		    "エスカレーション / Escalation: nobody acknowledged within %s; step "
 		    "%zu (route %s) adds %zu recipient%s.",
@@ -875,7 +860,7 @@ track_later(struct alerts *a, struct track *t, const json_t *inc, int64_t now)
 		    rc->name);
 		mail_incident(a, t, inc, "escalation", t->severity, &all, extra);
 		for (k = 0; k < add.n; k++)
-			strings_add_unique(&t->to, add.v[k]);
+			conf_strings_add(&t->to, add.v[k]);
 		conf_strings_free(&add);
 		conf_strings_free(&all);
 		channels_run(a, t, inc, "escalation");
@@ -909,7 +894,7 @@ track_update(struct alerts *a, struct track *t, const json_t *inc)
 		t->esc_ms = time_now_ms();
 	first_recipients(a, t, &to);
 	for (i = 0; i < t->to.n; i++)
-		strings_add_unique(&to, t->to.v[i]);
+		conf_strings_add(&to, t->to.v[i]);
 	if (strcmp(jstr(inc, "severity"), t->severity) != 0)
 		snprintf(extra, sizeof(extra), "変化 / Changed: severity %s (was %s).",
 		    jstr(inc, "severity"), t->severity);
@@ -921,7 +906,7 @@ track_update(struct alerts *a, struct track *t, const json_t *inc)
 	t->severity = xstrdup(jstr(inc, "severity"));
 	mail_incident(a, t, inc, "update", t->severity, &to, extra);
 	for (i = 0; i < to.n; i++)
-		strings_add_unique(&t->to, to.v[i]);
+		conf_strings_add(&t->to, to.v[i]);
 	conf_strings_free(&to);
 	channels_run(a, t, inc, "problem");
 	mark_dirty(a);
@@ -1210,14 +1195,14 @@ path_changed(void *arg, int down, const char *reason)
 		a->outage.since_ms = time_now_ms();
 		free(a->outage.reason);
 		a->outage.reason = xstrdup(reason);
-		strings_clear(&a->outage.rcpts);
+		conf_strings_free(&a->outage.rcpts);
 		a->outage.count = 0;
 		/* What is stuck already (why it is down) is delayed too. */
 		for (id = spool_first(a->sp); id != 0; id = spool_next(a->sp, id)) {
-			if ((m = spool_get(a->sp, id, err, sizeof(err))) == NULL)
+			if ((m = spool_get_head(a->sp, id, err, sizeof(err))) == NULL)
 				continue;
 			for (i = 0; i < m->rcpt.n; i++)
-				strings_add_unique(&a->outage.rcpts, m->rcpt.v[i]);
+				conf_strings_add(&a->outage.rcpts, m->rcpt.v[i]);
 			a->outage.count++;
 			if (m->created_ms < a->outage.since_ms)
 				a->outage.since_ms = m->created_ms; /* stuck since then */
@@ -1227,7 +1212,7 @@ path_changed(void *arg, int down, const char *reason)
 		a->outage.down = 0;
 		if (a->outage.count > 0)
 			outage_digest(a);
-		strings_clear(&a->outage.rcpts);
+		conf_strings_free(&a->outage.rcpts);
 		a->outage.count = 0;
 	}
 	mark_dirty(a);
@@ -1686,7 +1671,7 @@ alerts_test(struct alerts *a, const char *to, const char *actor, uint64_t *id, c
 			     conf_strings_has(&conf_route(c, i)->channels, "mail") &&
 			     k < conf_route(c, i)->to.n;
 			     k++)
-				strings_add_unique(&rcpt, conf_route(c, i)->to.v[k]);
+				conf_strings_add(&rcpt, conf_route(c, i)->to.v[k]);
 	if (rcpt.n == 0) {
 		snprintf(err, errlen, "no recipient: no route has `to`; give --to ADDR");
 		return -1;

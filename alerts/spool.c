@@ -634,8 +634,9 @@ text_or_null(const json_t *h, const char *key)
 	return s != NULL ? xstrdup(s) : NULL;
 }
 
-struct spool_msg *
-spool_get(struct spool *sp, uint64_t id, char *err, size_t errlen)
+/* Message id: its metadata, and its bytes when data is 1. */
+static struct spool_msg *
+spool_load(struct spool *sp, uint64_t id, int data, char *err, size_t errlen)
 {
 	ssize_t i = spool_find(sp, id), r;
 	struct spool_msg *m;
@@ -672,6 +673,10 @@ spool_get(struct spool *sp, uint64_t id, char *err, size_t errlen)
 	m->last_error = text_or_null(h, "last_error");
 	m->last_relay = text_or_null(h, "last_relay");
 	json_decref(h);
+	if (!data) {
+		close(fd);
+		return m;
+	}
 	m->data = xmalloc(len + 1);
 	for (n = 0; n < len; n += (size_t)r)
 		if ((r = pread(fd, m->data + n, len - n, off + (off_t)n)) <= 0) {
@@ -686,6 +691,18 @@ spool_get(struct spool *sp, uint64_t id, char *err, size_t errlen)
 	m->len = len;
 	close(fd);
 	return m;
+}
+
+struct spool_msg *
+spool_get(struct spool *sp, uint64_t id, char *err, size_t errlen)
+{
+	return spool_load(sp, id, 1, err, errlen);
+}
+
+struct spool_msg *
+spool_get_head(struct spool *sp, uint64_t id, char *err, size_t errlen)
+{
+	return spool_load(sp, id, 0, err, errlen);
 }
 
 void

@@ -211,6 +211,32 @@ START_TEST(spool_add_reopen_order)
 }
 END_TEST
 
+/* The metadata alone: the same as spool_get()'s, without the bytes. */
+START_TEST(spool_get_head_only)
+{
+	struct spool *sp = open_ok(tmpdir, NULL);
+	char *msg = make_msg(7, 100), err[512];
+	struct spool_msg *full, *head;
+	uint64_t id = add_ok(sp, 7, msg, T0);
+
+	ck_assert_ptr_nonnull(full = spool_get(sp, id, err, sizeof(err)));
+	ck_assert_ptr_nonnull(head = spool_get_head(sp, id, err, sizeof(err)));
+	ck_assert_ptr_null(head->data);
+	ck_assert_uint_eq(head->len, 0);
+	ck_assert_uint_eq(full->len, strlen(msg));
+	ck_assert_uint_eq(head->incident, 7);
+	ck_assert_int_eq(head->created_ms, full->created_ms);
+	ck_assert_uint_eq(head->rcpt.n, 2);
+	ck_assert_str_eq(head->rcpt.v[1], full->rcpt.v[1]);
+	ck_assert_str_eq(head->env_from, full->env_from);
+	spool_msg_free(full);
+	spool_msg_free(head);
+	ck_assert_ptr_null(spool_get_head(sp, id + 1, err, sizeof(err)));
+	spool_close(sp);
+	free(msg);
+}
+END_TEST
+
 START_TEST(spool_delivered_removes)
 {
 	struct spool *sp = open_ok(tmpdir, NULL);
@@ -930,6 +956,7 @@ spool_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, spool_add_reopen_order);
+	tcase_add_test(tc, spool_get_head_only);
 	tcase_add_test(tc, spool_delivered_removes);
 	tcase_add_loop_test(tc, spool_backoff_table, 0, NELEM(backoff_cases));
 	tcase_add_test(tc, spool_backoff_defaults);
