@@ -199,6 +199,8 @@ struct child_opts {
 int child_run(struct event_base *, const struct child_opts *,
     void (*done)(void *arg, const struct child_result *), void *arg, char *err,
     size_t errlen);
+/* Stop the child whose done() argument is arg (done() still follows): 0, or -1. */
+int child_stop(void *arg);
 /* Children started and not reaped yet (for tests and status). */
 size_t child_running(void);
 

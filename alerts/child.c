@@ -639,6 +639,29 @@ bad:
 	return -1;
 }
 
+/*
+ * Stop the child whose done() argument is arg, as a timeout would (SIGTERM
+ * to its group, SIGKILL two seconds later), but without calling it a
+ * timeout: done() still follows, once.  0, or -1 when there is none.
+ */
+int
+child_stop(void *arg)
+{
+	struct child *c;
+
+	LIST_FOREACH(c, &children, entry)
+	if (c->arg == arg && c->pid != -1 && c->stage == CHILD_RUNNING) {
+		log_info("child %s: pid %ld: stopped", c->path, (long)c->pid);
+		if (!c->waited)
+			kill(-c->pid, SIGTERM);
+		c->stage = CHILD_TERM_SENT;
+		evtimer_del(c->timer);
+		arm(c->timer, CHILD_KILL_MS);
+		return 0;
+	}
+	return -1;
+}
+
 /* Children started and not reaped yet. */
 size_t
 child_running(void)

@@ -886,6 +886,13 @@ conf_ctx_arg(const struct conf_ctx *ctx)
 	return ctx->arg;
 }
 
+/* Where problems go: for a hook that loads other files (the playbooks). */
+struct conf_errors *
+conf_ctx_errors(const struct conf_ctx *ctx)
+{
+	return ctx->errors;
+}
+
 /*
  * Load a file of another schema (a playbook) into obj, a zeroed object of
  * t->size bytes: defaults, keys and hooks as for the main file, arg for the

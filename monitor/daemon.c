@@ -20,6 +20,7 @@
 
 #include "alerts/alert.h"
 #include "monitor/monitor.h"
+#include "playbooks/engine.h"
 #include "probes/probe.h"
 
 #define HOUSEKEEPING_MS 1000
@@ -34,6 +35,8 @@ struct daemon {
 	struct trap_receiver *traps;
 	struct detect *detect;
 	struct alerts *alerts;
+	struct pb_engine *playbooks;
+	char *mode; /* the operating mode; NULL: "normal" */
 	struct device **devs;
 	size_t ndevs;
 	struct hmap *byname;
@@ -144,6 +147,66 @@ static const struct alerts_hooks alerts_hooks = {
 	.note = hook_note,
 };
 
+/* What the playbook engine needs of the rest of the daemon. */
+static int
+pbhook_eval(void *arg, const struct expr *x, char *why, size_t len)
+{
+	struct daemon *d = arg;
+
+	return detect_eval(d->detect, x, why, len);
+}
+
+static int
+pbhook_notify(
+    void *arg, const struct pb_notice *n, uint64_t *queued, char *result, size_t len)
+{
+	(void)arg;
+	(void)n;
+	(void)queued;
+	snprintf(result, len, "TEMPORARY: alerts_notice lands with the notice branch");
+	return -1;
+}
+
+static int
+pbhook_snmp_set(void *arg, const char *device, const char *oid, char type,
+    const char *value, void (*done)(void *, int, const char *), void *darg)
+{
+	struct device *dev = daemon_device(arg, device);
+
+	if (dev == NULL)
+		return -1;
+	return snmp_set(dev, oid, type, value, done, darg);
+}
+
+static int
+pbhook_modbus_write(void *arg, const char *device, const char *point, double value,
+    void (*done)(void *, int, const char *), void *darg)
+{
+	struct device *dev = daemon_device(arg, device);
+
+	if (dev == NULL)
+		return -1;
+	return modbus_write_point(dev, point, value, done, darg);
+}
+
+static int
+pbhook_set_mode(void *arg, const char *mode, const char *actor, const char *why,
+    char *err, size_t len)
+{
+	return daemon_set_mode(arg, mode, actor, why, err, len);
+}
+
+static const struct pb_hooks playbook_hooks = {
+	.incident = hook_incident,
+	.eval = pbhook_eval,
+	.notify = pbhook_notify,
+	.snmp_set = pbhook_snmp_set,
+	.modbus_write = pbhook_modbus_write,
+	.set_mode = pbhook_set_mode,
+	.journal = hook_journal,
+	.note = hook_note,
+};
+
 static struct device *
 daemon_add_device(struct daemon *d, const struct device_conf *c)
 {
@@ -178,6 +241,8 @@ daemon_new(struct event_base *base, struct conf *conf, const char *conf_path)
 	detect_configure(d->detect, conf);
 	d->alerts = alerts_new(base, &alerts_hooks, d);
 	alerts_configure(d->alerts, conf);
+	d->playbooks = pb_engine_new(base, &playbook_hooks, d);
+	pb_engine_configure(d->playbooks, conf);
 	return d;
 }
 
@@ -288,6 +353,13 @@ daemon_start(struct daemon *d, char *err, size_t errlen)
 		daemon_journal(
 		    d, "sonaed", "state.problem", json_pack("{s:s}", "problem", why));
 	}
+	if (pb_engine_start(d->playbooks, d->conf->daemon.state_dir, why, sizeof(why)) ==
+	    -1) {
+		/* Runs cannot be checkpointed: they would not survive a crash. */
+		log_warnx("playbooks: %s", why);
+		daemon_journal(
+		    d, "sonaed", "state.problem", json_pack("{s:s}", "problem", why));
+	}
 	for (i = 0; i < d->ndevs; i++)
 		if (device_start(d->devs[i]) == -1)
 			log_warnx("device \"%s\": probe refused to start",
@@ -328,6 +400,7 @@ daemon_free(struct daemon *d)
 		return;
 	control_free(d->control);
 	trap_free(d->traps);
+	pb_engine_free(d->playbooks);
 	alerts_free(d->alerts);
 	detect_free(d->detect);
 	if (d->housekeeping != NULL)
@@ -343,6 +416,7 @@ daemon_free(struct daemon *d)
 	conf_free(d->conf);
 	json_decref(d->last_reload);
 	free(d->conf_path);
+	free(d->mode);
 	free(d);
 }
 
@@ -470,6 +544,7 @@ daemon_reload(struct daemon *d, const char *actor, char *msg, size_t msglen)
 	d->ndevs = nc->devices.n;
 	detect_configure(d->detect, nc);
 	alerts_configure(d->alerts, nc);
+	pb_engine_configure(d->playbooks, nc);
 	conf_free(d->conf);
 	d->conf = nc;
 
@@ -623,12 +698,67 @@ daemon_alert(struct daemon *d, uint64_t id, int64_t opened_ms, const char *what)
 }
 
 /*
- * The operating mode routes are chosen by.  Staffing modes arrive with the
- * roster; until then the site is always in "normal".
+ * The operating mode routes are chosen by: "normal" unless a playbook's
+ * set-mode step changed it.  The modes' own configuration (who is alerted,
+ * which assets are watched) arrives with the roster; until then a mode is
+ * a name the routes' `modes` match.
  */
 const char *
 daemon_mode(const struct daemon *d)
 {
-	(void)d;
-	return "normal";
+	return d->mode != NULL ? d->mode : "normal";
+}
+
+/* Enter a mode: journaled and written to the snapshot at once. */
+int
+daemon_set_mode(struct daemon *d, const char *mode, const char *actor, const char *why,
+    char *err, size_t errlen)
+{
+	const char *p;
+	char *old = xstrdup(daemon_mode(d));
+
+	for (p = mode; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+		        *p == '_')) {
+			snprintf(err, errlen, "\"%s\" is not a mode name", mode);
+			free(old);
+			return -1;
+		}
+	if (p == mode || p - mode > 32) {
+		snprintf(err, errlen, "\"%s\" is not a mode name", mode);
+		free(old);
+		return -1;
+	}
+	free(d->mode);
+	d->mode = xstrdup(mode);
+	log_info("operating mode: %s -> %s (%s: %s)", old, mode, actor, why);
+	daemon_journal(d, actor, "mode.set",
+	    json_pack("{s:s, s:s, s:s}", "from", old, "to", mode, "why", why));
+	free(old);
+	daemon_save(d);
+	return 0;
+}
+
+/* The mode the snapshot saved (state.c). */
+void
+daemon_restore_mode(struct daemon *d, const char *mode)
+{
+	free(d->mode);
+	d->mode = strcmp(mode, "normal") != 0 ? xstrdup(mode) : NULL;
+}
+
+/* detect.c: an incident opened; its playbooks start (playbooks/engine.c). */
+void
+daemon_playbooks(struct daemon *d, uint64_t id, const char *rule, const char *playbook,
+    const char *actor, const char *held)
+{
+	if (d->playbooks != NULL)
+		pb_engine_incident(d->playbooks, id, rule, playbook, actor, held);
+}
+
+/* The playbook engine. */
+struct pb_engine *
+daemon_playbook_engine(const struct daemon *d)
+{
+	return d->playbooks;
 }

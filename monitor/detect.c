@@ -624,6 +624,34 @@ resolver_init(struct detect *e, struct expr_resolver *r, int64_t now)
 	r->now_ms = now;
 }
 
+/*
+ * An expression of another layer (a playbook's `when` or `until`) now,
+ * through the rules' resolver: 1 true, 0 false, -1 unknown with why.
+ */
+int
+detect_eval(struct detect *e, const struct expr *x, char *why, size_t len)
+{
+	struct expr_resolver r;
+	struct expr_value v;
+
+	resolver_init(e, &r, time_now_ms());
+	e->evaluations++;
+	expr_eval(x, &r, &v);
+	if (v.type == EXPR_UNKNOWN) {
+		if (v.dev != NULL)
+			snprintf(why, len, "%s.%s: %s", v.dev, v.metric,
+			    v.reason != NULL ? v.reason : "unknown");
+		else
+			snprintf(why, len, "%s", v.reason != NULL ? v.reason : "unknown");
+		return -1;
+	}
+	if (v.type != EXPR_BOOL) {
+		snprintf(why, len, "not true or false");
+		return -1;
+	}
+	return v.num != 0;
+}
+
 /* Classification. */
 
 static enum check_state
@@ -929,22 +957,23 @@ notify(struct detect *e, struct incident *i, const char *what)
 	daemon_alert(e->d, i->id, i->opened_ms, what);
 }
 
+/*
+ * The incident's playbooks: the one its rule names and those whose triggers
+ * name its rule.  The engine starts them (never twice at once for one
+ * incident), or notes that a maintenance window holds them back.
+ */
 static void
-request_playbook(struct detect *e, struct incident *i)
+request_playbook(struct detect *e, struct incident *i, const char *actor)
 {
-	const struct window *w;
+	const struct window *w = incident_window(e, i, time_now_ms());
 
-	if (i->playbook == NULL)
-		return;
-	if ((w = incident_window(e, i, time_now_ms())) != NULL) {
-		timeline(i, "sonaed", "playbook-held",
-		    "playbook %s not started automatically: maintenance window %s",
-		    i->playbook, w->id);
-		return;
+	if (i->playbook != NULL && w == NULL) {
+		timeline(i, "sonaed", "playbook", "playbook %s requested", i->playbook);
+		journal(e, "sonaed", "playbook.request", i,
+		    json_pack("{s:s}", "playbook", i->playbook));
 	}
-	timeline(i, "sonaed", "playbook", "playbook %s requested", i->playbook);
-	journal(e, "sonaed", "playbook.request", i,
-	    json_pack("{s:s}", "playbook", i->playbook));
+	daemon_playbooks(
+	    e->d, i->id, i->rule, i->playbook, actor, w != NULL ? w->id : NULL);
 }
 
 static json_t *
@@ -1113,7 +1142,7 @@ incident_open(struct detect *e, struct detector *x)
 	log_info("incident %llu opened: %s (%s): %s", (unsigned long long)i->id, x->name,
 	    check_state_name(i->severity), x->reason);
 	notify(e, i, "problem");
-	request_playbook(e, i);
+	request_playbook(e, i, "sonaed");
 	reconcile_many(e, x->inhibits, x->ninhibits);
 	reconcile_many(e, x->children, x->nchildren);
 }
@@ -2452,6 +2481,7 @@ detect_declare(struct detect *e, const char *kind, enum check_state sev,
 	    "incident %llu declared by %s: %s", (unsigned long long)i->id, actor, title);
 	notify(e, i, "problem");
 	*id = i->id;
+	request_playbook(e, i, actor);
 	return 0;
 }
 

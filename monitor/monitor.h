@@ -225,6 +225,22 @@ struct conf {
 	} mail;
 	struct conf_list channels; /* struct channel_conf */
 	struct conf_list routes;   /* struct route_conf */
+	struct {
+		char *dir;                    /* every *.conf is a playbook; NULL: none */
+		struct conf_strings drill_to; /* drills notify only these */
+		struct conf_list params;      /* struct pb_param_conf */
+		/* The playbooks of dir, loaded and checked against this site. */
+		struct playbook **loaded;
+		size_t nloaded;
+	} playbooks;
+};
+
+/* A site's value of a playbook's parameter (playbooks.parameters[]). */
+struct pb_param_conf {
+	char *playbook;
+	char *name;
+	char *value;
+	struct conf_origin origin;
 };
 
 /* A mail relay: an SMTP server, or the local sendmail program. */
@@ -280,6 +296,10 @@ struct route_conf *conf_route(const struct conf *, size_t);
 struct route_conf *conf_route_named(const struct conf *, const char *);
 extern const struct conf_table conf_mail_table, conf_channel_table, conf_route_table;
 void schema_alerts_check(struct conf_ctx *, config_setting_t *, struct conf *);
+/* playbooks/schema_playbooks.c: the `playbooks` group, and the folder it names. */
+struct playbook;
+extern const struct conf_table conf_playbooks_table;
+void schema_playbooks_check(struct conf_ctx *, config_setting_t *, struct conf *);
 
 struct conf_errors {
 	char **v;
@@ -312,6 +332,7 @@ void conf_walk_section(
     struct conf_ctx *, const struct conf_table *, config_setting_t *, void *);
 const char *conf_ctx_path(const struct conf_ctx *);
 void *conf_ctx_arg(const struct conf_ctx *);
+struct conf_errors *conf_ctx_errors(const struct conf_ctx *);
 int conf_load_table(
     const char *, const struct conf_table *, void *, void *, struct conf_errors *);
 void conf_doc(FILE *);
@@ -818,6 +839,12 @@ struct detect *daemon_detect(const struct daemon *);
 struct alerts *daemon_alerts(const struct daemon *);
 void daemon_alert(struct daemon *, uint64_t, int64_t, const char *);
 const char *daemon_mode(const struct daemon *);
+int daemon_set_mode(
+    struct daemon *, const char *, const char *, const char *, char *, size_t);
+void daemon_restore_mode(struct daemon *, const char *);
+void daemon_playbooks(
+    struct daemon *, uint64_t, const char *, const char *, const char *, const char *);
+struct pb_engine *daemon_playbook_engine(const struct daemon *);
 
 /*
  * detect.c: the detection layer.  Detectors (rules, checks, one
@@ -842,6 +869,7 @@ int detect_save(struct detect *, char *, size_t);
 void detect_device_changed(struct detect *, struct device *);
 json_t *detect_status_json(struct detect *);
 json_t *detect_incidents_json(struct detect *, int);
+int detect_eval(struct detect *, const struct expr *, char *, size_t);
 json_t *detect_incident_json(struct detect *, uint64_t);
 json_t *detect_detectors_json(struct detect *);
 enum ack_kind {

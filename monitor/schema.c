@@ -453,6 +453,7 @@ root_check(struct conf_ctx *ctx, config_setting_t *root, void *obj)
 	hmap_free(names);
 	schema_detect_check(ctx, root, conf);
 	schema_alerts_check(ctx, root, conf);
+	schema_playbooks_check(ctx, root, conf);
 }
 
 static const struct conf_key root_keys[] = {
@@ -517,6 +518,10 @@ static const struct conf_key root_keys[] = {
 	    .sub = &conf_route_table,
 	    .max = 10000,
 	    .help = "See `routes[]`." },
+	{ .name = "playbooks",
+	    .type = CT_GROUP,
+	    .sub = &conf_playbooks_table,
+	    .help = "See `playbooks`." },
 	{ 0 },
 };
 

@@ -155,9 +155,10 @@ state_save(struct daemon *d, char *err, size_t errlen)
 	free(path);
 	if (rc == -1)
 		return -1;
-	head = json_pack("{s:i, s:I, s:{s:I, s:s}}", "version", STATE_VERSION, "saved_ms",
-	    (json_int_t)time_now_ms(), "audit", "seq", (json_int_t)(a ? audit_seq(a) : 0),
-	    "head", a ? audit_head(a) : "");
+	head = json_pack("{s:i, s:I, s:{s:I, s:s}, s:s}", "version", STATE_VERSION,
+	    "saved_ms", (json_int_t)time_now_ms(), "audit", "seq",
+	    (json_int_t)(a ? audit_seq(a) : 0), "head", a ? audit_head(a) : "", "mode",
+	    daemon_mode(d));
 	/* The head object without its closing brace, then "devices":{...}}. */
 	rc = json_dumpf(head, af.f, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(head);
@@ -270,6 +271,8 @@ state_restore(struct daemon *d, char *err, size_t errlen)
 	for (i = 0; (dev = daemon_device_at(d, i)) != NULL; i++)
 		if (json_is_object(o = json_object_get(devs, device_name(dev))))
 			state_restore_device(d, dev, o, saved);
+	if (json_is_string(json_object_get(root, "mode")))
+		daemon_restore_mode(d, json_string_value(json_object_get(root, "mode")));
 	o = json_object_get(root, "audit");
 	if (daemon_audit(d) != NULL && json_is_object(o)) {
 		uint64_t seq = (uint64_t)json_integer_value(json_object_get(o, "seq"));

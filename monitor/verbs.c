@@ -13,11 +13,13 @@
 
 #include "alerts/alert.h"
 #include "monitor/monitor.h"
+#include "playbooks/engine.h"
 #include "probes/probe.h"
 
 #define AUDIT_MAX_ENTRIES 100000
 
 #define V_OPERATOR 0x1
+#define V_DURABLE  0x2 /* changes state, yet not only operators may call it */
 
 struct verb_req {
 	struct daemon *d;
@@ -199,6 +201,9 @@ verb_status(struct verb_req *q)
 	json_object_set_new(o, "clients",
 	    json_integer((json_int_t)control_clients(daemon_control(q->d))));
 	json_object_set_new(o, "alerts", alerts_status_json(daemon_alerts(q->d)));
+	json_object_set_new(
+	    o, "playbooks", pb_engine_status_json(daemon_playbook_engine(q->d)));
+	json_object_set_new(o, "mode", json_string(daemon_mode(q->d)));
 	detection = detect_status_json(daemon_detect(q->d));
 	json_object_set_new(o, "detection", detection != NULL ? detection : json_null());
 	json_object_set_new(o, "caller",
@@ -940,6 +945,184 @@ verb_notify_test(struct verb_req *q)
 	return verb_ok(q, json_pack("{s:I}", "queued", (json_int_t)id), msg);
 }
 
+/* Playbooks (docs/playbooks.md): the engine checks and journals; these read words. */
+
+static struct pb_engine *
+engine(struct verb_req *q)
+{
+	return daemon_playbook_engine(q->d);
+}
+
+/* A run id among the positional words. */
+static int
+args_run(const char *s, uint64_t *run, char *err, size_t errlen)
+{
+	if (s == NULL) {
+		snprintf(err, errlen, "give the run ID");
+		return VERBS_BAD_USAGE;
+	}
+	if (verbs_parse_id(s, run) == -1) {
+		snprintf(
+		    err, errlen, "run ID \"%.64s\": want a positive whole number", s);
+		return VERBS_BAD_USAGE;
+	}
+	return 0;
+}
+
+static int
+verb_playbooks(struct verb_req *q)
+{
+	return verb_ok(q, pb_engine_playbooks_json(engine(q)), NULL);
+}
+
+static int
+verb_playbook(struct verb_req *q)
+{
+	json_t *o = pb_engine_playbook_json(engine(q), q->argv[0]);
+
+	if (o == NULL)
+		return verb_fail(q, ST_FAILED, "no playbook \"%.64s\"", q->argv[0]);
+	return verb_ok(q, o, NULL);
+}
+
+/* run NAME [--incident ID] [--set N=V]... -m TEXT, and drill NAME [--set]... [-m]. */
+static int
+start_run(struct verb_req *q, int drill)
+{
+	struct vopt opts[] = { { .name = "-m", .has_arg = 1 },
+		{ .name = "--set", .has_arg = 1, .many = 1 },
+		{ .name = "--incident", .has_arg = 1 }, { .name = NULL } };
+	struct conf_strings sets = { NULL, 0 };
+	char err[400], msg[200];
+	const char *pos[1], *text;
+	uint64_t incident = 0, run;
+	int npos, r, i;
+
+	if (drill)
+		opts[2].name = NULL; /* a drill belongs to no incident */
+	if ((r = args_read(q->argc, q->argv, opts, pos, 1, &npos, err, sizeof(err))) !=
+	        0 ||
+	    (r = args_text(&opts[0], !drill, &text, err, sizeof(err))) != 0)
+		return args_fail(q, r, err);
+	if (npos == 0)
+		return args_fail(q, VERBS_BAD_USAGE, "give the playbook's NAME");
+	if (!drill && opts[2].n > 0 && verbs_parse_id(opts[2].v[0], &incident) == -1)
+		return args_fail(
+		    q, VERBS_BAD_USAGE, "--incident: want a positive whole number");
+	for (i = 0; i < opts[1].n; i++)
+		conf_strings_add(&sets, opts[1].v[i]);
+	if (text == NULL)
+		text = "drill";
+	r = pb_engine_run(engine(q), pos[0], incident, drill, &sets, q->peer->actor, text,
+	    &run, err, sizeof(err));
+	conf_strings_free(&sets);
+	if (r == -1)
+		return verb_fail(q, ST_FAILED, "%s", err);
+	if (drill)
+		snprintf(msg, sizeof(msg),
+		    "drill run %llu of %.64s started: nothing destructive runs; sonae "
+		    "run-status %llu",
+		    (unsigned long long)run, pos[0], (unsigned long long)run);
+	else
+		snprintf(msg, sizeof(msg),
+		    "run %llu of %.64s started; sonae run-status %llu",
+		    (unsigned long long)run, pos[0], (unsigned long long)run);
+	return verb_ok(q, json_pack("{s:I}", "run", (json_int_t)run), msg);
+}
+
+static int
+verb_run(struct verb_req *q)
+{
+	return start_run(q, 0);
+}
+
+static int
+verb_drill(struct verb_req *q)
+{
+	return start_run(q, 1);
+}
+
+static int
+verb_runs(struct verb_req *q)
+{
+	struct vopt opts[] = { { .name = "--all" }, { .name = NULL } };
+	const char *pos[1];
+	char err[256];
+	int npos, r;
+
+	if ((r = args_read(q->argc, q->argv, opts, pos, 0, &npos, err, sizeof(err))) != 0)
+		return args_fail(q, r, err);
+	return verb_ok(q, pb_engine_runs_json(engine(q), opts[0].n > 0), NULL);
+}
+
+static int
+verb_run_status(struct verb_req *q)
+{
+	char err[256];
+	uint64_t run;
+	json_t *o;
+	int r;
+
+	if ((r = args_run(q->argv[0], &run, err, sizeof(err))) != 0)
+		return args_fail(q, r, err);
+	if ((o = pb_engine_run_json(engine(q), run)) == NULL)
+		return verb_fail(q, ST_FAILED, "no run %llu", (unsigned long long)run);
+	return verb_ok(q, o, NULL);
+}
+
+static int
+verb_confirm(struct verb_req *q)
+{
+	struct vopt opts[] = { { .name = "-m", .has_arg = 1 }, { .name = "--no" },
+		{ .name = "--retry" }, { .name = NULL } };
+	static const char *const said[] = { "no", "yes", "run it again" };
+	char err[400], msg[200];
+	const char *pos[2], *text;
+	enum pb_answer ans = PB_YES;
+	uint64_t run;
+	int npos, r;
+
+	if ((r = args_read(q->argc, q->argv, opts, pos, 2, &npos, err, sizeof(err))) !=
+	        0 ||
+	    (r = args_run(npos > 0 ? pos[0] : NULL, &run, err, sizeof(err))) != 0 ||
+	    (r = args_text(&opts[0], 1, &text, err, sizeof(err))) != 0)
+		return args_fail(q, r, err);
+	if (npos < 2)
+		return args_fail(q, VERBS_BAD_USAGE, "give the STEP");
+	if (opts[1].n > 0 && opts[2].n > 0)
+		return args_fail(q, VERBS_BAD_USAGE, "--no or --retry, not both");
+	if (opts[1].n > 0)
+		ans = PB_NO;
+	else if (opts[2].n > 0)
+		ans = PB_RETRY;
+	if (pb_engine_confirm(engine(q), run, pos[1], ans, q->peer->actor,
+	        q->peer->is_operator, text, err, sizeof(err)) == -1)
+		return verb_fail(q, ST_FAILED, "%s", err);
+	snprintf(msg, sizeof(msg), "run %llu step %.64s: %s", (unsigned long long)run,
+	    pos[1], said[ans]);
+	return verb_ok(q, NULL, msg);
+}
+
+static int
+verb_abort(struct verb_req *q)
+{
+	struct vopt opts[] = { { .name = "-m", .has_arg = 1 }, { .name = NULL } };
+	char err[400], msg[96];
+	const char *pos[1], *text;
+	uint64_t run;
+	int npos, r;
+
+	if ((r = args_read(q->argc, q->argv, opts, pos, 1, &npos, err, sizeof(err))) !=
+	        0 ||
+	    (r = args_run(npos > 0 ? pos[0] : NULL, &run, err, sizeof(err))) != 0 ||
+	    (r = args_text(&opts[0], 1, &text, err, sizeof(err))) != 0)
+		return args_fail(q, r, err);
+	if (pb_engine_abort(engine(q), run, q->peer->actor, text, err, sizeof(err)) == -1)
+		return verb_fail(q, ST_FAILED, "%s", err);
+	snprintf(msg, sizeof(msg), "run %llu aborted", (unsigned long long)run);
+	return verb_ok(q, NULL, msg);
+}
+
 static const struct verb verbs[] = {
 	{ "status", 0, 0, 0, verb_status, "status" },
 	{ "devices", 0, 0, 0, verb_devices, "devices" },
@@ -969,6 +1152,17 @@ static const struct verb verbs[] = {
 	{ "checks", 0, 0, 0, verb_checks, "checks" },
 	{ "queue", 0, 0, 0, verb_queue, "queue" },
 	{ "notify-test", 0, 2, V_OPERATOR, verb_notify_test, "notify-test [--to ADDR]" },
+	{ "playbooks", 0, 0, 0, verb_playbooks, "playbooks" },
+	{ "playbook", 1, 1, 0, verb_playbook, "playbook NAME" },
+	{ "run", 0, PROTO_MAX_ARGS, V_OPERATOR, verb_run,
+	    "run NAME [--incident ID] [--set NAME=VALUE]... -m TEXT" },
+	{ "drill", 0, PROTO_MAX_ARGS, V_OPERATOR, verb_drill,
+	    "drill NAME [--set NAME=VALUE]... [-m TEXT]" },
+	{ "runs", 0, 1, 0, verb_runs, "runs [--all]" },
+	{ "run-status", 1, 1, 0, verb_run_status, "run-status RUN" },
+	{ "confirm", 0, 5, V_DURABLE, verb_confirm,
+	    "confirm RUN STEP [--no | --retry] -m TEXT" },
+	{ "abort", 0, 3, V_OPERATOR, verb_abort, "abort RUN -m TEXT" },
 	{ NULL, 0, 0, 0, NULL, NULL },
 };
 
@@ -1017,7 +1211,7 @@ verbs_dispatch(struct daemon *d, const struct ctl_peer *peer, int argc, char **a
 	}
 	rc = v->fn(&q);
 	/* What an operator changed is durable before the answer says so. */
-	if (v->flags & V_OPERATOR)
+	if (v->flags & (V_OPERATOR | V_DURABLE))
 		audit_sync(daemon_audit(d));
 	return rc;
 }

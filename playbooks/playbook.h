@@ -145,4 +145,12 @@ typedef const char *(*pb_lookup_fn)(void *, const char *);
 int pb_expand(
     const struct playbook *, const char *, pb_lookup_fn, void *, char **, char *, size_t);
 
+/* schema_playbooks.c: the site's `playbooks` group and its folder. */
+/* A parameter's value for a run: the site's, else the default; NULL: none. */
+const char *pb_site_value(const struct conf *, const struct playbook *, const char *);
+/* Whether one of the playbook's triggers (fnmatch patterns) names rule. */
+int pb_triggered_by(const struct playbook *, const char *rule);
+/* The site's loaded playbook of that name, or NULL. */
+const struct playbook *pb_conf_playbook(const struct conf *, const char *);
+
 #endif

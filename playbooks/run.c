@@ -76,6 +76,7 @@ pb_run_new(uint64_t id, const char *playbook, const char *const *ids, size_t n,
 	r->steps = xcalloc(n > 0 ? n : 1, sizeof(*r->steps));
 	for (i = 0; i < n; i++)
 		r->steps[i].id = xstrdup(ids[i]);
+	r->params = json_object();
 	r->log = json_array();
 	return r;
 }
@@ -91,11 +92,13 @@ pb_run_free(struct pb_run *r)
 		free(r->steps[i].id);
 		free(r->steps[i].result);
 		free(r->steps[i].actor);
+		free(r->steps[i].output);
 	}
 	free(r->steps);
 	free(r->playbook);
 	free(r->requested_by);
 	free(r->reason);
+	json_decref(r->params);
 	json_decref(r->log);
 	free(r);
 }
@@ -129,25 +132,30 @@ str_or_null(const char *s)
 json_t *
 pb_run_json(const struct pb_run *r)
 {
-	json_t *steps = json_array();
+	json_t *steps = json_array(), *o;
 	size_t i;
 
 	for (i = 0; i < r->nsteps; i++) {
 		const struct pb_step_run *s = &r->steps[i];
-		json_array_append_new(
-		    steps, json_pack("{s:s, s:s, s:i, s:I, s:I, s:o, s:o}", "id", s->id,
-		               "state", step_state_names[s->state], "attempts",
-		               s->attempts, "started_ms", (json_int_t)s->started_ms,
-		               "ended_ms", (json_int_t)s->ended_ms, "result",
-		               str_or_null(s->result), "actor", str_or_null(s->actor)));
+		json_array_append_new(steps,
+		    json_pack("{s:s, s:s, s:i, s:I, s:I, s:o, s:o, s:o, s:b}", "id",
+		        s->id, "state", step_state_names[s->state], "attempts",
+		        s->attempts, "started_ms", (json_int_t)s->started_ms, "ended_ms",
+		        (json_int_t)s->ended_ms, "result", str_or_null(s->result),
+		        "actor", str_or_null(s->actor), "output", str_or_null(s->output),
+		        "would_run", s->would_run));
 	}
-	return json_pack("{s:i, s:I, s:s, s:I, s:b, s:s, s:s, s:I, s:I, s:s, s:I, s:o, "
-	                 "s:O}",
+	o = json_pack("{s:i, s:I, s:s, s:I, s:b, s:s, s:s, s:I, s:I, s:s, s:I, s:o, "
+	              "s:O, s:O}",
 	    "version", RUN_VERSION, "id", (json_int_t)r->id, "playbook", r->playbook,
 	    "incident", (json_int_t)r->incident, "drill", r->drill, "requested_by",
 	    r->requested_by, "reason", r->reason, "started_ms", (json_int_t)r->started_ms,
 	    "ended_ms", (json_int_t)r->ended_ms, "state", run_state_names[r->state],
-	    "current", (json_int_t)r->current, "steps", steps, "log", r->log);
+	    "current", (json_int_t)r->current, "steps", steps, "params", r->params, "log",
+	    r->log);
+	if (r->parent != 0)
+		json_object_set_new(o, "parent", json_integer((json_int_t)r->parent));
+	return o;
 }
 
 static const char *
@@ -191,6 +199,7 @@ pb_run_from_json(const json_t *o, char *err, size_t errlen)
 	r->id = (uint64_t)jint(o, "id");
 	r->playbook = xstrdup(jstr(o, "playbook"));
 	r->incident = (uint64_t)jint(o, "incident");
+	r->parent = (uint64_t)jint(o, "parent");
 	r->drill = json_is_true(json_object_get(o, "drill"));
 	r->requested_by = xstrdup(jstr(o, "requested_by"));
 	r->reason = xstrdup(jstr(o, "reason"));
@@ -199,6 +208,9 @@ pb_run_from_json(const json_t *o, char *err, size_t errlen)
 	r->state = (enum pb_run_state)st;
 	r->current = (size_t)jint(o, "current");
 	r->log = json_deep_copy(json_object_get(o, "log"));
+	r->params = json_is_object(json_object_get(o, "params"))
+	                ? json_deep_copy(json_object_get(o, "params"))
+	                : json_object();
 	r->nsteps = json_array_size(steps);
 	r->steps = xcalloc(r->nsteps > 0 ? r->nsteps : 1, sizeof(*r->steps));
 	json_array_foreach(steps, i, s)
@@ -219,6 +231,8 @@ pb_run_from_json(const json_t *o, char *err, size_t errlen)
 		sr->ended_ms = jint(s, "ended_ms");
 		sr->result = dup_or_null(jstr(s, "result"));
 		sr->actor = dup_or_null(jstr(s, "actor"));
+		sr->output = dup_or_null(jstr(s, "output"));
+		sr->would_run = json_is_true(json_object_get(s, "would_run"));
 	}
 	if (r->current > r->nsteps) {
 		snprintf(err, errlen, "current step %zu of %zu", r->current, r->nsteps);

@@ -40,12 +40,15 @@ struct pb_step_run {
 	int64_t started_ms, ended_ms; /* 0: not yet */
 	char *result;                 /* one line: exit status, answer, why */
 	char *actor;                  /* who answered a human step, or NULL */
+	char *output;                 /* what a program printed (capped), or NULL */
+	int would_run;                /* a drill recorded it instead of running it */
 };
 
 struct pb_run {
 	uint64_t id;
 	char *playbook;
 	uint64_t incident; /* 0: started by hand without an incident */
+	uint64_t parent;   /* the run whose run-playbook step started it, or 0 */
 	int drill;         /* 1: nothing destructive runs */
 	char *requested_by, *reason;
 	int64_t started_ms, ended_ms;
@@ -53,7 +56,8 @@ struct pb_run {
 	size_t current; /* index of the step under way or next */
 	struct pb_step_run *steps;
 	size_t nsteps;
-	json_t *log; /* [{time_ms, actor, event, text}] */
+	json_t *params; /* {name: value}: the values this run was started with */
+	json_t *log;    /* [{time_ms, actor, event, text}] */
 };
 
 const char *pb_step_state_name(enum pb_step_state);
