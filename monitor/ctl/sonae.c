@@ -62,6 +62,7 @@ static int render_queue(json_t *, const char *);
 static int render_playbooks(json_t *, const char *);
 static int render_playbook(json_t *, const char *);
 static int render_runs(json_t *, const char *);
+static int render_run_status(json_t *, const char *);
 
 static const struct opt no_opts[] = { { NULL, 0, 0 } };
 static const struct opt device_opts[] = { { "--history", 0, 0 }, { NULL, 0, 0 } };
@@ -145,6 +146,8 @@ static const struct cmd cmds[] = {
 	    "rehearse a playbook: nothing destructive runs (operators)" },
 	{ "runs", 0, 0, runs_opts, render_runs, "runs [--all]",
 	    "playbook runs under way or ended in the last 24 h (--all: every one kept)" },
+	{ "run-status", 1, 1, no_opts, render_run_status, "run-status RUN",
+	    "one run: its checklist, what waits for whom, its log" },
 	{ "confirm", 2, 2, confirm_opts, render_text,
 	    "confirm RUN STEP [--no | --retry] -m TEXT",
 	    "answer a step that waits for a human (operators)" },
@@ -849,6 +852,28 @@ ids(json_t *list, char *buf, size_t len)
 	return buf;
 }
 
+/* A duration for people: "0.4s", "12min34s". */
+static const char *
+took(long long ms, char *buf, size_t len)
+{
+	if (ms < 10000)
+		snprintf(buf, len, "%.1fs", (double)ms / 1000.0);
+	else
+		duration_format((ms + 500) / 1000 * 1000, buf, len);
+	return buf;
+}
+
+/* A time of the day as "20:01:02" (day: "2026-11-25 ..."), of another day in full. */
+static const char *
+clock_of(json_t *v, const char *day)
+{
+	const char *w = when(v);
+
+	if (strlen(w) == 19 && strncmp(w, day, 10) == 0)
+		return w + 11;
+	return w;
+}
+
 /* Add "; " and a part to the text in buf. */
 static void PRINTFLIKE(3, 4) add_part(char *buf, size_t len, const char *fmt, ...)
 {
@@ -1030,6 +1055,216 @@ render_runs(json_t *o, const char *text)
 		    opt_all ? "no runs" : "no runs under way or ended in the last 24 h");
 	else
 		print_runs(list, 1);
+	return EXIT_OK;
+}
+
+/* The checklist mark of a step of run-status. */
+static const char *
+step_mark(json_t *s)
+{
+	static const char *const marks[][2] = { { "done", "[x]" }, { "pending", "[ ]" },
+		{ "running", "[>]" }, { "waiting", "[?]" }, { "failed", "[!]" },
+		{ "skipped", "[-]" }, { "unknown", "[#]" } };
+	const char *state = str(s, "state");
+	size_t i;
+
+	if (json_is_true(json_object_get(s, "would_run")))
+		return "[~]";
+	for (i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
+		if (strcmp(state, marks[i][0]) == 0)
+			return marks[i][1];
+	return "[*]";
+}
+
+/* The entry of a run's "waiting" for a step, or NULL. */
+static json_t *
+waiting_for(json_t *run, const char *step)
+{
+	json_t *list = json_object_get(run, "waiting");
+	size_t i;
+
+	for (i = 0; i < json_array_size(list); i++)
+		if (strcmp(str(json_array_get(list, i), "id"), step) == 0)
+			return json_array_get(list, i);
+	return NULL;
+}
+
+#define OUTPUT_LINES 5   /* of a step's output in run-status: the last ones */
+#define OUTPUT_WIDTH 160 /* bytes of a line of it */
+#define LOG_LINES    10  /* of a run's log in run-status: the last ones */
+
+/*
+ * A step's output, indented: its last OUTPUT_LINES lines, each cut at
+ * OUTPUT_WIDTH bytes (on a character boundary), control characters as "?":
+ * it is what a program wrote, not for the terminal to obey.
+ */
+static void
+print_output(const char *out, long long run)
+{
+	const char *end = out + strlen(out), *p;
+	size_t lines = 1, skip, col = 0;
+
+	while (end > out && (end[-1] == '\n' || end[-1] == '\r'))
+		end--;
+	if (end == out)
+		return;
+	for (p = out; p < end; p++)
+		lines += *p == '\n';
+	skip = lines > OUTPUT_LINES ? lines - OUTPUT_LINES : 0;
+	if (skip > 0)
+		printf("      | (%zu earlier line%s: sonae --json run-status %lld)\n",
+		    skip, skip == 1 ? "" : "s", run);
+	for (p = out; skip > 0; p++)
+		skip -= *p == '\n';
+	printf("      | ");
+	for (; p < end; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c == '\n') {
+			printf("\n      | ");
+			col = 0;
+			continue;
+		}
+		if (col > OUTPUT_WIDTH)
+			continue; /* cut */
+		if (col == OUTPUT_WIDTH) {
+			/* Never cut a character: stop at the start of the next one. */
+			if ((c & 0xc0) == 0x80)
+				putchar(c);
+			else {
+				printf("...");
+				col++;
+			}
+			continue;
+		}
+		col++;
+		if (c == 0xc2 && p + 1 < end && (unsigned char)p[1] >= 0x80 &&
+		    (unsigned char)p[1] <= 0x9f) {
+			putchar('?'); /* a C1 control */
+			p++;
+		} else if (c < 0x20 || c == 0x7f)
+			putchar(c == '\t' ? ' ' : '?');
+		else
+			putchar(c);
+	}
+	printf("\n");
+}
+
+/* One line of the checklist, and what a human must do about it. */
+static void
+print_step(json_t *run, json_t *s, int idw, const char *day)
+{
+	json_t *started = json_object_get(s, "started"),
+	       *ended = json_object_get(s, "ended");
+	const char *state = str(s, "state"), *mark = step_mark(s), *id = str(s, "id");
+	long long rid = integer(run, "id");
+	char buf[1024], d[32];
+
+	buf[0] = '\0';
+	if (strcmp(mark, "[*]") == 0)
+		add_part(buf, sizeof(buf), "state %s", state);
+	if (json_is_string(started) && json_is_string(ended)) {
+		add_part(buf, sizeof(buf), "%s to %s", clock_of(started, day),
+		    clock_of(ended, day));
+		if (json_is_integer(json_object_get(s, "duration_ms")))
+			snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), " (%s)",
+			    took(integer(s, "duration_ms"), d, sizeof(d)));
+	} else if (json_is_string(started))
+		add_part(buf, sizeof(buf), "%s %s",
+		    strcmp(state, "waiting") == 0   ? "asked"
+		    : strcmp(state, "running") == 0 ? "since"
+		                                    : "started",
+		    clock_of(started, day));
+	if (integer(s, "attempts") > 1)
+		add_part(buf, sizeof(buf), "attempt %lld", integer(s, "attempts"));
+	if (json_is_true(json_object_get(s, "would_run")))
+		add_part(buf, sizeof(buf), "drill: not run");
+	if (json_is_string(json_object_get(s, "result")))
+		add_part(buf, sizeof(buf), "%s", str(s, "result"));
+	if (json_is_string(json_object_get(s, "actor")))
+		add_part(buf, sizeof(buf), "by %s", str(s, "actor"));
+	printf(
+	    "%s %-*s %s%s%s\n", mark, idw, id, str(s, "title"), buf[0] ? "  " : "", buf);
+	if (strcmp(state, "waiting") == 0) {
+		json_t *w = waiting_for(run, id);
+		json_t *who = json_object_get(s, "who"),
+		       *dl = json_object_get(s, "deadline");
+		const char *q = json_string_value(json_object_get(s, "question"));
+		char people[256];
+		if (q == NULL)
+			q = str(w, "question");
+		if (!json_is_array(who))
+			who = json_object_get(w, "who");
+		if (!json_is_string(dl))
+			dl = json_object_get(w, "deadline");
+		printf("      %s: %s", joined(who, ", ", people, sizeof(people)), q);
+		if (json_is_string(dl) && json_is_string(json_object_get(w, "default")))
+			printf(" (answer by %s, else %s)", clock_of(dl, day),
+			    str(w, "default"));
+		else if (json_is_string(dl))
+			printf(" (answer by %s)", clock_of(dl, day));
+		printf("\n      yes: sonae confirm %lld %s -m TEXT\n", rid, id);
+		printf("      no:  sonae confirm %lld %s --no -m TEXT\n", rid, id);
+	} else if (strcmp(state, "unknown") == 0) {
+		printf("      sonaed stopped while it ran: did it happen?\n");
+		printf("      sonae confirm %lld %s -m TEXT (it happened) | --no (it did "
+		       "not) | --retry (run it again)\n",
+		    rid, id);
+	}
+	if (json_is_string(json_object_get(s, "output")))
+		print_output(str(s, "output"), rid);
+}
+
+static int
+render_run_status(json_t *o, const char *text)
+{
+	json_t *steps = json_object_get(o, "steps"), *log = json_object_get(o, "log"),
+	       *pr = json_object_get(o, "progress");
+	const char *reason = str(o, "reason");
+	char buf[1024], day[32];
+	size_t i, n, idw = 4;
+
+	(void)text;
+	if (json_is_true(json_object_get(o, "drill")))
+		printf("【訓練】DRILL: nothing destructive runs\n");
+	printf("run          %lld\n", integer(o, "id"));
+	printf("playbook     %s (%s)\n", str(o, "playbook"), titles(o, buf, sizeof(buf)));
+	if (integer(o, "incident") > 0)
+		printf("incident     %lld\n", integer(o, "incident"));
+	else
+		printf("incident     none\n");
+	printf("state        %s\n", run_state(o, buf, sizeof(buf)));
+	printf("requested by %s\n", str(o, "requested_by"));
+	printf("reason       %s\n", reason[0] != '\0' ? reason : "-");
+	printf("started      %s\n", when(json_object_get(o, "started")));
+	if (json_is_string(json_object_get(o, "ended")))
+		printf("ended        %s\n", when(json_object_get(o, "ended")));
+	if (json_is_object(pr))
+		printf("progress     %lld of %lld steps done, %lld failed, %lld skipped, "
+		       "%lld pending\n",
+		    integer(pr, "done"), integer(pr, "total"), integer(pr, "failed"),
+		    integer(pr, "skipped"), integer(pr, "pending"));
+	snprintf(day, sizeof(day), "%s", when(json_object_get(o, "started")));
+	for (i = 0; i < json_array_size(steps); i++)
+		if (strlen(str(json_array_get(steps, i), "id")) > idw)
+			idw = strlen(str(json_array_get(steps, i), "id"));
+	if (json_array_size(steps) > 0)
+		printf("\n");
+	for (i = 0; i < json_array_size(steps); i++)
+		print_step(o, json_array_get(steps, i), (int)idw, day);
+	if ((n = json_array_size(log)) == 0)
+		return EXIT_OK;
+	if (n > LOG_LINES)
+		printf("\nlog, the last %d of %zu lines (all: sonae --json run-status "
+		       "%lld)\n",
+		    LOG_LINES, n, integer(o, "id"));
+	else
+		printf("\nlog\n");
+	for (i = n > LOG_LINES ? n - LOG_LINES : 0; i < n; i++) {
+		json_t *e = json_array_get(log, i);
+		printf("  %s  %-16s %-18s %s\n", when(json_object_get(e, "time")),
+		    str(e, "actor"), str(e, "event"),
+		    json_is_string(json_object_get(e, "text")) ? str(e, "text") : "");
+	}
 	return EXIT_OK;
 }
 
