@@ -852,11 +852,13 @@ ids(json_t *list, char *buf, size_t len)
 	return buf;
 }
 
-/* A duration for people: "0.4s", "12min34s". */
+/* A duration for people: "38ms", "2.4s", "12min34s". */
 static const char *
 took(long long ms, char *buf, size_t len)
 {
-	if (ms < 10000)
+	if (ms < 1000)
+		snprintf(buf, len, "%lldms", ms);
+	else if (ms < 10000)
 		snprintf(buf, len, "%.1fs", (double)ms / 1000.0);
 	else
 		duration_format((ms + 500) / 1000 * 1000, buf, len);
@@ -1163,8 +1165,13 @@ print_step(json_t *run, json_t *s, int idw, const char *day)
 	if (strcmp(mark, "[*]") == 0)
 		add_part(buf, sizeof(buf), "state %s", state);
 	if (json_is_string(started) && json_is_string(ended)) {
-		add_part(buf, sizeof(buf), "%s to %s", clock_of(started, day),
-		    clock_of(ended, day));
+		char from[32];
+		snprintf(from, sizeof(from), "%s", clock_of(started, day));
+		if (strcmp(from, clock_of(ended, day)) == 0)
+			add_part(buf, sizeof(buf), "%s", from);
+		else
+			add_part(
+			    buf, sizeof(buf), "%s to %s", from, clock_of(ended, day));
 		if (json_is_integer(json_object_get(s, "duration_ms")))
 			snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), " (%s)",
 			    took(integer(s, "duration_ms"), d, sizeof(d)));

@@ -66,7 +66,7 @@ STATUS3 = dict(RUN3, steps=[
     step("room", ROOM["title"], "confirm", "waiting", attempts=1, started=t("20:01:05"),
          question=ROOM["question"], who=["operators"], deadline=ROOM["deadline"]),
     step("probe", "Probe the rack", "exec", "failed", attempts=2, destructive=True,
-         started=t("20:02:00"), ended=t("20:02:31"), duration_ms=31000,
+         started=t("20:02:00"), ended=t("20:02:03"), duration_ms=3100,
          result="exit status 3",
          output="one\ntwo\nthree\nfour\nfive\nsix: \x1b[31mred\x1b[0m\tend\n"),
     step("shut", "Shut down tier 1", "shutdown-tier", "unknown", attempts=1,
@@ -278,7 +278,7 @@ class Rendering(FakeDaemonTest):
             "started      2026-11-25 20:01:02",
             "progress     2 of 8 steps done, 1 failed, 1 skipped, 1 pending"])
         self.assertEqual(checklist.splitlines(), [
-            "[x] notify     停電を通知 (Notify: on battery)  20:01:02 to 20:01:03 (0.4s); "
+            "[x] notify     停電を通知 (Notify: on battery)  20:01:02 to 20:01:03 (412ms); "
             "queued for ict@example.jp",
             "[x] facilities 庁舎管理へ連絡 (Call facilities)  20:01:03 to 20:04:10 "
             "(3min7s); yes: 全館停電; by alice(1000)",
@@ -287,7 +287,7 @@ class Rendering(FakeDaemonTest):
             "(answer by 20:31:05, else no)",
             "      yes: sonae confirm 3 room -m TEXT",
             "      no:  sonae confirm 3 room --no -m TEXT",
-            "[!] probe      Probe the rack  20:02:00 to 20:02:31 (31s); attempt 2; "
+            "[!] probe      Probe the rack  20:02:00 to 20:02:03 (3.1s); attempt 2; "
             "exit status 3",
             "      | (1 earlier line: sonae --json run-status 3)",
             "      | two",
@@ -324,7 +324,7 @@ class Rendering(FakeDaemonTest):
         for line in ("incident     none", "state        done (drill)",
                      "requested by alice(1000)", "reason       -",
                      "ended        2026-11-20 10:20:00",
-                     "[~] tier1 第1層を停止 (Shut down tier 1)  10:01:00 to 10:01:00 (0.0s); "
+                     "[~] tier1 第1層を停止 (Shut down tier 1)  10:01:00 (3ms); "
                      "drill: not run; would run /usr/local/sbin/sonae-host-down srv1"):
             self.assertIn(line, lines)
         self.assertEqual(lines[-1][:3], "[~]")
