@@ -59,6 +59,10 @@ static int render_incident(json_t *, const char *);
 static int render_checks(json_t *, const char *);
 static int render_windows(json_t *, const char *);
 static int render_queue(json_t *, const char *);
+static int render_playbooks(json_t *, const char *);
+static int render_playbook(json_t *, const char *);
+static int render_runs(json_t *, const char *);
+static int render_run_status(json_t *, const char *);
 
 static const struct opt no_opts[] = { { NULL, 0, 0 } };
 static const struct opt device_opts[] = { { "--history", 0, 0 }, { NULL, 0, 0 } };
@@ -74,6 +78,14 @@ static const struct opt window_opts[] = { { "--device", 1, 0 }, { "--kind", 1, 0
 	{ "--every", 1, 0 }, { "-m", 1, 0 }, { NULL, 0, 0 } };
 static const struct opt checks_opts[] = { { "--all", 0, 1 }, { NULL, 0, 0 } };
 static const struct opt test_opts[] = { { "--to", 1, 0 }, { NULL, 0, 0 } };
+/* --set repeats, as --device does: every one goes to the daemon, in order. */
+static const struct opt run_opts[] = { { "--incident", 1, 0 }, { "--set", 1, 0 },
+	{ "-m", 1, 0 }, { NULL, 0, 0 } };
+static const struct opt drill_opts[] = { { "--set", 1, 0 }, { "-m", 1, 0 },
+	{ NULL, 0, 0 } };
+static const struct opt runs_opts[] = { { "--all", 0, 0 }, { NULL, 0, 0 } };
+static const struct opt confirm_opts[] = { { "--no", 0, 0 }, { "--retry", 0, 0 },
+	{ "-m", 1, 0 }, { NULL, 0, 0 } };
 
 static const struct cmd cmds[] = {
 	{ "status", 0, 0, no_opts, render_status, "status",
@@ -122,6 +134,25 @@ static const struct cmd cmds[] = {
 	{ "notify-test", 0, 0, test_opts, render_text, "notify-test [--to ADDR]",
 	    "a real mail through the configured path to ADDR or every route's people "
 	    "(operators)" },
+	{ "playbooks", 0, 0, no_opts, render_playbooks, "playbooks",
+	    "every playbook: triggers, steps, last run, last drill, runs under way" },
+	{ "playbook", 1, 1, no_opts, render_playbook, "playbook NAME",
+	    "one playbook: parameters and their values, steps, last runs" },
+	{ "run", 1, 1, run_opts, render_text,
+	    "run NAME [--incident ID] [--set NAME=VALUE]... -m TEXT",
+	    "start a playbook (operators)" },
+	{ "drill", 1, 1, drill_opts, render_text,
+	    "drill NAME [--set NAME=VALUE]... [-m TEXT]",
+	    "rehearse a playbook: nothing destructive runs (operators)" },
+	{ "runs", 0, 0, runs_opts, render_runs, "runs [--all]",
+	    "playbook runs under way or ended in the last 24 h (--all: every one kept)" },
+	{ "run-status", 1, 1, no_opts, render_run_status, "run-status RUN",
+	    "one run: its checklist, what waits for whom, its log" },
+	{ "confirm", 2, 2, confirm_opts, render_text,
+	    "confirm RUN STEP [--no | --retry] -m TEXT",
+	    "answer a step that waits for a human (operators)" },
+	{ "abort", 1, 1, text_opts, render_text, "abort RUN -m TEXT",
+	    "stop a run (operators)" },
 	{ NULL, 0, 0, NULL, NULL, NULL, NULL },
 };
 
@@ -752,6 +783,494 @@ render_queue(json_t *o, const char *text)
 		    json_is_string(json_object_get(m, "last_relay"))
 		        ? str(m, "last_relay")
 		        : "");
+	}
+	return EXIT_OK;
+}
+
+/* "停電対応 / Power outage"; either alone when the other is missing. */
+static const char *
+titles(json_t *o, char *buf, size_t len)
+{
+	const char *ja = json_string_value(json_object_get(o, "title_ja"));
+	const char *en = json_string_value(json_object_get(o, "title_en"));
+
+	if (ja != NULL && en != NULL)
+		snprintf(buf, len, "%s / %s", ja, en);
+	else
+		snprintf(buf, len, "%s", ja != NULL ? ja : en != NULL ? en : "-");
+	return buf;
+}
+
+/* A run's state: "running", "done (drill)". */
+static const char *
+run_state(json_t *r, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s", str(r, "state"),
+	    json_is_true(json_object_get(r, "drill")) ? " (drill)" : "");
+	return buf;
+}
+
+/* A playbook's last run or drill: "#3 done 2026-11-25 20:01:02", or none. */
+static const char *
+run_cell(json_t *r, int mark_drill, const char *none, char *buf, size_t len)
+{
+	char state[48];
+
+	if (!json_is_object(r))
+		snprintf(buf, len, "%s", none);
+	else
+		snprintf(buf, len, "#%lld %s %s", integer(r, "id"),
+		    mark_drill ? run_state(r, state, sizeof(state)) : str(r, "state"),
+		    when(json_object_get(r, "started")));
+	return buf;
+}
+
+/* The ids of a list as "3,5": numbers, strings or objects' "id" ("-" if none). */
+static const char *
+ids(json_t *list, char *buf, size_t len)
+{
+	size_t i, off = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < json_array_size(list) && off < len; i++) {
+		json_t *v = json_array_get(list, i);
+		int n;
+		if (json_is_object(v))
+			v = json_object_get(v, "id");
+		if (json_is_integer(v))
+			n = snprintf(buf + off, len - off, "%s%lld", off > 0 ? "," : "",
+			    (long long)json_integer_value(v));
+		else
+			n = snprintf(buf + off, len - off, "%s%s", off > 0 ? "," : "",
+			    json_is_string(v) ? json_string_value(v) : "?");
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+	if (buf[0] == '\0')
+		snprintf(buf, len, "-");
+	return buf;
+}
+
+/* A duration for people: "38ms", "2.4s", "12min34s". */
+static const char *
+took(long long ms, char *buf, size_t len)
+{
+	if (ms < 1000)
+		snprintf(buf, len, "%lldms", ms);
+	else if (ms < 10000)
+		snprintf(buf, len, "%.1fs", (double)ms / 1000.0);
+	else
+		duration_format((ms + 500) / 1000 * 1000, buf, len);
+	return buf;
+}
+
+/* A time of the day as "20:01:02" (day: "2026-11-25 ..."), of another day in full. */
+static const char *
+clock_of(json_t *v, const char *day)
+{
+	const char *w = when(v);
+
+	if (strlen(w) == 19 && strncmp(w, day, 10) == 0)
+		return w + 11;
+	return w;
+}
+
+/* Add "; " and a part to the text in buf. */
+static void PRINTFLIKE(3, 4) add_part(char *buf, size_t len, const char *fmt, ...)
+{
+	size_t off = strlen(buf);
+	va_list ap;
+
+	if (off > 0 && off + 2 < len) {
+		memcpy(buf + off, "; ", 3);
+		off += 2;
+	}
+	va_start(ap, fmt);
+	vsnprintf(buf + off, len - off, fmt, ap);
+	va_end(ap);
+}
+
+/* The cells of a line of playbooks; the title is the last one. */
+#define PB_COLS 6
+
+static void
+playbook_cells(json_t *p, char cells[PB_COLS][256])
+{
+	snprintf(cells[0], 256, "%s", str(p, "name"));
+	joined(json_object_get(p, "triggers"), ",", cells[1], 256);
+	snprintf(cells[2], 256, "%lld", integer(p, "steps"));
+	run_cell(json_object_get(p, "last_run"), 1, "never", cells[3], 256);
+	run_cell(json_object_get(p, "last_drill"), 0, "never drilled", cells[4], 256);
+	ids(json_object_get(p, "running"), cells[5], 256);
+}
+
+static int
+render_playbooks(json_t *o, const char *text)
+{
+	static const char *const head[PB_COLS] = { "NAME", "TRIGGERS", "STEPS",
+		"LAST RUN", "LAST DRILL", "RUNNING" };
+	json_t *list = json_object_get(o, "playbooks");
+	char cells[PB_COLS][256], title[512];
+	int w[PB_COLS], k;
+	size_t i;
+
+	(void)text;
+	if (json_array_size(list) == 0) {
+		printf("no playbooks\n");
+		return EXIT_OK;
+	}
+	/* Columns as wide as their widest cell; the titles last, as Japanese is
+	 * wider on a terminal than its bytes. */
+	for (k = 0; k < PB_COLS; k++)
+		w[k] = (int)strlen(head[k]);
+	for (i = 0; i < json_array_size(list); i++) {
+		playbook_cells(json_array_get(list, i), cells);
+		for (k = 0; k < PB_COLS; k++)
+			if ((int)strlen(cells[k]) > w[k])
+				w[k] = (int)strlen(cells[k]);
+	}
+	printf("%-*s %-*s %*s  %-*s %-*s %-*s %s\n", w[0], head[0], w[1], head[1], w[2],
+	    head[2], w[3], head[3], w[4], head[4], w[5], head[5], "TITLE");
+	for (i = 0; i < json_array_size(list); i++) {
+		json_t *p = json_array_get(list, i);
+		playbook_cells(p, cells);
+		printf("%-*s %-*s %*s  %-*s %-*s %-*s %s\n", w[0], cells[0], w[1],
+		    cells[1], w[2], cells[2], w[3], cells[3], w[4], cells[4], w[5],
+		    cells[5], titles(p, title, sizeof(title)));
+	}
+	return EXIT_OK;
+}
+
+/* Runs, one line each (RUN_SUMMARY), for runs and playbook NAME. */
+static void
+print_runs(json_t *list, int with_playbook)
+{
+	char state[48], inc[24], waiting[256], step[512];
+	size_t i;
+
+	printf("%5s ", "RUN");
+	if (with_playbook)
+		printf("%-22s ", "PLAYBOOK");
+	printf("%-8s %-16s %-19s %-16s %s\n", "INCIDENT", "STATE", "STARTED", "WAITING",
+	    "STEP");
+	for (i = 0; i < json_array_size(list); i++) {
+		json_t *r = json_array_get(list, i), *st = json_object_get(r, "step");
+		if (integer(r, "incident") > 0)
+			snprintf(inc, sizeof(inc), "#%lld", integer(r, "incident"));
+		else
+			snprintf(inc, sizeof(inc), "-");
+		if (json_is_object(st))
+			snprintf(step, sizeof(step), "%s: %s", str(st, "id"),
+			    str(st, "title"));
+		else
+			snprintf(step, sizeof(step), "-");
+		printf("%5lld ", integer(r, "id"));
+		if (with_playbook)
+			printf("%-22s ", str(r, "playbook"));
+		printf("%-8s %-16s %-19s %-16s %s\n", inc,
+		    run_state(r, state, sizeof(state)),
+		    when(json_object_get(r, "started")),
+		    ids(json_object_get(r, "waiting"), waiting, sizeof(waiting)), step);
+	}
+}
+
+static int
+render_playbook(json_t *o, const char *text)
+{
+	json_t *params = json_object_get(o, "parameters"),
+	       *steps = json_object_get(o, "steps"), *runs = json_object_get(o, "runs");
+	char buf[1024];
+	size_t i, idw = 4;
+	int destructive = 0;
+
+	(void)text;
+	printf("playbook     %s\n", str(o, "name"));
+	printf("title        %s\n", titles(o, buf, sizeof(buf)));
+	if (json_is_string(json_object_get(o, "description")))
+		printf("description  %s\n", str(o, "description"));
+	printf("file         %s\n", str(o, "file"));
+	printf("triggers     %s\n",
+	    joined(json_object_get(o, "triggers"), ", ", buf, sizeof(buf)));
+	printf("triggered by %s\n",
+	    joined(json_object_get(o, "triggered_by"), ", ", buf, sizeof(buf)));
+	/* The values last: they may be Japanese, wider than their bytes. */
+	if (json_array_size(params) > 0)
+		printf("\n%-20s %-8s %s\n", "PARAMETER", "SOURCE", "VALUE (DESCRIPTION)");
+	for (i = 0; i < json_array_size(params); i++) {
+		json_t *p = json_array_get(params, i);
+		printf("%-20s %-8s ", str(p, "name"), str(p, "source"));
+		if (json_is_string(json_object_get(p, "source")))
+			printf("%s",
+			    value_text(json_object_get(p, "value"), buf, sizeof(buf)));
+		else
+			printf(
+			    "none: a run gives it with --set %s=VALUE", str(p, "name"));
+		if (json_is_string(json_object_get(p, "description")))
+			printf(" (%s)", str(p, "description"));
+		printf("\n");
+	}
+	for (i = 0; i < json_array_size(steps); i++) {
+		json_t *s = json_array_get(steps, i);
+		if (strlen(str(s, "id")) > idw)
+			idw = strlen(str(s, "id"));
+		destructive |= json_is_true(json_object_get(s, "destructive"));
+	}
+	printf("\nsteps%s\n",
+	    destructive ? " (! destructive: a drill records it and runs nothing)" : "");
+	for (i = 0; i < json_array_size(steps); i++) {
+		json_t *s = json_array_get(steps, i);
+		char d[32];
+		buf[0] = '\0';
+		if (json_is_string(json_object_get(s, "when")))
+			add_part(buf, sizeof(buf), "when %s", str(s, "when"));
+		if (integer(s, "timeout_ms") > 0)
+			add_part(buf, sizeof(buf), "timeout %s",
+			    duration_format(integer(s, "timeout_ms"), d, sizeof(d)));
+		if (integer(s, "retries") > 0)
+			add_part(buf, sizeof(buf), "retries %lld", integer(s, "retries"));
+		if (json_is_string(json_object_get(s, "on_failure")))
+			add_part(buf, sizeof(buf), "on failure %s", str(s, "on_failure"));
+		printf("%3zu %s %-*s %-13s %s\n", i + 1,
+		    json_is_true(json_object_get(s, "destructive")) ? "!" : " ", (int)idw,
+		    str(s, "id"), str(s, "type"), str(s, "title"));
+		if (buf[0] != '\0')
+			printf("%*s%s\n", (int)idw + 21, "", buf);
+	}
+	if (json_array_size(runs) == 0)
+		printf("\nnever run\n");
+	else {
+		printf("\nlast runs\n");
+		print_runs(runs, 0);
+	}
+	return EXIT_OK;
+}
+
+static int
+render_runs(json_t *o, const char *text)
+{
+	json_t *list = json_object_get(o, "runs");
+
+	(void)text;
+	if (json_array_size(list) == 0)
+		printf("%s\n",
+		    opt_all ? "no runs" : "no runs under way or ended in the last 24 h");
+	else
+		print_runs(list, 1);
+	return EXIT_OK;
+}
+
+/* The checklist mark of a step of run-status. */
+static const char *
+step_mark(json_t *s)
+{
+	static const char *const marks[][2] = { { "done", "[x]" }, { "pending", "[ ]" },
+		{ "running", "[>]" }, { "waiting", "[?]" }, { "failed", "[!]" },
+		{ "skipped", "[-]" }, { "unknown", "[#]" } };
+	const char *state = str(s, "state");
+	size_t i;
+
+	if (json_is_true(json_object_get(s, "would_run")))
+		return "[~]";
+	for (i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
+		if (strcmp(state, marks[i][0]) == 0)
+			return marks[i][1];
+	return "[*]";
+}
+
+/* The entry of a run's "waiting" for a step, or NULL. */
+static json_t *
+waiting_for(json_t *run, const char *step)
+{
+	json_t *list = json_object_get(run, "waiting");
+	size_t i;
+
+	for (i = 0; i < json_array_size(list); i++)
+		if (strcmp(str(json_array_get(list, i), "id"), step) == 0)
+			return json_array_get(list, i);
+	return NULL;
+}
+
+#define OUTPUT_LINES 5   /* of a step's output in run-status: the last ones */
+#define OUTPUT_WIDTH 160 /* bytes of a line of it */
+#define LOG_LINES    10  /* of a run's log in run-status: the last ones */
+
+/*
+ * A step's output, indented: its last OUTPUT_LINES lines, each cut at
+ * OUTPUT_WIDTH bytes (on a character boundary), control characters as "?":
+ * it is what a program wrote, not for the terminal to obey.
+ */
+static void
+print_output(const char *out, long long run)
+{
+	const char *end = out + strlen(out), *p;
+	size_t lines = 1, skip, col = 0;
+
+	while (end > out && (end[-1] == '\n' || end[-1] == '\r'))
+		end--;
+	if (end == out)
+		return;
+	for (p = out; p < end; p++)
+		lines += *p == '\n';
+	skip = lines > OUTPUT_LINES ? lines - OUTPUT_LINES : 0;
+	if (skip > 0)
+		printf("      | (%zu earlier line%s: sonae --json run-status %lld)\n",
+		    skip, skip == 1 ? "" : "s", run);
+	for (p = out; skip > 0; p++)
+		skip -= *p == '\n';
+	printf("      | ");
+	for (; p < end; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c == '\n') {
+			printf("\n      | ");
+			col = 0;
+			continue;
+		}
+		if (col > OUTPUT_WIDTH)
+			continue; /* cut */
+		if (col == OUTPUT_WIDTH) {
+			/* Never cut a character: stop at the start of the next one. */
+			if ((c & 0xc0) == 0x80)
+				putchar(c);
+			else {
+				printf("...");
+				col++;
+			}
+			continue;
+		}
+		col++;
+		if (c == 0xc2 && p + 1 < end && (unsigned char)p[1] >= 0x80 &&
+		    (unsigned char)p[1] <= 0x9f) {
+			putchar('?'); /* a C1 control */
+			p++;
+		} else if (c < 0x20 || c == 0x7f)
+			putchar(c == '\t' ? ' ' : '?');
+		else
+			putchar(c);
+	}
+	printf("\n");
+}
+
+/* One line of the checklist, and what a human must do about it. */
+static void
+print_step(json_t *run, json_t *s, int idw, const char *day)
+{
+	json_t *started = json_object_get(s, "started"),
+	       *ended = json_object_get(s, "ended");
+	const char *state = str(s, "state"), *mark = step_mark(s), *id = str(s, "id");
+	long long rid = integer(run, "id");
+	char buf[1024], d[32];
+
+	buf[0] = '\0';
+	if (strcmp(mark, "[*]") == 0)
+		add_part(buf, sizeof(buf), "state %s", state);
+	if (json_is_string(started) && json_is_string(ended)) {
+		char from[32];
+		snprintf(from, sizeof(from), "%s", clock_of(started, day));
+		if (strcmp(from, clock_of(ended, day)) == 0)
+			add_part(buf, sizeof(buf), "%s", from);
+		else
+			add_part(
+			    buf, sizeof(buf), "%s to %s", from, clock_of(ended, day));
+		if (json_is_integer(json_object_get(s, "duration_ms")))
+			snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), " (%s)",
+			    took(integer(s, "duration_ms"), d, sizeof(d)));
+	} else if (json_is_string(started))
+		add_part(buf, sizeof(buf), "%s %s",
+		    strcmp(state, "waiting") == 0   ? "asked"
+		    : strcmp(state, "running") == 0 ? "since"
+		                                    : "started",
+		    clock_of(started, day));
+	if (integer(s, "attempts") > 1)
+		add_part(buf, sizeof(buf), "attempt %lld", integer(s, "attempts"));
+	if (json_is_true(json_object_get(s, "would_run")))
+		add_part(buf, sizeof(buf), "drill: not run");
+	if (json_is_string(json_object_get(s, "result")))
+		add_part(buf, sizeof(buf), "%s", str(s, "result"));
+	if (json_is_string(json_object_get(s, "actor")))
+		add_part(buf, sizeof(buf), "by %s", str(s, "actor"));
+	printf(
+	    "%s %-*s %s%s%s\n", mark, idw, id, str(s, "title"), buf[0] ? "  " : "", buf);
+	if (strcmp(state, "waiting") == 0) {
+		json_t *w = waiting_for(run, id);
+		json_t *who = json_object_get(s, "who"),
+		       *dl = json_object_get(s, "deadline");
+		const char *q = json_string_value(json_object_get(s, "question"));
+		char people[256];
+		if (q == NULL)
+			q = str(w, "question");
+		if (!json_is_array(who))
+			who = json_object_get(w, "who");
+		if (!json_is_string(dl))
+			dl = json_object_get(w, "deadline");
+		printf("      %s: %s", joined(who, ", ", people, sizeof(people)), q);
+		if (json_is_string(dl) && json_is_string(json_object_get(w, "default")))
+			printf(" (answer by %s, else %s)", clock_of(dl, day),
+			    str(w, "default"));
+		else if (json_is_string(dl))
+			printf(" (answer by %s)", clock_of(dl, day));
+		printf("\n      yes: sonae confirm %lld %s -m TEXT\n", rid, id);
+		printf("      no:  sonae confirm %lld %s --no -m TEXT\n", rid, id);
+	} else if (strcmp(state, "unknown") == 0) {
+		printf("      sonaed stopped while it ran: did it happen?\n");
+		printf("      sonae confirm %lld %s -m TEXT (it happened) | --no (it did "
+		       "not) | --retry (run it again)\n",
+		    rid, id);
+	}
+	if (json_is_string(json_object_get(s, "output")))
+		print_output(str(s, "output"), rid);
+}
+
+static int
+render_run_status(json_t *o, const char *text)
+{
+	json_t *steps = json_object_get(o, "steps"), *log = json_object_get(o, "log"),
+	       *pr = json_object_get(o, "progress");
+	const char *reason = str(o, "reason");
+	char buf[1024], day[32];
+	size_t i, n, idw = 4;
+
+	(void)text;
+	if (json_is_true(json_object_get(o, "drill")))
+		printf("【訓練】DRILL: nothing destructive runs\n");
+	printf("run          %lld\n", integer(o, "id"));
+	printf("playbook     %s (%s)\n", str(o, "playbook"), titles(o, buf, sizeof(buf)));
+	if (integer(o, "incident") > 0)
+		printf("incident     %lld\n", integer(o, "incident"));
+	else
+		printf("incident     none\n");
+	printf("state        %s\n", run_state(o, buf, sizeof(buf)));
+	printf("requested by %s\n", str(o, "requested_by"));
+	printf("reason       %s\n", reason[0] != '\0' ? reason : "-");
+	printf("started      %s\n", when(json_object_get(o, "started")));
+	if (json_is_string(json_object_get(o, "ended")))
+		printf("ended        %s\n", when(json_object_get(o, "ended")));
+	if (json_is_object(pr))
+		printf("progress     %lld of %lld steps done, %lld failed, %lld skipped, "
+		       "%lld pending\n",
+		    integer(pr, "done"), integer(pr, "total"), integer(pr, "failed"),
+		    integer(pr, "skipped"), integer(pr, "pending"));
+	snprintf(day, sizeof(day), "%s", when(json_object_get(o, "started")));
+	for (i = 0; i < json_array_size(steps); i++)
+		if (strlen(str(json_array_get(steps, i), "id")) > idw)
+			idw = strlen(str(json_array_get(steps, i), "id"));
+	if (json_array_size(steps) > 0)
+		printf("\n");
+	for (i = 0; i < json_array_size(steps); i++)
+		print_step(o, json_array_get(steps, i), (int)idw, day);
+	if ((n = json_array_size(log)) == 0)
+		return EXIT_OK;
+	if (n > LOG_LINES)
+		printf("\nlog, the last %d of %zu lines (all: sonae --json run-status "
+		       "%lld)\n",
+		    LOG_LINES, n, integer(o, "id"));
+	else
+		printf("\nlog\n");
+	for (i = n > LOG_LINES ? n - LOG_LINES : 0; i < n; i++) {
+		json_t *e = json_array_get(log, i);
+		printf("  %s  %-16s %-18s %s\n", when(json_object_get(e, "time")),
+		    str(e, "actor"), str(e, "event"),
+		    json_is_string(json_object_get(e, "text")) ? str(e, "text") : "");
 	}
 	return EXIT_OK;
 }
