@@ -37,6 +37,7 @@
 #define RECENT_MS       86400000 /* `sonae runs` without --all: a day */
 #define PLAYBOOK_RUNS   10       /* runs `sonae playbook NAME` lists */
 #define OUTPUT_KEEP_MAX (16 * 1024 * 1024)
+#define LOOKUP_BUF      512 /* ${incident.id}, or the title a drill stands in */
 
 struct book {
 	struct playbook *pb;
@@ -65,7 +66,7 @@ struct pb_act {
 	void *data;          /* the step type's */
 	json_t *incident;    /* for ${incident.*}, fetched once */
 	uint64_t child;      /* run-playbook: the run it waits for */
-	char idbuf[24];
+	char idbuf[LOOKUP_BUF];
 };
 
 TAILQ_HEAD(booklist, book);
@@ -336,11 +337,23 @@ lookup_fn(void *arg, const char *name)
 
 	if (strncmp(name, "incident.", 9) != 0)
 		return json_string_value(json_object_get(l->r->params, name));
-	if (l->r->incident == 0)
-		return NULL;
 	key = name + 9;
+	if (l->r->incident == 0) {
+		/* A drill, or a run by hand: the playbook stands for the incident. */
+		const struct book *b = book_named(l->e, l->r->playbook);
+		if (strcmp(key, "id") == 0)
+			return "-";
+		if (strcmp(key, "severity") == 0)
+			return l->r->drill ? "drill" : "none";
+		if (b == NULL)
+			return l->r->playbook;
+		snprintf(l->idbuf, LOOKUP_BUF, "%s%s / %s",
+		    l->r->drill ? "【訓練】DRILL: " : "", b->pb->title_ja,
+		    b->pb->title_en);
+		return l->idbuf;
+	}
 	if (strcmp(key, "id") == 0) {
-		snprintf(l->idbuf, 24, "%" PRIu64, l->r->incident);
+		snprintf(l->idbuf, LOOKUP_BUF, "%" PRIu64, l->r->incident);
 		return l->idbuf;
 	}
 	if (*l->incident == NULL && l->e->h->incident != NULL)
@@ -1292,7 +1305,7 @@ expanded(struct pb_engine *e, const struct active *a, const struct playbook *pb,
     json_t **incident, const char *text)
 {
 	struct lookup l = { e, a->r, incident, NULL };
-	char idbuf[24], err[128], *out;
+	char idbuf[LOOKUP_BUF], err[128], *out;
 	json_t *v;
 
 	if (text == NULL)
