@@ -162,7 +162,9 @@ host_done(void *arg, const struct child_result *res)
 	if (hs->phase == H_COMMAND) {
 		pb_act_log(
 		    t->x, "host", "%s: shutdown command: %s", hs->name, res->reason);
-		hs->phase = H_IDLE;
+		/* Look at once: a host that stops fast is not kept waiting a tick. */
+		hs->phase =
+		    host_spawn(hs, hs->check, left_ms(t)) == 0 ? H_CHECKING : H_IDLE;
 		return;
 	}
 	/* A check. */
