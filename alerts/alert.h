@@ -57,6 +57,13 @@ char *mail_thread_id(
 char *mail_subject(
     const char *site, const char *severity, uint64_t incident, const char *title);
 /*
+ * The same with ref in the place of "#INCIDENT", as it is (control characters
+ * become spaces): "[sonae SITE] SEVERITY REF: TITLE"; nothing for a NULL or
+ * empty ref.  A playbook's notice without an incident says "playbook NAME".
+ */
+char *mail_subject_ref(
+    const char *site, const char *severity, const char *ref, const char *title);
+/*
  * One header field, "Name: value", folded at MAIL_LINE_MAX with CRLF and a
  * space, ending in CRLF.  A value that is not plain printable ASCII (or
  * holds "=?") is RFC 2047 B-encoded as UTF-8, in encoded-words of at most
