@@ -356,6 +356,13 @@ struct alerts_hooks {
 	void (*journal)(void *arg, const char *actor, const char *event, json_t *data);
 	/* A line in incident id's timeline. */
 	void (*note)(void *arg, uint64_t id, const char *event, const char *text);
+	/*
+	 * The playbook runs of incident id: {"runs": [RUN_SUMMARY...]}
+	 * (playbooks/, the `runs` verb's shape), or NULL (no engine, none).
+	 * Incident mails show where each run that is not a drill stands and
+	 * what it waits for from a human.  May be NULL.
+	 */
+	json_t *(*playbook_runs)(void *arg, uint64_t id);
 };
 
 /* hooks must outlive the engine. */

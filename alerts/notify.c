@@ -60,6 +60,7 @@
 #define STATE_FILE     "alerts.json"
 #define STATE_VERSION  1
 #define MAIL_BODY_ROWS 40 /* readings and folded detectors listed */
+#define NELEM(a)       (sizeof(a) / sizeof((a)[0]))
 
 /* What happens to one incident. */
 struct track {
@@ -484,6 +485,80 @@ body_readings(FILE *f, const json_t *inc)
 	}
 }
 
+/*
+ * A step of run that waits for a human (a confirm, or a step whose outcome
+ * nobody knows since sonaed stopped while it ran), with the exact commands
+ * that answer it: the mail is often what the one who must answer reads
+ * first.
+ */
+static void
+body_waiting(FILE *f, long long run, const json_t *s)
+{
+	static const char *const confirm[][2] = { { "", "はい / yes" },
+		{ " --no", "いいえ / no" } };
+	static const char *const unknown[][2] = { { "", "はい / it happened" },
+		{ " --no", "いいえ / it did not" },
+		{ " --retry", "再実行 / run it again" } };
+	const char *id = jstr(s, "id"), *def = jstr(s, "default");
+	int unk = json_is_true(json_object_get(s, "unknown"));
+	size_t i;
+
+	if (unk)
+		fprintf(f, "  不明 / Unknown: %s: did it happen?\n", jstr(s, "title"));
+	else
+		fprintf(f, "  確認待ち / Waiting for an answer: %s\n", jstr(s, "title"));
+	if (unk)
+		fprintf(f, "    (sonaed stopped while it ran)\n");
+	else if (*jstr(s, "question") != '\0')
+		fprintf(f, "    %s\n", jstr(s, "question"));
+	if (*jstr(s, "deadline") != '\0')
+		fprintf(f, "    期限 / Deadline: %s%s%s%s\n", jstr(s, "deadline"),
+		    *def ? " (then: " : "", def, *def ? ")" : "");
+	for (i = 0; i < (unk ? NELEM(unknown) : NELEM(confirm)); i++)
+		fprintf(f, "    %s: sonae confirm %lld %s%s -m \"TEXT\"\n",
+		    unk ? unknown[i][1] : confirm[i][1], run, id,
+		    unk ? unknown[i][0] : confirm[i][0]);
+}
+
+/*
+ * The playbook runs of incident id that are not drills (a drill is
+ * nobody's business in an incident mail): where each stands, and what it
+ * waits for from a human, else the step under way.  0 when there is nothing
+ * to show (no engine, no run): the caller names the requested playbook
+ * instead.
+ */
+static int
+body_runs(struct alerts *a, FILE *f, uint64_t id)
+{
+	json_t *runs, *r, *s;
+	size_t i, k, n = 0;
+
+	if (a->h->playbook_runs == NULL ||
+	    (runs = a->h->playbook_runs(a->arg, id)) == NULL)
+		return 0;
+	json_array_foreach(json_object_get(runs, "runs"), i, r)
+	{
+		const json_t *step = json_object_get(r, "step");
+		const json_t *waiting = json_object_get(r, "waiting");
+		long long run = (long long)jint(r, "id");
+		if (json_is_true(json_object_get(r, "drill")))
+			continue;
+		fprintf(f, "\n対応手順 / Playbook: %s (run %lld, %s)\n",
+		    jstr(r, "playbook"), run, jstr(r, "state"));
+		if (*jstr(r, "title_ja") != '\0' || *jstr(r, "title_en") != '\0')
+			fprintf(
+			    f, "  %s / %s\n", jstr(r, "title_ja"), jstr(r, "title_en"));
+		json_array_foreach(waiting, k, s) body_waiting(f, run, s);
+		if (json_array_size(waiting) == 0 && json_is_object(step))
+			fprintf(f, "  次 / Next: %s (%s)\n", jstr(step, "title"),
+			    jstr(step, "state"));
+		fprintf(f, "  経過 / Progress: sonae run-status %lld\n", run);
+		n++;
+	}
+	json_decref(runs);
+	return n > 0;
+}
+
 /* The plain-text body of a mail about an incident. */
 static char *
 body_incident(struct alerts *a, const json_t *inc, const char *what, const char *extra)
@@ -541,7 +616,7 @@ body_incident(struct alerts *a, const json_t *inc, const char *what, const char 
 			    jstr(v, "state"), jstr(v, "reason"));
 		}
 	}
-	if (json_is_string(json_object_get(inc, "playbook")))
+	if (!body_runs(a, f, id) && json_is_string(json_object_get(inc, "playbook")))
 		fprintf(f,
 		    "\nプレイブック / Playbook: %s (requested; its steps: sonae playbook "
 		    "%s)\n",

@@ -92,6 +92,8 @@ static struct world {
 	int downs, ups;    /* mail_path calls */
 	/* mail_path raises and resolves the incident path_id, as detect.c does. */
 	uint64_t path_id;
+	json_t *runs;        /* what playbook_runs answers (a copy); NULL: NULL */
+	uint64_t runs_asked; /* the incident it was last asked about */
 } w;
 
 static struct device_conf devices[5];
@@ -310,7 +312,29 @@ fake_note(void *arg, uint64_t id, const char *event, const char *text)
 	                                   "event", event, "text", text));
 }
 
+/* The playbook engine: w.runs, {"runs": [RUN_SUMMARY...]}, or NULL. */
+static json_t *
+fake_playbook_runs(void *arg, uint64_t id)
+{
+	(void)arg;
+	w.runs_asked = id;
+	return w.runs != NULL ? json_deep_copy(w.runs) : NULL;
+}
+
 static const struct alerts_hooks hooks = {
+	.incident = fake_incident,
+	.incidents = fake_incidents,
+	.mode = fake_mode,
+	.device = fake_device,
+	.beacon = fake_beacon,
+	.mail_path = fake_mail_path,
+	.journal = fake_journal,
+	.note = fake_note,
+	.playbook_runs = fake_playbook_runs,
+};
+
+/* A daemon without the playbook engine. */
+static const struct alerts_hooks hooks_no_playbooks = {
 	.incident = fake_incident,
 	.incidents = fake_incidents,
 	.mode = fake_mode,
@@ -412,6 +436,7 @@ teardown(void)
 	json_decref(w.incidents);
 	json_decref(w.notes);
 	json_decref(w.journal);
+	json_decref(w.runs);
 	testutil_reap();
 	testutil_rmdir();
 	free(maildir);
@@ -2351,6 +2376,157 @@ START_TEST(notify_notice_refused)
 }
 END_TEST
 
+/*
+ * 18. The incident mail shows the playbook runs: what a run waits for from
+ * a human with the command that answers it, or the step under way; not the
+ * drills; the requested playbook as before when the engine has no run (or
+ * only drills), answers NULL, or is not there.
+ */
+static json_t *
+run_json(int64_t id, int drill, const char *state, json_t *step, json_t *waiting)
+{
+	return json_pack("{s:I, s:s, s:s, s:s, s:I, s:b, s:s, s:o, s:o}", "id",
+	    (json_int_t)id, "playbook", "power-outage", "title_ja", "停電対応",
+	    "title_en", "Power outage", "incident", (json_int_t)1, "drill", drill,
+	    "state", state, "step", step != NULL ? step : json_null(), "waiting",
+	    waiting);
+}
+
+static void
+set_runs(json_t *runs)
+{
+	json_decref(w.runs);
+	w.runs = runs != NULL ? json_pack("{s:o}", "runs", runs) : NULL;
+}
+
+static const char *const requested =
+    "プレイブック / Playbook: power-outage (requested; its steps: sonae playbook "
+    "power-outage)";
+
+START_TEST(notify_playbook_runs)
+{
+	const struct rmail *m;
+	json_t *o;
+	uint64_t i;
+
+	relay_up();
+	engine("", "{ name = \"all\"; to = [\"" ICT "\"]; channels = [\"mail\"];\n"
+	           "  group_wait = 0; repeat = 0; }");
+	for (i = 1; i <= 5; i++) {
+		o = inc_open(i, "power-outage", "critical", "ups1");
+		json_object_set_new(o, "playbook", json_string("power-outage"));
+	}
+
+	/* 1: a drill (not shown) and a run waiting for a confirm. */
+	set_runs(json_pack("[o, o]",
+	    run_json(2, 1, "running",
+	        json_pack("{s:s, s:s, s:s, s:s}", "id", "drillstep", "title",
+	            "Drill step", "type", "confirm", "state", "waiting"),
+	        json_pack("[{s:s, s:s, s:s, s:n, s:n, s:b}]", "id", "drillstep", "title",
+	            "Drill step", "question", "Drill?", "deadline", "default", "unknown",
+	            0)),
+	    run_json(3, 0, "running",
+	        json_pack("{s:s, s:s, s:s, s:s}", "id", "room", "title",
+	            "Check the server room", "type", "confirm", "state", "waiting"),
+	        json_pack("[{s:s, s:s, s:s, s:s, s:s, s:b}]", "id", "room", "title",
+	            "Check the server room", "question",
+	            "Is the air conditioning running?", "deadline",
+	            "2026-11-26T03:15:00+09:00", "default", "no", "unknown", 0))));
+	tell(1, "problem");
+	wait_mails(1, 5000);
+	ck_assert_uint_eq(w.runs_asked, 1);
+	/* 2: a run whose step is under way. */
+	set_runs(
+	    json_pack("[o]", run_json(4, 0, "running",
+	                         json_pack("{s:s, s:s, s:s, s:s}", "id", "tell", "title",
+	                             STEP, "type", "notify", "state", "running"),
+	                         json_array())));
+	tell(2, "problem");
+	wait_mails(2, 5000);
+	ck_assert_uint_eq(w.runs_asked, 2);
+	/* 3: a step nobody knows the outcome of (sonaed stopped during it). */
+	set_runs(json_pack("[o]",
+	    run_json(5, 0, "running",
+	        json_pack("{s:s, s:s, s:s, s:s}", "id", "shut", "title",
+	            "Shut down tier 3", "type", "shutdown-tier", "state", "unknown"),
+	        json_pack("[{s:s, s:s, s:n, s:n, s:n, s:b}]", "id", "shut", "title",
+	            "Shut down tier 3", "question", "deadline", "default", "unknown",
+	            1))));
+	tell(3, "problem");
+	wait_mails(3, 5000);
+	/* 4: no run; 5: drills only. */
+	set_runs(NULL);
+	tell(4, "problem");
+	wait_mails(4, 5000);
+	set_runs(json_pack("[o]", run_json(6, 1, "running", NULL, json_array())));
+	tell(5, "problem");
+	wait_mails(5, 5000);
+	no_more_mail(5, 300);
+	mails_load();
+
+	m = mail_of(1, 0);
+	ck_assert_has(m->body, "対応手順 / Playbook: power-outage (run 3, running)\n");
+	ck_assert_has(m->body, "停電対応 / Power outage\n");
+	ck_assert_has(m->body, "Waiting for an answer: Check the server room\n");
+	ck_assert_has(m->body, "    Is the air conditioning running?\n");
+	ck_assert_has(m->body, "期限 / Deadline: 2026-11-26T03:15:00+09:00 (then: no)\n");
+	ck_assert_has(m->body, "sonae confirm 3 room -m \"TEXT\"");
+	ck_assert_has(m->body, "sonae confirm 3 room --no -m \"TEXT\"");
+	ck_assert_has(m->body, "sonae run-status 3\n");
+	ck_assert_hasnt(m->body, "run 2");
+	ck_assert_hasnt(m->body, "Drill");
+	ck_assert_hasnt(m->body, "Next:");
+	ck_assert_hasnt(m->body, requested);
+
+	m = mail_of(2, 0);
+	ck_assert_has(m->body, "対応手順 / Playbook: power-outage (run 4, running)\n");
+	ck_assert_has(m->body, "次 / Next: " STEP " (running)\n");
+	ck_assert_hasnt(m->body, "sonae confirm");
+	ck_assert_hasnt(m->body, requested);
+
+	m = mail_of(3, 0);
+	ck_assert_has(m->body, "不明 / Unknown: Shut down tier 3: did it happen?");
+	ck_assert_has(m->body, "sonae confirm 5 shut -m \"TEXT\"");
+	ck_assert_has(m->body, "sonae confirm 5 shut --retry -m \"TEXT\"");
+
+	ck_assert_has(mail_of(4, 0)->body, requested);
+	ck_assert_hasnt(mail_of(4, 0)->body, "対応手順");
+	ck_assert_has(mail_of(5, 0)->body, requested);
+	ck_assert_hasnt(mail_of(5, 0)->body, "対応手順");
+	mails_free();
+}
+END_TEST
+
+/* Without the hook (no playbook engine): the requested playbook, as before. */
+START_TEST(notify_playbook_runs_no_hook)
+{
+	char *text;
+	json_t *o;
+
+	relay_up();
+	xasprintf(&text, conf_fmt, dir, port, "", dir, dir, dir,
+	    "{ name = \"all\"; to = [\"" ICT "\"]; channels = [\"mail\"];\n"
+	    "  group_wait = 0; repeat = 0; }");
+	conf = load(text);
+	free(text);
+	start_with(&hooks_no_playbooks);
+	set_runs(
+	    json_pack("[o]", run_json(4, 0, "running",
+	                         json_pack("{s:s, s:s, s:s, s:s}", "id", "tell", "title",
+	                             STEP, "type", "notify", "state", "running"),
+	                         json_array())));
+	o = inc_open(1, "power-outage", "critical", "ups1");
+	json_object_set_new(o, "playbook", json_string("power-outage"));
+	tell(1, "problem");
+	wait_mails(1, 5000);
+	mails_load();
+	ck_assert_has(mv[0].body, requested);
+	ck_assert_hasnt(mv[0].body, "対応手順");
+	ck_assert_uint_eq(w.runs_asked, 0);
+	mails_free();
+}
+END_TEST
+
 static Suite *
 notify_suite(void)
 {
@@ -2380,6 +2556,8 @@ notify_suite(void)
 	tcase_add_test(tc, notify_notice_not_held);
 	tcase_add_test(tc, notify_notice_drill);
 	tcase_add_test(tc, notify_notice_refused);
+	tcase_add_test(tc, notify_playbook_runs);
+	tcase_add_test(tc, notify_playbook_runs_no_hook);
 	suite_add_tcase(s, tc);
 	return s;
 }
