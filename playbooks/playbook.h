@@ -2,7 +2,7 @@
  * sonae playbooks — emergency-response procedures as configuration files
  * (docs/playbooks.md).  This header is the file format and its loader: a
  * playbook is plain data, checked whole when it is loaded, so the engine
- * that runs it (still to come) never meets a step it cannot follow.
+ * that runs it (engine.c) never meets a step it cannot follow.
  */
 #ifndef SONAE_PLAYBOOK_H
 #define SONAE_PLAYBOOK_H

@@ -180,13 +180,11 @@ rule_refs_check(struct conf_ctx *ctx, config_setting_t *root, struct conf *conf,
 		s = item != NULL ? config_setting_get_member(item, "playbook") : NULL;
 		if (conf->playbooks.dir == NULL)
 			conf_error(ctx, s != NULL ? s : root,
-			    "playbook \"%s\": no playbooks are configured "
-			    "(playbooks.dir)",
+			    "\"%s\": no playbooks are configured (playbooks.dir)",
 			    k->playbook);
 		else
-			conf_error(ctx, s != NULL ? s : root,
-			    "playbook \"%s\" is not in %s", k->playbook,
-			    conf->playbooks.dir);
+			conf_error(ctx, s != NULL ? s : root, "\"%s\" is not in %s",
+			    k->playbook, conf->playbooks.dir);
 	}
 }
 

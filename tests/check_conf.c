@@ -23,6 +23,17 @@ static void
 setup(void)
 {
 	tmpdir = testutil_tmpdir("check-conf");
+	/* The playbook detect_conf's rule names (playbooks.dir = "pb"). */
+	{
+		char *dir = testutil_path(tmpdir, "pb");
+		ck_assert_int_eq(mkdir(dir, 0700), 0);
+		free(dir);
+	}
+	free(testutil_write(tmpdir, "pb/power-outage.conf",
+	    "name = \"power-outage\"; title_ja = \"停電対応\"; title_en = \"Power "
+	    "outage\";\n"
+	    "steps = ( { id = \"room\"; type = \"confirm\"; title = \"Check the room\";\n"
+	    "\tquestion = \"Is the room safe?\"; } );\n"));
 }
 
 static void
@@ -1057,7 +1068,8 @@ static const char detect_conf[] =
     ");\n"
     "observer: { gateway = \"wan1\"; ups = \"ups1\"; disk_min_free = 10; "
     "clock_max_error = \"30s\";\n"
-    "\tlocal = [\"env1\"]; };\n";
+    "\tlocal = [\"env1\"]; };\n"
+    "playbooks = { dir = \"pb\"; };\n";
 
 START_TEST(conf_detect_values)
 {

@@ -6,6 +6,8 @@
  * daemon.  Samples go into the store as a probe's would, and the contact of
  * devices is set as the scheduler would; nothing is polled.
  */
+#include <sys/stat.h>
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +45,17 @@ setup(void)
 	tmpdir = testutil_tmpdir("check-detect");
 	ck_assert_int_eq(tz_apply("Asia/Tokyo"), 0);
 	free(testutil_write(tmpdir, "x.replay", "0 x=1\nend 1h\n"));
+	/* The playbook the rules below name (every site has playbooks.dir = "pb"). */
+	{
+		char *dir = testutil_path(tmpdir, "pb");
+		ck_assert_int_eq(mkdir(dir, 0700), 0);
+		free(dir);
+	}
+	free(testutil_write(tmpdir, "pb/power-outage.conf",
+	    "name = \"power-outage\"; title_ja = \"停電対応\"; title_en = \"Power "
+	    "outage\";\n"
+	    "steps = ( { id = \"room\"; type = \"confirm\"; title = \"Check the room\";\n"
+	    "\tquestion = \"Is the room safe?\"; } );\n"));
 	base = event_base_new();
 }
 
@@ -75,6 +88,7 @@ site(const char *text)
 	xasprintf(&all,
 	    "site: { name = \"test\"; };\n"
 	    "daemon: { state_dir = \"state\"; };\n"
+	    "playbooks = { dir = \"pb\"; };\n"
 	    "%s%s",
 	    devices_text, text);
 	free(conf_path);

@@ -444,6 +444,95 @@ START_TEST(playbook_dir)
 END_TEST
 
 /*
+ * The site's `playbooks` group (schema_playbooks.c): the folder is loaded
+ * with the configuration, and what refers to playbooks is checked there,
+ * each mistake named with its file and line.
+ */
+static const char site_head[] =
+    "site: { name = \"demo\"; };\n"
+    "devices = (\n"
+    "\t{ name = \"ups1\"; kind = \"ups\"; replay = { scenario = \"s.replay\"; }; },\n"
+    "\t{ name = \"env1\"; replay = { scenario = \"s.replay\"; }; }\n"
+    ");\n";
+
+static const struct {
+	const char *tail; /* after site_head (line 6 on) */
+	const char *want; /* the one error, @D the folder; NULL: accepted */
+} site_cases[] = {
+	{ "playbooks = { dir = \"lib\"; };\n", NULL },
+	/* A rule names a playbook: it must be in the folder. */
+	{ "rules = ( { name = \"r\"; when = \"ups1.on_battery\"; playbook = \"nope\"; } "
+	  ");\n"
+	  "playbooks = { dir = \"lib\"; };\n",
+	    "@D/site.conf:6: playbook: \"nope\" is not in @D/lib" },
+	{ "rules = ( { name = \"r\"; when = \"ups1.on_battery\"; playbook = \"other\"; } "
+	  ");\n",
+	    "@D/site.conf:6: playbook: \"other\": no playbooks are configured "
+	    "(playbooks.dir)" },
+	/* Parameters: a playbook and a parameter that exist, once. */
+	{ "playbooks = { dir = \"lib\"; parameters = (\n"
+	  "\t{ playbook = \"ghost\"; name = \"host\"; value = \"x\"; } ); };\n",
+	    "@D/site.conf:7: playbook \"ghost\" is not in @D/lib" },
+	{ "playbooks = { dir = \"lib\"; parameters = (\n"
+	  "\t{ playbook = \"other\"; name = \"port\"; value = \"x\"; } ); };\n",
+	    "@D/site.conf:7: playbook \"other\" has no parameter \"port\"" },
+	{ "playbooks = { dir = \"lib\"; parameters = (\n"
+	  "\t{ playbook = \"other\"; name = \"host\"; value = \"x\"; },\n"
+	  "\t{ playbook = \"other\"; name = \"host\"; value = \"y\"; } ); };\n",
+	    "@D/site.conf:8: other.host is already set at @D/site.conf:7" },
+	{ "playbooks = { dir = \"lib\"; drill_to = [\"not an address\"]; };\n",
+	    "@D/site.conf:6: drill_to: \"not an address\" is not a plain address "
+	    "(local@domain)" },
+	/* A playbook that starts on its own needs every value. */
+	{ "rules = ( { name = \"r\"; when = \"ups1.on_battery\"; playbook = \"other\"; } "
+	  ");\n"
+	  "playbooks = { dir = \"lib\"; };\n",
+	    "@D/lib/a.conf:2: parameter host has no default and the site gives no value "
+	    "(playbooks.parameters), yet the playbook starts on its own" },
+	{ "rules = ( { name = \"r\"; when = \"ups1.on_battery\"; playbook = \"other\"; } "
+	  ");\n"
+	  "playbooks = { dir = \"lib\"; parameters = (\n"
+	  "\t{ playbook = \"other\"; name = \"host\"; value = \"x\"; } ); };\n",
+	    NULL },
+	{ "playbooks = { dir = \"missing\"; };\n", "@D/missing: " },
+};
+
+START_TEST(playbook_site_table)
+{
+	struct conf_errors errs = { NULL, 0 };
+	char *dir = testutil_path(tmpdir, "lib"), *text, *path, *want;
+	struct conf *c;
+
+	mkdir(dir, 0700);
+	free(testutil_write(dir, "a.conf",
+	    "name = \"other\"; title_ja = \"j\"; title_en = \"e\";\n"
+	    "parameters = ( { name = \"host\"; } );\n"
+	    "steps = ( { id = \"a\"; type = \"exec\"; title = \"t\";\n"
+	    "\tcommand = [\"/bin/echo\", \"${host}\"]; } );\n"));
+	xasprintf(&text, "%s%s", site_head, site_cases[_i].tail);
+	path = testutil_write(tmpdir, "site.conf", text);
+	c = conf_load(path, &errs);
+	if (site_cases[_i].want == NULL) {
+		ck_assert_msg(
+		    c != NULL, "case %d refused: %s", _i, errs.n ? errs.v[0] : "?");
+		ck_assert_uint_eq(c->playbooks.nloaded, 1);
+	} else {
+		ck_assert_msg(c == NULL, "case %d accepted", _i);
+		ck_assert_uint_ge(errs.n, 1);
+		want = expand_dir(site_cases[_i].want);
+		ck_assert_msg(strncmp(errs.v[0], want, strlen(want)) == 0,
+		    "case %d: got \"%s\", want \"%s\"", _i, errs.v[0], want);
+		free(want);
+	}
+	conf_free(c);
+	conf_errors_clear(&errs);
+	free(path);
+	free(text);
+	free(dir);
+}
+END_TEST
+
+/*
  * playbooks/library/: the eight shipped playbooks load against the demo
  * site (etc/demo/sonae.conf, its devices ups1, wan1, env1, leak1) with no
  * error, and their order says what DOMAIN.md §5 asks.
@@ -645,6 +734,7 @@ playbook_suite(void)
 	tcase_add_test(tc, playbook_expand);
 	tcase_add_test(tc, playbook_dir);
 	tcase_add_test(tc, playbook_library);
+	tcase_add_loop_test(tc, playbook_site_table, 0, NELEM(site_cases));
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -323,6 +323,13 @@ render_status(json_t *o, const char *text)
 		        ? "CANNOT LEAVE THE SITE; "
 		        : "",
 		    integer(a, "queued"), integer(a, "incidents"), integer(a, "held"));
+	if (json_is_string(json_object_get(o, "mode")))
+		printf("mode      %s\n", str(o, "mode"));
+	if (json_is_object(a = json_object_get(o, "playbooks")))
+		printf("playbooks %lld running (%lld drills); %lld steps wait for a "
+		       "human%s\n",
+		    integer(a, "running"), integer(a, "drills"), integer(a, "waiting"),
+		    integer(a, "waiting") > 0 ? ": sonae runs" : "");
 	p = json_object_get(o, "problems");
 	if (json_array_size(p) == 0) {
 		printf("problems  none\n");

@@ -309,6 +309,7 @@ class Site:
         self.mail = None        # the mail group, a dict
         self.channels = []
         self.routes = []
+        self.playbooks = None   # the playbooks group, a dict
         self.proc = None
         self.logs = []      # one stderr file per start
         self.env = None
@@ -371,7 +372,18 @@ class Site:
         for key in ("channels", "routes"):
             if getattr(self, key):
                 parts.append(key + " = " + cfg_value(getattr(self, key)) + ";")
+        if self.playbooks is not None:
+            parts.append("playbooks: " + cfg_value(self.playbooks) + ";")
         return "\n".join(parts) + "\n"
+
+    def playbook(self, name, text):
+        """Write playbooks/NAME.conf in the site folder and point playbooks.dir
+        at that folder; returns the file's path."""
+        os.makedirs(self.path("playbooks"), exist_ok=True)
+        if self.playbooks is None:
+            self.playbooks = {}
+        self.playbooks["dir"] = self.path("playbooks")
+        return self.write(os.path.join("playbooks", name + ".conf"), text)
 
     def write_config(self, text=None):
         """Write the configuration (the generated one unless text is given);

@@ -27,6 +27,13 @@ def ups_device(site, ups, name="ups1", **keys):
                                     "profile": "ups-rfc1628"}, kind="ups", **keys)
 
 
+# The playbook the rules below name: one human step, so nothing runs.
+POWER_PLAYBOOK = """name = "power-outage"; title_ja = "停電対応"; title_en = "Power outage";
+steps = ( { id = "room"; type = "confirm"; title = "Check the room";
+            question = "Is the room safe?"; } );
+"""
+
+
 def open_incident(site, rule, timeout=15):
     return wait_for(lambda: site.incident(rule), lambda i: i is not None,
                     timeout=timeout, what="an open %s incident" % rule)
@@ -40,6 +47,7 @@ class UpsOnBattery(unittest.TestCase):
         site.rules = [{"name": "power-outage", "when": "ups1.on_battery", "for": "3s",
                        "severity": "critical", "playbook": "power-outage",
                        "description": "ups1 runs on battery"}]
+        site.playbook("power-outage", POWER_PLAYBOOK)
         site.checks = [{"name": "ups-status", "metric": "ups1.status",
                         "warn_flags": ["OB"], "crit_flags": ["LB"]}]
         site.start()
@@ -59,6 +67,12 @@ class UpsOnBattery(unittest.TestCase):
         inc = open_incident(site, "power-outage")
         self.assertEqual(inc["severity"], "critical")
         self.assertEqual(inc["state"], "open")
+        # Its playbook started once, for this incident, and waits for a human.
+        runs = wait_for(lambda: site.sonae("--json", "runs").json["runs"],
+                        lambda r: len(r) == 1 and r[0]["waiting"],
+                        what="the power-outage run waiting at its first step")
+        self.assertEqual((runs[0]["playbook"], runs[0]["incident"], runs[0]["state"]),
+                         ("power-outage", inc["id"], "running"))
         self.assertEqual(inc["title"], "ups1 runs on battery")
         self.assertEqual(inc["devices"], ["ups1"])
         self.assertEqual(inc["playbook"], "power-outage")
@@ -95,6 +109,7 @@ class Maintenance(unittest.TestCase):
         ups_device(site, ups)
         site.rules = [{"name": "power-outage", "when": "ups1.on_battery",
                        "playbook": "power-outage"}]
+        site.playbook("power-outage", POWER_PLAYBOOK)
         site.start()
         r = site.sonae("--json", "maintenance", "add", "--device", "ups1", "--start",
                        "now", "--for", "4s", "-m", "battery swap")
@@ -108,6 +123,8 @@ class Maintenance(unittest.TestCase):
         self.assertIn("notify-held", events(inc))
         self.assertIn("playbook-held", events(inc))
         self.assertNotIn("playbook", events(inc))
+        self.assertNotIn("playbook-start", events(inc))
+        self.assertEqual(site.sonae("--json", "runs", "--all").json["runs"], [])
         # The window runs out with the UPS still on battery: the problem is
         # notified then (the daemon's own clock, not a command, ends it).
         inc = wait_for(lambda: site.incident("power-outage"),
