@@ -12,7 +12,8 @@
  *    shutdown-tier steps, who answered a confirm, the run's parameters.
  *    Per save: wall (CLOCK_MONOTONIC), this thread's CPU, the file's size
  *    (bytes written); then the same records serialised alone (pb_run_json()
- *    and json_dumps(), no file); then a replica of atomic_open()/
+ *    and json_dumpf() into /dev/null, as pb_run_save() writes them; and
+ *    json_dumps() into memory, for comparison); then a replica of atomic_open()/
  *    atomic_commit() with a timer on each system call (write, fsync of the
  *    file, rename, fsync of the folder), on the largest record of each size.
  * 2. The engine's own cost per step, driving pb_engine with fake hooks
@@ -158,6 +159,8 @@ jtimes(const int64_t *sorted, size_t n, double div)
 
 /* Part 1: the checkpoint, save by save. */
 
+static FILE *devnull;
+
 struct tmpl {
 	char id[80];
 	int type;
@@ -204,7 +207,7 @@ add_steps(struct tmpl *t, size_t at, size_t max, const struct playbook *pb, int 
 }
 
 struct save_stats {
-	int64_t *wall, *cpu, *bytes, *ser;
+	int64_t *wall, *cpu, *bytes, *ser, *mem;
 	size_t n, cap;
 	size_t runs, saves_per_run;
 	int64_t final_bytes, bytes_per_run;
@@ -220,11 +223,13 @@ stats_add(struct save_stats *s, int64_t wall, int64_t cpu, int64_t bytes)
 		s->cpu = xreallocarray(s->cpu, s->cap, sizeof(int64_t));
 		s->bytes = xreallocarray(s->bytes, s->cap, sizeof(int64_t));
 		s->ser = xreallocarray(s->ser, s->cap, sizeof(int64_t));
+		s->mem = xreallocarray(s->mem, s->cap, sizeof(int64_t));
 	}
 	s->wall[s->n] = wall;
 	s->cpu[s->n] = cpu;
 	s->bytes[s->n] = bytes;
 	s->ser[s->n] = 0;
+	s->mem[s->n] = 0;
 	s->n++;
 }
 
@@ -249,11 +254,22 @@ save(const char *dir, const struct pb_run *r, struct save_stats *s)
 		die("%s: %s", path, strerror(errno));
 	stats_add(s, wall, cpu, (int64_t)sb.st_size);
 	s->bytes_per_run += (int64_t)sb.st_size;
-	/* The same record serialised alone: what the save costs before any I/O. */
+	/*
+	 * The same record serialised alone, as pb_run_save() does (a jansson
+	 * tree, json_dumpf() into a stdio FILE), into /dev/null: the save's
+	 * CPU before any file system work; and into memory (json_dumps()).
+	 */
+	c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+	o = pb_run_json(r);
+	if (json_dumpf(o, devnull, JSON_COMPACT) == -1 || fputc('\n', devnull) == EOF ||
+	    fflush(devnull) == EOF)
+		die("/dev/null: %s", strerror(errno));
+	json_decref(o);
+	s->ser[s->n - 1] = clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
 	c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
 	o = pb_run_json(r);
 	text = json_dumps(o, JSON_COMPACT);
-	s->ser[s->n - 1] = clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
+	s->mem[s->n - 1] = clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
 	free(text);
 	json_decref(s->last);
 	s->last = o;
@@ -480,16 +496,18 @@ part_saves(const char *dir, size_t min_saves)
 			qsort(s.cpu, s.n, sizeof(int64_t), cmp_i64);
 			qsort(s.bytes, s.n, sizeof(int64_t), cmp_i64);
 			qsort(s.ser, s.n, sizeof(int64_t), cmp_i64);
+			qsort(s.mem, s.n, sizeof(int64_t), cmp_i64);
 			json_array_append_new(out,
 			    json_pack(
-			        "{s:s, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:{s:I, s:I, "
-			        "s:f, s:I, s:I}, s:o}",
+			        "{s:s, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:{s:I, "
+			        "s:I, s:f, s:I, s:I}, s:o}",
 			        "record", sizes[z].label, "steps", (json_int_t)n, "runs",
 			        (json_int_t)s.runs, "saves", (json_int_t)s.n,
 			        "saves_per_run", (json_int_t)s.saves_per_run, "wall_ms",
 			        jtimes(s.wall, s.n, 1e6), "cpu_us",
 			        jtimes(s.cpu, s.n, 1e3), "serialise_cpu_us",
-			        jtimes(s.ser, s.n, 1e3), "bytes", "first",
+			        jtimes(s.ser, s.n, 1e3), "to_memory_cpu_us",
+			        jtimes(s.mem, s.n, 1e3), "bytes", "first",
 			        (json_int_t)s.bytes[0], "last", (json_int_t)s.final_bytes,
 			        "mean", (double)total_bytes / (double)s.n, "per_run",
 			        (json_int_t)s.bytes_per_run, "max",
@@ -500,6 +518,7 @@ part_saves(const char *dir, size_t min_saves)
 		free(s.cpu);
 		free(s.bytes);
 		free(s.ser);
+		free(s.mem);
 		json_decref(s.last);
 	}
 	conf_free(demo);
@@ -589,6 +608,7 @@ noop_playbook(const char *pbdir, const char *kind, size_t steps)
 struct batch {
 	int64_t wall, cpu, user, sys;
 	size_t steps;
+	int64_t record_bytes; /* the last run's record, ended */
 };
 
 static int64_t
@@ -650,6 +670,15 @@ batch(const char *site, const char *name, size_t runs, size_t len, const char *s
 		    json_string_value(json_object_get(x, "state")));
 		json_decref(st);
 	}
+	if (state != NULL) {
+		struct stat sb;
+		char *path;
+		xasprintf(&path, "%s/runs/%012llu.json", state, (unsigned long long)run);
+		if (stat(path, &sb) == -1)
+			die("%s: %s", path, strerror(errno));
+		b->record_bytes = (int64_t)sb.st_size;
+		free(path);
+	}
 	pb_engine_free(e);
 	conf_free(conf);
 	event_base_free(base);
@@ -662,10 +691,11 @@ bjson(const struct batch *b)
 {
 	double n = (double)b->steps;
 
-	return json_pack("{s:I, s:f, s:f, s:f, s:f}", "steps", (json_int_t)b->steps,
-	    "cpu_us_per_step", (double)b->cpu / n / 1e3, "user_us_per_step",
-	    (double)b->user / n / 1e3, "sys_us_per_step", (double)b->sys / n / 1e3,
-	    "wall_us_per_step", (double)b->wall / n / 1e3);
+	return json_pack("{s:I, s:I, s:f, s:f, s:f, s:f}", "steps", (json_int_t)b->steps,
+	    "record_bytes_at_end", (json_int_t)b->record_bytes, "cpu_us_per_step",
+	    (double)b->cpu / n / 1e3, "user_us_per_step", (double)b->user / n / 1e3,
+	    "sys_us_per_step", (double)b->sys / n / 1e3, "wall_us_per_step",
+	    (double)b->wall / n / 1e3);
 }
 
 static json_t *
@@ -829,19 +859,24 @@ print_table(const json_t *o)
 	const json_t *x, *spawn = json_object_get(o, "spawn");
 	size_t i;
 
-	printf("checkpoint, pb_run_save() in %s (%s), per save:\n",
+	printf("checkpoint, pb_run_save() in %s (%s), per save (CPU: the thread's; ser.: "
+	       "the same record into /dev/null as pb_run_save() writes it; mem.: "
+	       "json_dumps()):\n",
 	    json_string_value(json_object_get(o, "dir")),
 	    json_string_value(json_object_get(o, "filesystem")));
-	printf("  %-42s %6s %17s %8s %8s %9s %9s\n", "record", "saves", "wall p50/p99 ms",
-	    "CPU µs", "ser. µs", "bytes", "per run");
+	printf("  %-42s %6s %17s %7s %7s %7s %7s %9s\n", "record", "saves",
+	    "wall p50/p99 ms", "CPU µs", "ser. µs", "mem. µs", "bytes", "per run");
 	json_array_foreach(json_object_get(o, "saves"), i, x)
-	    printf("  %-42s %6lld %8.2f / %6.2f %8.0f %8.0f %9.0f %9lld\n",
-	        json_string_value(json_object_get(x, "record")),
-	        (long long)json_integer_value(json_object_get(x, "saves")),
-	        jd(x, "wall_ms", "p50"), jd(x, "wall_ms", "p99"), jd(x, "cpu_us", "p50"),
-	        jd(x, "serialise_cpu_us", "p50"), jd(x, "bytes", "mean"),
-	        (long long)json_integer_value(
-	            json_object_get(json_object_get(x, "bytes"), "per_run")));
+	{
+		printf("  %-42s %6lld %8.2f / %6.2f %7.0f %7.0f %7.0f %7.0f %9lld\n",
+		    json_string_value(json_object_get(x, "record")),
+		    (long long)json_integer_value(json_object_get(x, "saves")),
+		    jd(x, "wall_ms", "p50"), jd(x, "wall_ms", "p99"),
+		    jd(x, "cpu_us", "p50"), jd(x, "serialise_cpu_us", "p50"),
+		    jd(x, "to_memory_cpu_us", "p50"), jd(x, "bytes", "mean"),
+		    (long long)json_integer_value(
+		        json_object_get(json_object_get(x, "bytes"), "per_run")));
+	}
 	printf(
 	    "  the same system calls, timed one by one (p50 ms): write, fsync, rename, "
 	    "fsync of the folder\n");
@@ -860,11 +895,13 @@ print_table(const json_t *o)
 		const json_t *off = json_object_get(x, "without_checkpoints");
 		const json_t *on = json_object_get(x, "with_checkpoints");
 		printf("  %-18s CPU %7.1f / %7.1f µs (x%.0f)   wall %7.1f / %8.1f µs "
-		       "(x%.0f)\n",
+		       "(x%.0f)   record %lld bytes\n",
 		    json_string_value(json_object_get(x, "playbook")),
 		    jd(off, "cpu_us_per_step", NULL), jd(on, "cpu_us_per_step", NULL),
 		    jd(x, "cpu_ratio", NULL), jd(off, "wall_us_per_step", NULL),
-		    jd(on, "wall_us_per_step", NULL), jd(x, "wall_ratio", NULL));
+		    jd(on, "wall_us_per_step", NULL), jd(x, "wall_ratio", NULL),
+		    (long long)json_integer_value(
+		        json_object_get(on, "record_bytes_at_end")));
 	}
 	if (json_is_object(spawn))
 		printf("exec spawn alone, child_run() -> program running: p50 %.2f  p99 "
@@ -931,6 +968,8 @@ main(int argc, char **argv)
 	if (mkdtemp(dir) == NULL)
 		die("%s: %s", dir, strerror(errno));
 	umask(027);
+	if ((devnull = fopen("/dev/null", "w")) == NULL)
+		die("/dev/null: %s", strerror(errno));
 	log_init(1, 0);
 	tz_apply("Asia/Tokyo");
 
@@ -947,6 +986,7 @@ main(int argc, char **argv)
 	}
 	free(s);
 	json_decref(o);
+	fclose(devnull);
 	if (!keep)
 		rm_tree(dir);
 	return 0;
