@@ -16,6 +16,8 @@
  *    json_dumps() into memory, for comparison); then a replica of atomic_open()/
  *    atomic_commit() with a timer on each system call (write, fsync of the
  *    file, rename, fsync of the folder), on the largest record of each size.
+ *    And a run whose first step kept a program's output of 64 KiB (exec's
+ *    default output_max), 1 MiB and 16 MiB (its largest), saved 10 times.
  * 2. The engine's own cost per step, driving pb_engine with fake hooks
  *    through playbooks of L no-op steps (`wait for = "0s"`: one timer per
  *    step on the loop; and `notify` to a hook that only answers "queued"),
@@ -525,6 +527,53 @@ part_saves(const char *dir, size_t min_saves)
 	return out;
 }
 
+/*
+ * Part 1b: a run whose first step kept a program's output of SIZE bytes
+ * (exec's output_max: 64 KiB unless set, at most 16 MiB): every later save
+ * of the run writes it again.
+ */
+static json_t *
+part_output(const char *dir)
+{
+	static const size_t sizes[] = { 64 << 10, 1 << 20, 16 << 20 };
+	static const char *const ids[] = { "collect", "tell", "confirm", "shutdown",
+		"wait", "inspect", "start", "exit" };
+	json_t *out = json_array();
+	char err[512], *sdir;
+	size_t z, i, k;
+
+	xasprintf(&sdir, "%s/output", dir);
+	if (mkdir(sdir, 0750) == -1)
+		die("%s: %s", sdir, strerror(errno));
+	for (z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
+		struct pb_run *r = pb_run_new(z + 1, "power-outage", ids, 8, 42, 0,
+		    "sonaed", "incident 42 (ups-on-battery)", time_now_ms());
+		size_t times = 10;
+		int64_t *wall = xcalloc(times, sizeof(int64_t)), t0;
+		char *o = xmalloc(sizes[z] + 1);
+		for (i = 0; i < sizes[z]; i++)
+			o[i] = OUTPUT[i % (sizeof(OUTPUT) - 1)];
+		o[sizes[z]] = '\0';
+		r->steps[0].state = PBS_DONE;
+		r->steps[0].output = o;
+		r->steps[0].result = xstrdup("exit 0 (output truncated)");
+		for (k = 0; k < times; k++) {
+			t0 = mono_ns();
+			if (pb_run_save(sdir, r, err, sizeof(err)) == -1)
+				die("pb_run_save: %s", err);
+			wall[k] = mono_ns() - t0;
+		}
+		qsort(wall, times, sizeof(int64_t), cmp_i64);
+		json_array_append_new(out,
+		    json_pack("{s:I, s:I, s:o}", "output_bytes", (json_int_t)sizes[z],
+		        "saves", (json_int_t)times, "wall_ms", jtimes(wall, times, 1e6)));
+		free(wall);
+		pb_run_free(r);
+	}
+	free(sdir);
+	return out;
+}
+
 /* Part 2: the engine, step by step, with and without checkpoints. */
 
 struct fake {
@@ -889,6 +938,12 @@ print_table(const json_t *o)
 		    jd(r, "rename_ms", "p50"), jd(r, "fsync_folder_ms", "p50"),
 		    jd(r, "total_ms", "p50"));
 	}
+	printf("a save of a run whose step kept a program's output (p50 ms):");
+	json_array_foreach(json_object_get(o, "kept_output"), i, x)
+	    printf("  %lld KiB: %.2f",
+	        (long long)json_integer_value(json_object_get(x, "output_bytes")) / 1024,
+	        jd(x, "wall_ms", "p50"));
+	printf("\n");
 	printf("engine, per step (CPU user+sys, wall), without / with checkpoints:\n");
 	json_array_foreach(json_object_get(o, "engine"), i, x)
 	{
@@ -920,7 +975,7 @@ main(int argc, char **argv)
 	const char *base_dir = NULL, *out = NULL, *stamp = NULL;
 	char dir[1024], *p, *lenlist = NULL;
 	int c, rounds = 2, keep = 0;
-	json_t *o, *saves, *engine, *spawn;
+	json_t *o, *saves, *output, *engine, *spawn;
 	char *s;
 	FILE *f;
 
@@ -974,10 +1029,12 @@ main(int argc, char **argv)
 	tz_apply("Asia/Tokyo");
 
 	saves = part_saves(dir, min_saves);
+	output = part_output(dir);
 	engine = part_engine(dir, lens, nlens, steps, rounds);
 	spawn = stamp != NULL ? part_spawn(stamp, 200) : json_null();
-	o = json_pack("{s:s, s:s, s:o, s:o, s:o}", "dir", dir, "filesystem", fs_name(dir),
-	    "saves", saves, "engine", engine, "spawn", spawn);
+	o = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o}", "dir", dir, "filesystem",
+	    fs_name(dir), "saves", saves, "kept_output", output, "engine", engine,
+	    "spawn", spawn);
 	s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	print_table(o);
 	if (out != NULL && (f = fopen(out, "w")) != NULL) {
