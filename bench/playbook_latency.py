@@ -170,6 +170,17 @@ rules = (
     return conf
 
 
+def stamp_line(path, k):
+    """Line k of the stamps file once it is whole (ends with a newline): a
+    read may catch pb_stamp's write half done."""
+    try:
+        with open(path) as f:
+            lines = f.read().split("\n")
+    except FileNotFoundError:
+        return None
+    return lines[k] if len(lines) > k + 1 else None
+
+
 def open_incidents(ctl):
     return [i for i in ctl.call("incidents").get("incidents", [])
             if i.get("rule") == "pb-bench"]
@@ -249,9 +260,7 @@ def main():
             # Only the file is watched until the step ran: nothing is asked
             # of the daemon while it opens the incident and starts the run.
             stamp = wait_for("the stamp of sample %d" % k,
-                             lambda: (os.path.exists(stamps) and
-                                      open(stamps).read().splitlines()[k:k + 1]),
-                             10, 0.001)[0].split()
+                             lambda: stamp_line(stamps, k), 10, 0.001).split()
             prog_ns, inc_id, run_id = int(stamp[0].replace(".", "")), int(stamp[1]), int(stamp[2])
             inc = ctl.call("incident %d" % inc_id)
             rs = wait_for("run %d to end" % run_id,
