@@ -127,6 +127,8 @@ arm(struct event *ev, int64_t ms)
 
 	tv.tv_sec = (time_t)(ms / 1000);
 	tv.tv_usec = (suseconds_t)(ms % 1000 * 1000);
+	/* From now, not from when the loop turn began (its work takes time). */
+	event_base_update_cache_time(event_get_base(ev));
 	evtimer_add(ev, &tv);
 }
 

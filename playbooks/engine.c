@@ -536,6 +536,7 @@ step_ended(struct active *a, struct pb_step_run *sr, const struct pb_step *st, i
 		runlog(a, "sonaed", "step-retry", "%s: attempt %d of %d in %d s", sr->id,
 		    sr->attempts + 1, st->retries + 1, RETRY_DELAY_MS / 1000);
 		checkpoint(a);
+		event_base_update_cache_time(a->e->base); /* checkpoints took time */
 		evtimer_add(a->wake, &tv);
 		return;
 	}
@@ -634,6 +635,8 @@ step_start(struct active *a, size_t i, int resume)
 		tv.tv_sec = left / 1000;
 		tv.tv_usec = (left % 1000) * 1000;
 		x->timer = evtimer_new(a->e->base, timeout_cb, x);
+		/* From now, not from when this loop turn began: checkpoints take time. */
+		event_base_update_cache_time(a->e->base);
 		evtimer_add(x->timer, &tv);
 	}
 	if (!resume)
