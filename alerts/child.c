@@ -664,6 +664,18 @@ child_stop(void *arg)
 	return -1;
 }
 
+/* The process id (and group id) of the child whose done() argument is arg, or -1. */
+long
+child_pid(void *arg)
+{
+	struct child *c;
+
+	LIST_FOREACH(c, &children, entry)
+	if (c->arg == arg)
+		return c->pid;
+	return -1;
+}
+
 /* Children started and not reaped yet. */
 size_t
 child_running(void)
