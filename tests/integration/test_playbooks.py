@@ -53,7 +53,7 @@ ICT, DRILL = "ict@city.example.jp", "drill@city.example.jp"
 LONG = 60  # seconds: a deadline for things that take a second or two
 # Where a test only needs to see that a wait or a timeout really took its
 # time (and was not skipped or cut short), it asks for this share of it: a
-# step's recorded duration can fall short of the configured one.
+# step's recorded duration can fall short of the configured one (see Timing).
 REALLY = 0.5
 
 
@@ -838,6 +838,44 @@ class Audit(unittest.TestCase):
             self.assertTrue([l for l in text.splitlines() if action in l and actor in l],
                             (action, actor, text[-3000:]))
         self.assertIs(site.ok("audit", "verify")["ok"], True)
+        self.assertEqual(site.stop(), 0)
+
+
+# --- the durations sonaed keeps -----------------------------------------------
+
+class Timing(unittest.TestCase):
+    def test_a_wait_and_a_confirm_timeout_last_their_whole_time(self):
+        """A wait `for = 1s` and a confirm's `timeout = 1s`, each started
+        right after steps that end at once (a drill records its exec steps):
+        each lasts its whole second by the run's own record.  A timer armed
+        against the loop's cached time (libevent's, from before the
+        checkpoints the steps before it wrote) fires early by as long as
+        those took."""
+        tm = Timings(self)
+        site = Site(self)
+        install(site, "timing")
+        log = site.path("scripts.log")
+        param(site, "timing", "log", log)
+        site.start()
+        for verb in ("drill", "run"):
+            with self.subTest(verb=verb):
+                run = start(site, verb, "timing", "-m", "timing")
+                rs = wait_run(site, run, "done", "failed", "aborted")
+                self.assertEqual(rs["state"], "done", summary(rs))
+                pause, ask = step(rs, "pause"), step(rs, "ask")
+                tm.mark("%s %d: pause started" % (verb, run), ms(pause["started"]))
+                tm.mark("%s %d: pause ended (%d ms)" % (verb, run, pause["duration_ms"]),
+                        ms(pause["ended"]))
+                tm.mark("%s %d: ask started" % (verb, run), ms(ask["started"]))
+                tm.mark("%s %d: ask's default taken (%d ms)" % (verb, run,
+                                                               ask["duration_ms"]),
+                        ms(ask["ended"]))
+                self.assertTrue(ask["result"].startswith("no answer within"), ask)
+                # (1 ms for the two times' rounding to whole ms.)
+                self.assertGreaterEqual(pause["duration_ms"], 999, pause)
+                self.assertGreaterEqual(ask["duration_ms"], 999, ask)
+        self.assertEqual(len(read_log(log)), 8, "the run ran its 8 programs")
+        tm.show()
         self.assertEqual(site.stop(), 0)
 
 
