@@ -57,6 +57,13 @@ char *mail_thread_id(
 char *mail_subject(
     const char *site, const char *severity, uint64_t incident, const char *title);
 /*
+ * The same with ref in the place of "#INCIDENT", as it is (control characters
+ * become spaces): "[sonae SITE] SEVERITY REF: TITLE"; nothing for a NULL or
+ * empty ref.  A playbook's notice without an incident says "playbook NAME".
+ */
+char *mail_subject_ref(
+    const char *site, const char *severity, const char *ref, const char *title);
+/*
  * One header field, "Name: value", folded at MAIL_LINE_MAX with CRLF and a
  * space, ending in CRLF.  A value that is not plain printable ASCII (or
  * holds "=?") is RFC 2047 B-encoded as UTF-8, in encoded-words of at most
@@ -351,6 +358,13 @@ struct alerts_hooks {
 	void (*journal)(void *arg, const char *actor, const char *event, json_t *data);
 	/* A line in incident id's timeline. */
 	void (*note)(void *arg, uint64_t id, const char *event, const char *text);
+	/*
+	 * The playbook runs of incident id: {"runs": [RUN_SUMMARY...]}
+	 * (playbooks/, the `runs` verb's shape), or NULL (no engine, none).
+	 * Incident mails show where each run that is not a drill stands and
+	 * what it waits for from a human.  May be NULL.
+	 */
+	json_t *(*playbook_runs)(void *arg, uint64_t id);
 };
 
 /* hooks must outlive the engine. */
@@ -371,5 +385,37 @@ int alerts_test(struct alerts *, const char *to, const char *actor, uint64_t *id
 json_t *alerts_queue_json(struct alerts *, size_t max);
 /* {"queued", "mail_down", "incidents", "held", "mails"} for `sonae status`. */
 json_t *alerts_status_json(struct alerts *);
+
+/*
+ * A playbook's `notify` step (playbooks/): a mail through the alert
+ * routes, queued at once.  Every pointer is borrowed for the call.
+ */
+struct alerts_notice {
+	uint64_t incident;      /* 0: none (a run started by hand without an incident) */
+	const char *playbook;   /* the playbook's name */
+	uint64_t run;           /* the run id */
+	const char *step_title; /* the step's title, expanded */
+	const char *text;       /* the message, expanded */
+	/* CHECK_WARNING or CHECK_CRITICAL; 0: the incident's (warning without one) */
+	int severity;
+	const struct conf_strings
+	    *to;   /* explicit addresses; NULL/empty: the routes decide */
+	int drill; /* 1: a drill: only drill_to, subject prefixed */
+	const struct conf_strings *drill_to;
+	const char *actor; /* who caused it, for the journal; NULL: "sonaed" */
+};
+/*
+ * Queue a playbook's notice (docs/alerts.md, "Playbook notices"): 0 and a
+ * one-line result ("queued #12 to a@x, b@y"), the spool id in *queued (0
+ * when only local channels were told), or -1 with why in result, and then
+ * nobody was told.  Without `to` the recipients are those of the routes
+ * the incident takes at the notice's severity (without an incident: the
+ * routes that ask nothing but the severity and the mode), and their syslog
+ * and exec channels run too; a drill goes only to drill_to.  Neither the
+ * group wait nor the rate limit holds a notice back: it is an explicit
+ * step of an emergency procedure.  Journaled as notify.playbook.
+ */
+int alerts_notice(struct alerts *, const struct alerts_notice *, uint64_t *queued,
+    char *result, size_t len);
 
 #endif

@@ -197,10 +197,10 @@ add_clean(struct buf *b, const char *s, int upper)
 }
 
 char *
-mail_subject(const char *site, const char *severity, uint64_t incident, const char *title)
+mail_subject_ref(
+    const char *site, const char *severity, const char *ref, const char *title)
 {
 	struct buf b = { 0 };
-	char num[32];
 
 	buf_adds(&b, "[sonae");
 	if (site != NULL && *site != '\0') {
@@ -209,13 +209,23 @@ mail_subject(const char *site, const char *severity, uint64_t incident, const ch
 	}
 	buf_adds(&b, "] ");
 	add_clean(&b, severity != NULL ? severity : "NOTICE", 1);
-	if (incident != 0) {
-		snprintf(num, sizeof(num), " #%llu", (unsigned long long)incident);
-		buf_adds(&b, num);
+	if (ref != NULL && *ref != '\0') {
+		buf_adds(&b, " ");
+		add_clean(&b, ref, 0);
 	}
 	buf_adds(&b, ": ");
 	add_clean(&b, title, 0);
 	return b.p;
+}
+
+char *
+mail_subject(const char *site, const char *severity, uint64_t incident, const char *title)
+{
+	char num[32] = "";
+
+	if (incident != 0)
+		snprintf(num, sizeof(num), "#%llu", (unsigned long long)incident);
+	return mail_subject_ref(site, severity, num, title);
 }
 
 /* Refuse a header value that would break the message. */

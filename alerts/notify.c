@@ -60,6 +60,7 @@
 #define STATE_FILE     "alerts.json"
 #define STATE_VERSION  1
 #define MAIL_BODY_ROWS 40 /* readings and folded detectors listed */
+#define NELEM(a)       (sizeof(a) / sizeof((a)[0]))
 
 /* What happens to one incident. */
 struct track {
@@ -196,6 +197,21 @@ span(int64_t ms, char *buf, size_t len)
 		snprintf(buf, len, "%lld h %lld min", (long long)(s / 3600),
 		    (long long)(s % 3600 / 60));
 	return buf;
+}
+
+/* "a@x, b@y" ("" for none). */
+static char *
+strings_join(const struct conf_strings *s)
+{
+	char *out = xstrdup(""), *tmp;
+	size_t i;
+
+	for (i = 0; i < s->n; i++) {
+		xasprintf(&tmp, "%s%s%s", out, i ? ", " : "", s->v[i]);
+		free(out);
+		out = tmp;
+	}
+	return out;
 }
 
 /*
@@ -341,13 +357,15 @@ rate_take(struct alerts *a, const char *addr, uint64_t incident, const char *sub
 /*
  * Render and spool one mail to the recipients of to that the rate limit
  * lets through (all of them when limit is 0); 0 when queued or nobody was
- * left, -1 when it could not be queued (logged).  thread: the incident's
- * track, or NULL (digests, tests).
+ * left, -1 when it could not be queued (logged).  t: the incident's track,
+ * whose thread the mail is in (its first mail is the root), or NULL
+ * (digests, tests); reply_to: with t NULL, a thread root the mail replies
+ * to without ever being the root itself (a playbook's notice), or NULL.
  */
 static int
-mail_queue(struct alerts *a, struct track *t, uint64_t incident, const char *subject,
-    const char *body, const struct conf_strings *to, int limit, const char *what,
-    uint64_t *spool_id)
+mail_queue(struct alerts *a, struct track *t, const char *reply_to, uint64_t incident,
+    const char *subject, const char *body, const struct conf_strings *to, int limit,
+    const char *what, uint64_t *spool_id)
 {
 	const struct conf *c = a->conf;
 	const char *domain = mail_address_domain(c->mail.from);
@@ -374,6 +392,8 @@ mail_queue(struct alerts *a, struct track *t, uint64_t incident, const char *sub
 	}
 	if (t != NULL)
 		thread = mail_thread_id(domain, c->site.name, t->id, t->opened_ms);
+	else if (reply_to != NULL)
+		thread = xstrdup(reply_to);
 	if (t != NULL && !t->mailed_root)
 		msgid = xstrdup(thread);
 	else
@@ -413,13 +433,7 @@ mail_queue(struct alerts *a, struct track *t, uint64_t incident, const char *sub
 		        "what", what, "to", conf_strings_json(&rcpt), "queued",
 		        (json_int_t)id));
 	if (incident != 0) {
-		char *list = NULL, *tmp;
-		for (i = 0; i < rcpt.n; i++) {
-			xasprintf(&tmp, "%s%s%s", list ? list : "", list ? ", " : "",
-			    rcpt.v[i]);
-			free(list);
-			list = tmp;
-		}
+		char *list = strings_join(&rcpt);
 		note(a, incident, "mail", "%s mail to %s queued (#%llu)", what, list,
 		    (unsigned long long)id);
 		free(list);
@@ -469,6 +483,80 @@ body_readings(FILE *f, const json_t *inc)
 			fprintf(f, ")");
 		free(text);
 	}
+}
+
+/*
+ * A step of run that waits for a human (a confirm, or a step whose outcome
+ * nobody knows since sonaed stopped while it ran), with the exact commands
+ * that answer it: the mail is often what the one who must answer reads
+ * first.
+ */
+static void
+body_waiting(FILE *f, long long run, const json_t *s)
+{
+	static const char *const confirm[][2] = { { "", "はい / yes" },
+		{ " --no", "いいえ / no" } };
+	static const char *const unknown[][2] = { { "", "はい / it happened" },
+		{ " --no", "いいえ / it did not" },
+		{ " --retry", "再実行 / run it again" } };
+	const char *id = jstr(s, "id"), *def = jstr(s, "default");
+	int unk = json_is_true(json_object_get(s, "unknown"));
+	size_t i;
+
+	if (unk)
+		fprintf(f, "  不明 / Unknown: %s: did it happen?\n", jstr(s, "title"));
+	else
+		fprintf(f, "  確認待ち / Waiting for an answer: %s\n", jstr(s, "title"));
+	if (unk)
+		fprintf(f, "    (sonaed stopped while it ran)\n");
+	else if (*jstr(s, "question") != '\0')
+		fprintf(f, "    %s\n", jstr(s, "question"));
+	if (*jstr(s, "deadline") != '\0')
+		fprintf(f, "    期限 / Deadline: %s%s%s%s\n", jstr(s, "deadline"),
+		    *def ? " (then: " : "", def, *def ? ")" : "");
+	for (i = 0; i < (unk ? NELEM(unknown) : NELEM(confirm)); i++)
+		fprintf(f, "    %s: sonae confirm %lld %s%s -m \"TEXT\"\n",
+		    unk ? unknown[i][1] : confirm[i][1], run, id,
+		    unk ? unknown[i][0] : confirm[i][0]);
+}
+
+/*
+ * The playbook runs of incident id that are not drills (a drill is
+ * nobody's business in an incident mail): where each stands, and what it
+ * waits for from a human, else the step under way.  0 when there is nothing
+ * to show (no engine, no run): the caller names the requested playbook
+ * instead.
+ */
+static int
+body_runs(struct alerts *a, FILE *f, uint64_t id)
+{
+	json_t *runs, *r, *s;
+	size_t i, k, n = 0;
+
+	if (a->h->playbook_runs == NULL ||
+	    (runs = a->h->playbook_runs(a->arg, id)) == NULL)
+		return 0;
+	json_array_foreach(json_object_get(runs, "runs"), i, r)
+	{
+		const json_t *step = json_object_get(r, "step");
+		const json_t *waiting = json_object_get(r, "waiting");
+		long long run = (long long)jint(r, "id");
+		if (json_is_true(json_object_get(r, "drill")))
+			continue;
+		fprintf(f, "\n対応手順 / Playbook: %s (run %lld, %s)\n",
+		    jstr(r, "playbook"), run, jstr(r, "state"));
+		if (*jstr(r, "title_ja") != '\0' || *jstr(r, "title_en") != '\0')
+			fprintf(
+			    f, "  %s / %s\n", jstr(r, "title_ja"), jstr(r, "title_en"));
+		json_array_foreach(waiting, k, s) body_waiting(f, run, s);
+		if (json_array_size(waiting) == 0 && json_is_object(step))
+			fprintf(f, "  次 / Next: %s (%s)\n", jstr(step, "title"),
+			    jstr(step, "state"));
+		fprintf(f, "  経過 / Progress: sonae run-status %lld\n", run);
+		n++;
+	}
+	json_decref(runs);
+	return n > 0;
 }
 
 /* The plain-text body of a mail about an incident. */
@@ -528,7 +616,7 @@ body_incident(struct alerts *a, const json_t *inc, const char *what, const char 
 			    jstr(v, "state"), jstr(v, "reason"));
 		}
 	}
-	if (json_is_string(json_object_get(inc, "playbook")))
+	if (!body_runs(a, f, id) && json_is_string(json_object_get(inc, "playbook")))
 		fprintf(f,
 		    "\nプレイブック / Playbook: %s (requested; its steps: sonae playbook "
 		    "%s)\n",
@@ -557,7 +645,7 @@ mail_incident(struct alerts *a, struct track *t, const json_t *inc, const char *
 		return 0;
 	subject = mail_subject(a->conf->site.name, severity, t->id, jstr(inc, "title"));
 	body = body_incident(a, inc, what, extra);
-	rc = mail_queue(a, t, t->id, subject, body, to, 1, what, NULL);
+	rc = mail_queue(a, t, NULL, t->id, subject, body, to, 1, what, NULL);
 	free(subject);
 	free(body);
 	return rc;
@@ -957,7 +1045,7 @@ digests_due(struct alerts *a, int64_t now)
 		r->count = 1;
 		json_array_clear(r->held);
 		r->more = 0;
-		mail_queue(a, NULL, 0, subject, body, &to, 0, "digest", NULL);
+		mail_queue(a, NULL, NULL, 0, subject, body, &to, 0, "digest", NULL);
 		conf_strings_free(&to);
 		free(subject);
 		free(body);
@@ -1081,30 +1169,59 @@ exec_done(void *arg, const struct child_result *res)
 	free(j);
 }
 
+/* The incident's devices, "ups1,sw1" ("" for none or no incident). */
+static char *
+devices_list(const json_t *inc)
+{
+	char *devices = xstrdup(""), *tmp;
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(json_object_get(inc, "devices"), i, v)
+	{
+		xasprintf(&tmp, "%s%s%s", devices, i ? "," : "", json_string_value(v));
+		free(devices);
+		devices = tmp;
+	}
+	return devices;
+}
+
+/* Start the exec channel c: env (NULL-terminated) and input are copied. */
+static void
+exec_start(struct alerts *a, const struct channel_conf *c, uint64_t incident,
+    char *const *env, const char *input)
+{
+	struct child_opts o = { 0 };
+	struct exec_job *j = xcalloc(1, sizeof(*j));
+	char err[256];
+
+	j->a = a;
+	j->incident = incident;
+	j->channel = xstrdup(c->name);
+	o.argv = (const char *const *)c->command.v;
+	o.env = (const char *const *)env;
+	o.input = input;
+	o.input_len = strlen(input);
+	o.timeout_ms = c->timeout_ms;
+	if (child_run(a->base, &o, exec_done, j, err, sizeof(err)) == -1) {
+		struct child_result res = { .reason = err, .output = "" };
+		exec_done(j, &res);
+	}
+}
+
 static void
 channel_exec(struct alerts *a, const struct channel_conf *c, const struct track *t,
     const json_t *inc, const char *what)
 {
-	char *env[9], *devices = NULL, *tmp, *body, err[256];
-	struct child_opts o = { 0 };
-	struct exec_job *j;
-	const json_t *devs = json_object_get(inc, "devices");
+	char *env[9], *devices = devices_list(inc), *tmp, *body;
 	size_t i, n = 0;
-	json_t *v;
 
-	json_array_foreach(devs, i, v)
-	{
-		xasprintf(&tmp, "%s%s%s", devices ? devices : "", devices ? "," : "",
-		    json_string_value(v));
-		free(devices);
-		devices = tmp;
-	}
 	xasprintf(&env[n++], "SONAE_EVENT=%s", what);
 	xasprintf(&env[n++], "SONAE_INCIDENT=%llu", (unsigned long long)t->id);
 	xasprintf(&env[n++], "SONAE_SEVERITY=%s", jstr(inc, "severity"));
 	xasprintf(&env[n++], "SONAE_TITLE=%s", jstr(inc, "title"));
 	xasprintf(&env[n++], "SONAE_RULE=%s", jstr(inc, "rule"));
-	xasprintf(&env[n++], "SONAE_DEVICES=%s", devices ? devices : "");
+	xasprintf(&env[n++], "SONAE_DEVICES=%s", devices);
 	xasprintf(&env[n++], "SONAE_SITE=%s", a->conf->site.name);
 	tmp = mail_subject(a->conf->site.name,
 	    strcmp(what, "recovery") == 0 ? "resolved" : jstr(inc, "severity"), t->id,
@@ -1113,19 +1230,7 @@ channel_exec(struct alerts *a, const struct channel_conf *c, const struct track 
 	free(tmp);
 	env[n] = NULL;
 	body = body_incident(a, inc, what, NULL);
-	j = xcalloc(1, sizeof(*j));
-	j->a = a;
-	j->incident = t->id;
-	j->channel = xstrdup(c->name);
-	o.argv = (const char *const *)c->command.v;
-	o.env = (const char *const *)env;
-	o.input = body;
-	o.input_len = strlen(body);
-	o.timeout_ms = c->timeout_ms;
-	if (child_run(a->base, &o, exec_done, j, err, sizeof(err)) == -1) {
-		struct child_result res = { .reason = err, .output = "" };
-		exec_done(j, &res);
-	}
+	exec_start(a, c, t->id, env, body);
 	for (i = 0; i < n; i++)
 		free(env[i]);
 	free(devices);
@@ -1169,7 +1274,7 @@ outage_digest(struct alerts *a)
 	    "[sonae %s] DELAYED: %d alert mail%s held while mail could "
 	    "not leave",
 	    a->conf->site.name, a->outage.count, a->outage.count == 1 ? "" : "s");
-	mail_queue(a, NULL, 0, subject, body, &a->outage.rcpts, 0, "delayed", NULL);
+	mail_queue(a, NULL, NULL, 0, subject, body, &a->outage.rcpts, 0, "delayed", NULL);
 	free(subject);
 	free(body);
 	json_decref(open);
@@ -1683,7 +1788,7 @@ alerts_test(struct alerts *a, const char *to, const char *actor, uint64_t *id, c
 	    "%s.\nIt went through the spool and the configured relays like every "
 	    "alert; nothing is wrong at %s.\n",
 	    actor, local_time(time_now_ms(), t1, sizeof(t1)), c->site.name);
-	rc = mail_queue(a, NULL, 0, subject, body, &rcpt, 0, "test", &qid);
+	rc = mail_queue(a, NULL, NULL, 0, subject, body, &rcpt, 0, "test", &qid);
 	if (rc == 0 && id != NULL)
 		*id = qid;
 	if (rc == 0 && a->h->journal != NULL)
@@ -1695,6 +1800,303 @@ alerts_test(struct alerts *a, const char *to, const char *actor, uint64_t *id, c
 	conf_strings_free(&rcpt);
 	free(subject);
 	free(body);
+	return rc;
+}
+
+/*
+ * Playbook notices: a `notify` step of a playbook run (playbooks/).
+ */
+
+/*
+ * Who hears a notice whose step names nobody: the routes the incident takes
+ * at the notice's severity, chosen as for a problem mail of it (the order,
+ * `continue`, the mode), into to (their `to`, when they mail) and chans
+ * (their syslog and exec channels).  Not beacons: a beacon belongs to an
+ * incident's life, on while it is open and off when it resolves, and a
+ * notice has no end to switch it off at.  Without an incident, an object
+ * with the severity alone stands for one: a route that asks for a rule,
+ * devices, kinds or a class cannot be met by it and is not taken.
+ */
+static void
+notice_routes(struct alerts *a, const json_t *inc, const char *severity,
+    struct conf_strings *to, struct conf_strings *chans)
+{
+	json_t *probe = inc != NULL ? json_deep_copy(inc) : json_object();
+	struct conf_strings routes = { NULL, 0 };
+	size_t r, k;
+
+	json_object_set_new(probe, "severity", json_string(severity));
+	route_select(a, probe, &routes);
+	for (r = 0; r < routes.n; r++) {
+		const struct route_conf *rc = conf_route_named(a->conf, routes.v[r]);
+		for (k = 0; rc != NULL && k < rc->channels.n; k++) {
+			const char *name = rc->channels.v[k];
+			const struct channel_conf *c = conf_channel_named(a->conf, name);
+			size_t i;
+			if (strcmp(name, "mail") == 0)
+				for (i = 0; i < rc->to.n; i++)
+					conf_strings_add(to, rc->to.v[i]);
+			else if (strcmp(name, "syslog") == 0 ||
+			         (c != NULL && c->type != CHANNEL_BEACON))
+				conf_strings_add(chans, name);
+		}
+	}
+	conf_strings_free(&routes);
+	json_decref(probe);
+}
+
+/* The notice's text; would: for a drill, who a real run would tell. */
+static char *
+notice_body(struct alerts *a, const struct alerts_notice *n, const json_t *inc,
+    const char *severity, const char *would)
+{
+	const char *site = a->conf->site.name;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (n->drill)
+		fprintf(f,
+		    "訓練 / DRILL: nothing is wrong. This notice is part of a drill of "
+		    "playbook %s (run %llu); a real run would tell %s.\n\n",
+		    n->playbook, (unsigned long long)n->run, would);
+	fprintf(f, "%s\n\n", n->text);
+	fprintf(f, "対応手順 / Playbook:  %s (run %llu)\n", n->playbook,
+	    (unsigned long long)n->run);
+	fprintf(f, "手順 / Step:          %s\n", n->step_title);
+	fprintf(f, "サイト / Site:        %s\n", site);
+	if (inc != NULL)
+		fprintf(f, "インシデント / Incident: #%llu %s\n",
+		    (unsigned long long)n->incident, jstr(inc, "title"));
+	fprintf(f, "重大度 / Severity:    %s\n", severity);
+	fprintf(f, "\n経過 / Run status:\n  sonae run-status %llu\n",
+	    (unsigned long long)n->run);
+	if (inc != NULL)
+		fprintf(f, "\n詳細 / Details:\n  sonae incident %llu\n",
+		    (unsigned long long)n->incident);
+	fprintf(f, "\n-- \nsonae %s, %s\n", SONAE_VERSION, site);
+	fclose(f);
+	return buf;
+}
+
+/* The notice on the local channels chans: a syslog line, exec programs. */
+static void
+notice_channels(struct alerts *a, const struct alerts_notice *n, const json_t *inc,
+    const char *severity, const char *subject, const char *body,
+    const struct conf_strings *chans)
+{
+	char line[768], num[32] = "", *env[11], *devices = devices_list(inc), *p;
+	int prio = syslog_prio("problem", severity);
+	size_t i, k = 0;
+
+	if (n->incident != 0)
+		snprintf(
+		    num, sizeof(num), "incident #%llu ", (unsigned long long)n->incident);
+	snprintf(line, sizeof(line), "%splaybook %s: %s: %s (%s run %llu)", num, severity,
+	    n->step_title, n->text, n->playbook, (unsigned long long)n->run);
+	/* One line: a text of several would be as many broken lines in the log. */
+	for (p = line; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	xasprintf(&env[k++], "SONAE_EVENT=playbook");
+	xasprintf(&env[k++], "SONAE_INCIDENT=%llu", (unsigned long long)n->incident);
+	xasprintf(&env[k++], "SONAE_SEVERITY=%s", severity);
+	xasprintf(&env[k++], "SONAE_TITLE=%s", n->step_title);
+	xasprintf(&env[k++], "SONAE_RULE=%s", jstr(inc, "rule"));
+	xasprintf(&env[k++], "SONAE_DEVICES=%s", devices);
+	xasprintf(&env[k++], "SONAE_SITE=%s", a->conf->site.name);
+	xasprintf(&env[k++], "SONAE_SUBJECT=%s", subject);
+	xasprintf(&env[k++], "SONAE_PLAYBOOK=%s", n->playbook);
+	xasprintf(&env[k++], "SONAE_RUN=%llu", (unsigned long long)n->run);
+	env[k] = NULL;
+	for (i = 0; i < chans->n; i++) {
+		const struct channel_conf *c;
+		if (strcmp(chans->v[i], "syslog") == 0)
+			syslog_send(a, NULL, prio, line);
+		else if ((c = conf_channel_named(a->conf, chans->v[i])) == NULL)
+			continue;
+		else if (c->type == CHANNEL_SYSLOG)
+			syslog_send(a, c, prio, line);
+		else if (c->type == CHANNEL_EXEC)
+			exec_start(a, c, n->incident, env, body);
+	}
+	for (i = 0; i < k; i++)
+		free(env[i]);
+	free(devices);
+}
+
+/*
+ * A playbook's notice, told at once: a step of an emergency procedure that
+ * someone wrote down on purpose, so neither the group wait (there is
+ * nothing left to fold) nor the rate limit (it would turn the step into a
+ * digest an hour later) holds it back, and it takes no rate-limit slot.
+ * Everything is checked before anything is told: -1 means nobody was.
+ */
+int
+alerts_notice(struct alerts *a, const struct alerts_notice *n, uint64_t *queued,
+    char *result, size_t len)
+{
+	const struct conf *c = a->conf;
+	struct conf_strings to = { NULL, 0 }, chans = { NULL, 0 }, none = { NULL, 0 };
+	const struct conf_strings *rcpt;
+	const char *severity, *actor = n->actor != NULL ? n->actor : "sonaed";
+	char *subject = NULL, *body = NULL, *thread = NULL, *ref, *tmp;
+	char *mails = NULL, *told = NULL, *would = NULL;
+	struct track *t;
+	json_t *inc = NULL, *data;
+	uint64_t qid = 0;
+	size_t i;
+	int rc = -1;
+
+	if (queued != NULL)
+		*queued = 0;
+	if (n->playbook == NULL || *n->playbook == '\0' || n->step_title == NULL ||
+	    n->text == NULL) {
+		snprintf(
+		    result, len, "a notice needs a playbook, a step title and a text");
+		return -1;
+	}
+	if (!utf8_valid(n->playbook, strlen(n->playbook)) ||
+	    !utf8_valid(n->step_title, strlen(n->step_title)) ||
+	    !utf8_valid(n->text, strlen(n->text))) {
+		snprintf(result, len, "the notice is not valid UTF-8");
+		return -1;
+	}
+	if (n->severity != 0 && n->severity != CHECK_WARNING &&
+	    n->severity != CHECK_CRITICAL) {
+		snprintf(result, len,
+		    "severity %d: not warning, critical or the incident's", n->severity);
+		return -1;
+	}
+	/* Checked in a drill too: a typo in `to` is what a drill is for finding. */
+	for (i = 0; n->to != NULL && i < n->to->n; i++)
+		if (!mail_address_valid(n->to->v[i])) {
+			snprintf(result, len,
+			    "\"%s\" is not a plain address (local@domain)", n->to->v[i]);
+			return -1;
+		}
+	if (n->drill && (n->drill_to == NULL || n->drill_to->n == 0)) {
+		snprintf(result, len, "drill: no drill recipients (playbooks.drill_to)");
+		return -1;
+	}
+	for (i = 0; n->drill && i < n->drill_to->n; i++)
+		if (!mail_address_valid(n->drill_to->v[i])) {
+			snprintf(result, len,
+			    "drill: \"%s\" is not a plain address (local@domain)",
+			    n->drill_to->v[i]);
+			return -1;
+		}
+	if (n->incident != 0 && (inc = a->h->incident(a->arg, n->incident)) == NULL) {
+		snprintf(
+		    result, len, "no incident #%llu", (unsigned long long)n->incident);
+		return -1;
+	}
+	if (n->severity == CHECK_CRITICAL)
+		severity = "critical";
+	else if (n->severity == CHECK_WARNING || *jstr(inc, "severity") == '\0')
+		severity = "warning";
+	else
+		severity = jstr(inc, "severity");
+	if (n->to != NULL && n->to->n > 0)
+		for (i = 0; i < n->to->n; i++)
+			conf_strings_add(&to, n->to->v[i]);
+	else
+		notice_routes(a, inc, severity, &to, &chans);
+	/* A drill fails where the real notice would: finding that is its point. */
+	if (to.n == 0 && chans.n == 0) {
+		if (inc != NULL)
+			snprintf(result, len,
+			    "nobody to tell: no route takes incident #%llu at %s",
+			    (unsigned long long)n->incident, severity);
+		else
+			snprintf(result, len,
+			    "nobody to tell: no route takes a %s notice without an "
+			    "incident",
+			    severity);
+		goto out;
+	}
+	rcpt = n->drill ? n->drill_to : &to;
+	if (rcpt->n > 0 && (c->mail.from == NULL || c->mail.relays.n == 0)) {
+		snprintf(result, len, "no mail path: `mail` needs `from` and `relays`");
+		goto out;
+	}
+	if (rcpt->n > 0 && a->sp == NULL) {
+		snprintf(result, len, "the spool is not open");
+		goto out;
+	}
+	mails = strings_join(&to);
+	told = strings_join(&chans);
+	xasprintf(&would, "%s%s%s%s", mails, *mails && *told ? " and " : "",
+	    *told ? "the channels " : "", told);
+	if (n->incident != 0)
+		xasprintf(&ref, "#%llu", (unsigned long long)n->incident);
+	else
+		xasprintf(&ref, "playbook %s", n->playbook);
+	subject = mail_subject_ref(c->site.name, severity, ref, n->step_title);
+	free(ref);
+	if (n->drill) {
+		xasprintf(&tmp, "【訓練】[DRILL] %s", subject);
+		free(subject);
+		subject = tmp;
+	}
+	/*
+	 * In the incident's thread, as a reply.  The root follows from the
+	 * incident alone, so the notice joins the thread whether the first mail
+	 * went out already or waits for its group (it then stays the root), and
+	 * after the recovery dropped the track.  Not a drill: it must not read
+	 * as part of a real incident's story.
+	 */
+	if (inc != NULL && !n->drill) {
+		t = track_find(a, n->incident);
+		thread = mail_thread_id(mail_address_domain(c->mail.from), c->site.name,
+		    n->incident, t != NULL ? t->opened_ms : jint(inc, "opened_ms"));
+	}
+	body = notice_body(a, n, inc, severity, would);
+	if (rcpt->n > 0 && mail_queue(a, NULL, thread, n->incident, subject, body, rcpt,
+	                       0, n->drill ? "playbook drill" : "playbook", &qid) == -1) {
+		snprintf(result, len, "could not queue the mail (see the log)");
+		goto out;
+	}
+	if (!n->drill)
+		notice_channels(a, n, inc, severity, subject, body, &chans);
+	free(mails);
+	mails = strings_join(rcpt);
+	if (n->drill)
+		snprintf(result, len,
+		    "drill: queued #%llu to %s (a real run would tell %s)",
+		    (unsigned long long)qid, mails, would);
+	else if (rcpt->n > 0)
+		snprintf(result, len, "queued #%llu to %s%s%s", (unsigned long long)qid,
+		    mails, *told ? "; channels " : "", told);
+	else
+		snprintf(
+		    result, len, "told the channels %s (no route mails anyone)", told);
+	if (queued != NULL)
+		*queued = qid;
+	if (a->h->journal != NULL) {
+		data = json_pack("{s:I, s:s, s:I, s:s, s:s, s:o, s:o, s:I, s:b}",
+		    "incident", (json_int_t)n->incident, "playbook", n->playbook, "run",
+		    (json_int_t)n->run, "step", n->step_title, "severity", severity, "to",
+		    conf_strings_json(rcpt), "channels",
+		    conf_strings_json(n->drill ? &none : &chans), "queued",
+		    (json_int_t)qid, "drill", n->drill);
+		if (n->drill)
+			json_object_set_new(data, "would",
+			    json_pack("{s:o, s:o}", "to", conf_strings_json(&to),
+			        "channels", conf_strings_json(&chans)));
+		a->h->journal(a->arg, actor, "notify.playbook", data);
+	}
+	rc = 0;
+out:
+	conf_strings_free(&to);
+	conf_strings_free(&chans);
+	json_decref(inc);
+	free(subject);
+	free(body);
+	free(thread);
+	free(mails);
+	free(told);
+	free(would);
 	return rc;
 }
 

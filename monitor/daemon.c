@@ -136,6 +136,15 @@ hook_note(void *arg, uint64_t id, const char *event, const char *text)
 	detect_note(d->detect, id, "sonaed", event, text);
 }
 
+/* The incident's playbook runs, for its mails (the next human step). */
+static json_t *
+hook_playbook_runs(void *arg, uint64_t id)
+{
+	struct daemon *d = arg;
+
+	return d->playbooks != NULL ? pb_engine_incident_runs(d->playbooks, id) : NULL;
+}
+
 static const struct alerts_hooks alerts_hooks = {
 	.incident = hook_incident,
 	.incidents = hook_incidents,
@@ -145,6 +154,7 @@ static const struct alerts_hooks alerts_hooks = {
 	.mail_path = hook_mail_path,
 	.journal = hook_journal,
 	.note = hook_note,
+	.playbook_runs = hook_playbook_runs,
 };
 
 /* What the playbook engine needs of the rest of the daemon. */
@@ -160,11 +170,21 @@ static int
 pbhook_notify(
     void *arg, const struct pb_notice *n, uint64_t *queued, char *result, size_t len)
 {
-	(void)arg;
-	(void)n;
-	(void)queued;
-	snprintf(result, len, "TEMPORARY: alerts_notice lands with the notice branch");
-	return -1;
+	struct daemon *d = arg;
+	struct alerts_notice an = {
+		.incident = n->incident,
+		.playbook = n->playbook,
+		.run = n->run,
+		.step_title = n->step_title,
+		.text = n->text,
+		.severity = n->severity,
+		.to = n->to,
+		.drill = n->drill,
+		.drill_to = n->drill_to,
+		.actor = n->actor,
+	};
+
+	return alerts_notice(d->alerts, &an, queued, result, len);
 }
 
 static int

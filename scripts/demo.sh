@@ -102,6 +102,8 @@ cp etc/demo/*.conf "$site/"
 # installed /etc/sonae (sonae.conf names them ../profiles/modbus/ in etc/demo).
 mkdir "$site/profiles"
 cp -R etc/profiles/modbus "$site/profiles/"
+# The shipped playbooks likewise (sonae.conf names them ../playbooks).
+cp -R playbooks/library "$site/playbooks"
 cat > "$site/runtime.conf" <<CONF
 daemon: { state_dir = "$site/state"; snapshot_interval = "2s"; };
 control: { socket = "$site/sonae.sock"; };
@@ -122,6 +124,10 @@ done
 grep -q '"\.\./profiles/modbus/' "$site/sonae.conf" ||
 	die "etc/demo/sonae.conf no longer names its profiles ../profiles/modbus/"
 subst="$subst s|\"\.\./profiles/modbus/|\"profiles/modbus/|;t
+"
+grep -q 'dir = "\.\./playbooks";' "$site/sonae.conf" ||
+	die "etc/demo/sonae.conf no longer names its playbooks ../playbooks"
+subst="$subst s|dir = \"\.\./playbooks\";|dir = \"playbooks\";|;t
 "
 sed "$subst" "$site/sonae.conf" >"$site/sonae.conf.tmp"
 mv "$site/sonae.conf.tmp" "$site/sonae.conf"

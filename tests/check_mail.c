@@ -319,6 +319,30 @@ START_TEST(mail_subject_format)
 }
 END_TEST
 
+/* A reference other than "#INCIDENT": as it is, not in capitals, cleaned. */
+START_TEST(mail_subject_reference)
+{
+	static const struct {
+		const char *ref, *want;
+	} cases[] = {
+		{ "playbook power-outage",
+		    "[sonae hq] WARNING playbook power-outage: 停電" },
+		{ "#12", "[sonae hq] WARNING #12: 停電" },
+		{ "a\r\nb", "[sonae hq] WARNING a  b: 停電" },
+		{ "", "[sonae hq] WARNING: 停電" },
+		{ NULL, "[sonae hq] WARNING: 停電" },
+	};
+	size_t i;
+	char *s;
+
+	for (i = 0; i < NELEM(cases); i++) {
+		s = mail_subject_ref("hq", "warning", cases[i].ref, "停電");
+		ck_assert_str_eq(s, cases[i].want);
+		free(s);
+	}
+}
+END_TEST
+
 static char *
 render(struct mail *m)
 {
@@ -760,6 +784,7 @@ mail_suite(void)
 	tcase_add_test(tc, mail_encode_header_packs_words);
 	tcase_add_test(tc, mail_encode_header_refuses);
 	tcase_add_loop_test(tc, mail_subject_format, 0, NELEM(subject_cases));
+	tcase_add_test(tc, mail_subject_reference);
 	tcase_add_test(tc, mail_threading);
 	tcase_add_loop_test(tc, mail_date_zones, 0, NELEM(date_cases));
 	tcase_add_loop_test(tc, mail_body_lines, 0, NELEM(body_cases));

@@ -41,9 +41,11 @@
 
 /*
  * The configuration around the routes: one relay on the test's port, quick
- * retries, a beacon channel "lamp" on the device io1 and a syslog channel
- * "log" on a socket in the test's folder.  %s: state_dir, the port, more of
- * the mail group, the folder twice (replay scenario, syslog socket), routes.
+ * retries, a beacon channel "lamp" on the device io1, a syslog channel "log"
+ * on a socket in the test's folder and an exec channel "prog" that keeps
+ * its environment and input there (exec.env, exec.in).  %s: state_dir, the
+ * port, more of the mail group, the folder three times (replay scenario,
+ * syslog socket, the program's files), routes.
  */
 static const char *const conf_fmt =
     "site: { name = \"test\"; };\n"
@@ -60,7 +62,9 @@ static const char *const conf_fmt =
     "channels = (\n"
     "  { name = \"lamp\"; type = \"beacon\"; device = \"io1\"; point = \"lamp\";\n"
     "    value = \"1\"; clear = \"0\"; },\n"
-    "  { name = \"log\"; type = \"syslog\"; socket = \"%s/log.sock\"; }\n"
+    "  { name = \"log\"; type = \"syslog\"; socket = \"%s/log.sock\"; },\n"
+    "  { name = \"prog\"; type = \"exec\"; command = [\"/bin/sh\", \"-c\",\n"
+    "    \"env > $0/exec.env; cat > $0/exec.in\", \"%s\"]; }\n"
     ");\n"
     "routes = (\n%s\n);\n";
 
@@ -88,6 +92,8 @@ static struct world {
 	int downs, ups;    /* mail_path calls */
 	/* mail_path raises and resolves the incident path_id, as detect.c does. */
 	uint64_t path_id;
+	json_t *runs;        /* what playbook_runs answers (a copy); NULL: NULL */
+	uint64_t runs_asked; /* the incident it was last asked about */
 } w;
 
 static struct device_conf devices[5];
@@ -306,7 +312,29 @@ fake_note(void *arg, uint64_t id, const char *event, const char *text)
 	                                   "event", event, "text", text));
 }
 
+/* The playbook engine: w.runs, {"runs": [RUN_SUMMARY...]}, or NULL. */
+static json_t *
+fake_playbook_runs(void *arg, uint64_t id)
+{
+	(void)arg;
+	w.runs_asked = id;
+	return w.runs != NULL ? json_deep_copy(w.runs) : NULL;
+}
+
 static const struct alerts_hooks hooks = {
+	.incident = fake_incident,
+	.incidents = fake_incidents,
+	.mode = fake_mode,
+	.device = fake_device,
+	.beacon = fake_beacon,
+	.mail_path = fake_mail_path,
+	.journal = fake_journal,
+	.note = fake_note,
+	.playbook_runs = fake_playbook_runs,
+};
+
+/* A daemon without the playbook engine. */
+static const struct alerts_hooks hooks_no_playbooks = {
 	.incident = fake_incident,
 	.incidents = fake_incidents,
 	.mode = fake_mode,
@@ -408,6 +436,7 @@ teardown(void)
 	json_decref(w.incidents);
 	json_decref(w.notes);
 	json_decref(w.journal);
+	json_decref(w.runs);
 	testutil_reap();
 	testutil_rmdir();
 	free(maildir);
@@ -432,15 +461,21 @@ load(const char *text)
 	return c;
 }
 
-/* A new engine on conf, started on its state_dir. */
+/* A new engine on conf with hooks h, started on its state_dir. */
 static void
-start(void)
+start_with(const struct alerts_hooks *h)
 {
 	char err[512] = "";
 
-	al = alerts_new(base, &hooks, &w);
+	al = alerts_new(base, h, &w);
 	alerts_configure(al, conf);
 	ck_assert_msg(alerts_start(al, err, sizeof(err)) == 0, "alerts_start: %s", err);
+}
+
+static void
+start(void)
+{
+	start_with(&hooks);
 }
 
 /* The standard configuration, with more keys of the mail group, and routes. */
@@ -449,7 +484,7 @@ engine(const char *mail, const char *routes)
 {
 	char *text;
 
-	xasprintf(&text, conf_fmt, dir, port, mail, dir, dir, routes);
+	xasprintf(&text, conf_fmt, dir, port, mail, dir, dir, dir, routes);
 	conf = load(text);
 	free(text);
 	start();
@@ -597,6 +632,41 @@ base64_decode(const char *text)
 	return (char *)out;
 }
 
+/*
+ * A header value with its RFC 2047 encoded-words (=?UTF-8?B?...?=, as
+ * mail.c writes them) decoded; the space between two of them goes.
+ */
+static char *
+words_decode(const char *v)
+{
+	static const char start[] = "=?UTF-8?B?";
+	char *out = xstrdup(""), *tmp, *word, *text;
+	const char *end, *next;
+
+	while (*v != '\0') {
+		if (strncasecmp(v, start, strlen(start)) != 0 ||
+		    (end = strstr(v + strlen(start), "?=")) == NULL) {
+			xasprintf(&tmp, "%s%c", out, *v++);
+			free(out);
+			out = tmp;
+			continue;
+		}
+		word = xstrndup(v + strlen(start), (size_t)(end - v) - strlen(start));
+		text = base64_decode(word);
+		xasprintf(&tmp, "%s%s", out, text);
+		free(out);
+		free(word);
+		free(text);
+		out = tmp;
+		v = end + 2;
+		for (next = v; *next == ' ' || *next == '\t'; next++)
+			continue;
+		if (strncasecmp(next, start, strlen(start)) == 0)
+			v = next;
+	}
+	return out;
+}
+
 /* One header field (name: value, already unfolded) into the mail. */
 static void
 header_set(struct rmail *m, const char *line)
@@ -626,7 +696,7 @@ header_set(struct rmail *m, const char *line)
 		    strncasecmp(line, fields[i].name, (size_t)(colon - line)) == 0) {
 			char **f = (char **)(void *)((char *)m + fields[i].off);
 			free(*f);
-			*f = xstrdup(v);
+			*f = words_decode(v);
 		}
 }
 
@@ -634,7 +704,7 @@ static void
 mail_parse(struct rmail *m, const char *path)
 {
 	FILE *f = fopen(path, "r");
-	char *line = NULL, *hdr = NULL, *tmp, *body = xstrdup("");
+	char *line = NULL, *hdr = NULL, *tmp, *body = xstrdup(""), *p, *q;
 	size_t cap = 0;
 	ssize_t len;
 	int in_body = 0, b64 = 0;
@@ -676,6 +746,11 @@ mail_parse(struct rmail *m, const char *path)
 		free(body);
 	} else
 		m->body = body;
+	/* The text's line ends as written: the CRLF of the mail made LF. */
+	for (p = q = m->body; *p != '\0'; p++)
+		if (*p != '\r')
+			*q++ = *p;
+	*q = '\0';
 	ck_assert_msg(m->subject != NULL, "%s: no Subject", path);
 	ck_assert_msg(m->msgid != NULL, "%s: no Message-ID", path);
 	ck_assert_msg(m->rcpt != NULL, "%s: no X-RcptTo", path);
@@ -1062,7 +1137,7 @@ START_TEST(notify_reload_without_repeat)
 	tell(1, "problem");
 	wait_mails(1, 5000);
 	n = status_int("mails");
-	xasprintf(&text, conf_fmt, dir, port, "", dir, dir,
+	xasprintf(&text, conf_fmt, dir, port, "", dir, dir, dir,
 	    "{ name = \"all\"; to = [\"" ICT "\"]; channels = [\"mail\"];\n"
 	    "  group_wait = 0; repeat = 0; }");
 	old = conf;
@@ -1575,7 +1650,7 @@ START_TEST(notify_test_mail)
 	uint64_t id1 = 0, id2 = 0;
 
 	relay_up();
-	xasprintf(&text, conf_fmt, dir, port, "", dir, dir,
+	xasprintf(&text, conf_fmt, dir, port, "", dir, dir, dir,
 	    "{ name = \"a\"; rules = [\"a-*\"]; to = [\"" ICT "\"]; channels = "
 	    "[\"mail\"]; },\n"
 	    "{ name = \"b\"; to = [\"" BOSS "\", \"" ICT "\"]; channels = [\"mail\"];\n"
@@ -1641,7 +1716,7 @@ START_TEST(notify_test_mail)
 	alerts_free(al);
 	al = NULL;
 	conf_free(conf);
-	xasprintf(&text, conf_fmt, dir, port, "", dir, dir,
+	xasprintf(&text, conf_fmt, dir, port, "", dir, dir, dir,
 	    "{ name = \"c\"; channels = [\"log\"]; }");
 	conf = load(text);
 	free(text);
@@ -1679,7 +1754,7 @@ START_TEST(notify_json)
 	size_t i;
 
 	/* Before alerts_start(): no spool, no delivery. */
-	xasprintf(&text, conf_fmt, dir, port, "down_after_failures = 1;", dir, dir,
+	xasprintf(&text, conf_fmt, dir, port, "down_after_failures = 1;", dir, dir, dir,
 	    "{ name = \"all\"; to = [\"" ICT "\"]; channels = [\"mail\"]; group_wait = "
 	    "0; repeat = 0; }");
 	conf = load(text);
@@ -1757,6 +1832,701 @@ START_TEST(notify_json)
 }
 END_TEST
 
+/*
+ * Playbook notices (alerts_notice()).
+ */
+#define STEP       "Tell the staff"
+#define TEXT       "UPS on battery: shut down tier 3\nthen report to the chief"
+#define DRILL      "drill@example.org"
+#define DRILL_LINE "訓練 / DRILL: nothing is wrong."
+
+/* A notice of the playbook power-outage, run 7, by tanaka. */
+static struct alerts_notice
+notice_of(uint64_t incident, int severity)
+{
+	struct alerts_notice n = { 0 };
+
+	n.incident = incident;
+	n.playbook = "power-outage";
+	n.run = 7;
+	n.step_title = STEP;
+	n.text = TEXT;
+	n.severity = severity;
+	n.actor = "tanaka";
+	return n;
+}
+
+/* Addresses "a,b" into s (the caller frees it). */
+static struct conf_strings *
+addrs(struct conf_strings *s, const char *list)
+{
+	char *copy = xstrdup(list), *p, *save = NULL;
+
+	memset(s, 0, sizeof(*s));
+	for (p = strtok_r(copy, ",", &save); p != NULL; p = strtok_r(NULL, ",", &save))
+		conf_strings_add(s, p);
+	free(copy);
+	return s;
+}
+
+/* alerts_notice() must succeed: its spool id; its result in result. */
+static uint64_t
+notice_ok(const struct alerts_notice *n, char *result, size_t len)
+{
+	uint64_t id = 0;
+
+	ck_assert_msg(
+	    alerts_notice(al, n, &id, result, len) == 0, "alerts_notice: %s", result);
+	return id;
+}
+
+/* alerts_notice() must refuse with why; nothing queued, nothing journaled. */
+static void
+notice_refused(const struct alerts_notice *n, const char *why)
+{
+	json_int_t mails = status_int("mails");
+	size_t journal = journaled("notify.playbook");
+	uint64_t id = 99;
+	char result[256] = "";
+
+	ck_assert_int_eq(alerts_notice(al, n, &id, result, sizeof(result)), -1);
+	ck_assert_str_eq(result, why);
+	ck_assert_uint_eq(id, 0);
+	ck_assert_int_eq(status_int("mails"), mails);
+	ck_assert_uint_eq(journaled("notify.playbook"), journal);
+}
+
+/* The last journal entry with that event, its data. */
+static json_t *
+journal_last(const char *event)
+{
+	json_t *v, *found = NULL;
+	size_t i;
+
+	json_array_foreach(w.journal, i, v)
+	{
+		if (strcmp(json_string_value(json_object_get(v, "event")), event) == 0)
+			found = v;
+	}
+	ck_assert_msg(found != NULL, "no %s in the journal", event);
+	return json_object_get(found, "data");
+}
+
+static size_t
+lines(const char *text)
+{
+	size_t n = 0;
+
+	for (; *text != '\0'; text++)
+		n += *text == '\n';
+	return n;
+}
+
+static char *
+file_text(const char *name)
+{
+	char *path = testutil_path(dir, name), *text = NULL;
+	size_t cap = 0;
+	FILE *f = fopen(path, "r");
+
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+	ck_assert_int_ge(getdelim(&text, &cap, '\0', f), 0);
+	fclose(f);
+	free(path);
+	return text;
+}
+
+/* The n-th (from 0) mail in mv with that subject. */
+static const struct rmail *
+mail_subject_is(const char *subject, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < mn; i++)
+		if (strcmp(mv[i].subject, subject) == 0 && n-- == 0)
+			return &mv[i];
+	ck_abort_msg("no mail \"%s\"", subject);
+	return NULL;
+}
+
+/*
+ * 13. Without `to` the routes decide, as for a problem mail of the incident
+ * at the notice's severity (continue, modes), with their syslog and exec
+ * channels and never their beacons; without an incident only the routes
+ * that ask nothing but the severity and the mode; nobody to tell is an
+ * error.
+ */
+START_TEST(notify_notice_routes)
+{
+	struct alerts_notice n;
+	const struct rmail *m;
+	char result[256], want[256], *log, *env, *in;
+	uint64_t id[4];
+	size_t done = 1;
+	json_t *j;
+	int fd = syslog_socket();
+
+	relay_up();
+	engine("",
+	    "{ name = \"reduced\"; modes = [\"reduced\"]; to = "
+	    "[\"reduced@example.org\"];\n"
+	    "  channels = [\"mail\"]; group_wait = 0; repeat = 0; continue = true; },\n"
+	    "{ name = \"power\"; rules = [\"power-*\"]; to = [\"power@example.org\"];\n"
+	    "  channels = [\"mail\"]; group_wait = 0; repeat = 0; continue = true; },\n"
+	    "{ name = \"crit\"; severity = [\"critical\"]; to = [\"crit@example.org\"];\n"
+	    "  channels = [\"mail\", \"log\", \"prog\", \"lamp\"]; group_wait = 0; "
+	    "repeat "
+	    "= 0; },\n"
+	    "{ name = \"ups\"; devices = [\"ups*\"]; to = [\"" ICT "\"]; channels = "
+	    "[\"mail\"];\n"
+	    "  group_wait = 0; repeat = 0; }");
+	inc_open(1, "power-outage", "warning", "ups1");
+
+	/* The incident's severity: power (continue), then ups. */
+	n = notice_of(1, 0);
+	id[0] = notice_ok(&n, result, sizeof(result));
+	snprintf(want, sizeof(want), "queued #%llu to power@example.org, " ICT,
+	    (unsigned long long)id[0]);
+	ck_assert_str_eq(result, want);
+	j = journal_last("notify.playbook");
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "incident")), 1);
+	ck_assert_str_eq(
+	    json_string_value(json_object_get(j, "playbook")), "power-outage");
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "run")), 7);
+	ck_assert_int_eq(
+	    json_integer_value(json_object_get(j, "queued")), (json_int_t)id[0]);
+	ck_assert(json_is_false(json_object_get(j, "drill")));
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "to")), 2);
+	ck_assert_str_eq(
+	    json_string_value(json_object_get(
+	        json_array_get(w.journal, json_array_size(w.journal) - 1), "actor")),
+	    "tanaka");
+
+	/* Critical: power, then crit (not ups), with crit's log and prog. */
+	n = notice_of(1, CHECK_CRITICAL);
+	id[1] = notice_ok(&n, result, sizeof(result));
+	snprintf(want, sizeof(want),
+	    "queued #%llu to power@example.org, crit@example.org; channels log, prog",
+	    (unsigned long long)id[1]);
+	ck_assert_str_eq(result, want);
+	/* The program's end is journaled (alert.channel), as a beacon's answer. */
+	ck_assert_msg(testutil_loop_until(base, beacons_answered, &done, 5000),
+	    "the program never ended");
+	ck_assert(json_is_true(json_object_get(journal_last("alert.channel"), "ok")));
+	env = file_text("exec.env");
+	ck_assert_has(env, "SONAE_EVENT=playbook\n");
+	ck_assert_has(env, "SONAE_INCIDENT=1\n");
+	ck_assert_has(env, "SONAE_SEVERITY=critical\n");
+	ck_assert_has(env, "SONAE_TITLE=" STEP "\n");
+	ck_assert_has(env, "SONAE_RULE=power-outage\n");
+	ck_assert_has(env, "SONAE_DEVICES=ups1\n");
+	ck_assert_has(env, "SONAE_PLAYBOOK=power-outage\n");
+	ck_assert_has(env, "SONAE_RUN=7\n");
+	ck_assert_has(env, "SONAE_SUBJECT=[sonae test] CRITICAL #1: " STEP "\n");
+	free(env);
+	in = file_text("exec.in");
+	ck_assert_has(in, TEXT);
+	ck_assert_has(in, "sonae run-status 7");
+	free(in);
+
+	/* Without an incident, a warning: no route asks only that. */
+	n = notice_of(0, 0);
+	notice_refused(
+	    &n, "nobody to tell: no route takes a warning notice without an incident");
+	/* Critical: crit, and in the mode reduced first reduced. */
+	n = notice_of(0, CHECK_CRITICAL);
+	id[2] = notice_ok(&n, result, sizeof(result));
+	snprintf(want, sizeof(want),
+	    "queued #%llu to crit@example.org; channels log, prog",
+	    (unsigned long long)id[2]);
+	ck_assert_str_eq(result, want);
+	w.mode = "reduced";
+	id[3] = notice_ok(&n, result, sizeof(result));
+	ck_assert_has(result, "to reduced@example.org, crit@example.org;");
+	ck_assert_uint_lt(id[0], id[1]);
+	ck_assert_uint_lt(id[2], id[3]);
+	done = 3;
+	ck_assert_msg(testutil_loop_until(base, beacons_answered, &done, 5000),
+	    "the programs never ended");
+
+	wait_mails(4, 10000);
+	no_more_mail(4, 300);
+	mails_load();
+	m = mail_subject_is("[sonae test] WARNING #1: " STEP, 0);
+	ck_assert_rcpt(m, ICT ",power@example.org");
+	ck_assert_int_eq(m->incident, 1);
+	ck_assert_has(m->body, TEXT);
+	ck_assert_has(m->body, "power-outage (run 7)");
+	ck_assert_has(m->body, STEP);
+	ck_assert_has(m->body, "sonae run-status 7\n");
+	ck_assert_has(m->body, "sonae incident 1\n");
+	m = mail_subject_is("[sonae test] CRITICAL #1: " STEP, 0);
+	ck_assert_rcpt(m, "crit@example.org,power@example.org");
+	m = mail_subject_is("[sonae test] CRITICAL playbook power-outage: " STEP, 0);
+	ck_assert_rcpt(m, "crit@example.org");
+	ck_assert_int_eq(m->incident, 0);
+	ck_assert_ptr_null(m->in_reply_to);
+	ck_assert_has(m->body, "sonae run-status 7\n");
+	ck_assert_hasnt(m->body, "sonae incident");
+	m = mail_subject_is("[sonae test] CRITICAL playbook power-outage: " STEP, 1);
+	ck_assert_rcpt(m, "crit@example.org,reduced@example.org");
+	/* Each critical notice on syslog, one line each; the lamp never. */
+	log = syslog_read(fd);
+	ck_assert_has(log,
+	    "incident #1 playbook critical: " STEP ": UPS on battery: shut down tier 3 "
+	    "then report to the chief (power-outage run 7)\n");
+	ck_assert_has(log, "]: playbook critical: " STEP ": UPS on battery");
+	ck_assert_uint_eq(lines(log), 3);
+	free(log);
+	ck_assert_uint_eq(w.nbeacons, 0);
+	ck_assert_uint_eq(journaled("notify.playbook"), 4);
+	/* In the incident's timeline, as its other mails are. */
+	ck_assert_uint_eq(notes(1, "mail"), 2);
+	close(fd);
+	mails_free();
+}
+END_TEST
+
+/*
+ * 14. Explicit `to`: those addresses and nobody else, no channels; one
+ * that is not a plain address refuses the notice, naming it.  In the
+ * incident's thread: a reply to its root, also after the recovery.
+ */
+START_TEST(notify_notice_to_and_thread)
+{
+	struct conf_strings to;
+	struct alerts_notice n;
+	const struct rmail *root, *m;
+	char result[256], want[256], *log;
+	uint64_t id;
+	int fd = syslog_socket();
+
+	relay_up();
+	engine("",
+	    "{ name = \"all\"; to = [\"" ICT "\"]; channels = [\"mail\", \"log\"];\n"
+	    "  group_wait = 0; repeat = 0; }");
+	inc_open(1, "power-outage", "critical", "ups1");
+	tell(1, "problem");
+	wait_mails(1, 5000);
+	free(syslog_read(fd));
+
+	n = notice_of(1, 0);
+	n.to = addrs(&to, BOSS "," CHIEF);
+	id = notice_ok(&n, result, sizeof(result));
+	snprintf(want, sizeof(want), "queued #%llu to " BOSS ", " CHIEF,
+	    (unsigned long long)id);
+	ck_assert_str_eq(result, want);
+	conf_strings_free(&to);
+
+	n.to = addrs(&to, BOSS ",not an address");
+	notice_refused(&n, "\"not an address\" is not a plain address (local@domain)");
+	conf_strings_free(&to);
+	n.to = addrs(&to, "a@b@example.org");
+	notice_refused(&n, "\"a@b@example.org\" is not a plain address (local@domain)");
+	conf_strings_free(&to);
+
+	/* Empty `to`: the routes. */
+	n.to = addrs(&to, "");
+	notice_ok(&n, result, sizeof(result));
+	ck_assert_has(result, "to " ICT "; channels log");
+	conf_strings_free(&to);
+
+	/* The recovery dropped the track: the notice is still in the thread. */
+	inc_resolve(1);
+	tell(1, "recovery");
+	wait_mails(4, 5000);
+	n.to = addrs(&to, CHIEF);
+	notice_ok(&n, result, sizeof(result));
+	conf_strings_free(&to);
+	wait_mails(5, 5000);
+	no_more_mail(5, 300);
+	log = syslog_read(fd);
+	/* The routed notice and the recovery: not the explicit ones. */
+	ck_assert_uint_eq(lines(log), 2);
+	ck_assert_has(log, "playbook critical: " STEP);
+	free(log);
+	mails_load();
+	root = &mv[0];
+	ck_assert_str_eq(
+	    root->subject, "[sonae test] CRITICAL #1: power-outage: test incident 1");
+	ck_assert_ptr_null(root->in_reply_to);
+	m = mail_subject_is("[sonae test] CRITICAL #1: " STEP, 0);
+	ck_assert_rcpt(m, BOSS "," CHIEF);
+	ck_assert_ptr_nonnull(m->in_reply_to);
+	ck_assert_str_eq(m->in_reply_to, root->msgid);
+	ck_assert_ptr_nonnull(m->references);
+	ck_assert_str_eq(m->references, root->msgid);
+	ck_assert_str_ne(m->msgid, root->msgid);
+	m = mail_subject_is("[sonae test] CRITICAL #1: " STEP, 1);
+	ck_assert_rcpt(m, ICT);
+	ck_assert_str_eq(m->in_reply_to, root->msgid);
+	m = mail_subject_is("[sonae test] CRITICAL #1: " STEP, 2);
+	ck_assert_rcpt(m, CHIEF);
+	ck_assert_ptr_nonnull(m->in_reply_to);
+	ck_assert_str_eq(m->in_reply_to, root->msgid);
+	close(fd);
+	mails_free();
+}
+END_TEST
+
+/*
+ * 15. Neither the group wait nor the rate limit holds a notice back, and it
+ * takes no slot of the rate limit: queued at once while the incident's own
+ * first mail still waits for its group, and while another incident's mail
+ * to the same recipient is held.  It replies to the root without taking
+ * it, so the first mail is still the root when it goes.
+ */
+START_TEST(notify_notice_not_held)
+{
+	struct alerts_notice n;
+	const struct rmail *m;
+	char result[256];
+	json_int_t mails;
+	size_t i;
+
+	relay_up();
+	engine("rate_limit = 1; rate_period = \"1h\";",
+	    "{ name = \"slow\"; rules = [\"slow-*\"]; to = [\"" ICT "\"]; channels = "
+	    "[\"mail\"];\n"
+	    "  group_wait = \"30s\"; repeat = 0; },\n"
+	    "{ name = \"fast\"; to = [\"" ICT "\"]; channels = [\"mail\"]; group_wait = "
+	    "0;\n"
+	    "  repeat = 0; }");
+	inc_open(1, "slow-power", "critical", "ups1");
+	tell(1, "problem");
+	n = notice_of(1, 0);
+	notice_ok(&n, result, sizeof(result));
+	ck_assert_has(result, " to " ICT);
+	/* The notice took no slot: incident 2 has it, 3 is held. */
+	inc_open(2, "link-down", "warning", "sw1");
+	inc_open(3, "link-down", "warning", "sw1");
+	tell(2, "problem");
+	tell(3, "problem");
+	mails = 2;
+	ck_assert(testutil_loop_until(base, mails_queued, &mails, 5000));
+	run_for(200);
+	ck_assert_int_eq(status_int("held"), 1);
+	notice_ok(&n, result, sizeof(result));
+	ck_assert_has(result, " to " ICT);
+	wait_mails(3, 10000);
+	ck_assert_int_eq(status_int("held"), 1);
+	ck_assert_int_eq(status_int("mails"), 3);
+	mails_load();
+	ck_assert_uint_eq(mails_of(2), 1);
+	ck_assert_uint_eq(mails_of(3), 0);
+	/* Both notices, before incident 1's first mail: replies to its root. */
+	ck_assert_uint_eq(mails_of(1), 2);
+	for (i = 0; i < 2; i++) {
+		m = mail_of(1, i);
+		ck_assert_str_eq(m->subject, "[sonae test] CRITICAL #1: " STEP);
+		ck_assert_rcpt(m, ICT);
+		ck_assert_ptr_nonnull(m->in_reply_to);
+		ck_assert_msg(strncmp(m->in_reply_to, "<incident.1.", 12) == 0, "%s",
+		    m->in_reply_to);
+		ck_assert_msg(strncmp(m->msgid, "<incident.", 10) != 0, "%s", m->msgid);
+	}
+	mails_free();
+}
+END_TEST
+
+/*
+ * 16. A drill: only to drill_to, whatever `to` and the routes say, the
+ * subject prefixed, the body saying so first, outside the incident's
+ * thread, no channels; refused without drill recipients, and where the
+ * real notice would be refused.
+ */
+START_TEST(notify_notice_drill)
+{
+	struct conf_strings drill, to, empty = { NULL, 0 };
+	struct alerts_notice n;
+	const struct rmail *m;
+	char result[256], want[256], *log;
+	uint64_t id;
+	json_t *j;
+	int fd = syslog_socket();
+
+	relay_up();
+	engine("",
+	    "{ name = \"all\"; to = [\"" ICT "\"]; channels = [\"mail\", \"log\"];\n"
+	    "  group_wait = 0; repeat = 0; }");
+	inc_open(1, "power-outage", "warning", "ups1");
+	tell(1, "problem");
+	wait_mails(1, 5000);
+	free(syslog_read(fd));
+
+	n = notice_of(1, 0);
+	n.drill = 1;
+	n.drill_to = addrs(&drill, DRILL);
+	n.to = addrs(&to, BOSS);
+	id = notice_ok(&n, result, sizeof(result));
+	snprintf(want, sizeof(want),
+	    "drill: queued #%llu to " DRILL " (a real run would tell " BOSS ")",
+	    (unsigned long long)id);
+	ck_assert_str_eq(result, want);
+	j = journal_last("notify.playbook");
+	ck_assert(json_is_true(json_object_get(j, "drill")));
+	ck_assert_str_eq(
+	    json_string_value(json_array_get(json_object_get(j, "to"), 0)), DRILL);
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "to")), 1);
+	conf_strings_free(&to);
+
+	/* The routes: the drill says whom a real run would tell, nothing more. */
+	n = notice_of(0, 0);
+	n.drill = 1;
+	n.drill_to = &drill;
+	notice_ok(&n, result, sizeof(result));
+	ck_assert_has(result, "(a real run would tell " ICT " and the channels log)");
+
+	n.to = addrs(&to, "boss");
+	notice_refused(&n, "\"boss\" is not a plain address (local@domain)");
+	conf_strings_free(&to);
+	n.to = NULL;
+	n.drill_to = &empty;
+	notice_refused(&n, "drill: no drill recipients (playbooks.drill_to)");
+	n.drill_to = NULL;
+	notice_refused(&n, "drill: no drill recipients (playbooks.drill_to)");
+	conf_strings_free(&drill);
+
+	wait_mails(3, 5000);
+	no_more_mail(3, 300);
+	log = syslog_read(fd);
+	ck_assert_str_eq(log, "");
+	free(log);
+	mails_load();
+	m = mail_subject_is("【訓練】[DRILL] [sonae test] WARNING #1: " STEP, 0);
+	ck_assert_rcpt(m, DRILL);
+	ck_assert_msg(strncmp(m->body, DRILL_LINE, strlen(DRILL_LINE)) == 0,
+	    "the body does not begin with the drill:\n%s", m->body);
+	ck_assert_has(m->body, "a real run would tell " BOSS ".\n");
+	ck_assert_has(m->body, TEXT);
+	ck_assert_ptr_null(m->in_reply_to);
+	ck_assert_ptr_null(m->references);
+	m = mail_subject_is(
+	    "【訓練】[DRILL] [sonae test] WARNING playbook power-outage: " STEP, 0);
+	ck_assert_rcpt(m, DRILL);
+	ck_assert_int_eq(m->incident, 0);
+	ck_assert_msg(strncmp(m->body, DRILL_LINE, strlen(DRILL_LINE)) == 0,
+	    "the body does not begin with the drill:\n%s", m->body);
+	close(fd);
+	mails_free();
+}
+END_TEST
+
+/*
+ * 17. Refused: a notice without its parts, not UTF-8, a severity that is
+ * neither, an unknown incident, before the spool is open, without a mail
+ * path.
+ */
+START_TEST(notify_notice_refused)
+{
+	struct alerts_notice n;
+	struct alerts *other;
+	struct conf_strings to;
+	struct conf *c;
+	char result[256], *text, *path;
+
+	xasprintf(&text, conf_fmt, dir, port, "", dir, dir, dir,
+	    "{ name = \"all\"; to = [\"" ICT "\"]; channels = [\"mail\"]; }");
+	conf = load(text);
+	free(text);
+	al = alerts_new(base, &hooks, &w);
+	alerts_configure(al, conf);
+	n = notice_of(0, CHECK_WARNING);
+	ck_assert_int_eq(alerts_notice(al, &n, NULL, result, sizeof(result)), -1);
+	ck_assert_str_eq(result, "the spool is not open");
+	alerts_free(al);
+	start();
+	inc_open(1, "power-outage", "warning", "ups1");
+
+	n = notice_of(1, 0);
+	n.playbook = NULL;
+	notice_refused(&n, "a notice needs a playbook, a step title and a text");
+	n = notice_of(1, 0);
+	n.text = NULL;
+	notice_refused(&n, "a notice needs a playbook, a step title and a text");
+	n = notice_of(1, 0);
+	n.step_title = "\xff\xfe";
+	notice_refused(&n, "the notice is not valid UTF-8");
+	n = notice_of(1, CHECK_UNKNOWN);
+	notice_refused(&n, "severity 3: not warning, critical or the incident's");
+	n = notice_of(99, 0);
+	notice_refused(&n, "no incident #99");
+
+	/* No mail group: explicit addresses have no way out. */
+	path = testutil_path(dir, "other");
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	xasprintf(&text,
+	    "site: { name = \"test\"; };\n"
+	    "daemon: { state_dir = \"%s\"; };\n"
+	    "routes = ( { name = \"log\"; channels = [\"syslog\"]; } );\n",
+	    path);
+	free(path);
+	c = load(text);
+	free(text);
+	other = alerts_new(base, &hooks, &w);
+	alerts_configure(other, c);
+	ck_assert_int_eq(alerts_start(other, result, sizeof(result)), 0);
+	n = notice_of(1, 0);
+	n.to = addrs(&to, ICT);
+	ck_assert_int_eq(alerts_notice(other, &n, NULL, result, sizeof(result)), -1);
+	ck_assert_str_eq(result, "no mail path: `mail` needs `from` and `relays`");
+	conf_strings_free(&to);
+	alerts_free(other);
+	conf_free(c);
+}
+END_TEST
+
+/*
+ * 18. The incident mail shows the playbook runs: what a run waits for from
+ * a human with the command that answers it, or the step under way; not the
+ * drills; the requested playbook as before when the engine has no run (or
+ * only drills), answers NULL, or is not there.
+ */
+static json_t *
+run_json(int64_t id, int drill, const char *state, json_t *step, json_t *waiting)
+{
+	return json_pack("{s:I, s:s, s:s, s:s, s:I, s:b, s:s, s:o, s:o}", "id",
+	    (json_int_t)id, "playbook", "power-outage", "title_ja", "停電対応",
+	    "title_en", "Power outage", "incident", (json_int_t)1, "drill", drill,
+	    "state", state, "step", step != NULL ? step : json_null(), "waiting",
+	    waiting);
+}
+
+static void
+set_runs(json_t *runs)
+{
+	json_decref(w.runs);
+	w.runs = runs != NULL ? json_pack("{s:o}", "runs", runs) : NULL;
+}
+
+static const char *const requested =
+    "プレイブック / Playbook: power-outage (requested; its steps: sonae playbook "
+    "power-outage)";
+
+START_TEST(notify_playbook_runs)
+{
+	const struct rmail *m;
+	json_t *o;
+	uint64_t i;
+
+	relay_up();
+	engine("", "{ name = \"all\"; to = [\"" ICT "\"]; channels = [\"mail\"];\n"
+	           "  group_wait = 0; repeat = 0; }");
+	for (i = 1; i <= 5; i++) {
+		o = inc_open(i, "power-outage", "critical", "ups1");
+		json_object_set_new(o, "playbook", json_string("power-outage"));
+	}
+
+	/* 1: a drill (not shown) and a run waiting for a confirm. */
+	set_runs(json_pack("[o, o]",
+	    run_json(2, 1, "running",
+	        json_pack("{s:s, s:s, s:s, s:s}", "id", "drillstep", "title",
+	            "Drill step", "type", "confirm", "state", "waiting"),
+	        json_pack("[{s:s, s:s, s:s, s:n, s:n, s:b}]", "id", "drillstep", "title",
+	            "Drill step", "question", "Drill?", "deadline", "default", "unknown",
+	            0)),
+	    run_json(3, 0, "running",
+	        json_pack("{s:s, s:s, s:s, s:s}", "id", "room", "title",
+	            "Check the server room", "type", "confirm", "state", "waiting"),
+	        json_pack("[{s:s, s:s, s:s, s:s, s:s, s:b}]", "id", "room", "title",
+	            "Check the server room", "question",
+	            "Is the air conditioning running?", "deadline",
+	            "2026-11-26T03:15:00+09:00", "default", "no", "unknown", 0))));
+	tell(1, "problem");
+	wait_mails(1, 5000);
+	ck_assert_uint_eq(w.runs_asked, 1);
+	/* 2: a run whose step is under way. */
+	set_runs(
+	    json_pack("[o]", run_json(4, 0, "running",
+	                         json_pack("{s:s, s:s, s:s, s:s}", "id", "tell", "title",
+	                             STEP, "type", "notify", "state", "running"),
+	                         json_array())));
+	tell(2, "problem");
+	wait_mails(2, 5000);
+	ck_assert_uint_eq(w.runs_asked, 2);
+	/* 3: a step nobody knows the outcome of (sonaed stopped during it). */
+	set_runs(json_pack("[o]",
+	    run_json(5, 0, "running",
+	        json_pack("{s:s, s:s, s:s, s:s}", "id", "shut", "title",
+	            "Shut down tier 3", "type", "shutdown-tier", "state", "unknown"),
+	        json_pack("[{s:s, s:s, s:n, s:n, s:n, s:b}]", "id", "shut", "title",
+	            "Shut down tier 3", "question", "deadline", "default", "unknown",
+	            1))));
+	tell(3, "problem");
+	wait_mails(3, 5000);
+	/* 4: no run; 5: drills only. */
+	set_runs(NULL);
+	tell(4, "problem");
+	wait_mails(4, 5000);
+	set_runs(json_pack("[o]", run_json(6, 1, "running", NULL, json_array())));
+	tell(5, "problem");
+	wait_mails(5, 5000);
+	no_more_mail(5, 300);
+	mails_load();
+
+	m = mail_of(1, 0);
+	ck_assert_has(m->body, "対応手順 / Playbook: power-outage (run 3, running)\n");
+	ck_assert_has(m->body, "停電対応 / Power outage\n");
+	ck_assert_has(m->body, "Waiting for an answer: Check the server room\n");
+	ck_assert_has(m->body, "    Is the air conditioning running?\n");
+	ck_assert_has(m->body, "期限 / Deadline: 2026-11-26T03:15:00+09:00 (then: no)\n");
+	ck_assert_has(m->body, "sonae confirm 3 room -m \"TEXT\"");
+	ck_assert_has(m->body, "sonae confirm 3 room --no -m \"TEXT\"");
+	ck_assert_has(m->body, "sonae run-status 3\n");
+	ck_assert_hasnt(m->body, "run 2");
+	ck_assert_hasnt(m->body, "Drill");
+	ck_assert_hasnt(m->body, "Next:");
+	ck_assert_hasnt(m->body, requested);
+
+	m = mail_of(2, 0);
+	ck_assert_has(m->body, "対応手順 / Playbook: power-outage (run 4, running)\n");
+	ck_assert_has(m->body, "次 / Next: " STEP " (running)\n");
+	ck_assert_hasnt(m->body, "sonae confirm");
+	ck_assert_hasnt(m->body, requested);
+
+	m = mail_of(3, 0);
+	ck_assert_has(m->body, "不明 / Unknown: Shut down tier 3: did it happen?");
+	ck_assert_has(m->body, "sonae confirm 5 shut -m \"TEXT\"");
+	ck_assert_has(m->body, "sonae confirm 5 shut --retry -m \"TEXT\"");
+
+	ck_assert_has(mail_of(4, 0)->body, requested);
+	ck_assert_hasnt(mail_of(4, 0)->body, "対応手順");
+	ck_assert_has(mail_of(5, 0)->body, requested);
+	ck_assert_hasnt(mail_of(5, 0)->body, "対応手順");
+	mails_free();
+}
+END_TEST
+
+/* Without the hook (no playbook engine): the requested playbook, as before. */
+START_TEST(notify_playbook_runs_no_hook)
+{
+	char *text;
+	json_t *o;
+
+	relay_up();
+	xasprintf(&text, conf_fmt, dir, port, "", dir, dir, dir,
+	    "{ name = \"all\"; to = [\"" ICT "\"]; channels = [\"mail\"];\n"
+	    "  group_wait = 0; repeat = 0; }");
+	conf = load(text);
+	free(text);
+	start_with(&hooks_no_playbooks);
+	set_runs(
+	    json_pack("[o]", run_json(4, 0, "running",
+	                         json_pack("{s:s, s:s, s:s, s:s}", "id", "tell", "title",
+	                             STEP, "type", "notify", "state", "running"),
+	                         json_array())));
+	o = inc_open(1, "power-outage", "critical", "ups1");
+	json_object_set_new(o, "playbook", json_string("power-outage"));
+	tell(1, "problem");
+	wait_mails(1, 5000);
+	mails_load();
+	ck_assert_has(mv[0].body, requested);
+	ck_assert_hasnt(mv[0].body, "対応手順");
+	ck_assert_uint_eq(w.runs_asked, 0);
+	mails_free();
+}
+END_TEST
+
 static Suite *
 notify_suite(void)
 {
@@ -1781,6 +2551,13 @@ notify_suite(void)
 	tcase_add_test(tc, notify_beacon);
 	tcase_add_test(tc, notify_test_mail);
 	tcase_add_test(tc, notify_json);
+	tcase_add_test(tc, notify_notice_routes);
+	tcase_add_test(tc, notify_notice_to_and_thread);
+	tcase_add_test(tc, notify_notice_not_held);
+	tcase_add_test(tc, notify_notice_drill);
+	tcase_add_test(tc, notify_notice_refused);
+	tcase_add_test(tc, notify_playbook_runs);
+	tcase_add_test(tc, notify_playbook_runs_no_hook);
 	suite_add_tcase(s, tc);
 	return s;
 }

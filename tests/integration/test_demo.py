@@ -40,6 +40,7 @@ from harness import (SONAE, SONAE_SRC, Site, SmtpSink, Snmpsim, Snmptrap, _stop_
 DEMO = os.path.join(SONAE_SRC, "etc", "demo")
 VARIATION = os.path.join(DEMO, "snmpsim")
 PROFILES = os.path.join(SONAE_SRC, "etc", "profiles")
+LIBRARY = os.path.join(SONAE_SRC, "playbooks", "library")
 SCRIPTS = os.path.join(SONAE_SRC, "scripts")
 ADDRESSES = {"ups1": "udp:127.0.0.1:16161", "wan1": "udp:127.0.0.1:16162"}
 GATEWAY = "tcp:127.0.0.1:15020"         # env1 and leak1, units 1 and 3
@@ -123,12 +124,13 @@ def demo_site(test, ups, wan, sensors, relay=None):
     agents' and the Modbus gateway's addresses replaced by those of ups, wan
     and sensors, the trap receiver on a free port (site.trap_port) and the
     mail relay's url replaced by relay (default: a free port, where nothing
-    answers).  The Modbus profiles are copied where the demo's sonae.conf
-    finds them (../profiles/modbus/)."""
+    answers).  The Modbus profiles and the shipped playbooks are copied where
+    the demo's sonae.conf finds them (../profiles/modbus/, ../playbooks)."""
     site = Site(test)
     folder = site.path("demo")
     shutil.copytree(DEMO, folder)
     shutil.copytree(PROFILES, site.path("profiles"))
+    shutil.copytree(LIBRARY, site.path("playbooks"))
     with open(os.path.join(folder, "runtime.conf"), "w") as f:
         f.write("# written by test_demo.py\n"
                 "daemon: %s;\ncontrol: %s;\n" % (
