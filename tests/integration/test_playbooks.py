@@ -15,7 +15,7 @@ the inlet sensor by pymodbus, mail to aiosmtpd, all on 127.0.0.1.
   "would run" with their arguments and not run, notices only to the drill
   address, marked 【訓練】[DRILL], the run marked a drill everywhere.
 - Approval: approver_differs refuses the requester's own approval (journaled)
-  and takes another operator's.
+  and takes another operator's; a `who` naming a user lets that user answer.
 - Timeout: a program that ignores SIGTERM and its child are both killed.
 - Triggers: `sonae run` of a playbook already running for the incident is
   refused; after kill -9 the incident and its run go on, and no second run
@@ -688,6 +688,25 @@ class Approval(unittest.TestCase):
         rs = wait_run(site, run2, "done", "failed", "aborted")
         self.assertEqual((rs["state"], step(rs, "approve")["actor"]), ("done", ROOT))
         self.assertEqual(len(read_log(log)), 2)
+        self.assertEqual(site.stop(), 0)
+
+    def test_who_names_the_user_who_answers(self):
+        """`who = ["nobody"]`: the user nobody answers, though not an
+        operator; root, an operator not named, may not."""
+        site = Site(self)
+        site.control["group"] = "nogroup"  # nobody may connect, not an operator
+        install(site, "named-approver")
+        site.start()
+        run = start(site, "run", "named-approver", "-m", "who answers")
+        rs = wait_step(site, run, "ask", "waiting")
+        self.assertEqual(rs["waiting"][0]["who"], ["nobody"])
+        r = confirm(site, run, "ask", "not named")
+        self.assertEqual(r.rc, EXIT_FAILED, r)
+        self.assertIn("may not answer", r.err)
+        r = confirm(site, run, "ask", "named", user="nobody")
+        self.assertEqual((r.rc, r.out), (EXIT_OK, "run %d step ask: yes\n" % run), r)
+        rs = wait_run(site, run, "done", "failed", "aborted")
+        self.assertEqual((rs["state"], step(rs, "ask")["actor"]), ("done", NOBODY))
         self.assertEqual(site.stop(), 0)
 
 
