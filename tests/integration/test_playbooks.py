@@ -272,7 +272,8 @@ class EndToEnd(unittest.TestCase):
         wait_until(lambda: all(site.detectors()[r]["state"] == "ok"
                                for r in ("power-outage", "battery-critical")),
                    timeout=LONG, what="both rules evaluated")
-        wait_until(lambda: site.metrics("env1").get("temperature", {}).get("value") == 23.5,
+        wait_until(lambda: abs((site.metrics("env1").get("temperature", {}).get("value")
+                                or 0) - 23.5) < 0.01,
                    timeout=LONG, what="env1 read")
 
         # Mains fails.
@@ -724,7 +725,6 @@ class Timeout(unittest.TestCase):
         wait_until(lambda: os.path.exists(pids), timeout=LONG, what="the pids written")
         with open(pids) as f:
             parent, child = (int(x) for x in f.read().split())
-        self.assertFalse(gone(parent) or gone(child), "both run at first")
         rs = wait_run(site, run, "done", "failed", "aborted")
         hang = step(rs, "hang")
         tm.mark("hang started", ms(hang["started"]))
