@@ -495,14 +495,23 @@ class Crash(unittest.TestCase):
         self.assertEqual(len([l for l in read_log(log) if l[:2] == ["work", "start"]]), 1)
         self.assertEqual(step(status(site, worker), "work")["state"], "unknown")
 
+        # The first program outlived sonaed (its own process group): the
+        # checkpoint kept it, run-status says so, and --retry waits for it.
+        self.assertIn("still runs as process group", step(status(site, worker), "work")["result"])
+        r = site.sonae("confirm", str(worker), "work", "--retry", "-m", "too early")
+        self.assertEqual(r.rc, 1, r)
+        self.assertIn("still runs as process group", r.err)
+        os.remove(hold)  # the first program ends
         # --retry: it runs again (once), then the run goes on.
-        r = confirmed(self, site, worker, "work", "did not finish: run it again", "--retry")
+        r = wait_for(lambda: site.sonae("confirm", str(worker), "work", "--retry", "-m",
+                                        "did not finish: run it again"),
+                     lambda r: r.rc == EXIT_OK, timeout=LONG,
+                     what="--retry accepted once the first program ended")
         self.assertEqual(r.out, "run %d step work: run it again\n" % worker)
         starts = wait_until(lambda: [l for l in read_log(log)
                                      if l[:2] == ["work", "start"]][1:],
                             timeout=LONG, what="work to start again")
         tm.mark("work started again", int(starts[0][3]) / 1e6)
-        os.remove(hold)
         rs = wait_run(site, worker, "done", "failed", "aborted")
         self.assertEqual(rs["state"], "done", summary(rs))
         work = step(rs, "work")
