@@ -1160,8 +1160,17 @@ pb_engine_run(struct pb_engine *e, const char *name, uint64_t incident, int dril
 		}
 		json_decref(inc);
 		if (!drill && (a = running_for(e, name, incident)) != NULL) {
+			/* Never twice at once; the request is recorded all the same. */
+			runlog(
+			    a, actor, "retrigger", "sonae run asked again: %s", reason);
+			checkpoint(a);
+			journal(e, actor, "playbook.retrigger",
+			    json_pack("{s:s, s:I, s:I, s:s}", "playbook", name,
+			        "incident", (json_int_t)incident, "run",
+			        (json_int_t)a->r->id, "reason", reason));
 			snprintf(err, errlen,
-			    "%s already runs for incident %" PRIu64 " as run %" PRIu64,
+			    "%s already runs for incident %" PRIu64 " as run %" PRIu64
+			    " (your request is in its log)",
 			    name, incident, a->r->id);
 			return -1;
 		}
