@@ -208,6 +208,8 @@ int child_run(struct event_base *, const struct child_opts *,
     size_t errlen);
 /* Stop the child whose done() argument is arg (done() still follows): 0, or -1. */
 int child_stop(void *arg);
+/* The process (and group) id of the child whose done() argument is arg, or -1. */
+long child_pid(void *arg);
 /* Children started and not reaped yet (for tests and status). */
 size_t child_running(void);
 

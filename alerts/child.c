@@ -127,6 +127,8 @@ arm(struct event *ev, int64_t ms)
 
 	tv.tv_sec = (time_t)(ms / 1000);
 	tv.tv_usec = (suseconds_t)(ms % 1000 * 1000);
+	/* From now, not from when the loop turn began (its work takes time). */
+	event_base_update_cache_time(event_get_base(ev));
 	evtimer_add(ev, &tv);
 }
 
@@ -659,6 +661,18 @@ child_stop(void *arg)
 		arm(c->timer, CHILD_KILL_MS);
 		return 0;
 	}
+	return -1;
+}
+
+/* The process id (and group id) of the child whose done() argument is arg, or -1. */
+long
+child_pid(void *arg)
+{
+	struct child *c;
+
+	LIST_FOREACH(c, &children, entry)
+	if (c->arg == arg)
+		return c->pid;
 	return -1;
 }
 

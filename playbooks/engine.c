@@ -484,6 +484,51 @@ pb_act_output(struct pb_act *x, const char *text, size_t len)
 	x->sr->output = xstrndup(text, len < OUTPUT_KEEP_MAX ? len : OUTPUT_KEEP_MAX);
 }
 
+/* A process's start time in clock ticks after boot (/proc/PID/stat), or 0. */
+static int64_t
+proc_start(int64_t pid)
+{
+	char path[64], buf[1024], *p;
+	long long start = 0;
+	size_t n;
+	FILE *f;
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/%lld/stat", (long long)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* After the command's ")", fields 3 on; the start time is field 22. */
+	if ((p = strrchr(buf, ')')) == NULL)
+		return 0;
+	for (i = 2; i < 22 && p != NULL; i++)
+		p = strchr(p + 1, ' ');
+	if (p == NULL || sscanf(p, " %lld", &start) != 1)
+		return 0;
+	return (int64_t)start;
+}
+
+/* Whether the program a step recorded still runs (the same process, not its number's
+ * heir). */
+static int
+step_program_alive(const struct pb_step_run *sr)
+{
+	return sr->pid > 0 && sr->pid_start > 0 && proc_start(sr->pid) == sr->pid_start;
+}
+
+void
+pb_act_set_pid(struct pb_act *x, long pid)
+{
+	if (pid <= 0)
+		return;
+	x->sr->pid = pid;
+	x->sr->pid_start = proc_start(pid);
+	/* Durable, so that after a crash the program can be told apart. */
+	checkpoint(x->a);
+}
+
 void
 pb_act_set_actor(struct pb_act *x, const char *actor)
 {
@@ -524,6 +569,7 @@ step_ended(struct active *a, struct pb_step_run *sr, const struct pb_step *st, i
 
 	sr->state = ok ? PBS_DONE : PBS_FAILED;
 	sr->ended_ms = now;
+	sr->pid = sr->pid_start = 0;
 	free(sr->result);
 	sr->result = xstrdup(result);
 	runlog(a, sr->actor != NULL ? sr->actor : "sonaed",
@@ -536,6 +582,7 @@ step_ended(struct active *a, struct pb_step_run *sr, const struct pb_step *st, i
 		runlog(a, "sonaed", "step-retry", "%s: attempt %d of %d in %d s", sr->id,
 		    sr->attempts + 1, st->retries + 1, RETRY_DELAY_MS / 1000);
 		checkpoint(a);
+		event_base_update_cache_time(a->e->base); /* checkpoints took time */
 		evtimer_add(a->wake, &tv);
 		return;
 	}
@@ -612,6 +659,7 @@ step_start(struct active *a, size_t i, int resume)
 		free(sr->output);
 		sr->output = NULL;
 		sr->would_run = 0;
+		sr->pid = sr->pid_start = 0;
 		runlog(a, "sonaed", "step-start", "%s (%s): %s", sr->id,
 		    pb_step_types[st->type], st->title);
 	}
@@ -634,6 +682,8 @@ step_start(struct active *a, size_t i, int resume)
 		tv.tv_sec = left / 1000;
 		tv.tv_usec = (left % 1000) * 1000;
 		x->timer = evtimer_new(a->e->base, timeout_cb, x);
+		/* From now, not from when this loop turn began: checkpoints take time. */
+		event_base_update_cache_time(a->e->base);
 		evtimer_add(x->timer, &tv);
 	}
 	if (!resume)
@@ -1004,6 +1054,22 @@ pb_engine_start(struct pb_engine *e, const char *state_dir, char *err, size_t er
 		{
 			size_t unknown =
 			    pb_run_recover(r, time_now_ms(), idempotent_cb, b->pb);
+			for (k = 0; k < r->nsteps; k++) {
+				struct pb_step_run *sr = &r->steps[k];
+				if (sr->state != PBS_UNKNOWN || sr->pid <= 0)
+					continue;
+				if (!step_program_alive(sr)) {
+					sr->pid = sr->pid_start = 0;
+					continue;
+				}
+				free(sr->result);
+				xasprintf(&sr->result,
+				    "interrupted by a restart; its program still runs as "
+				    "process group %lld",
+				    (long long)sr->pid);
+				runlog(a, "sonaed", "step-orphan", "%s: %s", sr->id,
+				    sr->result);
+			}
 			if (unknown > 0)
 				note(a, "playbook-unknown",
 				    "playbook %s (run %" PRIu64
@@ -1094,8 +1160,17 @@ pb_engine_run(struct pb_engine *e, const char *name, uint64_t incident, int dril
 		}
 		json_decref(inc);
 		if (!drill && (a = running_for(e, name, incident)) != NULL) {
+			/* Never twice at once; the request is recorded all the same. */
+			runlog(
+			    a, actor, "retrigger", "sonae run asked again: %s", reason);
+			checkpoint(a);
+			journal(e, actor, "playbook.retrigger",
+			    json_pack("{s:s, s:I, s:I, s:s}", "playbook", name,
+			        "incident", (json_int_t)incident, "run",
+			        (json_int_t)a->r->id, "reason", reason));
 			snprintf(err, errlen,
-			    "%s already runs for incident %" PRIu64 " as run %" PRIu64,
+			    "%s already runs for incident %" PRIu64 " as run %" PRIu64
+			    " (your request is in its log)",
 			    name, incident, a->r->id);
 			return -1;
 		}
@@ -1179,6 +1254,15 @@ pb_engine_confirm(struct pb_engine *e, uint64_t run, const char *step, enum pb_a
 		journal(e, actor, "playbook.confirm",
 		    json_pack("{s:I, s:s, s:s, s:s}", "run", (json_int_t)run, "step",
 		        step, "answer", answers[ans], "text", text));
+		if (ans == PB_RETRY && step_program_alive(sr)) {
+			snprintf(err, errlen,
+			    "step %s's program from before the restart still runs as "
+			    "process "
+			    "group %lld: let it end or stop it (kill -TERM -%lld), then "
+			    "--retry; or say what it did with --no or without either",
+			    step, (long long)sr->pid, (long long)sr->pid);
+			return -1;
+		}
 		if (ans == PB_RETRY) {
 			sr->state = PBS_PENDING;
 			runlog(a, actor, "step-retry", "%s: run again: %s", step, text);

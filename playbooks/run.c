@@ -138,12 +138,13 @@ pb_run_json(const struct pb_run *r)
 	for (i = 0; i < r->nsteps; i++) {
 		const struct pb_step_run *s = &r->steps[i];
 		json_array_append_new(steps,
-		    json_pack("{s:s, s:s, s:i, s:I, s:I, s:o, s:o, s:o, s:b}", "id",
-		        s->id, "state", step_state_names[s->state], "attempts",
+		    json_pack("{s:s, s:s, s:i, s:I, s:I, s:o, s:o, s:o, s:b, s:I, s:I}",
+		        "id", s->id, "state", step_state_names[s->state], "attempts",
 		        s->attempts, "started_ms", (json_int_t)s->started_ms, "ended_ms",
 		        (json_int_t)s->ended_ms, "result", str_or_null(s->result),
 		        "actor", str_or_null(s->actor), "output", str_or_null(s->output),
-		        "would_run", s->would_run));
+		        "would_run", s->would_run, "pid", (json_int_t)s->pid, "pid_start",
+		        (json_int_t)s->pid_start));
 	}
 	o = json_pack("{s:i, s:I, s:s, s:I, s:b, s:s, s:s, s:I, s:I, s:s, s:I, s:o, "
 	              "s:O, s:O}",
@@ -233,6 +234,8 @@ pb_run_from_json(const json_t *o, char *err, size_t errlen)
 		sr->actor = dup_or_null(jstr(s, "actor"));
 		sr->output = dup_or_null(jstr(s, "output"));
 		sr->would_run = json_is_true(json_object_get(s, "would_run"));
+		sr->pid = jint(s, "pid");
+		sr->pid_start = jint(s, "pid_start");
 	}
 	if (r->current > r->nsteps) {
 		snprintf(err, errlen, "current step %zu of %zu", r->current, r->nsteps);

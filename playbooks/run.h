@@ -42,6 +42,12 @@ struct pb_step_run {
 	char *actor;                  /* who answered a human step, or NULL */
 	char *output;                 /* what a program printed (capped), or NULL */
 	int would_run;                /* a drill recorded it instead of running it */
+	/*
+	 * The program under way (exec): its process group, and its start time
+	 * in clock ticks after boot (/proc/PID/stat), which tells it from a
+	 * later process that got the same number.  0: none.
+	 */
+	int64_t pid, pid_start;
 };
 
 struct pb_run {

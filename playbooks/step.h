@@ -88,6 +88,8 @@ void pb_act_output(struct pb_act *, const char *text, size_t len);
 void pb_act_wait(struct pb_act *);
 /* The outcome, once: ok, and one line of result. */
 void pb_act_done(struct pb_act *, int ok, const char *fmt, ...) PRINTFLIKE(3, 4);
+/* The program a step runs (its process group): kept with the checkpoint. */
+void pb_act_set_pid(struct pb_act *, long pid);
 /* Who answered a human step. */
 void pb_act_set_actor(struct pb_act *, const char *actor);
 /* run-playbook: start a run of playbook for this run (same incident, drill). */

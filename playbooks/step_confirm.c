@@ -18,6 +18,15 @@ confirm_start(struct pb_act *x)
 	pb_act_wait(x);
 }
 
+/* Whether the caller ("tanaka(1001)", as the control socket names it) is user. */
+static int
+is_user(const char *actor, const char *user)
+{
+	size_t n = strlen(user);
+
+	return strncmp(actor, user, n) == 0 && (actor[n] == '(' || actor[n] == '\0');
+}
+
 static int
 may_answer(const struct pb_step *st, const char *actor, int is_operator)
 {
@@ -27,7 +36,7 @@ may_answer(const struct pb_step *st, const char *actor, int is_operator)
 		return is_operator;
 	for (i = 0; i < st->who.n; i++)
 		if ((strcmp(st->who.v[i], "operators") == 0 && is_operator) ||
-		    strcmp(st->who.v[i], actor) == 0)
+		    is_user(actor, st->who.v[i]))
 			return 1;
 	return 0;
 }

@@ -96,6 +96,7 @@ exec_start(struct pb_act *x)
 	*pb_act_data(x) = ex;
 	pb_argv_free(argv);
 	pb_argv_free(env);
+	pb_act_set_pid(x, child_pid(ex));
 }
 
 /* The run was aborted: stop the program's group; its end is only awaited. */

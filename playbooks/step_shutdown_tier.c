@@ -266,6 +266,7 @@ tier_start(struct pb_act *x)
 	*pb_act_data(x) = t;
 	tv.tv_sec = st->deadline_ms / 1000;
 	tv.tv_usec = (st->deadline_ms % 1000) * 1000;
+	event_base_update_cache_time(pb_act_base(x)); /* from now, not the turn's start */
 	evtimer_add(t->deadline, &tv);
 	for (i = 0; i < t->n; i++) {
 		char line[1024];

@@ -36,6 +36,8 @@ arm(struct wait *w, int64_t ms)
 {
 	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 
+	/* From now: the checkpoint before the step took part of this loop turn. */
+	event_base_update_cache_time(event_get_base(w->tick));
 	evtimer_add(w->tick, &tv);
 }
 
