@@ -3,7 +3,8 @@
  *
  * 1. pb_run_save() of runs of 8, 15 and 50 steps, as the engine calls it
  *    through a whole run: once when the run starts, before and after every
- *    step, once more when a confirm starts waiting, once when the run ends.
+ *    step, once more when a confirm starts waiting or an exec step's program
+ *    runs (pb_act_set_pid()), once when the run ends.
  *    The steps are the shipped playbooks' (power-outage: 8, battery-critical:
  *    15, and the first 50 steps of all eight in a row, loaded against the
  *    demo site), the record filled the way the engine and the step types
@@ -329,6 +330,11 @@ one_run(const char *dir, uint64_t id, const char *name, const struct tmpl *t, si
 			break;
 		case PB_EXEC:
 			note(r, "sonaed", "exec", "%s: %s", sr->id, t[i].command);
+			/* pb_act_set_pid(): the program's group, saved once it runs. */
+			sr->pid = 4242;
+			sr->pid_start = 123456789;
+			save(dir, r, s);
+			sr->pid = sr->pid_start = 0;
 			sr->output = xstrdup(OUTPUT);
 			sr->result = xstrdup("exit 0");
 			break;
