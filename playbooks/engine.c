@@ -22,22 +22,24 @@
 #include <sys/queue.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
 #include "playbooks/engine.h"
 #include "playbooks/step.h"
 
-#define RETRY_DELAY_MS  5000     /* between two attempts of a failed step */
-#define RECENT_MS       86400000 /* `sonae runs` without --all: a day */
-#define PLAYBOOK_RUNS   10       /* runs `sonae playbook NAME` lists */
-#define OUTPUT_KEEP_MAX (16 * 1024 * 1024)
-#define LOOKUP_BUF      512 /* ${incident.id}, or the title a drill stands in */
+#define RETRY_DELAY_MS    5000     /* between two attempts of a failed step */
+#define RECENT_MS         86400000 /* `sonae runs` without --all: a day */
+#define PLAYBOOK_RUNS     10       /* runs `sonae playbook NAME` lists */
+#define RECORD_OUTPUT_MAX 65536    /* of a program's output, in the run's record */
+#define LOOKUP_BUF        512      /* ${incident.id}, or the title a drill stands in */
 
 struct book {
 	struct playbook *pb;
@@ -477,11 +479,102 @@ pb_act_log(struct pb_act *x, const char *event, const char *fmt, ...)
 	pb_run_note(x->a->r, time_now_ms(), "sonaed", event, text);
 }
 
+/* Length of the valid UTF-8 character at s (n bytes left), or 0. */
+static size_t
+utf8_char(const unsigned char *s, size_t n)
+{
+	size_t len = 0;
+
+	if (s[0] < 0x80)
+		len = 1;
+	else if ((s[0] & 0xe0) == 0xc0)
+		len = 2;
+	else if ((s[0] & 0xf0) == 0xe0)
+		len = 3;
+	else if ((s[0] & 0xf8) == 0xf0)
+		len = 4;
+	if (len == 0 || len > n || !utf8_valid((const char *)s, len))
+		return 0;
+	return len;
+}
+
+/*
+ * Text for the record: a program may print anything (Shift_JIS, binary),
+ * and JSON holds only UTF-8, so a byte that is not part of a valid UTF-8
+ * character becomes "?" and a NUL ends it.
+ */
+static char *
+output_text(const char *text, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	char *out = xmalloc(len + 1);
+	size_t i = 0, o = 0, k;
+
+	while (i < len && s[i] != '\0') {
+		if ((k = utf8_char(s + i, len - i)) == 0) {
+			out[o++] = '?';
+			i++;
+			continue;
+		}
+		memcpy(out + o, s + i, k);
+		o += k;
+		i += k;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/*
+ * What a program printed.  The run's record is rewritten whole at every
+ * checkpoint, so it keeps at most RECORD_OUTPUT_MAX, the end (where errors
+ * are); more is written once to a file of its own next to the record
+ * (runs/RUN-STEP-ATTEMPT.out) and the record names it.
+ */
 void
 pb_act_output(struct pb_act *x, const char *text, size_t len)
 {
-	free(x->sr->output);
-	x->sr->output = xstrndup(text, len < OUTPUT_KEEP_MAX ? len : OUTPUT_KEEP_MAX);
+	struct pb_step_run *sr = x->sr;
+	const char *tail;
+	char *path = NULL, *t;
+	size_t off, n;
+	int fd = -1;
+
+	free(sr->output);
+	sr->output = NULL;
+	if (len <= RECORD_OUTPUT_MAX) {
+		sr->output = output_text(text, len);
+		return;
+	}
+	off = len - RECORD_OUTPUT_MAX;
+	while (off < len && ((unsigned char)text[off] & 0xc0) == 0x80)
+		off++; /* not in the middle of a character */
+	tail = text + off;
+	if (x->e->state_dir != NULL) {
+		xasprintf(&path, "%s/runs/%012" PRIu64 "-%s-%d.out", x->e->state_dir,
+		    x->a->r->id, sr->id, sr->attempts);
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	}
+	for (n = 0; fd != -1 && n < len;) {
+		ssize_t w = write(fd, text + n, len - n);
+		if (w <= 0)
+			break;
+		n += (size_t)w;
+	}
+	if (fd != -1 && (n < len || fsync(fd) == -1)) {
+		log_warn("%s", path);
+		n = 0;
+	}
+	if (fd != -1)
+		close(fd);
+	t = output_text(tail, len - off);
+	if (fd != -1 && n == len)
+		xasprintf(&sr->output, "[%zu bytes before this; all %zu in %s]\n%s", off,
+		    len, path, t);
+	else
+		xasprintf(
+		    &sr->output, "[%zu bytes before this were not kept]\n%s", off, t);
+	free(t);
+	free(path);
 }
 
 /* A process's start time in clock ticks after boot (/proc/PID/stat), or 0. */
