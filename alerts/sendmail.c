@@ -92,6 +92,11 @@ first_line(char *dst, size_t len, const char *out)
 		dst[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
 	}
 	dst[n] = '\0';
+	/* It goes into JSON (the queue, the journal): UTF-8 or nothing but ASCII. */
+	if (!utf8_valid(dst, n))
+		for (i = 0; i < n; i++)
+			if ((unsigned char)dst[i] >= 0x80)
+				dst[i] = '?';
 }
 
 static void

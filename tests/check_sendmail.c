@@ -148,6 +148,29 @@ START_TEST(sendmail_exit_mapping)
 }
 END_TEST
 
+/*
+ * What the program says goes into JSON (the queue, the journal): UTF-8 stays,
+ * anything else (a Shift_JIS message) becomes "?" rather than breaking it.
+ */
+START_TEST(sendmail_reason_utf8)
+{
+	const char *rcpt[] = { "ict@example.org" };
+	struct event_base *base = event_base_new();
+	const char *utf8[] = { "/bin/sh", "-c",
+		"cat >/dev/null; printf '\\345\\256\\233\\345\\205\\210\\n'; exit 67",
+		NULL };
+	const char *sjis[] = { "/bin/sh", "-c",
+		"cat >/dev/null; printf '\\223\\372\\226\\173 x\\n'; exit 67", NULL };
+	struct sent s;
+
+	send_wait(base, utf8, 0, "sonae@example.org", rcpt, 1, &s);
+	ck_assert_str_eq(s.reason, "exit 67 (EX_NOUSER): 宛先");
+	send_wait(base, sjis, 0, "sonae@example.org", rcpt, 1, &s);
+	ck_assert_str_eq(s.reason, "exit 67 (EX_NOUSER): ???{ x");
+	event_base_free(base);
+}
+END_TEST
+
 /* argv, -f FROM, --, the recipients; no -f for the null sender. */
 START_TEST(sendmail_command_line)
 {
@@ -325,6 +348,7 @@ sendmail_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, sendmail_exit_mapping);
 	tcase_add_test(tc, sendmail_command_line);
+	tcase_add_test(tc, sendmail_reason_utf8);
 	tcase_add_test(tc, sendmail_message_on_stdin);
 	tcase_add_test(tc, sendmail_transient);
 	tcase_add_test(tc, sendmail_bad_arguments);
