@@ -23,10 +23,12 @@ battery-critical's shutdown once mains is back, and follows the playbook
 runs the incidents start and the notices they mail.  The third runs
 scripts/demo.sh briefly, the way a person would, with its own mail sink; the
 fourth runs it through the story's first 100 s, operator and all; a fifth
-stops it with SIGINT.
+stops it with SIGINT.  StoryOperator checks, without a daemon, which run the
+operator acts on and what its safety net answers.
 """
 import datetime
 import importlib.util
+import json
 import os
 import pwd
 import re
@@ -1006,6 +1008,66 @@ class Demo(unittest.TestCase):
         self.assertEqual(st["devices"]["ok"], 4)
         self.assertEqual(st["problems"], [])
         self.assertEqual(site.stop(), 0)
+
+
+class StoryOperator(unittest.TestCase):
+    """demo-story.py's operator without a daemon: what it would type, given
+    what `sonae --json runs` says."""
+
+    def operator(self, runs):
+        typed = []
+
+        class Fake(STORY.Operator):
+            def sonae(self, *args):
+                typed.append(list(args))
+                if list(args[:2]) == ["--json", "runs"]:
+                    return 0, json.dumps({"runs": runs}), ""
+                return 0, "run %s step %s: ..." % (args[1], args[2]), ""
+        return Fake(["sonae", "-s", "sock"]), typed
+
+    NOW = datetime.datetime(2026, 11, 26, 12, 0, tzinfo=datetime.timezone.utc)
+
+    def a_run(self, id, playbook, waiting=None, age=0, drill=False, step=None):
+        since = (self.NOW - datetime.timedelta(seconds=age)).isoformat()
+        return {"id": id, "playbook": playbook, "drill": drill, "state": "running",
+                "step": {"id": step or waiting}, "waiting": [] if waiting is None else [
+                    {"id": waiting, "since": since, "unknown": False}]}
+
+    def test_guard_refuses_a_shutdown_left_waiting(self):
+        # A real run at battery-critical's approve or cooling-failure's shed
+        # for a minute is answered no; a drill, a younger one or another
+        # step are left alone.
+        op, typed = self.operator([
+            self.a_run(8, "battery-critical", "approve", age=61),
+            self.a_run(7, "battery-critical", "approve", age=59),
+            self.a_run(6, "cooling-failure", "shed", age=600),
+            self.a_run(5, "cooling-failure", "hvac", age=600),
+            self.a_run(4, "battery-critical", "approve", age=600, drill=True),
+            self.a_run(3, "power-outage", step="mains")])
+        lines = op.guard(self.NOW)
+        why = "デモ: 停止するホストはない (demo: no hosts to shut down)"
+        self.assertEqual([t for t in typed if t[0] != "--json"], [
+            ["confirm", "8", "approve", "--no", "-m", why],
+            ["confirm", "6", "shed", "--no", "-m", why]])
+        self.assertEqual(lines[0], 'operator: sonae confirm 8 approve --no -m "%s": '
+                         "run 8 step approve: ..." % why)
+        self.assertEqual(len(lines), 2)
+
+    def test_acts_on_the_newest_run_that_fits(self):
+        # A longer demo has a run per round of the story: the operator
+        # answers the one waiting at the step, the newest first, and stops
+        # the drill only where the story says.
+        (facilities,) = [a for a in STORY.OPERATOR if a.at == STORY.FACILITIES]
+        runs = [self.a_run(9, "power-outage", "facilities"),
+                self.a_run(8, "power-outage", step="mains"),
+                self.a_run(2, "power-outage", "facilities")]
+        self.assertEqual(STORY.Operator.find(facilities, runs)["id"], 9)
+        self.assertIsNone(STORY.Operator.find(facilities, runs[1:2]))
+        (end,) = [a for a in STORY.OPERATOR if a.at == STORY.DRILL_END]
+        self.assertIsNone(STORY.Operator.find(end, [
+            self.a_run(1, "battery-critical", "approve", drill=True)]))
+        self.assertEqual(STORY.Operator.find(end, [
+            self.a_run(1, "battery-critical", step="charged", drill=True)])["id"], 1)
 
 
 def processes_with(needle):
