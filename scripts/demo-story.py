@@ -10,28 +10,64 @@ after the SET that makes them true (sonaed polls ups1 only every 15 s: the
 trap makes it poll at once).  With --modbus it writes the readings of env1
 (temperature and humidity, unit 1) and leak1 (leak cable, unit 3) into the
 gateway's registers (function 16, through its back door: see
-demo-sensors.py), one line each:
+demo-sensors.py).  With --sonae it is also the operator on duty, who answers
+the playbooks' human steps through the CLI (marked "op" below; see
+OPERATOR).  One line each:
 
       0 s  mains on, UPS on line (OL), battery full, the LGWAN uplink up;
            23.5 degC, 45 %RH at the rack inlet, no leak
+      4 s  op: `sonae drill battery-critical`, a rehearsal of the orderly
+           shutdown (the first time round only): its notices mail only the
+           drill address, 【訓練】[DRILL]
+      9 s  op: approves the drill's shutdown; its tiers are recorded as
+           "would run", with their commands, and nothing runs
+     15 s  op: stops the drill (`sonae abort`) where it waits for mains and
+           a charged battery (10 minutes)
      20 s  mains fails: the UPS goes on battery (OB); seconds on battery
            rise, charge and runtime fall; the air conditioning stops and
            the room heats up (env1: 24.8 degC, then every 10 s warmer)
            trap upsTrapOnBattery
+           (25 s: the power outage's incident opens, and sonaed starts
+           playbook power-outage for it; its first step mails the ICT team)
+     31 s  op: confirms power-outage's step facilities (the building's
+           power people were called)
      35 s  the LGWAN uplink goes down (ifOperStatus 2)
+     44 s  op: the inlet's incident is open (above 27 degC since 40 s): the
+           operator has looked at the server room and confirms the step
+           room; the step heat finds the inlet above 27 degC and mails a
+           warning; the run then waits for mains (step mains: 5 minutes on
+           line)
      45 s  water under the raised floor: leak1 reports a leak 12 m along
            its cable
      50 s  the battery runs low (upsBatteryStatus 3: OB LB)
            trap upsTrapAlarmEntryAdded (upsAlarmLowBattery)
+           (sonaed starts battery-critical, which asks for approval of the
+           orderly shutdown: yes by default in 2 minutes)
      54 s  the UPS card stops answering (its agent is paused with SIGSTOP)
      60 s  the leak is cleared; the room peaks at 32.4 degC
      70 s  the card answers again, and mains returns: on line (OL), the
            battery recharges, the air conditioning restarts
            traps upsTrapAlarmEntryRemoved (upsAlarmLowBattery), then
            upsTrapAlarmEntryRemoved (upsAlarmOnBattery)
+     72 s  op: answers battery-critical's approve "no" (mains is back):
+           the run goes to its exit step, past the tiers
      75 s  the room cools down (back to 23.5 degC at 105 s)
+     76 s  op: confirms battery-critical's exit (no shutdown was needed):
+           that run is done
      80 s  the LGWAN uplink comes back
     120 s  the story starts again
+
+power-outage's run still waits for mains when the demo ends: the playbook
+wants mains back for 5 minutes before it mails that mains is back and asks
+about the UPS vendor and its exit, and the story's mains fails again 70 s
+after it returned.  The other runs (cooling-failure, water-leak,
+communications-outage) wait at their first human step: the operator is
+busy with the power.  Nothing in the story lets a shutdown step run (the
+demo machine has no hosts to power off): besides the answers above, the
+operator answers "no" to a real run that waited a minute at
+battery-critical's approve (should the answer at 72 s come to nothing) or
+at cooling-failure's shed (which only a demo left running for over an hour
+reaches): GUARDED.
 
 The humidity follows the temperature: the air holds the same water, so the
 relative humidity falls as it warms (45 %RH at 23.5 degC, 27 %RH at 32.4).
@@ -45,12 +81,16 @@ story's 50 s on battery need no second one.  The simulated card has no alarm
 table (upsAlarmsPresent stays 0): the traps name the alarms, the polled
 upsOutputSource and upsBatteryStatus say OB and LB.
 
-usage: demo-story.py [--traps=PEER [--trap-community=demo]] [--modbus=PEER] UPS_PEER WAN_PEER UPS_PID [SECONDS]
+usage: demo-story.py [--traps=PEER [--trap-community=demo]] [--modbus=PEER] [--sonae=BIN --socket=PATH] UPS_PEER WAN_PEER UPS_PID [SECONDS]
   PEER: 127.0.0.1:PORT; the agents' communities are ups1 and wan1 (the data
-  files' names); UPS_PID: ups1's agent, paused while the card is silent.
-  One line per event (and per trap sent and Modbus write) on stdout.
+  files' names); UPS_PID: ups1's agent, paused while the card is silent;
+  BIN: the sonae command, PATH: sonaed's control socket (the operator).
+  One line per event (and per trap sent, Modbus write and operator's
+  command) on stdout.
   Standard library only, and pymodbus (Debian python3-pymodbus) for --modbus.
 """
+import datetime
+import json
 import logging
 import math
 import os
@@ -194,6 +234,147 @@ EVENTS = [
 ]
 
 
+# The operator on duty: what the ICT team does through `sonae` as the story
+# goes (with --sonae and --socket), as in the timeline above.  An act is
+# tried at its second of the story, then every second until what it needs is
+# there (the run, the step waiting for an answer), for PATIENCE seconds at
+# most; the newest run of the playbook that fits is the one acted on (a
+# longer demo has one run per round of the story).  The drill is only the
+# first time round.
+class Act:
+    """verb (drill, confirm or abort) playbook's run (step: the one to
+    answer, or where the run must be to be stopped) at second at, with text;
+    after: only once an incident of that rule is open (what the operator
+    reacts to)."""
+
+    def __init__(self, at, verb, playbook, step=None, yes=True, drill=False, text="",
+                 after=None):
+        self.at, self.verb, self.playbook, self.step = at, verb, playbook, step
+        self.yes, self.drill, self.text, self.after = yes, drill, text, after
+
+
+DRILL, DRILL_APPROVE, DRILL_END = 4, 9, 15
+FACILITIES, ROOM = 31, 40
+NO_SHUTDOWN, BATTERY_EXIT = MAINS_BACK + 2, MAINS_BACK + 6
+PATIENCE = 20
+OPERATOR = [
+    Act(DRILL, "drill", "battery-critical", drill=True,
+        text="訓練: 計画停止の手順を確認 (drill: rehearse the orderly shutdown)"),
+    Act(DRILL_APPROVE, "confirm", "battery-critical", "approve", drill=True,
+        text="訓練: 承認 (drill: approved)"),
+    Act(DRILL_END, "abort", "battery-critical", "charged", drill=True,
+        text="訓練終了: 停止の手順を確認した (drill over: the shutdown steps were checked)"),
+    Act(FACILITIES, "confirm", "power-outage", "facilities",
+        text="全館停電、復旧見込みは未定 (the whole building is out, no time given yet)"),
+    Act(ROOM, "confirm", "power-outage", "room", after="inlet-temperature",
+        text="空調停止、非常灯点灯、UPSはバッテリー運転 (air conditioning off, "
+        "emergency lights on, UPS on battery)"),
+    Act(NO_SHUTDOWN, "confirm", "battery-critical", "approve", yes=False,
+        text="復電した (mains is back)"),
+    Act(BATTERY_EXIT, "confirm", "battery-critical", "exit",
+        text="計画停止は不要だった (no shutdown was needed)"),
+]
+# A real run waiting at one of these (each one's "yes" is a shutdown, which
+# the demo machine has no hosts for) a minute after it was asked is
+# answered "no": a safety net for demos run for hours, or an operator's act
+# that came to nothing.
+GUARD_AFTER = 60
+GUARDED = {
+    ("battery-critical", "approve"): "デモ: 停止するホストはない (demo: no hosts to shut down)",
+    ("cooling-failure", "shed"): "デモ: 停止するホストはない (demo: no hosts to shut down)",
+}
+
+# The room is looked at once the inlet's incident says it is above 27 degC
+# (2 of 3 readings, 2 s apart, from 40 s): power-outage's heat step, next,
+# finds it so.  The shutdown is refused before its default, and after mains
+# returned.
+assert env_state(ROOM)[0] > 27 and FACILITIES < ROOM
+assert MAINS_BACK <= NO_SHUTDOWN < BATTERY_LOW + 120 and NO_SHUTDOWN < BATTERY_EXIT
+assert BATTERY_LOW + GUARD_AFTER > NO_SHUTDOWN
+assert DRILL < DRILL_APPROVE < DRILL_END < MAINS_FAIL
+
+
+class Operator:
+    """`sonae` as the operator runs it: argv is the command and its socket
+    option ([BIN, "-s", PATH])."""
+
+    def __init__(self, argv):
+        self.argv = list(argv)
+
+    def sonae(self, *args):
+        """(exit status, what it printed on stdout, on stderr)."""
+        try:
+            r = subprocess.run(self.argv + list(args), stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=10)
+        except subprocess.TimeoutExpired:
+            return 1, "", "no answer within 10 s"
+        return (r.returncode, r.stdout.decode("utf-8", "replace").strip(),
+                r.stderr.decode("utf-8", "replace").strip())
+
+    def runs(self):
+        """The runs under way and ended lately (sonae --json runs), newest
+        first; None when sonaed does not answer."""
+        rc, out, _ = self.sonae("--json", "runs")
+        if rc != 0:
+            return None
+        return json.loads(out)["runs"]
+
+    @staticmethod
+    def find(act, runs):
+        """The run act is for, or None while there is none."""
+        for r in runs:
+            if (r["playbook"], r["drill"], r["state"]) != (act.playbook, act.drill, "running"):
+                continue
+            if act.verb == "confirm" and any(w["id"] == act.step and not w["unknown"]
+                                             for w in r["waiting"]):
+                return r
+            if act.verb == "abort" and (r["step"] or {}).get("id") == act.step:
+                return r
+        return None
+
+    def attempt(self, act, run=None):
+        """Do act if it can be done now, to run or else the one find()
+        finds: the line for the story's log (what was typed and what sonae
+        said), or None when not yet."""
+        if act.after is not None:
+            rc, out, _ = self.sonae("--json", "incidents")
+            if rc != 0 or not any(i["rule"] == act.after for i in json.loads(out)["incidents"]):
+                return None
+        if act.verb == "drill":
+            argv = ["drill", act.playbook, "-m", act.text]
+        else:
+            r = run
+            if r is None:
+                runs = self.runs()
+                r = None if runs is None else self.find(act, runs)
+            if r is None:
+                return None
+            argv = [act.verb, str(r["id"])]
+            if act.verb == "confirm":
+                argv += [act.step] + ([] if act.yes else ["--no"])
+            argv += ["-m", act.text]
+        rc, out, err = self.sonae(*argv)
+        typed = "sonae " + " ".join('"%s"' % a if " " in a else a for a in argv)
+        return "operator: %s: %s" % (typed, out if rc == 0 else "refused: " + err)
+
+    def guard(self, now=None):
+        """Answer "no" for every real run that waited at a GUARDED step for
+        GUARD_AFTER seconds: the lines for the story's log."""
+        runs = self.runs() or []
+        now = now or datetime.datetime.now(datetime.timezone.utc)
+        said = []
+        for r in runs:
+            for w in r["waiting"]:
+                why = GUARDED.get((r["playbook"], w["id"]))
+                if (why is None or r["drill"] or w["unknown"] or
+                        (now - datetime.datetime.fromisoformat(w["since"])).total_seconds()
+                        < GUARD_AFTER):
+                    continue
+                said.append(self.attempt(Act(0, "confirm", r["playbook"], w["id"],
+                                             yes=False, text=why), run=r))
+        return said
+
+
 def snmpset(peer, community, values):
     """One SET of all values; False (and why on stdout) when it failed."""
     argv = ["snmpset", "-v2c", "-c", community, "-r1", "-t1", "-Oq", peer]
@@ -252,12 +433,16 @@ def say(text):
 
 def main():
     args = sys.argv[1:]
-    opts = {"--traps": None, "--trap-community": "demo", "--modbus": None}
+    opts = {"--traps": None, "--trap-community": "demo", "--modbus": None, "--sonae": None,
+            "--socket": None}
     while args and args[0].split("=", 1)[0] in opts and "=" in args[0]:
         k, v = args.pop(0).split("=", 1)
         opts[k] = v
     if len(args) not in (3, 4):
         sys.stderr.write(__doc__.split("usage: ")[1].split("\n")[0] + "\n")
+        return 2
+    if (opts["--sonae"] is None) != (opts["--socket"] is None):
+        sys.stderr.write("demo-story.py: --sonae and --socket go together\n")
         return 2
     ups_peer, wan_peer, ups_pid = args[0], args[1], int(args[2])
     seconds = float(args[3]) if len(args) == 4 else float("inf")
@@ -267,12 +452,14 @@ def main():
     traps = (opts["--traps"], opts["--trap-community"],
              dict(os.environ, MIBS="", SNMPCONFPATH=snmpdir, SNMP_PERSISTENT_DIR=snmpdir))
     try:
-        return story(ups_peer, wan_peer, ups_pid, seconds, traps, opts["--modbus"])
+        operator = None if opts["--sonae"] is None else Operator(
+            [opts["--sonae"], "-s", opts["--socket"]])
+        return story(ups_peer, wan_peer, ups_pid, seconds, traps, opts["--modbus"], operator)
     finally:
         shutil.rmtree(snmpdir, ignore_errors=True)
 
 
-def story(ups_peer, wan_peer, ups_pid, seconds, traps, modbus_peer):
+def story(ups_peer, wan_peer, ups_pid, seconds, traps, modbus_peer, operator=None):
     trap_peer, trap_community, trap_env = traps
     # The client logs every refused connection; a failed write is said here.
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
@@ -290,9 +477,12 @@ def story(ups_peer, wan_peer, ups_pid, seconds, traps, modbus_peer):
     signal.signal(signal.SIGINT, terminate)
 
     sent = {"ups": {}, "wan": {}, "modbus": {}}
+    acts = []    # the operator's acts of this round not done yet
     tick = 0
     while tick < seconds:
         t = tick % PERIOD
+        if t == 0 and operator is not None:
+            acts = [a for a in OPERATOR if tick == 0 or not a.drill]
         for at, what in EVENTS:
             if at == t:
                 say(what)
@@ -325,6 +515,18 @@ def story(ups_peer, wan_peer, ups_pid, seconds, traps, modbus_peer):
                     say("%s (Modbus %s)" % (meaning[unit], what))
                 else:
                     say("Modbus write to %s %s failed: %s" % (modbus_peer, what, err))
+        for act in [a for a in acts if a.at <= t]:
+            line = operator.attempt(act)
+            if line is None and t < act.at + PATIENCE:
+                continue
+            acts.remove(act)
+            say(line or "operator: gave up after %d s: no %srun of %s %s %s%s" % (
+                PATIENCE, "drill " if act.drill else "", act.playbook,
+                "waits at" if act.verb == "confirm" else "is at", act.step,
+                "" if act.after is None else " (or no %s incident)" % act.after))
+        if operator is not None and tick % 5 == 0:
+            for line in operator.guard():
+                say(line)
         tick += 1
         time.sleep(max(0.0, start + tick - time.monotonic()))
     resume()

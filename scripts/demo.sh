@@ -25,6 +25,18 @@
 # The screen shows `sonae queue` and the sink's last mails; at the end the
 # list of them all.  Read them with scripts/demo-mail.py DIR [N].
 #
+# The incidents start the shipped playbooks (etc/demo/sonae.conf, playbooks),
+# and the story is also the operator on duty, who answers their human steps
+# with `sonae confirm` (and rehearses the orderly shutdown first, with
+# `sonae drill battery-critical`, whose notices mail only the drill address).
+# The screen shows `sonae runs`, and `sonae run-status` of the drill, then of
+# the power outage's run and the low battery's, whenever a checklist
+# changed; at the end `sonae runs --all` and the last two checklists.  The
+# power outage's run still waits for mains (5 minutes back on line) when
+# the demo ends; the low battery's shutdown was refused once mains returned,
+# and nothing in the demo shuts anything down (see the playbooks group of
+# etc/demo/sonae.conf).  The demo stops if the story does.
+#
 # usage: scripts/demo.sh [SECONDS]   (default 130: one full story cycle)
 #
 # The agents listen on the fixed ports of etc/demo/sonae.conf, UDP 16161
@@ -248,9 +260,42 @@ done
 # through the spool and the relay to the routes' people (journaled).
 sonae notify-test >/dev/null
 
+# The story is also the operator on duty: it answers the playbooks' human
+# steps with this sonae, on this socket.
 /usr/bin/python3 "$top/scripts/demo-story.py" --traps="127.0.0.1:$trap_port" \
-	--modbus="127.0.0.1:$modbus_port" "127.0.0.1:$ups_port" "127.0.0.1:$wan_port" "$ups_pid" >"$site/story.log" 2>&1 &
+	--modbus="127.0.0.1:$modbus_port" --sonae="$bin/sonae" --socket="$site/sonae.sock" \
+	"127.0.0.1:$ups_port" "127.0.0.1:$wan_port" "$ups_pid" >"$site/story.log" 2>&1 &
 story_pid=$!
+
+# runs_of PLAYBOOK:real|drill...: the newest run of each PLAYBOOK (for an
+# incident, or a drill) that there is, by id.
+runs_of() {
+	sonae --json runs --all 2>/dev/null | /usr/bin/python3 -c 'import json, sys
+runs = json.load(sys.stdin)["runs"]
+for want in sys.argv[1:]:
+    name, kind = want.split(":")
+    for r in runs:
+        if r["playbook"] == name and r["drill"] == (kind == "drill"):
+            print(r["id"])
+            break' "$@" || true
+}
+# show_run RUN: its whole `sonae run-status` when its checklist changed since
+# the screen last showed it (and the first time), else one line.  The screen
+# follows power-outage's run and battery-critical's once the power fails,
+# the drill before.
+show_run() {
+	checklist=$(sonae run-status "$1" | grep '^\[' || true)
+	if [ "$checklist" != "$(cat "$sim/run-$1" 2>/dev/null)" ]; then
+		printf '%s\n' "$checklist" >"$sim/run-$1"
+		echo $(($(date +%s) - start)) >"$sim/run-$1.at"
+		echo
+		echo "\$ sonae run-status $1"
+		sonae run-status "$1"
+	else
+		echo "(run $1: its checklist as shown at t+$(cat "$sim/run-$1.at")s;" \
+			"sonae run-status $1)"
+	fi
+}
 
 start=$(date +%s)
 while [ $(($(date +%s) - start)) -lt "$seconds" ]; do
@@ -266,6 +311,14 @@ while [ $(($(date +%s) - start)) -lt "$seconds" ]; do
 	echo
 	echo "\$ sonae incidents"
 	sonae incidents
+	echo
+	echo "\$ sonae runs"
+	sonae runs
+	watch=$(runs_of power-outage:real battery-critical:real)
+	[ -n "$watch" ] || watch=$(runs_of battery-critical:drill)
+	for run in $watch; do
+		show_run "$run"
+	done
 	echo
 	echo "\$ sonae queue | head -n 5"
 	sonae queue | head -n 5
@@ -286,11 +339,21 @@ while [ $(($(date +%s) - start)) -lt "$seconds" ]; do
 	echo "\$ sonae device leak1 | grep -E '^leak'"
 	sonae device leak1 | grep -E '^leak' || true
 	echo
+	kill -0 "$story_pid" 2>/dev/null ||
+		{ cat "$site/story.log" >&2; die "the story (demo-story.py) stopped"; }
 	sleep 3
 done
 
 echo "\$ sonae incidents --all"
 sonae incidents --all
+echo
+echo "\$ sonae runs --all"
+sonae runs --all
+for run in $(runs_of power-outage:real battery-critical:real); do
+	echo
+	echo "\$ sonae run-status $run"
+	sonae run-status "$run"
+done
 echo
 echo "\$ sonae traps"
 sonae traps

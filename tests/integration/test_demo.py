@@ -16,19 +16,28 @@ failure, with the LGWAN uplink and the silent UPS card folded into it, and
 the battery, the leak and the heat each their own, and the mail the demo's
 routes send about them to a mail sink (aiosmtpd): the power outage as one
 mail with the uplink folded in, the section chief told when nobody
-acknowledged, the recovery in the same thread; the third runs
-scripts/demo.sh briefly, the way a person would, with its own mail sink, and
-a fourth stops it with SIGINT.
+acknowledged, the recovery in the same thread.  It is also the story's
+operator (demo-story.py's OPERATOR, with its own code): it drills
+battery-critical first, confirms power-outage's human steps, refuses
+battery-critical's shutdown once mains is back, and follows the playbook
+runs the incidents start and the notices they mail.  The third runs
+scripts/demo.sh briefly, the way a person would, with its own mail sink; the
+fourth runs it through the story's first 100 s, operator and all; a fifth
+stops it with SIGINT.  StoryOperator checks, without a daemon, which run the
+operator acts on and what its safety net answers.
 """
 import datetime
 import importlib.util
+import json
 import os
+import pwd
 import re
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 from email.utils import parsedate_to_datetime
@@ -47,7 +56,16 @@ GATEWAY = "tcp:127.0.0.1:15020"         # env1 and leak1, units 1 and 3
 TRAPS_LISTEN, TRAP_COMMUNITY = "udp:127.0.0.1:16163", "demo"
 RELAY = "smtp://127.0.0.1:10025"         # the demo's mail sink
 ICT, CHIEF = "ict@demo-town.example.jp", "ict-chief@demo-town.example.jp"
+DRILL_TO = "drill@demo-town.example.jp"  # playbooks.drill_to
 SUBJECT = "[sonae demo-town hall server room] "
+DRILL_SUBJECT = "【訓練】[DRILL] " + SUBJECT
+# Who the operator is to sonaed: the user running the tests, as sonae
+# confirm records it.
+ACTOR = "%s(%d)" % (pwd.getpwuid(os.getuid()).pw_name, os.getuid())
+# The tiers of the demo's battery-critical: the shipped commands, the demo's
+# hosts (etc/demo/sonae.conf, playbooks.parameters).
+TIERS = [("tier%d" % n, "%s.demo-town.invalid" % h)
+         for n, h in ((1, "test-srv"), (2, "app-srv"), (3, "core-srv"))]
 UPS_ON_BATTERY = "1.3.6.1.2.1.33.2.1"    # upsTrapOnBattery
 
 RFC = "1.3.6.1.2.1.33.1"
@@ -205,6 +223,42 @@ def rcpts(msg):
 def body(msg):
     """The text of a mail, its lines ended by newlines."""
     return msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
+
+
+def shutdown(host):
+    """battery-critical's command for host, as a drill says it would run it."""
+    return "/usr/bin/ssh -o BatchMode=yes sonae-shutdown@%s sudo /sbin/poweroff" % host
+
+
+def is_notice(msg):
+    """Whether a mail is a playbook's notify step (docs/alerts.md, "Playbook
+    notices"), not an incident's own: its text names the step."""
+    return "\n手順 / Step:" in body(msg)
+
+
+class Guard:
+    """The story operator's safety net (demo-story.py, GUARDED), every 2 s
+    while the test runs: a real run left a minute at battery-critical's
+    approve or cooling-failure's shed is answered no, so a slow test fails
+    (lines says what it answered) instead of letting a shutdown step run."""
+
+    def __init__(self, test, operator):
+        self.lines = []
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.watch, args=(operator,), daemon=True)
+        self.thread.start()
+        test.addCleanup(self.stop)
+
+    def watch(self, operator):
+        while not self.done.wait(2):
+            try:
+                self.lines += operator.guard()
+            except Exception:   # pylint: disable=broad-except
+                pass            # sonaed stopped: the test is over
+
+    def stop(self):
+        self.done.set()
+        self.thread.join(30)
 
 
 def vals(site, name):
@@ -402,17 +456,57 @@ class Demo(unittest.TestCase):
         def detector(name, cond, what):
             return wait_for(lambda: site.detectors()[name], cond, timeout=15, what=what)
 
-        def mails(inc=None):
+        def mails(inc=None, notice=False):
             """The mails at the sink, in the order they arrived (the spool
-            sends them one by one in the order queued); about inc only."""
+            sends them one by one in the order queued): the incidents' own,
+            or with notice the playbooks' notices; about inc only."""
             return [m for m in sink.messages()
-                    if inc is None or m["X-Sonae-Incident"] == str(inc["id"])]
+                    if is_notice(m) == notice and
+                    (inc is None or m["X-Sonae-Incident"] == str(inc["id"]))]
 
         def thread(inc, n, timeout=30):
             """The first n mails about inc, once they arrived."""
             return wait_for(lambda: mails(inc), lambda m: len(m) >= n, timeout=timeout,
                             what="%d mails about incident %d (%s)" % (n, inc["id"],
                                                                       inc["rule"]))[:n]
+
+        def notice(subject):
+            """The one playbook notice with this subject, once it arrived."""
+            (m,) = wait_for(lambda: [m for m in mails(notice=True) if m["Subject"] == subject],
+                            lambda ms: ms, timeout=15, what="the notice %r" % subject)
+            return m
+
+        # The story's operator, with demo-story.py's own code and this
+        # build's sonae, and its safety net.
+        operator = STORY.Operator([SONAE, "-s", site.sock])
+        guard = Guard(self, operator)
+
+        def act(at):
+            """Do what the story's operator does at second at (OPERATOR),
+            once sonaed is ready for it: the line the story logs."""
+            (a,) = [x for x in STORY.OPERATOR if x.at == at]
+            line = wait_for(lambda: operator.attempt(a), lambda x: x is not None, timeout=15,
+                            what="the operator's %s at %d s" % (a.verb, at))
+            self.assertNotIn("refused", line)
+            return line
+
+        def run_of(playbook, drill=False):
+            """The newest run of playbook (for an incident, or a drill), once
+            there is one."""
+            return wait_for(lambda: [r for r in site.ok("runs", "--all")["runs"]
+                                     if r["playbook"] == playbook and r["drill"] == drill],
+                            lambda runs: runs, timeout=15,
+                            what="a %srun of %s" % ("drill " if drill else "", playbook))[0]
+
+        def run_status(run, cond=lambda r: True, what=None):
+            """sonae --json run-status RUN once cond holds for it, and its
+            steps by id."""
+            rs = wait_for(lambda: site.ok("run-status", str(run["id"])), cond, timeout=15,
+                          what=what or "run %d" % run["id"])
+            return rs, {x["id"]: x for x in rs["steps"]}
+
+        def waits_at(step):
+            return lambda r: [w["id"] for w in r["waiting"]] == [step]
 
         shows("ups1", status="OL", on_battery=False)
         shows("wan1", lgwan_state="up", lgwan_up=True)
@@ -428,6 +522,55 @@ class Demo(unittest.TestCase):
         self.assertEqual(sorted(dets), sorted(rules + ["observer"] + [
             "unreachable:" + n for n in ("ups1", "wan1", "env1", "leak1")]))
         self.assertEqual(open_incidents(), [])
+
+        # The operator rehearses the orderly shutdown first (the story's
+        # 4 s): a drill of battery-critical, with no incident.  Its notices
+        # mail only the drill address, 【訓練】[DRILL], outside any thread.
+        self.assertRegex(act(STORY.DRILL), r'^operator: sonae drill battery-critical -m '
+                         r'"訓練: .*\(drill: rehearse the orderly shutdown\)": drill run \d+ '
+                         r'of battery-critical started: nothing destructive runs; ')
+        drill = run_of("battery-critical", drill=True)
+        self.assertEqual((drill["incident"], drill["state"], drill["requested_by"]),
+                         (None, "running", ACTOR))
+        run_status(drill, waits_at("approve"), "the drill asking for approval")
+        first_drill = notice(DRILL_SUBJECT + "CRITICAL playbook battery-critical: "
+                             "計画停止を通知 (Notify: orderly shutdown)")
+        # Approved (9 s): each tier is recorded as "would run", with the
+        # command a real run would run for the demo's host, and nothing runs;
+        # the second notice says the shutdown is done.
+        self.assertRegex(act(STORY.DRILL_APPROVE), r"^operator: sonae confirm %d approve -m "
+                         r'"訓練: 承認 \(drill: approved\)": run %d step approve: yes$' % (
+                             drill["id"], drill["id"]))
+        rs, steps = run_status(drill, lambda r: (r["step"] or {}).get("id") == "charged",
+                               "the drill waiting for mains and charge")
+        self.assertEqual((steps["approve"]["state"], steps["approve"]["actor"]),
+                         ("done", ACTOR))
+        for tier, host in TIERS:
+            self.assertEqual((steps[tier]["state"], steps[tier]["would_run"]), ("done", True))
+            self.assertEqual(steps[tier]["result"], "would run: %s: %s" % (host, shutdown(host)))
+        r = site.sonae("run-status", str(drill["id"]))
+        self.assertEqual(r.rc, 0, r)
+        self.assertTrue(r.out.startswith("【訓練】DRILL: nothing destructive runs\n"), r.out)
+        for tier, host in TIERS:
+            self.assertRegex(r.out, r"(?m)^\[~\] %s .*; drill: not run; would run: %s: %s$" % (
+                tier, re.escape(host), re.escape(shutdown(host))))
+        second_drill = notice(DRILL_SUBJECT + "WARNING playbook battery-critical: "
+                              "停止完了を通知 (Notify: shutdown done)")
+        for m in (first_drill, second_drill):
+            self.assertEqual((rcpts(m), m["To"], m["X-Sonae-Incident"], m["In-Reply-To"]),
+                             ([DRILL_TO], DRILL_TO, None, None))
+            self.assertTrue(body(m).startswith(
+                "訓練 / DRILL: nothing is wrong. This notice is part of a drill of playbook "
+                "battery-critical (run %d); a real run would tell %s.\n" % (drill["id"], ICT)),
+                body(m))
+        # Stopped (15 s) where it would wait 10 minutes for the battery.
+        self.assertRegex(act(STORY.DRILL_END), r'^operator: sonae abort %d -m "訓練終了: .*": '
+                         r"run %d aborted$" % (drill["id"], drill["id"]))
+        rs, steps = run_status(drill)
+        self.assertEqual((rs["state"], rs["drill"], steps["charged"]["state"]),
+                         ("aborted", True, "failed"))
+        self.assertEqual([m["Subject"] for m in sink.messages()],
+                         [first_drill["Subject"], second_drill["Subject"]])
 
         # Mains fails: the UPS goes on battery, and the air conditioning
         # stops: the story writes the room's first degree over Modbus.
@@ -449,6 +592,32 @@ class Demo(unittest.TestCase):
                          ("critical", "rule", "power-outage", ["ups1"], []))
         self.assertIs(power["snapshot"]["ups1.on_battery"]["value"], True)
         self.assertEqual(site.detectors()["lgwan-down"]["state"], "ok")
+        # Its playbook starts for it: the first step mails the ICT team at
+        # once (a notice waits for no group), in the incident's thread,
+        # before the incident's own first mail; then a human is asked.
+        run = run_of("power-outage")
+        self.assertEqual((run["incident"], run["requested_by"], run["state"]),
+                         (power["id"], "sonaed", "running"))
+        rs, steps = run_status(run, waits_at("facilities"), "power-outage asking facilities")
+        self.assertRegex(steps["notify"]["result"], r"^queued #\d+ to %s$" % re.escape(ICT))
+        on_battery = notice("%sCRITICAL #%d: 停電を通知 (Notify: on battery)" % (
+            SUBJECT, power["id"]))
+        self.assertEqual((rcpts(on_battery), on_battery["To"]), ([ICT], ICT))
+        self.assertRegex(on_battery["In-Reply-To"], r"^<incident\.%d\." % power["id"])
+        self.assertTrue(body(on_battery).startswith(
+            "Mains power failed: ups1 carries rack A on battery: UPSがバッテリー運転中です。"),
+            body(on_battery))
+        self.assertIn("\n対応手順 / Playbook:  power-outage (run %d)\n" % run["id"],
+                      body(on_battery))
+        self.assertIn("\n  sonae run-status %d\n" % run["id"], body(on_battery))
+        # The operator calls the building's facilities people (31 s).
+        self.assertRegex(act(STORY.FACILITIES), r'^operator: sonae confirm %d facilities -m '
+                         r'"全館停電、.*": run %d step facilities: yes$' % (run["id"], run["id"]))
+        rs, steps = run_status(run, waits_at("room"), "power-outage asking about the room")
+        (facilities,) = [a for a in STORY.OPERATOR if a.at == STORY.FACILITIES]
+        self.assertEqual((steps["facilities"]["state"], steps["facilities"]["actor"],
+                          steps["facilities"]["result"]),
+                         ("done", ACTOR, "yes (%s): %s" % (ACTOR, facilities.text)))
 
         # The uplink goes down: admin up, oper down.  Its counters stop.
         wan.set("wan1", OPER_WAN, "i", 2)
@@ -490,6 +659,32 @@ class Demo(unittest.TestCase):
         heat = incident("inlet-temperature")
         self.assertEqual((heat["severity"], heat["playbook"], heat["devices"]),
                          ("warning", "cooling-failure", ["env1"]))
+        # The leak and the heat start their playbooks: each mails the ICT
+        # team (the demo's contact) in its incident's thread and asks a
+        # human to look.
+        for inc, playbook, step, subject in (
+                (leak, "water-leak", "look", "CRITICAL #%d: 漏水を通知 (Notify: water detected)"),
+                (heat, "cooling-failure", "hvac", "WARNING #%d: 室温上昇を通知 (Notify: inlet hot)")):
+            r = run_of(playbook)
+            self.assertEqual((r["incident"], r["state"]), (inc["id"], "running"))
+            run_status(r, waits_at(step), "%s asking %s" % (playbook, step))
+            m = notice(SUBJECT + subject % inc["id"])
+            self.assertEqual(rcpts(m), [ICT])
+            self.assertRegex(m["In-Reply-To"], r"^<incident\.%d\." % inc["id"])
+        # The operator has looked at the server room (44 s), with the inlet
+        # above 27 degC: power-outage's heat step mails a warning, and the
+        # run waits for mains.
+        self.assertRegex(act(STORY.ROOM), r'^operator: sonae confirm %d room -m "空調停止、.*": '
+                         r"run %d step room: yes$" % (run["id"], run["id"]))
+        rs, steps = run_status(run, lambda r: (r["step"] or {}).get("id") == "mains",
+                               "power-outage waiting for mains")
+        self.assertEqual((steps["room"]["state"], steps["room"]["actor"],
+                          steps["heat"]["state"], steps["mains"]["state"]),
+                         ("done", ACTOR, "done", "running"))
+        heating = notice("%sWARNING #%d: 室温上昇を通知 (Notify: room heating)" % (
+            SUBJECT, power["id"]))
+        self.assertEqual(rcpts(heating), [ICT])
+        self.assertEqual(heating["In-Reply-To"], on_battery["In-Reply-To"])
         sensors.write_story(STORY.BATTERY_LOW)
         ups.set("ups1", CHARGE, "i", 44)
         ups.set("ups1", BATTERY_STATUS, "i", 3)
@@ -506,6 +701,16 @@ class Demo(unittest.TestCase):
         battery = incident("battery-critical", lambda i: "observer" in folded(i),
                            what="the observer folded into battery-critical")
         self.assertEqual(site.detectors()["observer"]["folded_into"], battery["id"])
+        # Its playbook says the orderly shutdown starts in 2 minutes and
+        # asks for approval, yes unless someone answers.
+        shutdown_run = run_of("battery-critical")
+        self.assertEqual((shutdown_run["incident"], shutdown_run["state"]),
+                         (battery["id"], "running"))
+        rs, steps = run_status(shutdown_run, waits_at("approve"), "the shutdown's approval")
+        self.assertEqual(rs["waiting"][0]["default"], "yes")
+        m = notice("%sCRITICAL #%d: 計画停止を通知 (Notify: orderly shutdown)" % (
+            SUBJECT, battery["id"]))
+        self.assertEqual(rcpts(m), [ICT])
         self.assertEqual(sorted(i["rule"] for i in open_incidents()),
                          ["battery-critical", "inlet-temperature", "power-outage",
                           "water-leak"])
@@ -535,7 +740,15 @@ class Demo(unittest.TestCase):
         self.assertIn("\n同じ原因 / Folded into this incident (one cause):\n"
                       "  %-32s active any(role=lgwan, !up)\n\n" % "lgwan-down", text)
         self.assertNotIn("unreachable:ups1", text)
-        self.assertIn("\nプレイブック / Playbook: power-outage ", text)
+        # The run of its playbook, and where it is.
+        self.assertIn("\n対応手順 / Playbook: power-outage (run %d, running)\n"
+                      "  停電対応 / Power outage\n" % run["id"], text)
+        self.assertIn("\n  経過 / Progress: sonae run-status %d\n" % run["id"], text)
+        # The playbook's notices were replies to it before it was sent.
+        self.assertEqual((on_battery["In-Reply-To"], heating["In-Reply-To"]), (root, root))
+        self.assertEqual(on_battery["References"], root)
+        order = [m["Message-ID"] for m in sink.messages()]
+        self.assertLess(order.index(on_battery["Message-ID"]), order.index(root))
         self.assertIn('\n  sonae ack %d -m "対応中 (who is on it)"\n' % power["id"], text)
         self.assertIn("\n  sonae incident %d\n" % power["id"], text)
 
@@ -607,6 +820,33 @@ class Demo(unittest.TestCase):
         power = resolved(power)
         self.assertEqual(power["resolved"]["text"], "recovered")
         self.assertEqual(folded(power), {"lgwan-down": "left", "unreachable:ups1": "recovered"})
+        # Mains is back: the operator answers the shutdown's approval no
+        # (72 s), long before its default; the run goes to its exit step,
+        # past the tiers, and the operator confirms it (76 s): done, and
+        # nothing was shut down.
+        self.assertRegex(act(STORY.NO_SHUTDOWN), r"^operator: sonae confirm %d approve --no -m "
+                         r'"復電した \(mains is back\)": run %d step approve: no$' % (
+                             shutdown_run["id"], shutdown_run["id"]))
+        run_status(shutdown_run, waits_at("exit"), "the shutdown's exit step")
+        self.assertRegex(act(STORY.BATTERY_EXIT), r"^operator: sonae confirm %d exit -m "
+                         r'"計画停止は不要だった \(no shutdown was needed\)": run %d step exit: '
+                         r"yes$" % (shutdown_run["id"], shutdown_run["id"]))
+        rs, steps = run_status(shutdown_run, lambda r: r["state"] != "running",
+                               "the shutdown's run over")
+        self.assertEqual(rs["state"], "done")
+        self.assertEqual((steps["approve"]["state"], steps["approve"]["actor"],
+                          steps["approve"]["result"]),
+                         ("failed", ACTOR, "no (%s): 復電した (mains is back)" % ACTOR))
+        self.assertEqual([x["id"] for x in rs["steps"] if x["state"] == "skipped"],
+                         [x["id"] for x in rs["steps"][2:-1]])
+        self.assertTrue(all(x["destructive"] for x in rs["steps"]
+                            if x["id"].startswith("tier")))
+        self.assertEqual((steps["exit"]["state"], steps["exit"]["actor"]), ("done", ACTOR))
+        # power-outage's run waits for mains to hold 5 minutes: the demo
+        # ends before that.
+        rs, steps = run_status(run)
+        self.assertEqual((rs["state"], rs["step"]["id"], steps["mains"]["state"], rs["waiting"]),
+                         ("running", "mains", "running", []))
         # Its recovery, to everyone told, closes the thread; it lists all
         # the power failure took with it: the uplink, the silent card.
         recovery = thread(power, 3)[2]
@@ -626,6 +866,13 @@ class Demo(unittest.TestCase):
         link = incident("lgwan-down")
         self.assertEqual((link["severity"], link["playbook"], link["merged_into"]),
                          ("warning", "communications-outage", None))
+        # Its playbook's first notice has no `to`: the routes decide, and the
+        # warning route tells the ICT team.
+        r = run_of("communications-outage")
+        self.assertEqual(r["incident"], link["id"])
+        run_status(r, waits_at("line"), "communications-outage asking about the line")
+        m = notice("%sWARNING #%d: 庁内へ通知 (Notify locally)" % (SUBJECT, link["id"]))
+        self.assertEqual(rcpts(m), [ICT])
         # The air conditioning runs again: 29.1 degC is not 32, yet the inlet
         # stays critical until it is back at 27 (crit_recover), also once
         # the check's last three readings (n = 2 of m = 3) are all 29.1.
@@ -686,6 +933,51 @@ class Demo(unittest.TestCase):
         time.sleep(1)
         every = mails()
         self.assertEqual({int(m["X-Sonae-Incident"]) for m in every}, set(incs))
+        # The notices: the drill's two to the drill address only, then one
+        # per run's notify step, in its incident's thread, to the ICT team.
+        notices = mails(notice=True)
+        self.assertEqual([m["Subject"] for m in notices if m["To"] == DRILL_TO],
+                         [first_drill["Subject"], second_drill["Subject"]])
+        roots = {int(m["X-Sonae-Incident"]): m["Message-ID"] for m in every
+                 if m["In-Reply-To"] is None}
+        self.assertEqual(set(roots), set(incs))
+        told = sorted((int(m["X-Sonae-Incident"]), str(m["Subject"])) for m in notices
+                      if m["To"] != DRILL_TO)
+        self.assertEqual(told, sorted([
+            (power["id"], "%sCRITICAL #%d: 停電を通知 (Notify: on battery)" % (SUBJECT, power["id"])),
+            (power["id"], "%sWARNING #%d: 室温上昇を通知 (Notify: room heating)" % (
+                SUBJECT, power["id"])),
+            (leak["id"], "%sCRITICAL #%d: 漏水を通知 (Notify: water detected)" % (
+                SUBJECT, leak["id"])),
+            (heat["id"], "%sWARNING #%d: 室温上昇を通知 (Notify: inlet hot)" % (SUBJECT, heat["id"])),
+            (battery["id"], "%sCRITICAL #%d: 計画停止を通知 (Notify: orderly shutdown)" % (
+                SUBJECT, battery["id"])),
+            (link["id"], "%sWARNING #%d: 庁内へ通知 (Notify locally)" % (SUBJECT, link["id"]))]))
+        for m in notices:
+            if m["To"] != DRILL_TO:
+                self.assertEqual((rcpts(m), m["In-Reply-To"]),
+                                 ([ICT], roots[int(m["X-Sonae-Incident"])]), m["Subject"])
+        # The runs when the story's mains has been back a while: the drill
+        # stopped, the shutdown refused and over, the others waiting for a
+        # human, or for mains to hold 5 minutes.
+        runs = {r["playbook"] + (" (drill)" if r["drill"] else ""): r
+                for r in site.ok("runs", "--all")["runs"]}
+        self.assertEqual({k: (r["incident"], r["state"], [w["id"] for w in r["waiting"]])
+                          for k, r in runs.items()}, {
+            "battery-critical (drill)": (None, "aborted", []),
+            "power-outage": (power["id"], "running", []),
+            "water-leak": (leak["id"], "running", ["look"]),
+            "cooling-failure": (heat["id"], "running", ["hvac"]),
+            "battery-critical": (battery["id"], "done", []),
+            "communications-outage": (link["id"], "running", ["line"])})
+        # Nothing destructive ran: the drill's tiers are all there is, and
+        # they were only recorded.
+        ran = [(e["detail"]["run"], e["detail"]["step"], e["detail"]["would_run"])
+               for e in site.journal() if e["action"] == "playbook.step" and
+               e["detail"]["state"] != "skipped" and
+               e["detail"]["type"] in ("exec", "shutdown-tier", "snmp-set", "modbus-write")]
+        self.assertEqual(ran, [(drill["id"], tier, True) for tier, _ in TIERS])
+        self.assertEqual(guard.lines, [])
         for id, inc in incs.items():
             ms = mails(inc)
             subjects = [str(m["Subject"]) for m in ms]
@@ -710,12 +1002,72 @@ class Demo(unittest.TestCase):
                          r"feeding this host, reports its battery low\n")
         q = site.ok("queue")
         self.assertEqual((q["spool"]["count"], q["delivery"]["down"],
-                          q["delivery"]["delivered"]), (0, False, len(every)))
+                          q["delivery"]["delivered"]), (0, False, len(every) + len(notices)))
         # Nothing else went wrong on the way.
         st = site.status()
         self.assertEqual(st["devices"]["ok"], 4)
         self.assertEqual(st["problems"], [])
         self.assertEqual(site.stop(), 0)
+
+
+class StoryOperator(unittest.TestCase):
+    """demo-story.py's operator without a daemon: what it would type, given
+    what `sonae --json runs` says."""
+
+    def operator(self, runs):
+        typed = []
+
+        class Fake(STORY.Operator):
+            def sonae(self, *args):
+                typed.append(list(args))
+                if list(args[:2]) == ["--json", "runs"]:
+                    return 0, json.dumps({"runs": runs}), ""
+                return 0, "run %s step %s: ..." % (args[1], args[2]), ""
+        return Fake(["sonae", "-s", "sock"]), typed
+
+    NOW = datetime.datetime(2026, 11, 26, 12, 0, tzinfo=datetime.timezone.utc)
+
+    def a_run(self, id, playbook, waiting=None, age=0, drill=False, step=None):
+        since = (self.NOW - datetime.timedelta(seconds=age)).isoformat()
+        return {"id": id, "playbook": playbook, "drill": drill, "state": "running",
+                "step": {"id": step or waiting}, "waiting": [] if waiting is None else [
+                    {"id": waiting, "since": since, "unknown": False}]}
+
+    def test_guard_refuses_a_shutdown_left_waiting(self):
+        # A real run at battery-critical's approve or cooling-failure's shed
+        # for a minute is answered no; a drill, a younger one or another
+        # step are left alone.
+        op, typed = self.operator([
+            self.a_run(8, "battery-critical", "approve", age=61),
+            self.a_run(7, "battery-critical", "approve", age=59),
+            self.a_run(6, "cooling-failure", "shed", age=600),
+            self.a_run(5, "cooling-failure", "hvac", age=600),
+            self.a_run(4, "battery-critical", "approve", age=600, drill=True),
+            self.a_run(3, "power-outage", step="mains")])
+        lines = op.guard(self.NOW)
+        why = "デモ: 停止するホストはない (demo: no hosts to shut down)"
+        self.assertEqual([t for t in typed if t[0] != "--json"], [
+            ["confirm", "8", "approve", "--no", "-m", why],
+            ["confirm", "6", "shed", "--no", "-m", why]])
+        self.assertEqual(lines[0], 'operator: sonae confirm 8 approve --no -m "%s": '
+                         "run 8 step approve: ..." % why)
+        self.assertEqual(len(lines), 2)
+
+    def test_acts_on_the_newest_run_that_fits(self):
+        # A longer demo has a run per round of the story: the operator
+        # answers the one waiting at the step, the newest first, and stops
+        # the drill only where the story says.
+        (facilities,) = [a for a in STORY.OPERATOR if a.at == STORY.FACILITIES]
+        runs = [self.a_run(9, "power-outage", "facilities"),
+                self.a_run(8, "power-outage", step="mains"),
+                self.a_run(2, "power-outage", "facilities")]
+        self.assertEqual(STORY.Operator.find(facilities, runs)["id"], 9)
+        self.assertIsNone(STORY.Operator.find(facilities, runs[1:2]))
+        (end,) = [a for a in STORY.OPERATOR if a.at == STORY.DRILL_END]
+        self.assertIsNone(STORY.Operator.find(end, [
+            self.a_run(1, "battery-critical", "approve", drill=True)]))
+        self.assertEqual(STORY.Operator.find(end, [
+            self.a_run(1, "battery-critical", step="charged", drill=True)])["id"], 1)
 
 
 def processes_with(needle):
@@ -833,35 +1185,187 @@ class DemoScript(unittest.TestCase):
         self.assertRegex(out, r"(?m)^\$ sonae incidents\nno open incidents\n")
         self.assertRegex(out, r"(?m)^\$ sonae incidents --all\n +ID SEVERITY .*\n"
                          r" +1 critical +open +\S+ \S+ power-outage +Mains power failed")
+        # The story's operator rehearses the orderly shutdown first: a drill
+        # of battery-critical (4 s), approved (9 s), its tiers recorded as
+        # would run, stopped (15 s) where it waits for the battery; the
+        # screen follows the drill's checklist until the power fails.
+        self.assertRegex(out, r'(?m)^  t\+\d+s  operator: sonae drill battery-critical -m '
+                         r'"訓練: .*": drill run 1 of battery-critical started: nothing '
+                         r"destructive runs; sonae run-status 1$")
+        self.assertRegex(out, r'(?m)^  t\+\d+s  operator: sonae confirm 1 approve -m '
+                         r'"訓練: 承認 \(drill: approved\)": run 1 step approve: yes$')
+        self.assertRegex(out, r'(?m)^  t\+\d+s  operator: sonae abort 1 -m "訓練終了: .*": '
+                         r"run 1 aborted$")
+        self.assertRegex(out, r"(?m)^\$ sonae runs\n +RUN PLAYBOOK +INCIDENT STATE +STARTED +"
+                         r"WAITING +STEP\n +1 battery-critical +- +running \(drill\) ")
+        self.assertRegex(out, r"(?m)^\$ sonae run-status 1\n【訓練】DRILL: nothing destructive "
+                         r"runs\n")
+        for tier, host in TIERS:
+            self.assertRegex(out, r"(?m)^\[~\] %s .*; drill: not run; would run: %s: %s$" % (
+                tier, re.escape(host), re.escape(shutdown(host))))
+        # The power outage's incident started its playbook (25 s): its run
+        # mailed the ICT team and asks a human about facilities (the
+        # operator answers at 31 s, when the demo may be over).
+        self.assertRegex(out, r"(?m)^\$ sonae runs --all\n +RUN PLAYBOOK .*\n"
+                         r" +2 power-outage +#1 +running +\S+ \S+ (facilities|room) .*\n"
+                         r" +1 battery-critical +- +aborted \(drill\) ")
+        self.assertRegex(out, r"(?m)^\$ sonae run-status 2\nrun +2\n"
+                         r"playbook +power-outage \(停電対応 / Power outage\)\nincident +1\n"
+                         r"state +running\nrequested by sonaed\n")
+        self.assertRegex(out, r"(?m)^\[x\] notify +停電を通知 \(Notify: on battery\) .*; "
+                         r"queued #\d+ to ict@demo-town\.example\.jp$")
+        self.assertRegex(out, r"(?m)^\[(\?|x)\] facilities +庁舎管理へ連絡 \(Call facilities\) ")
         # The alerts land in the demo's mail sink.  The demo sends a TEST
         # mail first (sonae notify-test) through the relay, rewritten to this
-        # port; the story's first alert waits the power route's 15 s after
-        # the opening (25 s in), so it leaves at 40 s, after a 30 s run: the
-        # incident was handed to the alerts engine, and mailed to nobody yet.
+        # port, then the drill's two notices, to the drill address only.  The
+        # power outage's playbook mails at once (25 s); the story's first
+        # alert waits the power route's 15 s after the opening, so it leaves
+        # at 40 s, after a 30 s run: the incident was handed to the alerts
+        # engine, and mailed to nobody yet.
         maildir = os.path.join(self.folder, "Maildir")
         self.assertRegex(out, r"(?m)^\$ sonae queue \| head -n 5\nmail +ok\n"
                          r"delivered [01], failed attempts 0, refused 0; last relay ")
-        test = r"  1  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d  ict@demo-town\.example\.jp +" \
-            r"\[sonae demo-town hall server room\] TEST: notification test by \S+\n"
+        when = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
+        test = r"  1  %s  ict@demo-town\.example\.jp +" \
+            r"\[sonae demo-town hall server room\] TEST: notification test by \S+\n" % when
         self.assertRegex(out, r"\nmail sink: 1 mail in %s/new\n%s" % (re.escape(maildir),
                                                                       test))
-        self.assertRegex(out, r"(?m)^\$ sonae queue\nmail +ok\ndelivered 1, failed attempts 0, "
+        drills = "".join(
+            r"  %d  %s  drill@demo-town\.example\.jp +【訓練】\[DRILL\] \[sonae demo-town hall "
+            r"server room\] %s playbook battery-critical: %s\n" % (n, when, sev, re.escape(title))
+            for n, sev, title in ((2, "CRITICAL", "計画停止を通知 (Notify: orderly shutdown)"),
+                                  (3, "WARNING", "停止完了を通知 (Notify: shutdown done)")))
+        notice = r"  4  %s  ict@demo-town\.example\.jp +\[sonae demo-town hall server room\] " \
+            r"CRITICAL #1: 停電を通知 \(Notify: on battery\)\n" % when
+        self.assertRegex(out, r"(?m)^\$ sonae queue\nmail +ok\ndelivered 4, failed attempts 0, "
                          r"refused 0; last relay smtp://127\.0\.0\.1:%d\n"
                          r"no messages queued\n" % self.smtp_port)
-        self.assertRegex(out, r"\n\nmail sink: 1 mail in %s/new\n%sread one: "
-                         r"scripts/demo-mail\.py %s 1\n" % (re.escape(maildir), test,
-                                                             re.escape(maildir)))
+        self.assertRegex(out, r"\n\nmail sink: 4 mails in %s/new\n%s%s%sread one: "
+                         r"scripts/demo-mail\.py %s 1\n" % (re.escape(maildir), test, drills,
+                                                             notice, re.escape(maildir)))
         self.assertRegex(out, r'(?m) notify\.test +\{"to":\["ict@demo-town\.example\.jp"\],'
                          r'"queued":1\}$')
         self.assertRegex(out, r'(?m) alert\.mail +\{"incident":0,"what":"test",'
                          r'"to":\["ict@demo-town\.example\.jp"\],"queued":1\}$')
         self.assertRegex(out, r'(?m) incident\.notify +\{"what":"problem",.*"incident":1,'
                          r'"rule":"power-outage"\}$')
-        self.assertNotRegex(out, r'(?m) alert\.mail +\{"incident":1,')
-        self.assertEqual(len(os.listdir(os.path.join(maildir, "new"))), 1)
+        self.assertRegex(out, r'(?m) alert\.mail +\{"incident":1,"what":"playbook",'
+                         r'"to":\["ict@demo-town\.example\.jp"\],"queued":4\}$')
+        self.assertNotRegex(out, r'(?m) alert\.mail +\{"incident":1,"what":"problem"')
+        self.assertEqual(len(os.listdir(os.path.join(maildir, "new"))), 4)
         self.assertNotIn("snmpset", out)   # no failed SET reported by the story
         self.assertNotIn("snmptrap", out)  # nor a failed trap
         self.assertNotIn("Modbus write", out)  # nor a failed Modbus write
+        self.check_nothing_left()
+
+    def test_story_runs_the_playbooks(self):
+        # Through the story's first 100 s, operator and all: every act of
+        # the operator is done by 76 s; from then on the runs wait.
+        proc = self.run_demo(100)
+        self.assertEqual(proc.wait(400), 0, self.output())
+        out = self.output()
+        with open(os.path.join(self.folder, "story.log"), encoding="utf-8") as f:
+            story = [l.split("  ", 1)[1] for l in f.read().splitlines()
+                     if l.split("  ", 1)[1].startswith("operator: ")]
+        # The drill is run 1 and the power outage's run 2 (incident 1); the
+        # heat's and the leak's (incidents 2 and 3) open in either order,
+        # each run with its incident; then the low battery's (incident 4).
+        battery = re.search(r"(?m)^ +(\d+) battery-critical +#4 ", out)
+        self.assertIsNotNone(battery, out)
+        bc = int(battery.group(1))
+        texts = {(a.step or a.verb, a.drill): a.text for a in STORY.OPERATOR}
+        self.assertEqual(story, [
+            'operator: sonae drill battery-critical -m "%s": drill run 1 of battery-critical '
+            "started: nothing destructive runs; sonae run-status 1" % texts["drill", True],
+            'operator: sonae confirm 1 approve -m "%s": run 1 step approve: yes' % texts[
+                "approve", True],
+            'operator: sonae abort 1 -m "%s": run 1 aborted' % texts["charged", True],
+            'operator: sonae confirm 2 facilities -m "%s": run 2 step facilities: yes' % texts[
+                "facilities", False],
+            'operator: sonae confirm 2 room -m "%s": run 2 step room: yes' % texts[
+                "room", False],
+            'operator: sonae confirm %d approve --no -m "%s": run %d step approve: no' % (
+                bc, texts["approve", False], bc),
+            'operator: sonae confirm %d exit -m "%s": run %d step exit: yes' % (
+                bc, texts["exit", False], bc)])
+        # The screen: `sonae runs` in every frame, and a run's checklist
+        # whenever it changed, else a line saying since when it is as shown.
+        self.assertEqual(out.count("\n$ sonae runs\n"), out.count("== sonae demo: t+"))
+        for run in (1, 2, bc):
+            self.assertRegex(out, r"(?m)^\$ sonae run-status %d\n" % run)
+        for run in (2, bc):
+            self.assertRegex(out, r"(?m)^\(run %d: its checklist as shown at t\+\d+s; "
+                             r"sonae run-status %d\)$" % (run, run))
+        self.assertRegex(out, r"(?m)^\[\?\] approve +計画停止を承認 \(Approve the shutdown\)  "
+                         r"asked \S+\n +operators: .*\(answer by \S+, else yes\)\n"
+                         r" +yes: sonae confirm %d approve -m TEXT\n"
+                         r" +no:  sonae confirm %d approve --no -m TEXT\n" % (bc, bc))
+        # At the end: every run, and the last checklists of the power
+        # outage's and the low battery's.
+        end = out[out.index("\n$ sonae runs --all\n"):]
+        rows = {int(l.split()[0]): l.split(None, 4)[1:] for l in
+                end[:end.index("\n\n")].splitlines()[3:]}
+        self.assertEqual({k: v[:3] for k, v in rows.items()}, {
+            1: ["battery-critical", "-", "aborted"], 2: ["power-outage", "#1", "running"],
+            3: [rows[3][0], "#2", "running"], 4: [rows[4][0], "#3", "running"],
+            bc: ["battery-critical", "#4", "done"],
+            6: ["communications-outage", "#5", "running"]})
+        self.assertEqual(sorted(rows[n][0] for n in (3, 4)), ["cooling-failure", "water-leak"])
+        po = end[end.index("\n$ sonae run-status 2\n"):end.index("\n$ sonae run-status %d\n" % bc)]
+        self.assertIn("\nstate        running\n", po)
+        self.assertRegex(po, r"\n\[x\] notify +停電を通知 \(Notify: on battery\) .*; "
+                         r"queued #\d+ to ict@demo-town\.example\.jp\n"
+                         r"\[x\] facilities +庁舎管理へ連絡 \(Call facilities\) .*; yes \(%s\): "
+                         r"%s; by %s\n"
+                         r"\[x\] room +サーバ室を点検 \(Inspect the server room\) .*; yes \(%s\): "
+                         r"%s; by %s\n"
+                         r"\[x\] heat +室温上昇を通知 \(Notify: room heating\) .*; "
+                         r"queued #\d+ to ict@demo-town\.example\.jp\n"
+                         r"\[>\] mains +復電を待つ \(Wait for mains\)  since \S+\n"
+                         r"\[ \] restored .*\n\[ \] vendor .*\n\[ \] exit .*\n" % (
+                             re.escape(ACTOR), re.escape(texts["facilities", False]),
+                             re.escape(ACTOR), re.escape(ACTOR), re.escape(texts["room", False]),
+                             re.escape(ACTOR)))
+        b = end[end.index("\n$ sonae run-status %d\n" % bc):end.index("\n$ sonae traps\n")]
+        self.assertIn("\nstate        done\n", b)
+        self.assertRegex(b, r"\n\[!\] approve +計画停止を承認 \(Approve the shutdown\) .*; "
+                         r"no \(%s\): 復電した \(mains is back\); by %s\n" % (
+                             re.escape(ACTOR), re.escape(ACTOR)))
+        for tier, _ in TIERS:
+            self.assertRegex(b, r"\n\[-\] %s +.* passed over: " % tier)
+        self.assertRegex(b, r"\n\[x\] exit +収束を判断 .*; yes \(%s\): 計画停止は不要だった "
+                         r"\(no shutdown was needed\); by %s\n" % (re.escape(ACTOR),
+                                                                  re.escape(ACTOR)))
+        self.assertNotIn("would run", b)
+        # The mail: the drill's notices to the drill address only; the
+        # runs' notices in their incidents' threads, to the ICT team.
+        import email
+        import email.policy
+        new = os.path.join(self.folder, "Maildir", "new")
+        msgs = []
+        for n in sorted(os.listdir(new), key=lambda n: os.stat(os.path.join(new, n)).st_mtime_ns):
+            with open(os.path.join(new, n), "rb") as f:
+                msgs.append(email.message_from_binary_file(f, policy=email.policy.default))
+        drills = [m for m in msgs if str(m["Subject"]).startswith("【訓練】")]
+        self.assertEqual([(str(m["Subject"]), rcpts(m)) for m in drills], [
+            (DRILL_SUBJECT + "CRITICAL playbook battery-critical: 計画停止を通知 "
+             "(Notify: orderly shutdown)", [DRILL_TO]),
+            (DRILL_SUBJECT + "WARNING playbook battery-critical: 停止完了を通知 "
+             "(Notify: shutdown done)", [DRILL_TO])])
+        self.assertFalse([m for m in msgs if DRILL_TO in rcpts(m) and m not in drills])
+        roots = {m["X-Sonae-Incident"]: m["Message-ID"] for m in msgs
+                 if m["X-Sonae-Incident"] is not None and m["In-Reply-To"] is None}
+        notices = [(m["X-Sonae-Incident"], str(m["Subject"]).split(": ", 1)[1])
+                   for m in msgs if is_notice(m) and m not in drills]
+        leak, heat = ("2", "3") if rows[3][0] == "water-leak" else ("3", "2")
+        self.assertEqual(sorted(notices), sorted([
+            ("1", "停電を通知 (Notify: on battery)"), ("1", "室温上昇を通知 (Notify: room heating)"),
+            (heat, "室温上昇を通知 (Notify: inlet hot)"), (leak, "漏水を通知 (Notify: water detected)"),
+            ("4", "計画停止を通知 (Notify: orderly shutdown)"), ("5", "庁内へ通知 (Notify locally)")]))
+        for m in msgs:
+            if is_notice(m) and m not in drills:
+                self.assertEqual((rcpts(m), m["In-Reply-To"]),
+                                 ([ICT], roots[m["X-Sonae-Incident"]]), m["Subject"])
         self.check_nothing_left()
 
     def test_interrupt_stops_everything(self):
