@@ -83,6 +83,7 @@ struct pb_engine {
 	struct booklist books;
 	struct activelist runs;
 	uint64_t next_id;
+	int64_t retry_delay_ms; /* RETRY_DELAY_MS unless a test sets it */
 };
 
 static const struct pb_step_ops *const step_ops[PB_NTYPES] = {
@@ -670,10 +671,13 @@ step_ended(struct active *a, struct pb_step_run *sr, const struct pb_step *st, i
 	journal(a->e, sr->actor != NULL ? sr->actor : "sonaed", "playbook.step",
 	    step_journal(a, sr, pb_step_types[st->type]));
 	if (!ok && sr->attempts <= st->retries && a->r->state == PBR_RUNNING) {
-		struct timeval tv = { RETRY_DELAY_MS / 1000, 0 };
+		int64_t ms = a->e->retry_delay_ms;
+		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+		char d[32];
 		sr->state = PBS_PENDING;
-		runlog(a, "sonaed", "step-retry", "%s: attempt %d of %d in %d s", sr->id,
-		    sr->attempts + 1, st->retries + 1, RETRY_DELAY_MS / 1000);
+		duration_format(ms, d, sizeof(d));
+		runlog(a, "sonaed", "step-retry", "%s: attempt %d of %d in %s", sr->id,
+		    sr->attempts + 1, st->retries + 1, d);
 		checkpoint(a);
 		event_base_update_cache_time(a->e->base); /* checkpoints took time */
 		evtimer_add(a->wake, &tv);
@@ -1031,6 +1035,7 @@ pb_engine_new(struct event_base *base, const struct pb_hooks *h, void *arg)
 	e->h = h;
 	e->arg = arg;
 	e->next_id = 1;
+	e->retry_delay_ms = RETRY_DELAY_MS;
 	TAILQ_INIT(&e->books);
 	TAILQ_INIT(&e->runs);
 	return e;
@@ -1059,6 +1064,12 @@ pb_engine_free(struct pb_engine *e)
 	}
 	free(e->state_dir);
 	free(e);
+}
+
+void
+pb_engine_set_retry_delay(struct pb_engine *e, int64_t ms)
+{
+	e->retry_delay_ms = ms >= 0 ? ms : RETRY_DELAY_MS;
 }
 
 void

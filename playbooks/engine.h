@@ -74,6 +74,12 @@ struct pb_engine *pb_engine_new(struct event_base *, const struct pb_hooks *, vo
 /* Stops every step under way (their programs are killed) and frees all. */
 void pb_engine_free(struct pb_engine *);
 /*
+ * The pause between two attempts of a failed step: 5 s unless set.  For the
+ * tests (tests/check_pbengine.c), which cannot wait 5 s for every retry;
+ * the daemon leaves it alone.  A negative ms restores the 5 s.
+ */
+void pb_engine_set_retry_delay(struct pb_engine *, int64_t ms);
+/*
  * The site's configuration; the engine takes conf->playbooks.loaded (conf
  * keeps its other keys and must outlive its use).  Runs under way finish
  * with the playbook they started with.
