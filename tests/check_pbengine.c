@@ -36,7 +36,7 @@
  * A timer armed inside a callback counts from the loop's cached clock, so it
  * may fire a few ms before its time as the wall clock sees it.
  */
-#define EARLY_MS 30
+#define EARLY_MS 100
 
 static const char *dir; /* the test's folder: playbooks, scripts, state */
 static char *pbdir;     /* dir/pb: the site's playbooks */
@@ -1132,8 +1132,11 @@ START_TEST(wait_for_until_timeout)
 	ck_field_has(c, "w", "result", "ups1.load > 80 did not hold within");
 	ck_assert_int_ge(ifield(c, "w", "duration_ms"), 1500 - EARLY_MS);
 	wait_state(b, NULL, "done", WAIT_MS);
-	/* Held at 0 s, broke at 1 s, held again from 2 s: done once it held 1 s. */
-	ck_assert_int_ge(ifield(b, "w", "duration_ms"), 2500 - EARLY_MS);
+	/*
+	 * Held at 0 s, broke at 1 s, held again from 2 s: done once it held 1 s,
+	 * at 3 s (not at 0 s, nor at 1 s as if the break did not count).
+	 */
+	ck_assert_int_ge(ifield(b, "w", "duration_ms"), 2000);
 	ck_assert_uint_ge(evals_of("ups1.on_battery"), 4);
 	ck_field_has(b, "w", "result", "ups1.on_battery held");
 }
@@ -1520,7 +1523,7 @@ START_TEST(shutdown_tier_deadline)
 	ck_assert_msg(strstr(field(id, "t1", "result"), " a") == NULL, "%s",
 	    field(id, "t1", "result"));
 	ck_assert_int_ge(ifield(id, "t1", "duration_ms"), 1000 - EARLY_MS);
-	ck_assert_int_lt(ifield(id, "t1", "duration_ms"), 2500 - EARLY_MS);
+	ck_assert_int_lt(ifield(id, "t1", "duration_ms"), 2500);
 	ck_field(id, "t2", "state", "pending");
 	ck_assert_uint_eq(ncalls("notify"), 0);
 }
@@ -1579,6 +1582,70 @@ START_TEST(run_playbook_child)
 	ck_assert_int_eq(pb_engine_abort(e, p, "carol", "enough", err, sizeof(err)), 0);
 	ck_field(p, NULL, "state", "aborted");
 	ck_field(c, NULL, "state", "aborted");
+}
+END_TEST
+
+/* A record on disk says the run ended (as if it did while sonaed was down). */
+static void
+disk_end(uint64_t run, const char *state)
+{
+	json_t *o = disk(run), *s;
+	char name[64], *path;
+	size_t i;
+
+	ck_assert_ptr_nonnull(o);
+	json_object_set_new(o, "state", json_string(state));
+	json_object_set_new(o, "ended_ms", json_integer(time_now_ms()));
+	json_array_foreach(json_object_get(o, "steps"), i,
+	    s) if (strcmp(cstr(s, "state"), "waiting") == 0)
+	    json_object_set_new(s, "state", json_string(state));
+	snprintf(name, sizeof(name), "runs/%012llu.json", (unsigned long long)run);
+	path = testutil_path(statedir, name);
+	ck_assert_int_eq(json_dump_file(o, path, JSON_COMPACT), 0);
+	free(path);
+	json_decref(o);
+}
+
+static size_t nruns(void);
+
+/* A hand-over waiting when sonaed died finds its child again: one child. */
+START_TEST(crash_run_playbook_resumes)
+{
+	uint64_t p, c;
+
+	playbook("parent", "steps = (\n"
+	                   "\t{ id = \"hand\"; type = \"run-playbook\"; title = \"t\"; "
+	                   "playbook = \"child\"; },\n"
+	                   "\t{ id = \"after\"; type = \"notify\"; title = \"t\"; text = "
+	                   "\"x\"; }\n"
+	                   ");\n");
+	playbook("child", "steps = ( { id = \"ask\"; type = \"confirm\"; title = \"t\"; "
+	                  "question = \"q\"; } );\n");
+	up("", "", "");
+	p = run("parent", 12, 0, "alice", NULL);
+	c = p + 1;
+	wait_state(p, "hand", "waiting", WAIT_MS);
+	wait_state(c, "ask", "waiting", WAIT_MS);
+	restart();
+	spin(100);
+	ck_assert_uint_eq(nruns(), 2); /* no second child */
+	ck_field(p, "hand", "state", "waiting");
+	ck_field(c, "ask", "state", "waiting");
+	confirm_ok(c, "ask", PB_YES, "bob");
+	wait_state(p, NULL, "done", WAIT_MS);
+	ck_field_has(p, "hand", "result", "of child done");
+	/* The child ended while sonaed was down: the step ends with it. */
+	p = run("parent", 13, 0, "alice", NULL);
+	c = p + 1;
+	wait_state(p, "hand", "waiting", WAIT_MS);
+	wait_state(c, "ask", "waiting", WAIT_MS);
+	engine_stop();
+	disk_end(c, "failed");
+	engine_start();
+	wait_state(p, NULL, "failed", WAIT_MS);
+	ck_field_has(p, "hand", "result", "of child failed");
+	ck_field(p, "after", "state", "pending");
+	ck_assert_uint_eq(nruns(), 4);
 }
 END_TEST
 
@@ -1726,6 +1793,33 @@ START_TEST(on_failure_paths)
 	ck_assert(logged(b, "goto", "b2 failed: on to b1"));
 	/* Notified: oc's s2, og's s4, ob's b3; never oa's s2 nor og's s2, s3. */
 	ck_assert_uint_eq(ncalls("notify"), 3);
+}
+END_TEST
+
+/* An abort in the pause between two attempts: the step does not run again. */
+START_TEST(abort_in_retry_pause)
+{
+	char err[512], *n;
+	uint64_t id;
+
+	script("count.sh", "n=$(cat @D/cnt.$SONAE_STEP 2>/dev/null || echo 0)\n"
+	                   "n=$((n+1))\necho $n > @D/cnt.$SONAE_STEP\n[ $n -gt $1 ]");
+	playbook("rp",
+	    "steps = ( { id = \"f\"; type = \"exec\"; title = \"t\"; command = "
+	    "[\"@D/count.sh\", \"5\"]; retries = 3; } );\n");
+	up("", "", "");
+	pb_engine_set_retry_delay(e, 500);
+	id = run("rp", 0, 0, "alice", NULL);
+	ck_assert(testutil_loop_until(base, exists, "cnt.f", WAIT_MS));
+	wait_state(id, "f", "pending", WAIT_MS); /* failed once, pausing */
+	ck_assert(logged(id, "step-retry", "f: attempt 2 of 4 in 500ms"));
+	ck_assert_int_eq(pb_engine_abort(e, id, "carol", "stop", err, sizeof(err)), 0);
+	spin(900);
+	ck_field(id, NULL, "state", "aborted");
+	n = slurp("cnt.f");
+	ck_assert_str_eq(n, "1\n");
+	free(n);
+	ck_assert_int_eq(ifield(id, "f", "attempts"), 1);
 }
 END_TEST
 
@@ -2574,6 +2668,7 @@ pbengine_suite(void)
 	tcase_add_test(tc, when_skips);
 	tcase_add_test(tc, retries);
 	tcase_add_test(tc, on_failure_paths);
+	tcase_add_test(tc, abort_in_retry_pause);
 	tcase_add_test(tc, abort_kills_group);
 	tcase_add_test(tc, exec_timeout_kills_group);
 	tcase_add_test(tc, incident_triggers);
@@ -2583,6 +2678,7 @@ pbengine_suite(void)
 	tcase_add_test(tc, crash_unknown_yes);
 	tcase_add_test(tc, crash_unknown_no);
 	tcase_add_test(tc, crash_unknown_retry);
+	tcase_add_test(tc, crash_run_playbook_resumes);
 	tcase_add_test(tc, confirm_waits_across_restart);
 	tcase_add_test(tc, restart_playbook_gone_or_changed);
 	tcase_add_test(tc, reload_keeps_running_version);
