@@ -1293,17 +1293,22 @@ pb_act_start_child(
 	struct pb_engine *e = x->e;
 	struct book *b = book_named(e, playbook);
 	struct active *a;
-	char actor[128], reason[256];
+	char reason[256];
 
 	if (b == NULL) {
 		snprintf(err, errlen, "no playbook \"%s\"", playbook);
 		return -1;
 	}
-	snprintf(actor, sizeof(actor), "playbook %s", x->a->r->playbook);
 	snprintf(reason, sizeof(reason), "handed over by run %" PRIu64 " (%s), step %s",
 	    x->a->r->id, x->a->r->playbook, x->step->id);
+	/*
+	 * Requested by whoever requested the parent (the reason says it was
+	 * handed over): approver_differs in the child must still keep that
+	 * person from approving, and the child's programs and mode changes
+	 * act for them.
+	 */
 	if ((a = run_start(e, b, x->a->r->incident, x->a->r->drill, x->a->r->id, NULL,
-	         actor, reason, err, errlen)) == NULL)
+	         x->a->r->requested_by, reason, err, errlen)) == NULL)
 		return -1;
 	*run = a->r->id;
 	return 0;

@@ -1585,6 +1585,29 @@ START_TEST(run_playbook_child)
 }
 END_TEST
 
+/* approver_differs holds through a hand-over: the child's requester is the parent's. */
+START_TEST(run_playbook_approver_differs)
+{
+	uint64_t p, c;
+
+	playbook("parent", "steps = ( { id = \"hand\"; type = \"run-playbook\"; title = "
+	                   "\"t\"; playbook = \"child\"; } );\n");
+	playbook("child", "steps = ( { id = \"approve\"; type = \"confirm\"; title = "
+	                  "\"t\"; question = \"Isolate?\"; approver_differs = true; } "
+	                  ");\n");
+	up("", "", "");
+	p = run("parent", 0, 0, "alice", NULL);
+	c = p + 1;
+	wait_state(p, "hand", "waiting", WAIT_MS);
+	wait_state(c, "approve", "waiting", WAIT_MS);
+	ck_field(c, NULL, "requested_by", "alice");
+	ck_field_has(c, NULL, "reason", "handed over by run 1 (parent), step hand");
+	confirm_refused(c, "approve", PB_YES, "alice", 1, "approver_differs");
+	confirm_ok(c, "approve", PB_YES, "bob");
+	wait_state(p, NULL, "done", WAIT_MS);
+}
+END_TEST
+
 /* A record on disk says the run ended (as if it did while sonaed was down). */
 static void
 disk_end(uint64_t run, const char *state)
@@ -2665,6 +2688,7 @@ pbengine_suite(void)
 	tcase_add_test(tc, shutdown_tiers_in_order);
 	tcase_add_test(tc, shutdown_tier_deadline);
 	tcase_add_test(tc, run_playbook_child);
+	tcase_add_test(tc, run_playbook_approver_differs);
 	tcase_add_test(tc, when_skips);
 	tcase_add_test(tc, retries);
 	tcase_add_test(tc, on_failure_paths);
