@@ -1356,6 +1356,11 @@ pb_engine_confirm(struct pb_engine *e, uint64_t run, const char *step, enum pb_a
 		if (!is_operator) {
 			snprintf(
 			    err, errlen, "only operators say what happened to a step");
+			journal(e, actor, "playbook.confirm-refused",
+			    json_pack("{s:I, s:s, s:s, s:s}", "run", (json_int_t)run,
+			        "step", step, "answer", answers[ans], "why", err));
+			runlog(a, actor, "confirm-refused", "%s: %s", step, err);
+			checkpoint(a);
 			return -1;
 		}
 		free(sr->actor);

@@ -2213,6 +2213,10 @@ crash_to_unknown(void)
 	/* Only an operator says what happened. */
 	ck_assert_int_eq(confirm(id, "cut", PB_YES, "guest", 0, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "only operators") != NULL, "%s", err);
+	ck_assert_uint_eq(njournal("playbook.confirm-refused"), 1);
+	ck_assert_str_eq(
+	    cstr(journal_at("playbook.confirm-refused", 0), "actor"), "guest");
+	ck_assert(logged(id, "confirm-refused", "only operators"));
 	spin(50);
 	ck_field(id, "cut", "state", "unknown");
 	return id;
