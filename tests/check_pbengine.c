@@ -1819,6 +1819,117 @@ START_TEST(on_failure_paths)
 }
 END_TEST
 
+/* One run of each kind of step that takes its time, all under way at once. */
+static void
+every_kind_under_way(uint64_t ids[6])
+{
+	static const char *const names[] = { "k-wait", "k-tier", "k-snmp", "k-ask",
+		"k-hand", "k-exec" };
+	size_t i;
+
+	script("sleep.sh", "exec sleep 30");
+	tier_scripts();
+	playbook("k-wait",
+	    "steps = ( { id = \"s\"; type = \"wait\"; title = \"t\"; until "
+	    "= \"ups1.on_battery\"; } );\n");
+	playbook("k-tier", "steps = ( { id = \"s\"; type = \"shutdown-tier\"; title = "
+	                   "\"t\"; tier = \"x\"; deadline = \"30s\";\n"
+	                   "\t  hosts = ( { name = \"h\"; command = [\"@D/sleep.sh\"]; "
+	                   "check = [\"@D/check.sh\", \"h\"]; } ); } );\n");
+	playbook("k-snmp", "steps = ( { id = \"s\"; type = \"snmp-set\"; title = \"t\"; "
+	                   "device = \"ups1\"; oid = \"1.2\"; set_type = \"i\"; value = "
+	                   "\"1\"; } );\n");
+	playbook("k-ask",
+	    "steps = ( { id = \"s\"; type = \"confirm\"; title = \"t\"; "
+	    "question = \"q\"; timeout = \"30s\"; default = \"no\"; } );\n");
+	playbook("k-hand",
+	    "steps = ( { id = \"s\"; type = \"run-playbook\"; title = \"t\"; "
+	    "playbook = \"k-ask\"; } );\n");
+	playbook("k-exec",
+	    "steps = ( { id = \"s\"; type = \"exec\"; title = \"t\"; command "
+	    "= [\"@D/sleep.sh\"]; } );\n");
+	eval_script("ups1.on_battery", NULL, 0, -2);
+	up("", "", "");
+	for (i = 0; i < NELEM(names); i++)
+		ids[i] = run(names[i], 0, 0, "alice", NULL);
+	for (i = 0; i < NELEM(names); i++)
+		wait_state(ids[i], "s",
+		    strcmp(names[i], "k-ask") == 0 || strcmp(names[i], "k-hand") == 0
+		        ? "waiting"
+		        : "running",
+		    WAIT_MS);
+	spin(300);
+	ck_assert_uint_eq(child_running(), 2);
+}
+
+/* Every kind of step under way, aborted: stopped, released, nothing more. */
+START_TEST(abort_every_kind)
+{
+	uint64_t ids[6];
+	char err[512];
+	size_t i, calls;
+
+	every_kind_under_way(ids);
+	for (i = 0; i < NELEM(ids); i++) {
+		ck_assert_int_eq(
+		    pb_engine_abort(e, ids[i], "carol", "stop", err, sizeof(err)), 0);
+		ck_field(ids[i], NULL, "state", "aborted");
+		ck_field(ids[i], "s", "state", "failed");
+	}
+	ck_field(7, NULL, "state", "aborted"); /* k-hand's child, with it */
+	calls = json_array_size(f.calls);
+	writes_answer(1, NULL); /* late: changes nothing */
+	ck_assert(testutil_loop_until(base, no_children, NULL, 4000));
+	spin(1200);
+	ck_assert_uint_eq(json_array_size(f.calls), calls); /* the wait looks no more */
+	for (i = 0; i < NELEM(ids); i++)
+		ck_field(ids[i], NULL, "state", "aborted");
+	ck_assert_uint_eq(njournal("playbook.end"), 7);
+}
+END_TEST
+
+/* Every kind of step under way when the engine is freed (sonaed stops). */
+START_TEST(free_every_kind)
+{
+	uint64_t ids[6];
+
+	every_kind_under_way(ids);
+	engine_stop();
+	ck_assert(testutil_loop_until(base, no_children, NULL, 4000));
+	/* What the records say: the steps were under way. */
+	json_t *rec = disk(ids[5]);
+	ck_assert_str_eq(
+	    cstr(json_array_get(json_object_get(rec, "steps"), 0), "state"), "running");
+	ck_assert_str_eq(cstr(rec, "state"), "running");
+	json_decref(rec);
+	ck_assert_uint_eq(njournal("playbook.end"), 0);
+}
+END_TEST
+
+/* A step's timeout for a write the probe never answers: failed; late answer harmless. */
+START_TEST(write_timeout)
+{
+	uint64_t id;
+
+	playbook("wt",
+	    "steps = (\n"
+	    "\t{ id = \"w\"; type = \"snmp-set\"; title = \"t\"; device = \"ups1\"; "
+	    "oid = \"1.2\"; set_type = \"i\";\n"
+	    "\t  value = \"1\"; timeout = \"300ms\"; on_failure = \"continue\"; },\n"
+	    "\t{ id = \"next\"; type = \"notify\"; title = \"t\"; text = \"x\"; }\n"
+	    ");\n");
+	up("", "", "");
+	id = run("wt", 0, 0, "alice", NULL);
+	wait_state(id, NULL, "done", WAIT_MS);
+	ck_field(id, "w", "state", "failed");
+	ck_field(id, "w", "result", "timed out after 300ms");
+	ck_field(id, "next", "state", "done");
+	writes_answer(1, NULL);
+	spin(50);
+	ck_field(id, "w", "state", "failed");
+}
+END_TEST
+
 /* An abort in the pause between two attempts: the step does not run again. */
 START_TEST(abort_in_retry_pause)
 {
@@ -2697,6 +2808,9 @@ pbengine_suite(void)
 	tcase_add_test(tc, retries);
 	tcase_add_test(tc, on_failure_paths);
 	tcase_add_test(tc, abort_in_retry_pause);
+	tcase_add_test(tc, abort_every_kind);
+	tcase_add_test(tc, free_every_kind);
+	tcase_add_test(tc, write_timeout);
 	tcase_add_test(tc, abort_kills_group);
 	tcase_add_test(tc, exec_timeout_kills_group);
 	tcase_add_test(tc, incident_triggers);
