@@ -2720,6 +2720,39 @@ START_TEST(json_shapes)
 }
 END_TEST
 
+/* `sonae playbook NAME` lists the newest 10 runs. */
+START_TEST(playbook_json_ten_runs)
+{
+	json_t *o, *l;
+	uint64_t id = 0;
+	int i;
+
+	playbook("n", "steps = ( { id = \"s\"; type = \"notify\"; title = \"t\"; text = "
+	              "\"x\"; } );\n");
+	up("\"drill@example.jp\"", "", "");
+	for (i = 0; i < 12; i++)
+		id = run("n", 0, i % 2, "alice", NULL);
+	wait_state(id, NULL, "done", WAIT_MS);
+	o = pb_engine_playbook_json(e, "n");
+	l = json_object_get(o, "runs");
+	ck_assert_uint_eq(json_array_size(l), 10);
+	ck_assert_int_eq(
+	    json_integer_value(json_object_get(json_array_get(l, 0), "id")), 12);
+	ck_assert_int_eq(
+	    json_integer_value(json_object_get(json_array_get(l, 9), "id")), 3);
+	json_decref(o);
+	o = pb_engine_playbooks_json(e);
+	l = json_array_get(json_object_get(o, "playbooks"), 0);
+	ck_assert_int_eq(
+	    json_integer_value(json_object_get(json_object_get(l, "last_run"), "id")),
+	    11);
+	ck_assert_int_eq(
+	    json_integer_value(json_object_get(json_object_get(l, "last_drill"), "id")),
+	    12);
+	json_decref(o);
+}
+END_TEST
+
 /*
  * The journal.
  */
@@ -2825,6 +2858,7 @@ pbengine_suite(void)
 	tcase_add_test(tc, restart_playbook_gone_or_changed);
 	tcase_add_test(tc, reload_keeps_running_version);
 	tcase_add_test(tc, json_shapes);
+	tcase_add_test(tc, playbook_json_ten_runs);
 	tcase_add_test(tc, journal_events);
 	suite_add_tcase(s, tc);
 	return s;
