@@ -101,6 +101,7 @@ static const struct pb_step_ops *const step_ops[PB_NTYPES] = {
 static void advance(struct active *);
 static void run_end(
     struct active *, enum pb_run_state, const char *actor, const char *why);
+static void abort_run(struct active *, const char *actor, const char *text);
 
 /* Books. */
 
@@ -725,6 +726,22 @@ timeout_cb(evutil_socket_t fd, short ev, void *arg)
 	duration_format(x->step->timeout_ms, d, sizeof(d));
 	if (x->ops->cancel != NULL)
 		x->ops->cancel(x);
+	/*
+	 * A hand-over given up: the run it started is stopped too, or it would
+	 * go on for nobody (and a retry or a goto would start a second one).
+	 * Detached first, so that its end does not end this act.
+	 */
+	if (x->child != 0) {
+		struct active *c = active_find(x->e, x->child);
+		char text[128];
+		x->child = 0;
+		if (c != NULL && c->r->state == PBR_RUNNING) {
+			snprintf(text, sizeof(text),
+			    "step %s of run %" PRIu64 " timed out", x->step->id,
+			    x->a->r->id);
+			abort_run(c, "sonaed", text);
+		}
+	}
 	pb_act_done(x, 0, "timed out after %s", d);
 }
 

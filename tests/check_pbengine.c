@@ -1608,6 +1608,37 @@ START_TEST(run_playbook_approver_differs)
 }
 END_TEST
 
+/* A hand-over that times out stops the run it started: it runs on for nobody. */
+START_TEST(run_playbook_timeout)
+{
+	json_t *o;
+	uint64_t p, c;
+
+	playbook("parent", "steps = (\n"
+	                   "\t{ id = \"hand\"; type = \"run-playbook\"; title = \"t\"; "
+	                   "playbook = \"child\";\n"
+	                   "\t  timeout = \"300ms\"; on_failure = \"continue\"; },\n"
+	                   "\t{ id = \"after\"; type = \"notify\"; title = \"t\"; text = "
+	                   "\"x\"; }\n"
+	                   ");\n");
+	playbook("child", "steps = ( { id = \"ask\"; type = \"confirm\"; title = \"t\"; "
+	                  "question = \"q\"; } );\n");
+	up("", "", "");
+	p = run("parent", 12, 0, "alice", NULL);
+	c = p + 1;
+	wait_state(p, NULL, "done", WAIT_MS);
+	ck_field(p, "hand", "state", "failed");
+	ck_field(p, "hand", "result", "timed out after 300ms");
+	ck_field(p, "after", "state", "done");
+	ck_field(c, NULL, "state", "aborted");
+	ck_field(c, "ask", "state", "failed");
+	ck_assert(logged(c, "end", "timed out"));
+	o = pb_engine_status_json(e);
+	ck_assert_int_eq(json_integer_value(json_object_get(o, "running")), 0);
+	json_decref(o);
+}
+END_TEST
+
 /* A record on disk says the run ended (as if it did while sonaed was down). */
 static void
 disk_end(uint64_t run, const char *state)
@@ -2837,6 +2868,7 @@ pbengine_suite(void)
 	tcase_add_test(tc, shutdown_tier_deadline);
 	tcase_add_test(tc, run_playbook_child);
 	tcase_add_test(tc, run_playbook_approver_differs);
+	tcase_add_test(tc, run_playbook_timeout);
 	tcase_add_test(tc, when_skips);
 	tcase_add_test(tc, retries);
 	tcase_add_test(tc, on_failure_paths);
