@@ -2633,7 +2633,14 @@ START_TEST(json_shapes)
 	ck_assert_str_eq(
 	    json_string_value(json_array_get(json_object_get(w, "who"), 0)), "tanaka");
 	ck_assert(json_is_string(json_object_get(w, "since")));
-	ck_assert(json_is_string(json_object_get(w, "deadline")));
+	{
+		/* The deadline: 10 min after the step began to wait. */
+		char ts[64];
+		time_format(ifield(r, "ask", "started_ms") + 600000, ts, sizeof(ts));
+		ck_assert_str_eq(cstr(w, "deadline"), ts);
+		time_format(ifield(r, "ask", "started_ms"), ts, sizeof(ts));
+		ck_assert_str_eq(cstr(w, "since"), ts);
+	}
 	ck_assert_str_eq(cstr(w, "default"), "yes");
 	ck_assert(json_is_false(json_object_get(w, "unknown")));
 	p = json_object_get(s, "progress");
