@@ -33,8 +33,9 @@
 #define WAIT_MS  5000 /* the longest a test waits for what must happen */
 #define RETRY_MS 100  /* the engine's pause between attempts, in these tests */
 /*
- * A timer armed inside a callback counts from the loop's cached clock, so it
- * may fire a few ms before its time as the wall clock sees it.
+ * Margin of lower bounds on durations: a step's times are the wall clock's,
+ * its timers libevent's monotonic one, which counts from the start of the
+ * loop's turn unless the engine refreshes it (it does after checkpoints).
  */
 #define EARLY_MS 100
 
