@@ -73,6 +73,7 @@ main(int argc, char **argv)
 	struct conf_errors errs = { NULL, 0 };
 	struct passwd *pw = NULL;
 	struct event_base *base;
+	struct event_config *evcfg;
 	struct event *sigs[4];
 	struct signals sg;
 	struct control *ctl;
@@ -145,8 +146,16 @@ main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	event_set_log_callback(log_libevent);
-	if ((base = event_base_new()) == NULL)
+	/*
+	 * Precise timers: a playbook's "wait 5 min" or a confirm's deadline is
+	 * a promise to people, and the default coarse clock can fire a few
+	 * milliseconds early.
+	 */
+	if ((evcfg = event_config_new()) == NULL ||
+	    event_config_set_flag(evcfg, EVENT_BASE_FLAG_PRECISE_TIMER) == -1 ||
+	    (base = event_base_new_with_config(evcfg)) == NULL)
 		fatalx("event_base_new failed");
+	event_config_free(evcfg);
 
 	d = daemon_new(base, conf, conf_path);
 	if ((ctl = control_new(base, d, conf, err, sizeof(err))) == NULL)

@@ -819,19 +819,31 @@ apply_failure(struct active *a, size_t i)
 	case PB_FAIL_GOTO:
 		t = st->goto_step;
 		if (t > i) {
-			for (k = i + 1; k < t; k++)
-				if (a->r->steps[k].state == PBS_PENDING) {
-					a->r->steps[k].state = PBS_SKIPPED;
-					free(a->r->steps[k].result);
-					a->r->steps[k].result = xstrdup(
-					    "passed over: an earlier step failed");
-				}
+			for (k = i + 1; k < t; k++) {
+				struct pb_step_run *s = &a->r->steps[k];
+				if (s->state != PBS_PENDING)
+					continue;
+				s->state = PBS_SKIPPED;
+				free(s->result);
+				xasprintf(&s->result, "passed over: %s failed, on to %s",
+				    st->id, playbook_step(a->b->pb, t)->id);
+				/* Every step's outcome is in the journal, these too. */
+				journal(a->e, "sonaed", "playbook.step",
+				    step_journal(a, s,
+				        pb_step_types[playbook_step(a->b->pb, k)->type]));
+			}
 		} else {
 			/* Back to an earlier step: it and what follows run again. */
 			for (k = t; k <= i; k++) {
 				struct pb_step_run *s = &a->r->steps[k];
 				s->state = PBS_PENDING;
 				s->attempts = 0;
+				s->started_ms = s->ended_ms = 0;
+				free(s->result);
+				free(s->actor);
+				free(s->output);
+				s->result = s->actor = s->output = NULL;
+				s->would_run = 0;
 			}
 		}
 		runlog(a, "sonaed", "goto", "%s failed: on to %s", st->id,
@@ -1380,11 +1392,6 @@ pb_engine_confirm(struct pb_engine *e, uint64_t run, const char *step, enum pb_a
 			checkpoint(a);
 			return -1;
 		}
-		free(sr->actor);
-		sr->actor = xstrdup(actor);
-		journal(e, actor, "playbook.confirm",
-		    json_pack("{s:I, s:s, s:s, s:s}", "run", (json_int_t)run, "step",
-		        step, "answer", answers[ans], "text", text));
 		if (ans == PB_RETRY && step_program_alive(sr)) {
 			snprintf(err, errlen,
 			    "step %s's program from before the restart still runs as "
@@ -1392,8 +1399,18 @@ pb_engine_confirm(struct pb_engine *e, uint64_t run, const char *step, enum pb_a
 			    "group %lld: let it end or stop it (kill -TERM -%lld), then "
 			    "--retry; or say what it did with --no or without either",
 			    step, (long long)sr->pid, (long long)sr->pid);
+			journal(e, actor, "playbook.confirm-refused",
+			    json_pack("{s:I, s:s, s:s, s:s}", "run", (json_int_t)run,
+			        "step", step, "answer", answers[ans], "why", err));
+			runlog(a, actor, "confirm-refused", "%s: %s", step, err);
+			checkpoint(a);
 			return -1;
 		}
+		free(sr->actor);
+		sr->actor = xstrdup(actor);
+		journal(e, actor, "playbook.confirm",
+		    json_pack("{s:I, s:s, s:s, s:s}", "run", (json_int_t)run, "step",
+		        step, "answer", answers[ans], "text", text));
 		if (ans == PB_RETRY) {
 			sr->state = PBS_PENDING;
 			runlog(a, actor, "step-retry", "%s: run again: %s", step, text);
@@ -1429,9 +1446,12 @@ pb_engine_confirm(struct pb_engine *e, uint64_t run, const char *step, enum pb_a
 		checkpoint(a);
 		return -1;
 	}
+	/* The answer first, then the step's outcome it causes, in the journal too. */
 	journal(e, actor, "playbook.confirm",
 	    json_pack("{s:I, s:s, s:s, s:s}", "run", (json_int_t)run, "step", step,
 	        "answer", answers[ans], "text", text));
+	pb_act_set_actor(a->act, actor);
+	pb_act_done(a->act, ans == PB_YES, "%s: %s", answers[ans], text);
 	return 0;
 }
 

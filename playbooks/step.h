@@ -35,7 +35,11 @@ struct pb_step_ops {
 	 * ("timed out after ..."); a confirm takes its default here instead.
 	 */
 	void (*timeout)(struct pb_act *);
-	/* A human's answer (`sonae confirm`): 0, or -1 with why (refused). */
+	/*
+	 * Whether this caller may give this answer (`sonae confirm`): 0, or -1
+	 * with why.  The engine records an accepted answer and ends the step:
+	 * "yes" done, "no" failed.
+	 */
 	int (*answer)(struct pb_act *, enum pb_answer, const char *actor, int is_operator,
 	    const char *text, char *err, size_t errlen);
 	/*

@@ -68,9 +68,7 @@ confirm_answer(struct pb_act *x, enum pb_answer ans, const char *actor, int is_o
 		    actor, (unsigned long long)r->id);
 		return -1;
 	}
-	pb_act_set_actor(x, actor);
-	pb_act_done(
-	    x, ans == PB_YES, "%s (%s): %s", ans == PB_YES ? "yes" : "no", actor, text);
+	(void)text;
 	return 0;
 }
 

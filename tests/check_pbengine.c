@@ -1190,12 +1190,12 @@ START_TEST(confirm_yes_no)
 	wait_state(id, "go", "waiting", WAIT_MS);
 	ck_field(id, "room", "state", "failed");
 	ck_field(id, "room", "actor", "bob");
-	ck_field(id, "room", "result", "no (bob): said in a test");
+	ck_field(id, "room", "result", "no: said in a test");
 	confirm_ok(id, "go", PB_YES, "carol");
 	wait_state(id, NULL, "done", WAIT_MS);
 	ck_field(id, "go", "state", "done");
 	ck_field(id, "go", "actor", "carol");
-	ck_field(id, "go", "result", "yes (carol): said in a test");
+	ck_field(id, "go", "result", "yes: said in a test");
 	ck_field(id, "end", "state", "done");
 	/* A finished run waits for nobody. */
 	confirm_refused(id, "go", PB_YES, "bob", 1, "is done");
@@ -1829,7 +1829,7 @@ START_TEST(on_failure_paths)
 	ck_assert(logged(a, "end", "failed: step s1 failed: exit 1"));
 	wait_state(g, NULL, "done", WAIT_MS);
 	ck_field(g, "s2", "state", "skipped");
-	ck_field(g, "s2", "result", "passed over: an earlier step failed");
+	ck_field(g, "s2", "result", "passed over: s1 failed, on to s4");
 	ck_field(g, "s3", "state", "skipped");
 	ck_field(g, "s4", "state", "done");
 	ck_assert(logged(g, "goto", "s1 failed: on to s4"));
@@ -2799,8 +2799,8 @@ END_TEST
 START_TEST(journal_events)
 {
 	const char *const want[][2] = { { "playbook.start", "alice" },
-		{ "playbook.confirm-refused", "alice" }, { "playbook.step", "bob" },
-		{ "playbook.confirm", "bob" }, { "playbook.abort", "carol" },
+		{ "playbook.confirm-refused", "alice" }, { "playbook.confirm", "bob" },
+		{ "playbook.step", "bob" }, { "playbook.abort", "carol" },
 		{ "playbook.end", "carol" } };
 	json_t *j, *data;
 	char err[512];
@@ -2836,14 +2836,15 @@ START_TEST(journal_events)
 	ck_assert_int_eq(json_integer_value(json_object_get(data, "incident")), 12);
 	ck_assert(json_is_false(json_object_get(data, "drill")));
 	ck_assert_str_eq(cstr(data, "reason"), "a test");
+	/* The answer, then the outcome it caused. */
 	data = json_object_get(json_array_get(f.journal, 2), "data");
+	ck_assert_str_eq(cstr(data, "answer"), "yes");
+	ck_assert_str_eq(cstr(data, "text"), "said in a test");
+	data = json_object_get(json_array_get(f.journal, 3), "data");
 	ck_assert_str_eq(cstr(data, "step"), "ask");
 	ck_assert_str_eq(cstr(data, "state"), "done");
 	ck_assert_str_eq(cstr(data, "type"), "confirm");
 	ck_assert(json_is_false(json_object_get(data, "would_run")));
-	data = json_object_get(json_array_get(f.journal, 3), "data");
-	ck_assert_str_eq(cstr(data, "answer"), "yes");
-	ck_assert_str_eq(cstr(data, "text"), "said in a test");
 	data = json_object_get(json_array_get(f.journal, 4), "data");
 	ck_assert_str_eq(cstr(data, "text"), "enough");
 	data = json_object_get(json_array_get(f.journal, 5), "data");
