@@ -1358,13 +1358,27 @@ pb_engine_child_of(struct pb_engine *e, uint64_t parent, const char *playbook,
 	return 0;
 }
 
+static const char *const answers[] = { "no", "yes", "retry" };
+
+/* An answer refused: journaled and in the run's log, like every answer. */
+static int
+confirm_refused(struct active *a, const char *actor, const char *step, enum pb_answer ans,
+    const char *why)
+{
+	journal(a->e, actor, "playbook.confirm-refused",
+	    json_pack("{s:I, s:s, s:s, s:s}", "run", (json_int_t)a->r->id, "step", step,
+	        "answer", answers[ans], "why", why));
+	runlog(a, actor, "confirm-refused", "%s: %s", step, why);
+	checkpoint(a);
+	return -1;
+}
+
 int
 pb_engine_confirm(struct pb_engine *e, uint64_t run, const char *step, enum pb_answer ans,
     const char *actor, int is_operator, const char *text, char *err, size_t errlen)
 {
 	struct active *a = active_find(e, run);
 	struct pb_step_run *sr;
-	static const char *const answers[] = { "no", "yes", "retry" };
 
 	if (a == NULL) {
 		snprintf(err, errlen, "no run %" PRIu64, run);
@@ -1385,12 +1399,7 @@ pb_engine_confirm(struct pb_engine *e, uint64_t run, const char *step, enum pb_a
 		if (!is_operator) {
 			snprintf(
 			    err, errlen, "only operators say what happened to a step");
-			journal(e, actor, "playbook.confirm-refused",
-			    json_pack("{s:I, s:s, s:s, s:s}", "run", (json_int_t)run,
-			        "step", step, "answer", answers[ans], "why", err));
-			runlog(a, actor, "confirm-refused", "%s: %s", step, err);
-			checkpoint(a);
-			return -1;
+			return confirm_refused(a, actor, step, ans, err);
 		}
 		if (ans == PB_RETRY && step_program_alive(sr)) {
 			snprintf(err, errlen,
@@ -1399,12 +1408,7 @@ pb_engine_confirm(struct pb_engine *e, uint64_t run, const char *step, enum pb_a
 			    "group %lld: let it end or stop it (kill -TERM -%lld), then "
 			    "--retry; or say what it did with --no or without either",
 			    step, (long long)sr->pid, (long long)sr->pid);
-			journal(e, actor, "playbook.confirm-refused",
-			    json_pack("{s:I, s:s, s:s, s:s}", "run", (json_int_t)run,
-			        "step", step, "answer", answers[ans], "why", err));
-			runlog(a, actor, "confirm-refused", "%s: %s", step, err);
-			checkpoint(a);
-			return -1;
+			return confirm_refused(a, actor, step, ans, err);
 		}
 		free(sr->actor);
 		sr->actor = xstrdup(actor);
@@ -1439,12 +1443,7 @@ pb_engine_confirm(struct pb_engine *e, uint64_t run, const char *step, enum pb_a
 	}
 	if (a->act->ops->answer(a->act, ans, actor, is_operator, text, err, errlen) ==
 	    -1) {
-		journal(e, actor, "playbook.confirm-refused",
-		    json_pack("{s:I, s:s, s:s, s:s}", "run", (json_int_t)run, "step",
-		        step, "answer", answers[ans], "why", err));
-		runlog(a, actor, "confirm-refused", "%s: %s", step, err);
-		checkpoint(a);
-		return -1;
+		return confirm_refused(a, actor, step, ans, err);
 	}
 	/* The answer first, then the step's outcome it causes, in the journal too. */
 	journal(e, actor, "playbook.confirm",
