@@ -1434,8 +1434,10 @@ pb_engine_confirm(struct pb_engine *e, uint64_t run, const char *step, enum pb_a
 		    pb_step_state_name(sr->state));
 		return -1;
 	}
-	if (sr->state != PBS_WAITING || a->act == NULL || a->act->sr != sr ||
-	    a->act->ops->answer == NULL) {
+	/* A human step waits; a wait may be ended by an operator who knows better. */
+	if ((sr->state != PBS_WAITING && !(sr->state == PBS_RUNNING && a->act != NULL &&
+	                                     a->act->step->type == PB_WAIT)) ||
+	    a->act == NULL || a->act->sr != sr || a->act->ops->answer == NULL) {
 		snprintf(err, errlen,
 		    "step %s of run %" PRIu64 " waits for nobody (it is %s)", step, run,
 		    pb_step_state_name(sr->state));
@@ -1450,6 +1452,8 @@ pb_engine_confirm(struct pb_engine *e, uint64_t run, const char *step, enum pb_a
 	    json_pack("{s:I, s:s, s:s, s:s}", "run", (json_int_t)run, "step", step,
 	        "answer", answers[ans], "text", text));
 	pb_act_set_actor(a->act, actor);
+	if (a->act->ops->cancel != NULL)
+		a->act->ops->cancel(a->act); /* a wait's own timer */
 	pb_act_done(a->act, ans == PB_YES, "%s: %s", answers[ans], text);
 	return 0;
 }

@@ -105,8 +105,28 @@ wait_timeout(struct pb_act *x)
 		pb_act_done(x, 0, "timed out after %s", d);
 }
 
+/*
+ * An operator may end a wait early (`sonae confirm RUN STEP -m TEXT`): the
+ * building's facilities say mains is stable, the generator is on.  "yes"
+ * ends it done, "--no" failed; both are journaled with who said so.
+ */
+static int
+wait_answer(struct pb_act *x, enum pb_answer ans, const char *actor, int is_operator,
+    const char *text, char *err, size_t errlen)
+{
+	(void)ans;
+	(void)text;
+	if (!is_operator) {
+		snprintf(err, errlen, "%s may not end step %s: only operators end a wait",
+		    actor, pb_act_step(x)->id);
+		return -1;
+	}
+	return 0;
+}
+
 const struct pb_step_ops pb_wait_ops = {
 	.start = wait_start,
 	.cancel = wait_free,
 	.timeout = wait_timeout,
+	.answer = wait_answer,
 };

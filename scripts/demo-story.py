@@ -256,6 +256,7 @@ class Act:
 DRILL, DRILL_APPROVE, DRILL_END = 4, 9, 15
 FACILITIES, ROOM = 31, 40
 NO_SHUTDOWN, BATTERY_EXIT = MAINS_BACK + 2, MAINS_BACK + 6
+MAINS_STABLE, VENDOR, OUTAGE_EXIT = MAINS_BACK + 8, MAINS_BACK + 10, MAINS_BACK + 12
 PATIENCE = 20
 OPERATOR = [
     Act(DRILL, "drill", "battery-critical", drill=True,
@@ -273,6 +274,14 @@ OPERATOR = [
         text="復電した (mains is back)"),
     Act(BATTERY_EXIT, "confirm", "battery-critical", "exit",
         text="計画停止は不要だった (no shutdown was needed)"),
+    # The playbook waits for mains to hold 5 minutes, longer than the demo:
+    # the operator ends the wait, as facilities vouch for the mains.
+    Act(MAINS_STABLE, "confirm", "power-outage", "mains",
+        text="庁舎管理: 商用電源は安定 (facilities: mains is stable)"),
+    Act(VENDOR, "confirm", "power-outage", "vendor",
+        text="UPS保守事業者に点検を依頼 (the UPS vendor will check it)"),
+    Act(OUTAGE_EXIT, "confirm", "power-outage", "exit",
+        text="復電、UPS充電中、全機器応答 (mains back, UPS charging, every device answering)"),
 ]
 # A real run waiting at one of these (each one's "yes" is a shutdown, which
 # the demo machine has no hosts for) a minute after it was asked is
@@ -329,6 +338,10 @@ class Operator:
                                              for w in r["waiting"]):
                 return r
             if act.verb == "abort" and (r["step"] or {}).get("id") == act.step:
+                return r
+            # A wait the operator ends: the step under way.
+            step = r["step"] or {}
+            if act.verb == "confirm" and (step.get("id"), step.get("type")) == (act.step, "wait"):
                 return r
         return None
 

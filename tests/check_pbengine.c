@@ -1144,6 +1144,42 @@ START_TEST(wait_for_until_timeout)
 END_TEST
 
 /*
+ * An operator ends a wait early (facilities vouch for the mains): "yes"
+ * done, "--no" failed, who said so kept; nobody else may, and the wait's
+ * own timer does nothing afterwards.
+ */
+START_TEST(wait_ended_by_operator)
+{
+	uint64_t a, b;
+
+	playbook("long",
+	    "steps = ( { id = \"w\"; type = \"wait\"; title = \"w\";\n"
+	    "\t  until = \"ups1.on_battery\"; for = \"5min\"; timeout = \"8h\"; },\n"
+	    "\t{ id = \"after\"; type = \"confirm\"; title = \"a\"; question = "
+	    "\"q\"; } );\n");
+	eval_script("ups1.on_battery", NULL, 1, -2);
+	up("", "", "");
+	a = run("long", 0, 0, "alice", NULL);
+	b = run("long", 0, 0, "alice", NULL);
+	wait_state(a, "w", "running", WAIT_MS);
+	wait_state(b, "w", "running", WAIT_MS);
+	confirm_refused(a, "w", PB_YES, "mallory", 0, "only operators end a wait");
+	confirm_refused(a, "w", PB_RETRY, "bob", 1, "--retry is for a step");
+	confirm_ok(a, "w", PB_YES, "bob");
+	wait_state(a, "after", "waiting", WAIT_MS);
+	ck_field(a, "w", "state", "done");
+	ck_field(a, "w", "actor", "bob");
+	ck_field(a, "w", "result", "yes: said in a test");
+	confirm_ok(b, "w", PB_NO, "bob");
+	wait_state(b, NULL, "failed", WAIT_MS);
+	ck_field(b, "w", "result", "no: said in a test");
+	/* The ended wait's tick is gone (ASan would see it fire on a freed act). */
+	spin(1500);
+	ck_field(a, "w", "state", "done");
+}
+END_TEST
+
+/*
  * confirm
  */
 
@@ -2866,6 +2902,7 @@ pbengine_suite(void)
 	tcase_add_test(tc, exec_argv_env);
 	tcase_add_test(tc, exec_user_sudo);
 	tcase_add_test(tc, wait_for_until_timeout);
+	tcase_add_test(tc, wait_ended_by_operator);
 	tcase_add_test(tc, confirm_yes_no);
 	tcase_add_test(tc, confirm_who);
 	tcase_add_test(tc, confirm_approver_differs);
