@@ -164,16 +164,25 @@ static void PRINTFLIKE(3, 4)
 	a->e->h->note(a->e->arg, a->r->incident, event, text);
 }
 
+/* A line in the run's log. */
+static void
+vrunlog(
+    struct active *a, const char *actor, const char *event, const char *fmt, va_list ap)
+{
+	char text[1200];
+
+	vsnprintf(text, sizeof(text), fmt, ap);
+	pb_run_note(a->r, time_now_ms(), actor, event, text);
+}
+
 static void PRINTFLIKE(4, 5)
     runlog(struct active *a, const char *actor, const char *event, const char *fmt, ...)
 {
-	char text[1200];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	vrunlog(a, actor, event, fmt, ap);
 	va_end(ap);
-	pb_run_note(a->r, time_now_ms(), actor, event, text);
 }
 
 static void
@@ -277,12 +286,6 @@ pb_act_record(const struct pb_act *x)
 	return x->sr;
 }
 
-const struct playbook *
-pb_act_playbook(const struct pb_act *x)
-{
-	return x->a->b->pb;
-}
-
 struct event_base *
 pb_act_base(const struct pb_act *x)
 {
@@ -311,12 +314,6 @@ struct pb_engine *
 pb_act_engine(const struct pb_act *x)
 {
 	return x->e;
-}
-
-int
-pb_act_drill(const struct pb_act *x)
-{
-	return x->a->r->drill;
 }
 
 void **
@@ -472,13 +469,11 @@ pb_act_env(struct pb_act *x)
 void
 pb_act_log(struct pb_act *x, const char *event, const char *fmt, ...)
 {
-	char text[1200];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	vrunlog(x->a, "sonaed", event, fmt, ap);
 	va_end(ap);
-	pb_run_note(x->a->r, time_now_ms(), "sonaed", event, text);
 }
 
 /* Length of the valid UTF-8 character at s (n bytes left), or 0. */
@@ -1462,7 +1457,6 @@ static void
 abort_run(struct active *a, const char *actor, const char *text)
 {
 	struct active *c;
-	size_t i = a->r->current;
 
 	if (a->act != NULL) {
 		struct pb_step_run *sr = a->act->sr;
@@ -1472,7 +1466,6 @@ abort_run(struct active *a, const char *actor, const char *text)
 		free(sr->result);
 		xasprintf(&sr->result, "stopped: the run was aborted by %s", actor);
 	}
-	(void)i;
 	evtimer_del(a->wake);
 	TAILQ_FOREACH(c, &a->e->runs, entry)
 	if (c->r->parent == a->r->id && c->r->state == PBR_RUNNING)
@@ -1556,6 +1549,15 @@ expanded(struct pb_engine *e, const struct active *a, const struct playbook *pb,
 	return v;
 }
 
+/* Who may answer: a confirm's `who`; the operators otherwise (an unknown step). */
+static json_t *
+who_json(const struct pb_step *st)
+{
+	if (st != NULL && st->type == PB_CONFIRM && st->who.n > 0)
+		return conf_strings_json(&st->who);
+	return json_pack("[s]", "operators");
+}
+
 static json_t *
 run_summary(struct pb_engine *e, const struct active *a, json_t **incident)
 {
@@ -1608,11 +1610,7 @@ run_summary(struct pb_engine *e, const struct active *a, json_t **incident)
 			    st && st->type == PB_CONFIRM
 			        ? expanded(e, a, pb, incident, st->question)
 			        : json_null());
-			json_object_set_new(w, "who",
-			    st && st->type == PB_CONFIRM
-			        ? (st->who.n ? conf_strings_json(&st->who)
-			                     : json_pack("[s]", "operators"))
-			        : json_pack("[s]", "operators"));
+			json_object_set_new(w, "who", who_json(st));
 			json_object_set_new(w, "since", time_json(sr->started_ms));
 			json_object_set_new(w, "deadline",
 			    st && st->timeout_ms > 0 && sr->state == PBS_WAITING
@@ -1692,11 +1690,8 @@ pb_engine_run_json(struct pb_engine *e, uint64_t run)
 		    st && st->type == PB_CONFIRM
 		        ? expanded(e, a, pb, &incident, st->question)
 		        : json_null());
-		json_object_set_new(s, "who",
-		    st && st->type == PB_CONFIRM
-		        ? (st->who.n ? conf_strings_json(&st->who)
-		                     : json_pack("[s]", "operators"))
-		        : json_null());
+		json_object_set_new(
+		    s, "who", st && st->type == PB_CONFIRM ? who_json(st) : json_null());
 		json_object_set_new(s, "deadline",
 		    st && st->timeout_ms > 0 && sr->started_ms &&
 		            (sr->state == PBS_RUNNING || sr->state == PBS_WAITING)

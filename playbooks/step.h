@@ -61,13 +61,11 @@ const struct pb_step *pb_act_step(const struct pb_act *);
 const struct pb_run *pb_act_run(const struct pb_act *);
 /* The record of this step in the run. */
 const struct pb_step_run *pb_act_record(const struct pb_act *);
-const struct playbook *pb_act_playbook(const struct pb_act *);
 struct event_base *pb_act_base(const struct pb_act *);
 const struct pb_hooks *pb_act_hooks(const struct pb_act *);
 void *pb_act_arg(const struct pb_act *);
 const struct conf *pb_act_conf(const struct pb_act *);
 struct pb_engine *pb_act_engine(const struct pb_act *);
-int pb_act_drill(const struct pb_act *);
 /* Where the step type keeps its own state (freed by its cancel or before done). */
 void **pb_act_data(struct pb_act *);
 
