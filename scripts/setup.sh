@@ -10,6 +10,7 @@ PACKAGES="
 	libjansson-dev libssl-dev check
 	snmpd snmp snmpsim python3-pymodbus python3-serial-asyncio python3-aiosmtpd msmtp mbpoll swaks socat openssl
 	python3 procps util-linux time tzdata collectd-core
+	chromium fonts-noto-cjk
 "
 
 missing=""
