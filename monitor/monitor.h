@@ -233,7 +233,79 @@ struct conf {
 		struct playbook **loaded;
 		size_t nloaded;
 	} playbooks;
+	struct conf_list staff;    /* struct staff_conf */
+	struct conf_list schedule; /* struct shift_conf */
+	struct conf_list modes;    /* struct mode_conf; the defaults when unset */
+	struct {
+		int auto_mode;   /* the mode follows the roster */
+		int64_t hold_ms; /* hysteresis before stepping back down */
+		char *digest_at; /* "HH:MM", site wall clock */
+		int announce;    /* mail the staff when the mode changes */
+	} staffing;
 };
+
+/*
+ * schema_roster.c: the staff, who is on duty when, and the operating modes
+ * (docs/modes.md).  Everything named is checked at load.
+ */
+struct staff_conf {
+	char *id;    /* [a-z0-9_-], unique */
+	char *name;  /* as colleagues know the person */
+	char *email; /* NULL: counted, never mailed */
+	struct conf_strings roles;
+	int counted; /* in the headcount that sets the mode */
+	struct conf_origin origin;
+};
+/* One shift of schedule[]: a repeating window and who is on duty in it. */
+struct shift_conf {
+	char *every, *duration, *comment;
+	struct conf_strings on_duty, deputy; /* staff ids */
+	struct window *w;                    /* parsed in the site's zone */
+	struct conf_origin origin;
+};
+enum mode_lower {
+	MODE_LOWER_DIGEST, /* a daily digest at staffing.digest_at */
+	MODE_LOWER_DEFER,  /* recorded, listed when the mode ends */
+};
+enum mode_inspection {
+	MODE_INSPECTION_SCHEDULED,
+	MODE_INSPECTION_DEFERRED,
+	MODE_INSPECTION_SUSPENDED,
+};
+/*
+ * One operating mode.  Modes are in order from the ordinary (the first) to
+ * the most stretched.  References (alert, copy, escalate_to) are staff ids,
+ * "role:NAME", "on-duty", "deputy", "everyone" or mail addresses.
+ */
+struct mode_conf {
+	char *name;
+	char *title; /* "縮小体制 / Reduced staffing"; NULL: the name */
+	int absence; /* % of counted staff unavailable that enters it; 0: declared */
+	struct conf_strings alert; /* in order */
+	int chain;                 /* 1: one after another; 0: all at once */
+	struct conf_strings copy;  /* told at once besides */
+	int64_t escalate_after_ms; /* the chain's step; the wait before escalate_to */
+	struct conf_strings escalate_to; /* after the whole chain */
+	int live_availability;           /* classes >= this are watched live */
+	int lower;                       /* enum mode_lower: the classes below */
+	struct conf_strings preapproved; /* "PLAYBOOK:STEP" patterns of confirm steps */
+	int inspection;                  /* enum mode_inspection */
+	int builtin; /* one of the defaults (no modes[] in the file) */
+	struct conf_origin origin;
+};
+extern const char *const mode_lower_names[], *const mode_inspection_names[];
+extern const struct conf_table conf_staff_table, conf_shift_table, conf_mode_table,
+    conf_staffing_table;
+struct staff_conf *conf_staff(const struct conf *, size_t);
+struct staff_conf *conf_staff_named(const struct conf *, const char *);
+struct shift_conf *conf_shift(const struct conf *, size_t);
+struct mode_conf *conf_mode(const struct conf *, size_t);
+struct mode_conf *conf_mode_named(const struct conf *, const char *);
+/* [a-z0-9_-], 1..32 bytes: staff ids, roles and mode names. */
+int roster_name_valid(const char *);
+/* NULL if a mode may name ref, else why not (in buf). */
+const char *roster_ref_problem(const struct conf *, const char *, char *, size_t);
+void schema_roster_check(struct conf_ctx *, config_setting_t *, struct conf *);
 
 /* A site's value of a playbook's parameter (playbooks.parameters[]). */
 struct pb_param_conf {

@@ -454,6 +454,7 @@ root_check(struct conf_ctx *ctx, config_setting_t *root, void *obj)
 	schema_detect_check(ctx, root, conf);
 	schema_alerts_check(ctx, root, conf);
 	schema_playbooks_check(ctx, root, conf);
+	schema_roster_check(ctx, root, conf);
 }
 
 static const struct conf_key root_keys[] = {
@@ -522,6 +523,28 @@ static const struct conf_key root_keys[] = {
 	    .type = CT_GROUP,
 	    .sub = &conf_playbooks_table,
 	    .help = "See `playbooks`." },
+	{ .name = "staff",
+	    .type = CT_LIST,
+	    .off = offsetof(struct conf, staff),
+	    .sub = &conf_staff_table,
+	    .max = 1000,
+	    .help = "See `staff[]`." },
+	{ .name = "schedule",
+	    .type = CT_LIST,
+	    .off = offsetof(struct conf, schedule),
+	    .sub = &conf_shift_table,
+	    .max = 1000,
+	    .help = "See `schedule[]`." },
+	{ .name = "modes",
+	    .type = CT_LIST,
+	    .off = offsetof(struct conf, modes),
+	    .sub = &conf_mode_table,
+	    .max = 32,
+	    .help = "See `modes[]`." },
+	{ .name = "staffing",
+	    .type = CT_GROUP,
+	    .sub = &conf_staffing_table,
+	    .help = "See `staffing`." },
 	{ 0 },
 };
 
