@@ -367,6 +367,26 @@ struct alerts_hooks {
 	 * what it waits for from a human.  May be NULL.
 	 */
 	json_t *(*playbook_runs)(void *arg, uint64_t id);
+	/*
+	 * The operating mode's configuration now (monitor/roster.c), or NULL
+	 * (no roster: routes' own `to` only).  Routes with `roster` take their
+	 * people from it; its live_availability decides which problems are
+	 * told live.  May be NULL.
+	 */
+	const struct mode_conf *(*mode_conf)(void *arg);
+	/*
+	 * The mail addresses of the people refs name who are available now
+	 * (roster_resolve()), appended to out in order without repeats; how
+	 * many were added.  May be NULL with mode_conf.
+	 */
+	size_t (*resolve)(
+	    void *arg, const struct conf_strings *refs, struct conf_strings *out);
+	/*
+	 * A problem the mode does not tell live (a lower availability class):
+	 * what is put off ("incident 12 (leak-2f, class 1): daily digest"),
+	 * listed when the mode ends.  May be NULL.
+	 */
+	void (*deferred)(void *arg, uint64_t incident, const char *what);
 };
 
 /* hooks must outlive the engine. */
@@ -419,5 +439,14 @@ struct alerts_notice {
  */
 int alerts_notice(struct alerts *, const struct alerts_notice *, uint64_t *queued,
     char *result, size_t len);
+/*
+ * Mail people about something that is not an incident: the operating mode
+ * changed.  Subject "[sonae SITE] KIND: TITLE" (KIND in capitals), queued at
+ * once to every address of to, not rate-limited; journaled as
+ * notify.announce by actor.  0 and the spool id in *queued, or -1 with why.
+ */
+int alerts_announce(struct alerts *, const char *kind, const char *title,
+    const char *body, const struct conf_strings *to, const char *actor, uint64_t *queued,
+    char *err, size_t errlen);
 
 #endif

@@ -2125,3 +2125,42 @@ alerts_status_json(struct alerts *a)
 	    a->sp != NULL ? (int)spool_count(a->sp) : 0, "mail_down", a->outage.down,
 	    "incidents", (int)n, "held", (int)held, "mails", (json_int_t)a->mails);
 }
+
+/*
+ * An announcement to people, not about an incident: the operating mode
+ * changed (monitor/roster.c).  Queued at once to every address of to; not
+ * held by rate limits (the staff must hear of it).
+ */
+int
+alerts_announce(struct alerts *a, const char *kind, const char *title, const char *body,
+    const struct conf_strings *to, const char *actor, uint64_t *queued, char *err,
+    size_t errlen)
+{
+	const struct conf *c = a->conf;
+	char *subject;
+	uint64_t id = 0;
+	int rc;
+
+	if (to == NULL || to->n == 0) {
+		snprintf(err, errlen, "nobody to tell");
+		return -1;
+	}
+	if (c->mail.from == NULL || c->mail.relays.n == 0) {
+		snprintf(err, errlen, "no mail path: `mail` needs `from` and `relays`");
+		return -1;
+	}
+	subject = mail_subject_ref(c->site.name, kind, NULL, title);
+	rc = mail_queue(a, NULL, NULL, 0, subject, body, to, 0, "announce", &id);
+	free(subject);
+	if (rc == -1) {
+		snprintf(err, errlen, "could not queue the mail (see the log)");
+		return -1;
+	}
+	if (queued != NULL)
+		*queued = id;
+	if (a->h->journal != NULL)
+		a->h->journal(a->arg, actor != NULL ? actor : "sonaed", "notify.announce",
+		    json_pack("{s:s, s:s, s:o, s:I}", "kind", kind, "title", title, "to",
+		        conf_strings_json(to), "queued", (json_int_t)id));
+	return 0;
+}

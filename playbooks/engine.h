@@ -65,6 +65,12 @@ struct pb_hooks {
 	/* The audit journal, and a line in an incident's timeline. */
 	void (*journal)(void *arg, const char *actor, const char *event, json_t *data);
 	void (*note)(void *arg, uint64_t id, const char *event, const char *text);
+	/*
+	 * Whether the current operating mode answers a confirm step yes on its
+	 * own (modes[].preapproved matches "PLAYBOOK:STEP"): the mode's name,
+	 * or NULL (a human must answer).  May be NULL.
+	 */
+	const char *(*preapproved)(void *arg, const char *playbook, const char *step);
 };
 
 struct pb_engine;
