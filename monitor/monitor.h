@@ -991,4 +991,12 @@ void hist_agg_merge(struct hist_agg *, const struct hist_agg *);
 char *history_readings_path(const char *, uint64_t);
 char *history_month_path(const char *, int64_t);
 
+/* report_data.c: the documents of `sonae report` (docs/cli.md). */
+json_t *report_incident(struct daemon *, uint64_t, char *, size_t);
+json_t *report_drill(struct daemon *, uint64_t, char *, size_t);
+json_t *report_inspection(struct daemon *, int64_t, int64_t, char *, size_t);
+json_t *report_readings(const char *, uint64_t, const json_t *);
+int report_trend(const int64_t *, const double *, size_t, double *);
+json_t *report_audit_verify(struct audit *);
+
 #endif
