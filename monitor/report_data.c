@@ -61,15 +61,21 @@ jint(const json_t *o, const char *key)
 	return (int64_t)json_integer_value(json_object_get(o, key));
 }
 
-/* A journal entry's time in ms; -1 for an entry that does not read. */
+/*
+ * A journal entry's time in ms (time_format's text: time_parse reads the
+ * seconds, the milliseconds are added here); -1 if it does not read.
+ */
 static int64_t
 entry_ms(const json_t *e)
 {
-	const char *t = jstr(e, "time");
-	int64_t ms;
+	const char *t = jstr(e, "time"), *p;
+	int64_t ms, scale = 100;
 
 	if (t == NULL || time_parse(t, 0, &ms) == -1)
 		return -1;
+	if ((p = strchr(t, 'T')) != NULL && (p = strchr(p, '.')) != NULL)
+		for (p++; *p >= '0' && *p <= '9' && scale > 0; p++, scale /= 10)
+			ms += (*p - '0') * scale;
 	return ms;
 }
 
