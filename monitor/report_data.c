@@ -371,7 +371,13 @@ entry_text(const json_t *e)
 		    jstr(dt, "playbook") ? jstr(dt, "playbook") : "?",
 		    (long long)jint(dt, "run"),
 		    jstr(dt, "reason") ? jstr(dt, "reason") : "");
-	else if (entry_is(e, "playbook.step"))
+	else if (entry_is(e, "notify.playbook")) {
+		dump = json_dumps(json_object_get(dt, "to"), JSON_COMPACT);
+		xasprintf(&s, "%s: queued #%lld to %s",
+		    jstr(dt, "step") ? jstr(dt, "step") : "?",
+		    (long long)jint(dt, "queued"), dump != NULL ? dump : "[]");
+		free(dump);
+	} else if (entry_is(e, "playbook.step"))
 		xasprintf(&s, "%s: %s: %s", jstr(dt, "step") ? jstr(dt, "step") : "?",
 		    jstr(dt, "state") ? jstr(dt, "state") : "?",
 		    jstr(dt, "result") ? jstr(dt, "result") : "");

@@ -252,6 +252,8 @@ class ReportData(unittest.TestCase):
         events = [(d["event"], d["actor"]) for d in doc["decisions"]]
         self.assertIn(("playbook.start", ROOT), events)
         self.assertIn("playbook.end", [e for e, _ in events])
+        (n,) = [d for d in doc["decisions"] if d["event"] == "notify.playbook"]
+        self.assertEqual(n["text"], 'Tell: queued #%d to ["%s"]' % (notice["queued"], DRILL))
         self.assertEqual(doc["followups"], [])
 
         # --- errors -----------------------------------------------------------------
