@@ -36,7 +36,8 @@ struct daemon {
 	struct detect *detect;
 	struct alerts *alerts;
 	struct pb_engine *playbooks;
-	char *mode; /* the operating mode; NULL: "normal" */
+	struct history *history; /* from daemon_start */
+	char *mode;              /* the operating mode; NULL: "normal" */
 	struct device **devs;
 	size_t ndevs;
 	struct hmap *byname;
@@ -53,8 +54,13 @@ static void
 daemon_device_changed(struct device *dev, void *arg)
 {
 	struct daemon *d = arg;
+	const struct device_state *st = device_state(dev);
 
 	daemon_dirty(d);
+	/* Before detection: an incident this poll opens has it in its context. */
+	history_poll(d->history, d->store, device_name(dev),
+	    device_kinds[device_conf(dev)->kind], st->last_status == POLL_OK,
+	    st->last_poll_ms);
 	detect_device_changed(d->detect, dev);
 }
 
@@ -325,6 +331,7 @@ daemon_housekeeping(evutil_socket_t fd, short ev, void *arg)
 
 	(void)fd;
 	(void)ev;
+	history_tick(d->history, time_now_ms());
 	if (d->dirty &&
 	    time_mono_ms() - d->saved_mono >= d->conf->daemon.snapshot_interval_ms)
 		daemon_save(d);
@@ -357,6 +364,7 @@ daemon_start(struct daemon *d, char *err, size_t errlen)
 
 	if ((d->audit = audit_open(d->conf->daemon.state_dir, err, errlen)) == NULL)
 		return -1;
+	d->history = history_new(d->conf->daemon.state_dir);
 	if (state_restore(d, why, sizeof(why)) == -1) {
 		log_warnx("%s", why);
 		daemon_journal(
@@ -408,6 +416,7 @@ daemon_shutdown(struct daemon *d)
 		    d, "sonaed", "daemon.stop", json_pack("{s:i}", "pid", (int)getpid()));
 		daemon_save(d);
 	}
+	history_flush(d->history);
 }
 
 /* Free the daemon and everything it owns. Takes NULL. */
@@ -423,6 +432,7 @@ daemon_free(struct daemon *d)
 	pb_engine_free(d->playbooks);
 	alerts_free(d->alerts);
 	detect_free(d->detect);
+	history_free(d->history);
 	if (d->housekeeping != NULL)
 		event_free(d->housekeeping);
 	if (d->syncer != NULL)
@@ -781,4 +791,11 @@ struct pb_engine *
 daemon_playbook_engine(const struct daemon *d)
 {
 	return d->playbooks;
+}
+
+/* What the reports need recorded (history.c), or NULL before start. */
+struct history *
+daemon_history(const struct daemon *d)
+{
+	return d->history;
 }

@@ -1132,6 +1132,8 @@ incident_open(struct detect *e, struct detector *x)
 			conf_strings_add(&i->devices, dev);
 		}
 	}
+	history_incident_open(
+	    daemon_history(e->d), i->id, &i->devices, daemon_store(e->d));
 	if (x->arrival_ns > 0)
 		i->latency_us = (mono_ns() - x->arrival_ns) / 1000;
 	timeline(i, "sonaed", "opened", "%s: %s", check_state_name(i->severity),
@@ -1187,6 +1189,7 @@ incident_close(struct detect *e, struct incident *i, const char *actor, const ch
 	if (x != NULL && x->incident == i)
 		x->incident = NULL;
 	e->nresolved++;
+	history_incident_close(daemon_history(e->d), i->id);
 	if (merged_into != 0)
 		timeline(i, actor, "merged", "folded into incident %llu: %s",
 		    (unsigned long long)merged_into, text);
@@ -1343,6 +1346,7 @@ reconcile(struct detect *e, struct detector *x)
 			return;
 		x->folded_into = (uint64_t)b;
 		folded_set(host, x, "active");
+		history_incident_open(daemon_history(e->d), host->id, &x->devices, NULL);
 		timeline(
 		    host, "sonaed", "folded", "%s folded in: %s", x->name, x->reason);
 		journal(e, "sonaed", "incident.fold", host,
@@ -2916,8 +2920,22 @@ detect_restore(struct detect *e, char *err, size_t errlen)
 	{
 		struct incident *i;
 		TAILQ_FOREACH(i, &e->incidents, entry)
-		if (i->id >= e->next_id)
-			e->next_id = i->id + 1;
+		{
+			if (i->id >= e->next_id)
+				e->next_id = i->id + 1;
+			/* Open incidents go on recording their devices' readings. */
+			if (i->resolved_ms == 0)
+				history_incident_open(
+				    daemon_history(e->d), i->id, &i->devices, NULL);
+		}
+		for (k = 0; k < e->ndets; k++) {
+			struct detector *x = e->dets[k];
+			if (x->folded_into != 0 &&
+			    (i = incident_find(e, x->folded_into)) != NULL &&
+			    i->resolved_ms == 0)
+				history_incident_open(daemon_history(e->d),
+				    x->folded_into, &x->devices, NULL);
+		}
 		for (k = 0; k < e->nwindows; k++) {
 			const char *id = e->windows[k]->id;
 			uint64_t n;

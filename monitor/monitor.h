@@ -917,6 +917,8 @@ void daemon_restore_mode(struct daemon *, const char *);
 void daemon_playbooks(
     struct daemon *, uint64_t, const char *, const char *, const char *, const char *);
 struct pb_engine *daemon_playbook_engine(const struct daemon *);
+struct history;
+struct history *daemon_history(const struct daemon *);
 
 /*
  * detect.c: the detection layer.  Detectors (rules, checks, one
@@ -1017,5 +1019,56 @@ int verbs_declare_args(
     int, char **, const char **, enum check_state *, const char **, char *, size_t);
 int verbs_maintenance_args(
     int, char **, const char *, int64_t, struct window **, char *, size_t);
+
+/*
+ * history.c: what the reports need that the store forgets.  While an
+ * incident is open, every good numeric sample of its devices goes to
+ * state_dir/readings/ID.jsonl (after the store's ring of them, the context
+ * before it opened); every device's polls and samples are counted by the
+ * hour into state_dir/history/YYYY-MM.jsonl (UTC), a line per device when
+ * the hour ends, with min/avg/max of a UPS's runtime and charge.
+ */
+#define HISTORY_READINGS_MAX 50000 /* lines of one incident's readings file */
+enum hist_metric {
+	HM_RUNTIME, /* runtime_s */
+	HM_CHARGE,  /* charge_pct */
+	HM_N,
+};
+extern const char *const history_metrics[];
+struct hist_agg {
+	double min, max, sum;
+	uint64_t n;
+};
+/* One device's hour: a line of the month file, or the counters of this hour. */
+struct hist_hour {
+	int64_t hour_ms;
+	const char *device;
+	uint64_t polls, answered, missed, samples, good, bad;
+	struct hist_agg m[HM_N];
+};
+struct history *history_new(const char *);
+void history_free(struct history *);
+void history_set_max_lines(struct history *, size_t);
+void history_incident_open(
+    struct history *, uint64_t, const struct conf_strings *, struct store *);
+void history_incident_close(struct history *, uint64_t);
+void history_poll(
+    struct history *, struct store *, const char *, const char *, int, int64_t);
+void history_tick(struct history *, int64_t);
+void history_flush(struct history *);
+void history_live(struct history *, void (*)(const struct hist_hour *, void *), void *);
+int history_hour_parse(const char *, size_t, struct hist_hour *, char *, size_t);
+void hist_agg_add(struct hist_agg *, double);
+void hist_agg_merge(struct hist_agg *, const struct hist_agg *);
+char *history_readings_path(const char *, uint64_t);
+char *history_month_path(const char *, int64_t);
+
+/* report_data.c: the documents of `sonae report` (docs/cli.md). */
+json_t *report_incident(struct daemon *, uint64_t, char *, size_t);
+json_t *report_drill(struct daemon *, uint64_t, char *, size_t);
+json_t *report_inspection(struct daemon *, int64_t, int64_t, char *, size_t);
+json_t *report_readings(const char *, uint64_t, const json_t *);
+int report_trend(const int64_t *, const double *, size_t, double *);
+json_t *report_audit_verify(struct audit *);
 
 #endif

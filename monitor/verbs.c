@@ -17,6 +17,7 @@
 #include "probes/probe.h"
 
 #define AUDIT_MAX_ENTRIES 100000
+#define INSPECTION_MS     ((int64_t)30 * 86400 * 1000) /* report inspection's period */
 
 #define V_OPERATOR 0x1
 #define V_DURABLE  0x2 /* changes state, yet not only operators may call it */
@@ -285,24 +286,14 @@ static int
 verb_audit_verify(struct verb_req *q)
 {
 	struct audit *a = daemon_audit(q->d);
-	struct audit_problem pb;
-	unsigned long entries;
-	int ok;
 	json_t *o;
 
 	if (a == NULL)
 		return verb_fail(q, ST_FAILED, "the audit journal is not open");
-	ok = audit_verify(audit_path(a), audit_seq(a), audit_head(a), &entries, &pb) == 0;
-	o = json_pack("{s:s, s:b, s:I, s:{s:I, s:s}}", "journal", audit_path(a), "ok", ok,
-	    "entries", (json_int_t)entries, "head", "seq", (json_int_t)audit_seq(a),
-	    "hash", audit_head(a));
-	if (!ok) {
-		json_object_set_new(o, "line", json_integer((json_int_t)pb.line));
-		json_object_set_new(o, "problem", json_string(pb.what));
-		log_warnx("audit verify: %s:%lu: %s", audit_path(a), pb.line, pb.what);
-	}
+	o = report_audit_verify(a);
 	daemon_journal(q->d, q->peer->actor, "audit.verify",
-	    json_pack("{s:b, s:I}", "ok", ok, "entries", (json_int_t)entries));
+	    json_pack("{s:O, s:O}", "ok", json_object_get(o, "ok"), "entries",
+	        json_object_get(o, "entries")));
 	return verb_ok(q, o, NULL);
 }
 
@@ -1123,6 +1114,73 @@ verb_abort(struct verb_req *q)
 	return verb_ok(q, NULL, msg);
 }
 
+/*
+ * The reports' data (report_data.c): read-only, for whoever may read.  They
+ * read the journal and state_dir's history files on the loop, bounded there.
+ */
+static int
+verb_report_incident(struct verb_req *q)
+{
+	const char *pos[1] = { q->argv[0] };
+	char err[256];
+	uint64_t id;
+	json_t *o;
+	int r;
+
+	if ((r = args_id(pos, 1, &id, err, sizeof(err))) != 0)
+		return args_fail(q, r, err);
+	if ((o = report_incident(q->d, id, err, sizeof(err))) == NULL)
+		return verb_fail(q, ST_FAILED, "%s", err);
+	return verb_ok(q, o, NULL);
+}
+
+static int
+verb_report_drill(struct verb_req *q)
+{
+	char err[256];
+	uint64_t run;
+	json_t *o;
+	int r;
+
+	if ((r = args_run(q->argv[0], &run, err, sizeof(err))) != 0)
+		return args_fail(q, r, err);
+	if ((o = report_drill(q->d, run, err, sizeof(err))) == NULL)
+		return verb_fail(q, ST_FAILED, "%s", err);
+	return verb_ok(q, o, NULL);
+}
+
+static int
+verb_report_inspection(struct verb_req *q)
+{
+	struct vopt opts[] = { { .name = "--since", .has_arg = 1 },
+		{ .name = "--until", .has_arg = 1 }, { .name = NULL } };
+	int64_t now = time_now_ms(), t[2] = { now - INSPECTION_MS, now };
+	const char *pos[1];
+	char err[256];
+	json_t *o;
+	int npos, r, k;
+
+	if ((r = args_read(q->argc, q->argv, opts, pos, 0, &npos, err, sizeof(err))) != 0)
+		return args_fail(q, r, err);
+	for (k = 0; k < 2; k++)
+		if (opt_value(&opts[k]) != NULL &&
+		    time_parse(opt_value(&opts[k]), now, &t[k]) == -1)
+			return verb_fail(q, ST_USAGE,
+			    "%s \"%.64s\": give a time (2026-11-01, 2026-11-01T09:00) or "
+			    "an "
+			    "age (12h, 30d)",
+			    opts[k].name, opt_value(&opts[k]));
+	if ((o = report_inspection(q->d, t[0], t[1], err, sizeof(err))) == NULL)
+		return verb_fail(q, ST_FAILED, "%s", err);
+	return verb_ok(q, o, NULL);
+}
+
+static int
+verb_report(struct verb_req *q)
+{
+	return verb_fail(q, ST_USAGE, "usage: %s", q->usage);
+}
+
 static const struct verb verbs[] = {
 	{ "status", 0, 0, 0, verb_status, "status" },
 	{ "devices", 0, 0, 0, verb_devices, "devices" },
@@ -1163,6 +1221,12 @@ static const struct verb verbs[] = {
 	{ "confirm", 0, 5, V_DURABLE, verb_confirm,
 	    "confirm RUN STEP [--no | --retry] -m TEXT" },
 	{ "abort", 0, 3, V_OPERATOR, verb_abort, "abort RUN -m TEXT" },
+	{ "report incident", 1, 1, 0, verb_report_incident, "report incident ID" },
+	{ "report drill", 1, 1, 0, verb_report_drill, "report drill RUN" },
+	{ "report inspection", 0, 4, 0, verb_report_inspection,
+	    "report inspection [--since TIME] [--until TIME]" },
+	{ "report", 0, PROTO_MAX_ARGS, 0, verb_report,
+	    "report incident ID | drill RUN | inspection [--since TIME] [--until TIME]" },
 	{ NULL, 0, 0, 0, NULL, NULL },
 };
 
