@@ -474,6 +474,15 @@ body_mode(const struct roster *r, FILE *f, const struct mode_conf *m, int64_t no
 	else
 		fprintf(f, "  連絡 / Who is told, all at once:\n");
 	body_refs(r, f, &m->alert, m->chain, now);
+	if (m->alert.n > 1) {
+		struct conf_strings all = { NULL, 0 };
+		roster_resolve(r, &m->alert, now, &all);
+		fprintf(f, "    順に / in this order: ");
+		for (i = 0; i < all.n; i++)
+			fprintf(f, "%s%s", i ? ", " : "", all.v[i]);
+		fprintf(f, "%s\n", all.n == 0 ? "(nobody available / 該当者なし)" : "");
+		conf_strings_free(&all);
+	}
 	if (m->copy.n > 0) {
 		fprintf(f, "  写し / Copied at once:\n");
 		body_refs(r, f, &m->copy, 0, now);
