@@ -7,6 +7,7 @@
  * back the same.  No loop: every call is given its time.
  */
 #include <check.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -667,6 +668,77 @@ START_TEST(reload_keeps_availability)
 }
 END_TEST
 
+/* staff set's words, as verbs.c reads them (the time in the site's zone). */
+START_TEST(staff_set_args)
+{
+	static const struct {
+		const char *argv[8];
+		int r;
+		int available;
+		int64_t until_after_ms; /* -1: no --until */
+		const char *err;
+	} cases[] = {
+		{ { "chiba", "unavailable", "-m", "fever", NULL }, 0, 0, -1, NULL },
+		{ { "chiba", "available", "-m", "back", NULL }, 0, 1, -1, NULL },
+		{ { "-m", "x", "chiba", "unavailable", "--until", "3d", NULL }, 0, 0,
+		    3 * 86400000LL, NULL },
+		{ { "chiba", "unavailable", "--until", "2026-11-26T11:00", "-m", "x",
+		      NULL },
+		    0, 0, 3600000, NULL },
+		{ { "chiba", "unavailable", "--until", "2026-11-26T11:00+00:00", "-m",
+		      "x", NULL },
+		    0, 0, 9 * 3600000LL + 3600000, NULL },
+		{ { "chiba", "unavailable", NULL }, VERBS_BAD_USAGE, 0, -1,
+		    "-m TEXT is required" },
+		{ { "-m", "x", NULL }, VERBS_BAD_USAGE, 0, -1, "give the staff ID" },
+		{ { "chiba", "-m", "x", NULL }, VERBS_BAD_USAGE, 0, -1,
+		    "say available or unavailable" },
+		{ { "chiba", "away", "-m", "x", NULL }, VERBS_BAD_USAGE, 0, -1,
+		    "\"away\": want available or unavailable" },
+		{ { "chiba", "available", "--until", "2h", "-m", "x", NULL },
+		    VERBS_BAD_USAGE, 0, -1, "--until goes with unavailable" },
+		{ { "chiba", "unavailable", "--until", "2026-11-26T09:59", "-m", "x",
+		      NULL },
+		    VERBS_BAD_VALUE, 0, -1,
+		    "--until \"2026-11-26T09:59\": not in the future" },
+		{ { "chiba", "unavailable", "--until", "soon", "-m", "x", NULL },
+		    VERBS_BAD_VALUE, 0, -1, NULL },
+		{ { "chiba", "unavailable", "-m", " ", NULL }, VERBS_BAD_VALUE, 0, -1,
+		    "-m: the text is empty" },
+		{ { "chiba", "unavailable", "x", "-m", "y", NULL }, VERBS_BAD_USAGE, 0,
+		    -1, "unexpected argument \"x\"" },
+	};
+	int64_t now = at("2026-11-26T10:00"), until;
+	const char *id, *text;
+	char err[400];
+	size_t i;
+	int argc, rc, available;
+
+	for (i = 0; i < NELEM(cases); i++) {
+		for (argc = 0; cases[i].argv[argc] != NULL; argc++)
+			;
+		err[0] = '\0';
+		available = -1;
+		rc = verbs_staff_set_args(argc, (char **)(uintptr_t)cases[i].argv, now,
+		    &id, &available, &until, &text, err, sizeof(err));
+		ck_assert_msg(rc == cases[i].r, "case %zu: %d %s", i, rc, err);
+		if (rc != 0) {
+			if (cases[i].err != NULL)
+				ck_assert_str_eq(err, cases[i].err);
+			else
+				ck_assert_ptr_nonnull(strstr(err, "--until \""));
+			continue;
+		}
+		ck_assert_str_eq(id, "chiba");
+		ck_assert_int_eq(available, cases[i].available);
+		ck_assert_msg(
+		    until ==
+		        (cases[i].until_after_ms < 0 ? 0 : now + cases[i].until_after_ms),
+		    "case %zu: until %lld", i, (long long)until);
+	}
+}
+END_TEST
+
 static Suite *
 roster_suite(void)
 {
@@ -698,6 +770,11 @@ roster_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, snapshot_round_trip);
 	tcase_add_test(tc, reload_keeps_availability);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("verbs");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, staff_set_args);
 	suite_add_tcase(s, tc);
 	return s;
 }
