@@ -61,9 +61,10 @@ class RosterSite(Site):
         self.staffing = {"hold": "%ds" % HOLD_S}
 
     def config_text(self):
+        # (STAFF and MODES looked up now: a test may change them for a reload.)
         return (super().config_text() +
-                "staff = " + cfg_value(STAFF) + ";\n" +
-                "modes = " + cfg_value(MODES) + ";\n" +
+                "staff = " + cfg_value(globals()["STAFF"]) + ";\n" +
+                "modes = " + cfg_value(globals()["MODES"]) + ";\n" +
                 "staffing: " + cfg_value(self.staffing) + ";\n")
 
 
@@ -263,6 +264,59 @@ class Modes(unittest.TestCase):
         self.assertGreaterEqual(ms(e["time"]), until)
         wait_for(self.mode, lambda m: m["mode"] == "normal", timeout=20,
                  what="normal after the hold")
+        self.assertEqual(site.stop(), 0)
+
+    def test_reload_keeps_availability(self):
+        site = self.site
+        site.start()
+        self.set_staff("chiba", "unavailable", "発熱", "--until", "1d")
+        self.set_staff("endo", "unavailable", "休暇")
+        site.ok("mode", "set", "disaster", "-m", "台風 / typhoon")
+        chiba = self.staff("chiba")
+        # endo leaves the unit; the disaster mode is no longer configured.
+        global STAFF, MODES
+        saved = STAFF, MODES
+        self.addCleanup(lambda: globals().update(STAFF=saved[0], MODES=saved[1]))
+        STAFF = [x for x in saved[0] if x["id"] != "endo"]
+        MODES = [x for x in saved[1] if x["name"] != "disaster"]
+        site.write_config()
+        self.assertEqual(site.sonae("reload").rc, EXIT_OK)
+        self.assertEqual(self.staff("chiba"), chiba)
+        ids = [x["id"] for x in site.ok("staff")["staff"]]
+        self.assertNotIn("endo", ids)
+        m = self.mode()
+        # 1 of 4 absent (25%): reduced, automatic again.
+        self.assertEqual((m["mode"], m["source"]), ("reduced", "auto"))
+        self.assertEqual(m["headcount"], {"total": 4, "available": 3, "absent": 1,
+                                          "absent_pct": 25})
+        e = self.entries("mode.set")[-1]
+        self.assertEqual((e["actor"], e["detail"]["from"], e["detail"]["to"]),
+                         (ROOT, "disaster", "reduced"))
+        self.assertIn('"disaster" is not configured any more', e["detail"]["why"])
+        self.assertEqual(site.stop(), 0)
+
+    def test_playbook_set_mode_step(self):
+        site = self.site
+        site.playbook("enter-mode", """\
+name = "enter-mode";
+title_ja = "体制の切替 (試験)";
+title_en = "Enter a mode (test)";
+steps = (
+	{ id = "enter"; type = "set-mode"; title = "Enter the mode"; mode = "disaster"; }
+);
+""")
+        site.start()
+        run = site.ok("run", "enter-mode", "-m", "訓練ではない / for real")["run"]
+        rs = wait_for(lambda: site.ok("run-status", str(run)),
+                      lambda rs: rs["state"] != "running", timeout=30, what="the run")
+        self.assertEqual(rs["state"], "done", rs)
+        m = self.mode()
+        self.assertEqual((m["mode"], m["source"], m["by"]), ("disaster", "declared", ROOT))
+        self.assertIn("playbook enter-mode (run %d), step enter" % run, m["why"])
+        # (A step naming a mode that is not configured is refused when the
+        # file is loaded: check_roster covers the refusal at run time.)
+        site.ok("mode", "auto")
+        self.assertEqual(self.mode()["mode"], "normal")
         self.assertEqual(site.stop(), 0)
 
     def test_refusals(self):
