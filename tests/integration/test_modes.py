@@ -131,26 +131,18 @@ class Modes(unittest.TestCase):
         self.assertEqual(self.set_staff("doi", "unavailable", "家族の看病")["mode"],
                          "minimum")
 
-        # Back: minimum stays while the step down is pending.
+        # Back: minimum stays while the step down is pending (the hold is
+        # short: test_pending_shown looks at it at leisure).
         self.set_staff("chiba", "available", "回復 / recovered")
         back = self.set_staff("doi", "available", "戻りました")
         self.assertEqual(back["mode"], "minimum")
         m = self.mode()
-        self.assertEqual(m["mode"], "minimum")
         self.assertEqual(m["auto"]["target"], "normal")
-        pending = m["auto"]["pending"]
-        self.assertIsNotNone(pending)
-        self.assertEqual(pending["mode"], "reduced")
-        self.assertEqual(ms(pending["at"]) - ms(pending["since"]), HOLD_S * 1000)
-        st = site.status()
-        self.assertEqual(st["mode"], "minimum")
-        self.assertEqual(st["staffing"]["source"], "auto")
-        self.assertEqual(st["staffing"]["pending"]["mode"], "reduced")
-        self.assertEqual(st["staffing"]["headcount"]["absent"], 0)
-        text = site.sonae("status").out
-        self.assertIn("mode      minimum", text)
-        self.assertIn("stepping down to reduced", text)
-
+        if m["mode"] == "minimum":  # (unless the machine is slower than the hold)
+            pending = m["auto"]["pending"]
+            self.assertIsNotNone(pending)
+            self.assertEqual(pending["mode"], "reduced")
+            self.assertEqual(ms(pending["at"]) - ms(pending["since"]), HOLD_S * 1000)
         # After the hold: reduced, then after another hold, normal.
         wait_for(self.mode, lambda m: m["mode"] == "normal", timeout=6 * HOLD_S + 10,
                  what="the step down to normal")
@@ -162,9 +154,8 @@ class Modes(unittest.TestCase):
         # longer needed from then on.)
         chiba_back = [e for e in self.entries("staff.set")
                       if e["detail"]["id"] == "chiba"][-1]
-        self.assertLess(abs(ms(pending["since"]) - ms(chiba_back["time"])), 50)
-        self.assertGreaterEqual(ms(sets[2]["time"]) - ms(pending["since"]),
-                                HOLD_S * 1000)
+        self.assertGreaterEqual(ms(sets[2]["time"]) - ms(chiba_back["time"]),
+                                HOLD_S * 1000 - 50)
         self.assertGreaterEqual(ms(sets[3]["time"]) - ms(sets[2]["time"]),
                                 HOLD_S * 1000 - 50)
         self.assertEqual(sets[2]["actor"], "sonaed")
@@ -226,6 +217,38 @@ class Modes(unittest.TestCase):
         self.assertIn("UNAVAIL", text)
         text = site.sonae("mode").out
         self.assertIn("* reduced", text)
+        self.assertEqual(site.stop(), 0)
+
+    def test_pending_shown_and_kept(self):
+        site = self.site
+        site.staffing["hold"] = "1h"
+        site.start()
+        self.set_staff("chiba", "unavailable", "発熱 / fever")
+        back = site.ok("staff", "set", "chiba", "available", "-m", "回復")
+        self.assertEqual(back["mode"], "reduced")
+        r = site.sonae("staff", "set", "doi", "available", "-m", "x")
+        self.assertIn("mode reduced (stepping down)", r.out)
+        m = self.mode()
+        self.assertEqual((m["mode"], m["auto"]["target"]), ("reduced", "normal"))
+        pending = m["auto"]["pending"]
+        self.assertEqual(pending["mode"], "normal")
+        self.assertEqual(ms(pending["at"]) - ms(pending["since"]), 3600 * 1000)
+        st = site.status()
+        self.assertEqual(st["mode"], "reduced")
+        self.assertEqual(st["staffing"]["source"], "auto")
+        self.assertEqual(st["staffing"]["pending"]["mode"], "normal")
+        self.assertEqual(st["staffing"]["headcount"]["absent"], 0)
+        text = site.sonae("status").out
+        self.assertIn("mode      reduced (縮小体制 / Reduced staffing), auto; 0 of 5 staff "
+                      "absent (0%)", text)
+        self.assertIn("stepping down to normal at", text)
+        text = site.sonae("mode").out
+        self.assertIn("保留 / pending    step down to normal at", text)
+        self.assertIn("* reduced", text)
+        # The pending step down survives kill -9, with its own start.
+        site.kill9()
+        site.start(write=False)
+        self.assertEqual(self.mode()["auto"]["pending"], pending)
         self.assertEqual(site.stop(), 0)
 
     def test_kill9_keeps_mode_and_availability(self):
