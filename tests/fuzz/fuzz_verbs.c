@@ -1,11 +1,11 @@
 /*
  * fuzz_verbs: the argument readers of the detection verbs (ack, declare,
- * maintenance add) on a control line.  The words after the first are offered
- * to every reader.  Each either takes them or refuses with a reason and one
- * of the two usage codes; what it takes holds: an id of 1 or more, an expiry
- * only for an expiring ack and then in the next 366 days, a kind of a-z, 0-9
- * and "-", a text verbs_check_text() accepts, and a window that chooses
- * devices and survives a JSON round trip.
+ * maintenance add) and of staff set on a control line.  The words after the first are
+ * offered to every reader.  Each either takes them or refuses with a reason and one of
+ * the two usage codes; what it takes holds: an id of 1 or more, an expiry only for an
+ * expiring ack and then in the next 366 days, a kind of a-z, 0-9 and "-", a text
+ * verbs_check_text() accepts, a window that chooses devices and survives a JSON round
+ * trip, and an --until only for someone unavailable and then in the next 366 days.
  */
 #include <stdarg.h>
 #include <stdint.h>
@@ -130,6 +130,28 @@ check_maintenance(int argc, char **argv)
 	window_free(w);
 }
 
+static void
+check_staff_set(int argc, char **argv)
+{
+	const char *id = NULL, *text = NULL;
+	char err[512] = "";
+	int64_t until = -1;
+	int available = -1, r;
+
+	r = verbs_staff_set_args(
+	    argc, argv, NOW, &id, &available, &until, &text, err, sizeof(err));
+	if (r != 0) {
+		check_refusal("staff set", r, err);
+		return;
+	}
+	if (id == NULL || (available != 0 && available != 1))
+		fuzz_fail("staff set: id %s, available %d", id ? id : "NULL", available);
+	if (until != 0 && (available || until <= NOW || until - NOW > EXPIRE_MAX))
+		fuzz_fail("staff set: until %lld, now %lld, available %d",
+		    (long long)until, (long long)NOW, available);
+	check_text("staff set", text, 1);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -146,6 +168,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_ack(argc - 1, argv + 1);
 	check_declare(argc - 1, argv + 1);
 	check_maintenance(argc - 1, argv + 1);
+	check_staff_set(argc - 1, argv + 1);
 	proto_free_args(argv, argc);
 	if (strcmp(getenv("TZ"), "Asia/Tokyo") != 0)
 		fuzz_fail("the process zone is now %s", getenv("TZ"));
