@@ -36,7 +36,7 @@ struct daemon {
 	struct detect *detect;
 	struct alerts *alerts;
 	struct pb_engine *playbooks;
-	char *mode; /* the operating mode; NULL: "normal" */
+	struct roster *roster; /* the staff and the operating mode */
 	struct device **devs;
 	size_t ndevs;
 	struct hmap *byname;
@@ -145,6 +145,30 @@ hook_playbook_runs(void *arg, uint64_t id)
 	return d->playbooks != NULL ? pb_engine_incident_runs(d->playbooks, id) : NULL;
 }
 
+static const struct mode_conf *
+hook_mode_conf(void *arg)
+{
+	struct daemon *d = arg;
+
+	return roster_mode_conf(d->roster);
+}
+
+static size_t
+hook_resolve(void *arg, const struct conf_strings *refs, struct conf_strings *out)
+{
+	struct daemon *d = arg;
+
+	return roster_resolve(d->roster, refs, time_now_ms(), out);
+}
+
+static void
+hook_deferred(void *arg, uint64_t incident, const char *what)
+{
+	struct daemon *d = arg;
+
+	roster_defer(d->roster, incident, what, time_now_ms());
+}
+
 static const struct alerts_hooks alerts_hooks = {
 	.incident = hook_incident,
 	.incidents = hook_incidents,
@@ -155,6 +179,9 @@ static const struct alerts_hooks alerts_hooks = {
 	.journal = hook_journal,
 	.note = hook_note,
 	.playbook_runs = hook_playbook_runs,
+	.mode_conf = hook_mode_conf,
+	.resolve = hook_resolve,
+	.deferred = hook_deferred,
 };
 
 /* What the playbook engine needs of the rest of the daemon. */
@@ -216,6 +243,14 @@ pbhook_set_mode(void *arg, const char *mode, const char *actor, const char *why,
 	return daemon_set_mode(arg, mode, actor, why, err, len);
 }
 
+static const char *
+pbhook_preapproved(void *arg, const char *playbook, const char *step)
+{
+	struct daemon *d = arg;
+
+	return roster_preapproved(d->roster, playbook, step);
+}
+
 static const struct pb_hooks playbook_hooks = {
 	.incident = hook_incident,
 	.eval = pbhook_eval,
@@ -225,6 +260,39 @@ static const struct pb_hooks playbook_hooks = {
 	.set_mode = pbhook_set_mode,
 	.journal = hook_journal,
 	.note = hook_note,
+	.preapproved = pbhook_preapproved,
+};
+
+static void daemon_save(struct daemon *);
+
+/* What the roster needs: the journal, the snapshot, mail to the staff. */
+static void
+rhook_save(void *arg, int now)
+{
+	struct daemon *d = arg;
+
+	if (now)
+		daemon_save(d);
+	else
+		daemon_dirty(d);
+}
+
+static void
+rhook_announce(void *arg, const char *title, const char *body,
+    const struct conf_strings *to, const char *actor)
+{
+	struct daemon *d = arg;
+	char err[256];
+
+	if (alerts_announce(
+	        d->alerts, "mode", title, body, to, actor, NULL, err, sizeof(err)) == -1)
+		log_warnx("operating mode: the staff could not be told: %s", err);
+}
+
+static const struct roster_hooks roster_hooks = {
+	.journal = hook_journal,
+	.save = rhook_save,
+	.announce = rhook_announce,
 };
 
 static struct device *
@@ -257,6 +325,7 @@ daemon_new(struct event_base *base, struct conf *conf, const char *conf_path)
 		hmap_put(d->byname, conf_device(conf, i)->name, d->devs[i]);
 	}
 	d->syncer = event_new(base, -1, 0, daemon_sync_cb, d);
+	d->roster = roster_new(base, conf, &roster_hooks, d, d->started_ms);
 	d->detect = detect_new(base, d);
 	detect_configure(d->detect, conf);
 	d->alerts = alerts_new(base, &alerts_hooks, d);
@@ -373,6 +442,8 @@ daemon_start(struct daemon *d, char *err, size_t errlen)
 		daemon_journal(
 		    d, "sonaed", "state.problem", json_pack("{s:s}", "problem", why));
 	}
+	/* Overdue --until times and step-downs, now that mail can be queued. */
+	roster_start(d->roster, time_now_ms());
 	if (pb_engine_start(d->playbooks, d->conf->daemon.state_dir, why, sizeof(why)) ==
 	    -1) {
 		/* Runs cannot be checkpointed: they would not survive a crash. */
@@ -423,6 +494,7 @@ daemon_free(struct daemon *d)
 	pb_engine_free(d->playbooks);
 	alerts_free(d->alerts);
 	detect_free(d->detect);
+	roster_free(d->roster);
 	if (d->housekeeping != NULL)
 		event_free(d->housekeeping);
 	if (d->syncer != NULL)
@@ -436,7 +508,6 @@ daemon_free(struct daemon *d)
 	conf_free(d->conf);
 	json_decref(d->last_reload);
 	free(d->conf_path);
-	free(d->mode);
 	free(d);
 }
 
@@ -481,7 +552,7 @@ int
 daemon_reload(struct daemon *d, const char *actor, char *msg, size_t msglen)
 {
 	struct conf_errors errs = { NULL, 0 };
-	struct conf *nc;
+	struct conf *nc, *oc;
 	struct device **ndevs;
 	struct hmap *nbyname;
 	const char **added, **removed, **changed;
@@ -565,8 +636,11 @@ daemon_reload(struct daemon *d, const char *actor, char *msg, size_t msglen)
 	detect_configure(d->detect, nc);
 	alerts_configure(d->alerts, nc);
 	pb_engine_configure(d->playbooks, nc);
-	conf_free(d->conf);
+	oc = d->conf;
 	d->conf = nc;
+	/* Availability of staff still configured is kept; the mode follows. */
+	roster_configure(d->roster, nc, actor, time_now_ms());
+	conf_free(oc);
 
 	snprintf(msg, msglen,
 	    "reloaded: %zu added, %zu changed, %zu removed, %zu unchanged", nadded,
@@ -717,54 +791,29 @@ daemon_alert(struct daemon *d, uint64_t id, int64_t opened_ms, const char *what)
 		alerts_incident(d->alerts, id, opened_ms, what);
 }
 
-/*
- * The operating mode routes are chosen by: "normal" unless a playbook's
- * set-mode step changed it.  The modes' own configuration (who is alerted,
- * which assets are watched) arrives with the roster; until then a mode is
- * a name the routes' `modes` match.
- */
+/* The operating mode now (roster.c): routes' `modes` match its name. */
 const char *
 daemon_mode(const struct daemon *d)
 {
-	return d->mode != NULL ? d->mode : "normal";
+	return roster_mode(d->roster);
 }
 
-/* Enter a mode: journaled and written to the snapshot at once. */
+/*
+ * A playbook's set-mode step: a declared mode, with the run's requester as
+ * actor; an unknown mode is refused so that the step fails.
+ */
 int
 daemon_set_mode(struct daemon *d, const char *mode, const char *actor, const char *why,
     char *err, size_t errlen)
 {
-	const char *p;
-	char *old = xstrdup(daemon_mode(d));
-
-	for (p = mode; *p != '\0'; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
-		        *p == '_')) {
-			snprintf(err, errlen, "\"%s\" is not a mode name", mode);
-			free(old);
-			return -1;
-		}
-	if (p == mode || p - mode > 32) {
-		snprintf(err, errlen, "\"%s\" is not a mode name", mode);
-		free(old);
-		return -1;
-	}
-	free(d->mode);
-	d->mode = xstrdup(mode);
-	log_info("operating mode: %s -> %s (%s: %s)", old, mode, actor, why);
-	daemon_journal(d, actor, "mode.set",
-	    json_pack("{s:s, s:s, s:s}", "from", old, "to", mode, "why", why));
-	free(old);
-	daemon_save(d);
-	return 0;
+	return roster_declare(d->roster, mode, actor, why, time_now_ms(), err, errlen);
 }
 
-/* The mode the snapshot saved (state.c). */
-void
-daemon_restore_mode(struct daemon *d, const char *mode)
+/* The staff roster and the operating mode. */
+struct roster *
+daemon_roster(const struct daemon *d)
 {
-	free(d->mode);
-	d->mode = strcmp(mode, "normal") != 0 ? xstrdup(mode) : NULL;
+	return d->roster;
 }
 
 /* detect.c: an incident opened; its playbooks start (playbooks/engine.c). */

@@ -307,6 +307,56 @@ int roster_name_valid(const char *);
 const char *roster_ref_problem(const struct conf *, const char *, char *, size_t);
 void schema_roster_check(struct conf_ctx *, config_setting_t *, struct conf *);
 
+/*
+ * roster.c: the staff's availability, who is on duty now, and the operating
+ * mode at runtime -- automatic from the headcount (up at once, down after
+ * staffing.hold) or declared (docs/modes.md).  Functions take the time they
+ * act at; with an event base one timer calls roster_tick() when due.
+ */
+struct roster;
+struct roster_hooks {
+	/* The audit journal (takes data). */
+	void (*journal)(void *arg, const char *actor, const char *event, json_t *data);
+	/* The roster changed: write the snapshot (now: at once, else soon). */
+	void (*save)(void *arg, int now);
+	/* Mail to about the mode change (alerts_announce()). */
+	void (*announce)(void *arg, const char *title, const char *body,
+	    const struct conf_strings *to, const char *actor);
+};
+struct roster_headcount {
+	int total, available, absent, absent_pct; /* counted staff */
+};
+/* h and conf must outlive the roster (conf until roster_configure()). */
+struct roster *roster_new(struct event_base *, const struct conf *,
+    const struct roster_hooks *, void *, int64_t);
+void roster_free(struct roster *);
+void roster_configure(struct roster *, const struct conf *, const char *, int64_t);
+void roster_start(struct roster *, int64_t);
+void roster_tick(struct roster *, int64_t);
+const struct shift_conf *roster_shift(const struct roster *, int64_t);
+size_t roster_resolve(
+    const struct roster *, const struct conf_strings *, int64_t, struct conf_strings *);
+void roster_headcount(const struct roster *, struct roster_headcount *);
+const struct mode_conf *roster_auto_target(const struct roster *);
+const char *roster_mode(const struct roster *);
+const struct mode_conf *roster_mode_conf(const struct roster *);
+int roster_declared(const struct roster *);
+const char *roster_pending(const struct roster *, int64_t *);
+int roster_set_staff(struct roster *, const char *, int, int64_t, const char *,
+    const char *, int64_t, char *, size_t);
+int roster_declare(
+    struct roster *, const char *, const char *, const char *, int64_t, char *, size_t);
+int roster_auto(struct roster *, const char *, const char *, int64_t);
+void roster_defer(struct roster *, uint64_t, const char *, int64_t);
+const char *roster_preapproved(const struct roster *, const char *, const char *);
+json_t *roster_staff_json(const struct roster *, int64_t);
+json_t *roster_staff_entry_json(const struct roster *, const char *, int64_t);
+json_t *roster_mode_json(const struct roster *, int64_t);
+json_t *roster_status_json(const struct roster *);
+json_t *roster_to_json(const struct roster *);
+int roster_from_json(struct roster *, const json_t *, char *, size_t);
+void roster_restore_mode(struct roster *, const char *);
+
 /* A site's value of a playbook's parameter (playbooks.parameters[]). */
 struct pb_param_conf {
 	char *playbook;
@@ -914,7 +964,7 @@ void daemon_alert(struct daemon *, uint64_t, int64_t, const char *);
 const char *daemon_mode(const struct daemon *);
 int daemon_set_mode(
     struct daemon *, const char *, const char *, const char *, char *, size_t);
-void daemon_restore_mode(struct daemon *, const char *);
+struct roster *daemon_roster(const struct daemon *);
 void daemon_playbooks(
     struct daemon *, uint64_t, const char *, const char *, const char *, const char *);
 struct pb_engine *daemon_playbook_engine(const struct daemon *);
@@ -1018,5 +1068,7 @@ int verbs_declare_args(
     int, char **, const char **, enum check_state *, const char **, char *, size_t);
 int verbs_maintenance_args(
     int, char **, const char *, int64_t, struct window **, char *, size_t);
+int verbs_staff_set_args(int, char **, int64_t, const char **, int *, int64_t *,
+    const char **, char *, size_t);
 
 #endif

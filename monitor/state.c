@@ -155,10 +155,11 @@ state_save(struct daemon *d, char *err, size_t errlen)
 	free(path);
 	if (rc == -1)
 		return -1;
-	head = json_pack("{s:i, s:I, s:{s:I, s:s}, s:s}", "version", STATE_VERSION,
+	/* "mode" as before, for older readers; "roster" has the whole of it. */
+	head = json_pack("{s:i, s:I, s:{s:I, s:s}, s:s, s:o}", "version", STATE_VERSION,
 	    "saved_ms", (json_int_t)time_now_ms(), "audit", "seq",
 	    (json_int_t)(a ? audit_seq(a) : 0), "head", a ? audit_head(a) : "", "mode",
-	    daemon_mode(d));
+	    daemon_mode(d), "roster", roster_to_json(daemon_roster(d)));
 	/* The head object without its closing brace, then "devices":{...}}. */
 	rc = json_dumpf(head, af.f, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(head);
@@ -271,8 +272,13 @@ state_restore(struct daemon *d, char *err, size_t errlen)
 	for (i = 0; (dev = daemon_device_at(d, i)) != NULL; i++)
 		if (json_is_object(o = json_object_get(devs, device_name(dev))))
 			state_restore_device(d, dev, o, saved);
-	if (json_is_string(json_object_get(root, "mode")))
-		daemon_restore_mode(d, json_string_value(json_object_get(root, "mode")));
+	if (json_is_object(json_object_get(root, "roster"))) {
+		if (roster_from_json(daemon_roster(d), json_object_get(root, "roster"),
+		        err, errlen) == -1)
+			rc = -1;
+	} else if (json_is_string(json_object_get(root, "mode")))
+		roster_restore_mode(
+		    daemon_roster(d), json_string_value(json_object_get(root, "mode")));
 	o = json_object_get(root, "audit");
 	if (daemon_audit(d) != NULL && json_is_object(o)) {
 		uint64_t seq = (uint64_t)json_integer_value(json_object_get(o, "seq"));

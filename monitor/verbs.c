@@ -204,6 +204,7 @@ verb_status(struct verb_req *q)
 	json_object_set_new(
 	    o, "playbooks", pb_engine_status_json(daemon_playbook_engine(q->d)));
 	json_object_set_new(o, "mode", json_string(daemon_mode(q->d)));
+	json_object_set_new(o, "staffing", roster_status_json(daemon_roster(q->d)));
 	detection = detect_status_json(daemon_detect(q->d));
 	json_object_set_new(o, "detection", detection != NULL ? detection : json_null());
 	json_object_set_new(o, "caller",
@@ -1123,6 +1124,154 @@ verb_abort(struct verb_req *q)
 	return verb_ok(q, NULL, msg);
 }
 
+/*
+ * The roster and the operating mode (docs/modes.md): roster.c checks,
+ * journals and announces; these read the words.
+ */
+
+/*
+ * staff set ID available|unavailable [--until TIME] -m TEXT, with now the
+ * time --until counts from (a duration from now, or a time in the site's
+ * zone, as ack's --expire).  0, or VERBS_BAD_USAGE / VERBS_BAD_VALUE.
+ */
+int
+verbs_staff_set_args(int argc, char **argv, int64_t now, const char **id, int *available,
+    int64_t *until_ms, const char **text, char *err, size_t errlen)
+{
+	struct vopt opts[] = { { .name = "--until", .has_arg = 1 },
+		{ .name = "-m", .has_arg = 1 }, { .name = NULL } };
+	const char *pos[2];
+	int npos, r;
+
+	*until_ms = 0;
+	if ((r = args_read(argc, argv, opts, pos, 2, &npos, err, errlen)) != 0)
+		return r;
+	if (npos < 2) {
+		snprintf(err, errlen,
+		    npos == 0 ? "give the staff ID" : "say available or unavailable");
+		return VERBS_BAD_USAGE;
+	}
+	if (strcmp(pos[1], "available") == 0)
+		*available = 1;
+	else if (strcmp(pos[1], "unavailable") == 0)
+		*available = 0;
+	else {
+		snprintf(err, errlen, "\"%.64s\": want available or unavailable", pos[1]);
+		return VERBS_BAD_USAGE;
+	}
+	if ((r = args_text(&opts[1], 1, text, err, errlen)) != 0)
+		return r;
+	if (opts[0].n > 0) {
+		if (*available) {
+			snprintf(err, errlen, "--until goes with unavailable");
+			return VERBS_BAD_USAGE;
+		}
+		if ((r = verbs_parse_expire(
+		         opt_value(&opts[0]), now, until_ms, err, errlen)) != 0) {
+			/* The same reader as ack's --expire; say which option. */
+			if (strncmp(err, "--expire", 8) == 0) {
+				char tmp[400];
+				snprintf(tmp, sizeof(tmp), "--until%s", err + 8);
+				snprintf(err, errlen, "%s", tmp);
+			}
+			return r;
+		}
+	}
+	*id = pos[0];
+	return 0;
+}
+
+static int
+verb_staff(struct verb_req *q)
+{
+	if (q->argc > 0)
+		return verb_fail(q, ST_USAGE, "usage: %s", q->usage);
+	return verb_ok(q, roster_staff_json(daemon_roster(q->d), time_now_ms()), NULL);
+}
+
+static int
+verb_staff_set(struct verb_req *q)
+{
+	struct roster *ro = daemon_roster(q->d);
+	int64_t now = time_now_ms(), until;
+	char err[400], msg[sizeof(q->r->text)], ts[64];
+	const char *id, *text;
+	int available, r;
+	struct roster_headcount hc;
+
+	if ((r = verbs_staff_set_args(q->argc, q->argv, now, &id, &available, &until,
+	         &text, err, sizeof(err))) != 0)
+		return args_fail(q, r, err);
+	if (roster_set_staff(ro, id, available, until, q->peer->actor, text, now, err,
+	        sizeof(err)) == -1)
+		return verb_fail(q, ST_FAILED, "%s", err);
+	roster_headcount(ro, &hc);
+	snprintf(msg, sizeof(msg), "%.64s is %s%s%s; %d of %d absent; mode %s%s", id,
+	    available ? "available" : "unavailable", until > 0 ? " until " : "",
+	    until > 0 ? time_format(until, ts, sizeof(ts)) : "", hc.absent, hc.total,
+	    roster_mode(ro), roster_pending(ro, NULL) != NULL ? " (stepping down)" : "");
+	return verb_ok(q,
+	    json_pack("{s:s, s:o, s:s}", "result", msg, "staff",
+	        roster_staff_entry_json(ro, id, now), "mode", roster_mode(ro)),
+	    msg);
+}
+
+static int
+verb_mode(struct verb_req *q)
+{
+	if (q->argc > 0)
+		return verb_fail(q, ST_USAGE, "usage: %s", q->usage);
+	return verb_ok(q, roster_mode_json(daemon_roster(q->d), time_now_ms()), NULL);
+}
+
+static int
+verb_mode_set(struct verb_req *q)
+{
+	struct vopt opts[] = { { .name = "-m", .has_arg = 1 }, { .name = NULL } };
+	char err[400], msg[sizeof(q->r->text)];
+	const char *pos[1], *text;
+	int npos, r;
+
+	if ((r = args_read(q->argc, q->argv, opts, pos, 1, &npos, err, sizeof(err))) !=
+	        0 ||
+	    (r = args_text(&opts[0], 1, &text, err, sizeof(err))) != 0)
+		return args_fail(q, r, err);
+	if (npos == 0)
+		return args_fail(q, VERBS_BAD_USAGE, "give the mode's NAME");
+	if (roster_declare(daemon_roster(q->d), pos[0], q->peer->actor, text,
+	        time_now_ms(), err, sizeof(err)) == -1)
+		return verb_fail(q, ST_FAILED, "%s", err);
+	snprintf(msg, sizeof(msg),
+	    "operating mode %.64s declared; it holds until `sonae mode auto`", pos[0]);
+	return verb_ok(q,
+	    json_pack(
+	        "{s:s, s:s}", "result", msg, "mode", roster_mode(daemon_roster(q->d))),
+	    msg);
+}
+
+static int
+verb_mode_auto(struct verb_req *q)
+{
+	struct vopt opts[] = { { .name = "-m", .has_arg = 1 }, { .name = NULL } };
+	struct roster *ro = daemon_roster(q->d);
+	char err[400], msg[sizeof(q->r->text)];
+	const char *pos[1], *text;
+	int npos, r;
+
+	if ((r = args_read(q->argc, q->argv, opts, pos, 0, &npos, err, sizeof(err))) !=
+	        0 ||
+	    (r = args_text(&opts[0], 0, &text, err, sizeof(err))) != 0)
+		return args_fail(q, r, err);
+	if (roster_auto(ro, q->peer->actor, text, time_now_ms()) == 1)
+		snprintf(msg, sizeof(msg), "the operating mode is automatic already: %s",
+		    roster_mode(ro));
+	else
+		snprintf(msg, sizeof(msg), "the operating mode is automatic again: %s",
+		    roster_mode(ro));
+	return verb_ok(
+	    q, json_pack("{s:s, s:s}", "result", msg, "mode", roster_mode(ro)), msg);
+}
+
 static const struct verb verbs[] = {
 	{ "status", 0, 0, 0, verb_status, "status" },
 	{ "devices", 0, 0, 0, verb_devices, "devices" },
@@ -1163,6 +1312,14 @@ static const struct verb verbs[] = {
 	{ "confirm", 0, 5, V_DURABLE, verb_confirm,
 	    "confirm RUN STEP [--no | --retry] -m TEXT" },
 	{ "abort", 0, 3, V_OPERATOR, verb_abort, "abort RUN -m TEXT" },
+	{ "staff set", 0, 6, V_OPERATOR, verb_staff_set,
+	    "staff set ID available|unavailable [--until TIME] -m TEXT" },
+	{ "staff", 0, PROTO_MAX_ARGS, 0, verb_staff,
+	    "staff | staff set ID available|unavailable [--until TIME] -m TEXT" },
+	{ "mode set", 0, 3, V_OPERATOR, verb_mode_set, "mode set NAME -m TEXT" },
+	{ "mode auto", 0, 2, V_OPERATOR, verb_mode_auto, "mode auto [-m TEXT]" },
+	{ "mode", 0, PROTO_MAX_ARGS, 0, verb_mode,
+	    "mode | mode set NAME -m TEXT | mode auto [-m TEXT]" },
 	{ NULL, 0, 0, 0, NULL, NULL },
 };
 

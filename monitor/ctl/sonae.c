@@ -63,6 +63,8 @@ static int render_playbooks(json_t *, const char *);
 static int render_playbook(json_t *, const char *);
 static int render_runs(json_t *, const char *);
 static int render_run_status(json_t *, const char *);
+static int render_staff(json_t *, const char *);
+static int render_mode(json_t *, const char *);
 
 static const struct opt no_opts[] = { { NULL, 0, 0 } };
 static const struct opt device_opts[] = { { "--history", 0, 0 }, { NULL, 0, 0 } };
@@ -84,6 +86,8 @@ static const struct opt run_opts[] = { { "--incident", 1, 0 }, { "--set", 1, 0 }
 static const struct opt drill_opts[] = { { "--set", 1, 0 }, { "-m", 1, 0 },
 	{ NULL, 0, 0 } };
 static const struct opt runs_opts[] = { { "--all", 0, 0 }, { NULL, 0, 0 } };
+static const struct opt staff_set_opts[] = { { "--until", 1, 0 }, { "-m", 1, 0 },
+	{ NULL, 0, 0 } };
 static const struct opt confirm_opts[] = { { "--no", 0, 0 }, { "--retry", 0, 0 },
 	{ "-m", 1, 0 }, { NULL, 0, 0 } };
 
@@ -153,6 +157,18 @@ static const struct cmd cmds[] = {
 	    "answer a step that waits for a human (operators)" },
 	{ "abort", 1, 1, text_opts, render_text, "abort RUN -m TEXT",
 	    "stop a run (operators)" },
+	{ "staff set", 2, 2, staff_set_opts, render_text,
+	    "staff set ID available|unavailable [--until TIME] -m TEXT",
+	    "a staff member's availability (operators); TIME: 2026-11-30T09:00 or "
+	    "in 3d" },
+	{ "staff", 0, 0, no_opts, render_staff, "staff",
+	    "the roster: who is available, who is on duty now, the headcount" },
+	{ "mode set", 1, 1, text_opts, render_text, "mode set NAME -m TEXT",
+	    "declare an operating mode; it holds until mode auto (operators)" },
+	{ "mode auto", 0, 0, text_opts, render_text, "mode auto [-m TEXT]",
+	    "let the headcount choose the mode again (operators)" },
+	{ "mode", 0, 0, no_opts, render_mode, "mode",
+	    "the operating mode: why, since when, the headcount, every mode" },
 	{ NULL, 0, 0, NULL, NULL, NULL, NULL },
 };
 
@@ -323,7 +339,17 @@ render_status(json_t *o, const char *text)
 		        ? "CANNOT LEAVE THE SITE; "
 		        : "",
 		    integer(a, "queued"), integer(a, "incidents"), integer(a, "held"));
-	if (json_is_string(json_object_get(o, "mode")))
+	if (json_is_object(a = json_object_get(o, "staffing"))) {
+		json_t *hc = json_object_get(a, "headcount"),
+		       *pend = json_object_get(a, "pending");
+		printf("mode      %s (%s), %s; %lld of %lld staff absent (%lld%%)\n",
+		    str(a, "mode"), str(a, "title"), str(a, "source"),
+		    integer(hc, "absent"), integer(hc, "total"),
+		    integer(hc, "absent_pct"));
+		if (json_is_object(pend))
+			printf("          stepping down to %s at %s\n", str(pend, "mode"),
+			    when(json_object_get(pend, "at")));
+	} else if (json_is_string(json_object_get(o, "mode")))
 		printf("mode      %s\n", str(o, "mode"));
 	if (json_is_object(a = json_object_get(o, "playbooks")))
 		printf("playbooks %lld running (%lld drills); %lld steps wait for a "
@@ -431,6 +457,121 @@ render_device(json_t *d, const char *text)
 				    value_text(json_array_get(json_array_get(h, j), 1),
 				        buf, sizeof(buf)));
 			printf("\n");
+		}
+	}
+	return EXIT_OK;
+}
+
+/* "3 of 5 available, 2 absent (40%)" */
+static void
+print_headcount(json_t *hc)
+{
+	printf("人員 / headcount  %lld of %lld available, %lld absent (%lld%%)\n",
+	    integer(hc, "available"), integer(hc, "total"), integer(hc, "absent"),
+	    integer(hc, "absent_pct"));
+}
+
+static int
+render_staff(json_t *o, const char *text)
+{
+	json_t *list = json_object_get(o, "staff"), *sh = json_object_get(o, "shift");
+	char roles[256], on[256], dep[256];
+	size_t i;
+	int w = 2;
+
+	(void)text;
+	print_headcount(json_object_get(o, "headcount"));
+	if (json_is_object(sh))
+		printf("当番 / on duty    %s (%s every %s for %s); deputy %s%s%s\n",
+		    joined(json_object_get(sh, "on_duty"), ", ", on, sizeof(on)), "shift",
+		    str(sh, "every"), str(sh, "for"),
+		    joined(json_object_get(sh, "deputy"), ", ", dep, sizeof(dep)),
+		    json_is_string(json_object_get(sh, "comment")) ? ": " : "",
+		    json_is_string(json_object_get(sh, "comment")) ? str(sh, "comment")
+		                                                   : "");
+	else
+		printf("当番 / on duty    no shift now: the roles on-duty and deputy\n");
+	if (json_array_size(list) == 0) {
+		printf("no staff configured (staff[] in the configuration)\n");
+		return EXIT_OK;
+	}
+	for (i = 0; i < json_array_size(list); i++)
+		if ((int)strlen(str(json_array_get(list, i), "id")) > w)
+			w = (int)strlen(str(json_array_get(list, i), "id"));
+	printf("\n%-*s %-11s %-19s %-7s %-24s %s\n", w, "ID", "STATE", "UNTIL", "DUTY",
+	    "ROLES", "NAME");
+	for (i = 0; i < json_array_size(list); i++) {
+		json_t *e = json_array_get(list, i);
+		int avail = json_is_true(json_object_get(e, "available"));
+		const char *duty = json_is_true(json_object_get(e, "on_duty")) ? "on-duty"
+		                   : json_is_true(json_object_get(e, "deputy")) ? "deputy"
+		                                                                : "-";
+		printf("%-*s %-11s %-19s %-7s %-24s %s%s\n", w, str(e, "id"),
+		    avail ? "available" : "UNAVAIL",
+		    avail ? "-" : when(json_object_get(e, "until")), duty,
+		    joined(json_object_get(e, "roles"), ",", roles, sizeof(roles)),
+		    str(e, "name"),
+		    json_is_true(json_object_get(e, "counted")) ? "" : " (not counted)");
+		if (json_is_string(json_object_get(e, "why")))
+			printf("%-*s   %s at %s: %s\n", w, "", str(e, "by"),
+			    when(json_object_get(e, "since")), str(e, "why"));
+	}
+	return EXIT_OK;
+}
+
+static int
+render_mode(json_t *o, const char *text)
+{
+	json_t *au = json_object_get(o, "auto"), *pend = json_object_get(au, "pending");
+	json_t *modes = json_object_get(o, "modes"),
+	       *def = json_object_get(o, "deferred");
+	char told[512], esc[32];
+	size_t i;
+
+	(void)text;
+	printf("体制 / mode       %s: %s\n", str(o, "mode"), str(o, "title"));
+	printf("種別 / source     %s since %s by %s: %s\n", str(o, "source"),
+	    when(json_object_get(o, "since")), str(o, "by"), str(o, "why"));
+	if (json_is_true(json_object_get(au, "enabled")))
+		printf("自動 / auto       on: the headcount asks for %s; hold %llds%s\n",
+		    str(au, "target"), integer(au, "hold_s"),
+		    strcmp(str(o, "source"), "declared") == 0
+		        ? " (declared: sonae mode auto to follow it)"
+		        : "");
+	else
+		printf("自動 / auto       off (staffing.auto): only declared modes\n");
+	if (json_is_object(pend))
+		printf("保留 / pending    step down to %s at %s (since %s)\n",
+		    str(pend, "mode"), when(json_object_get(pend, "at")),
+		    when(json_object_get(pend, "since")));
+	print_headcount(json_object_get(o, "headcount"));
+	printf("\n  %-12s %-7s %-6s %-8s %-4s %-6s %-10s %s\n", "MODE", "ABSENCE",
+	    "ALERT", "ESCALATE", "LIVE", "LOWER", "INSPECTION", "TOLD NOW");
+	for (i = 0; i < json_array_size(modes); i++) {
+		json_t *m = json_array_get(modes, i);
+		char absence[16];
+		if (integer(m, "absence") > 0)
+			snprintf(
+			    absence, sizeof(absence), "%lld%%", integer(m, "absence"));
+		else
+			snprintf(absence, sizeof(absence), "-");
+		printf("%s %-12s %-7s %-6s %-8s %-4lld %-6s %-10s %s\n",
+		    json_is_true(json_object_get(m, "current")) ? "*" : " ",
+		    str(m, "name"), absence,
+		    json_is_true(json_object_get(m, "chain")) ? "chain" : "all",
+		    duration_format(
+		        integer(m, "escalate_after_s") * 1000, esc, sizeof(esc)),
+		    integer(m, "live_availability"), str(m, "lower"),
+		    str(m, "inspection"),
+		    joined(json_object_get(m, "told_now"), ", ", told, sizeof(told)));
+	}
+	if (json_array_size(def) > 0) {
+		printf("\n保留した作業 / deferred while %s lasts (%zu)\n", str(o, "mode"),
+		    json_array_size(def));
+		for (i = 0; i < json_array_size(def); i++) {
+			json_t *e = json_array_get(def, i);
+			printf("  %s  %s\n", when(json_object_get(e, "time")),
+			    str(e, "what"));
 		}
 	}
 	return EXIT_OK;
