@@ -40,8 +40,7 @@ MODES = [
      "alert": ["on-duty", "deputy", "role:lead"], "escalate_after": "15min"},
     {"name": "reduced", "title": "縮小体制 / Reduced staffing", "absence": 20,
      "alert": ["everyone"], "chain": False, "copy": ["role:vendor"],
-     "escalate_after": "10min", "live_availability": 2,
-     "preapproved": ["shed:approve"]},
+     "escalate_after": "10min", "live_availability": 2},
     {"name": "minimum", "title": "最小体制 / Minimum staffing", "absence": 40,
      "alert": ["everyone", "role:lead", "role:vendor"], "chain": False,
      "escalate_after": "5min", "escalate_to": [OUTSIDE], "live_availability": 3,
@@ -68,10 +67,17 @@ steps = (
 class RosterSite(Site):
     """A site with staff, modes and staffing (the harness writes the rest)."""
 
+    def __init__(self, test, **kw):
+        Site.__init__(self, test, **kw)
+        self.modes = [dict(m) for m in MODES]
+
+    def mode(self, name):
+        return [m for m in self.modes if m["name"] == name][0]
+
     def config_text(self):
         return (Site.config_text(self) +
                 "staff = " + cfg_value(STAFF) + ";\n" +
-                "modes = " + cfg_value(MODES) + ";\n" +
+                "modes = " + cfg_value(self.modes) + ";\n" +
                 "staffing: " + cfg_value({"auto": False, "announce": False}) + ";\n")
 
 
@@ -137,6 +143,7 @@ class Approval(unittest.TestCase):
         site.playbook("shed", SHED)
         log = site.path("shed.log")
         site.playbooks["parameters"] = [{"playbook": "shed", "name": "log", "value": log}]
+        site.mode("reduced")["preapproved"] = ["shed:approve"]
         site.start()
 
         waits = site.ok("run", "shed", "-m", "負荷遮断 (通常体制)")["run"]
