@@ -9,6 +9,11 @@ to aiosmtpd on loopback (tests/integration/smtp_server.py).
   waits for a human in the normal mode (run-status shows the question); in
   the reduced mode, which pre-approves the step (modes[].preapproved), it
   runs through alone, the answer journaled with the actor mode:reduced.
+- Scope: in the reduced mode (live from availability class 2) a problem of a
+  class-1 sensor is not mailed: it is kept for the daily digest (timeline,
+  journal, the mode's deferred work); back in the normal mode, still open,
+  it is told as a problem, once.  An incident without devices (declared) is
+  told live in any mode.
 
 The modes are declared with `sonae mode set` and people marked away with
 `sonae staff set` (monitor/roster.c); staffing.auto is off so that nothing
@@ -18,7 +23,7 @@ holds only the incidents' mail.
 import os
 import unittest
 
-from harness import DATA, EXIT_OK, Site, SmtpSink, cfg_value, wait_for
+from harness import DATA, EXIT_OK, Site, SmtpSink, cfg_value, wait_for, wait_until
 
 AOKI, BABA, CHIBA = "aoki@city.example.jp", "baba@city.example.jp", "chiba@city.example.jp"
 DAN, VENDOR = "dan@city.example.jp", "support@vendor.example.jp"
@@ -171,6 +176,50 @@ class Approval(unittest.TestCase):
         # The run that waited before the mode changed still waits for a human.
         rs = site.ok("run-status", str(waits))
         self.assertEqual([w["id"] for w in rs["waiting"]], ["approve"])
+        site.check_logs()
+
+
+class Scope(unittest.TestCase):
+    def test_lower_class_waits_for_the_digest_then_is_told_live(self):
+        sink = SmtpSink(self).start()
+        site = roster_site(self, sink)
+        site.start()
+        set_mode(site, "reduced", "2 名欠勤: 縮小体制")
+        site.stop()
+        # The declared mode outlives the restart; the sensor is hot at once.
+        site.device("env9", "unit temp_c C\n0 temp_c=41\nend 1h\n", kind="sensor",
+                    availability=1)
+        site.rules = [{"name": "hot-store", "when": "env9.temp_c > 35",
+                       "severity": "warning",
+                       "description": "倉庫の温度が高い / Store room hot"}]
+        site.start()
+        self.assertEqual(site.ok("mode")["mode"], "reduced")
+        inc = wait_for(lambda: site.incident("hot-store"), lambda i: i is not None,
+                       timeout=LONG, what="the hot-store incident")
+        id = inc["id"]
+        wait_until(lambda: [t for t in site.incident(id=id)["timeline"]
+                            if t["event"] == "deferred"], LONG,
+                   what="incident %d deferred" % id)
+        entries = [e for e in site.ok("audit")["entries"]
+                   if e["action"] == "alert.deferred"]
+        self.assertEqual([(e["detail"]["incident"], e["detail"]["mode"],
+                           e["detail"]["class"], e["detail"]["how"]) for e in entries],
+                         [(id, "reduced", 1, "digest")])
+        self.assertIn(id, [d["incident"] for d in site.ok("mode")["deferred"]])
+        # A declared incident has no devices: told live.
+        fire = declare(site, "fire", "火災報知器 (縮小体制)")
+        (m,) = sink.wait(1)
+        self.assertEqual(int(m["X-Sonae-Incident"]), fire)
+        self.assertEqual(rcpts(m), sorted([AOKI, BABA, CHIBA, DAN, VENDOR]))
+        self.assertEqual(len(sink.files()), 1, "the class-1 problem was not mailed")
+
+        set_mode(site, "normal", "全員復帰")
+        m = sink.wait(2)[1]
+        self.assertEqual(int(m["X-Sonae-Incident"]), id)
+        self.assertIn("WARNING #%d" % id, m["Subject"])
+        self.assertEqual(rcpts(m), [AOKI])
+        self.assertIn("watches this problem's assets (class 1) live",
+                      m.get_body(("plain",)).get_content())
         site.check_logs()
 
 
