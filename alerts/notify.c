@@ -2261,7 +2261,10 @@ alerts_incident(struct alerts *a, uint64_t id, int64_t opened_ms, const char *wh
 	alerts_arm(a);
 }
 
-/* A test mail through the configured path: to, or every route's first people. */
+/*
+ * A test mail through the configured path: to, or every route's first people
+ * (a roster route's: those the mode would tell first now).
+ */
 int
 alerts_test(struct alerts *a, const char *to, const char *actor, uint64_t *id, char *err,
     size_t errlen)
@@ -2289,12 +2292,15 @@ alerts_test(struct alerts *a, const char *to, const char *actor, uint64_t *id, c
 		}
 		conf_strings_add(&rcpt, to);
 	} else
-		for (i = 0; i < c->routes.n; i++)
-			for (k = 0;
-			     conf_strings_has(&conf_route(c, i)->channels, "mail") &&
-			     k < conf_route(c, i)->to.n;
-			     k++)
-				conf_strings_add(&rcpt, conf_route(c, i)->to.v[k]);
+		for (i = 0; i < c->routes.n; i++) {
+			const struct route_conf *r = conf_route(c, i);
+			if (!conf_strings_has(&r->channels, "mail"))
+				continue;
+			for (k = 0; k < r->to.n; k++)
+				conf_strings_add(&rcpt, r->to.v[k]);
+			if (r->roster) /* who it would tell first now */
+				roster_now(a, &rcpt);
+		}
 	if (rcpt.n == 0) {
 		snprintf(err, errlen, "no recipient: no route has `to`; give --to ADDR");
 		return -1;

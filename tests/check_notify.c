@@ -2784,6 +2784,32 @@ START_TEST(notify_roster_at_once)
 END_TEST
 
 /*
+ * `sonae notify-test` without --to: a roster route's people are those the
+ * mode would tell first now (the one on duty in normal, everyone and the
+ * copy in reduced).
+ */
+START_TEST(notify_roster_test_mail)
+{
+	char err[512];
+	uint64_t id;
+
+	relay_up();
+	engine_roster(roster_route);
+	ck_assert_msg(
+	    alerts_test(al, NULL, "tester", &id, err, sizeof(err)) == 0, "%s", err);
+	w.mode = "reduced";
+	ck_assert_msg(
+	    alerts_test(al, NULL, "tester", &id, err, sizeof(err)) == 0, "%s", err);
+	wait_mails(2, 5000);
+	mails_load();
+	ck_assert_rcpt(&mv[0], AOKI);
+	ck_assert_rcpt(&mv[1], AOKI "," BABA "," CHIBA "," DAN "," VENDOR);
+	mails_free();
+	roster_done();
+}
+END_TEST
+
+/*
  * The mode changes while an incident is open: its next step is the new
  * mode's, when the new mode says (reduced steps after 1 s, normal after 2).
  */
@@ -3176,6 +3202,7 @@ notify_suite(void)
 	tcase_add_test(tc, notify_roster_chain);
 	tcase_add_test(tc, notify_roster_at_once);
 	tcase_add_test(tc, notify_roster_mode_change);
+	tcase_add_test(tc, notify_roster_test_mail);
 	tcase_add_test(tc, notify_roster_nobody);
 	tcase_add_test(tc, notify_scope_digest);
 	tcase_add_test(tc, notify_scope_defer_then_live);
