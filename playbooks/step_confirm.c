@@ -10,6 +10,7 @@
  * may pre-approve the step (modes[].preapproved): it is then answered yes
  * at once by "mode:NAME".
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "playbooks/step.h"
