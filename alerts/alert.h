@@ -400,6 +400,18 @@ int alerts_start(struct alerts *, char *err, size_t errlen);
 int alerts_save(struct alerts *, char *err, size_t errlen);
 /* detect.c decided to tell: what is "problem" or "recovery". */
 void alerts_incident(struct alerts *, uint64_t id, int64_t opened_ms, const char *what);
+/*
+ * The operating mode changed: problems it held back that the new mode
+ * watches live are told now (monitor/roster.c calls it; the engine also
+ * notices a change on its own within TICK_MAX_MS).
+ */
+void alerts_mode_changed(struct alerts *);
+/*
+ * When the daily digest at "HH:MM" on the wall clock of zone (an IANA name)
+ * goes out next, strictly after `after` (ms); DST days as maintenance
+ * windows have them.
+ */
+int64_t alerts_digest_next(const char *zone, const char *at, int64_t after);
 /* `sonae notify-test`: a mail to to (NULL: every route's `to`), queued. */
 int alerts_test(struct alerts *, const char *to, const char *actor, uint64_t *id,
     char *err, size_t errlen);

@@ -24,6 +24,19 @@
  * - Mail per recipient is rate-limited (conf.mail.rate_limit per
  *   rate_period); what is held back goes out as one digest when the period
  *   allows.
+ * - Routes with `roster` also tell the people of the operating mode
+ *   (modes[]): the first of its `alert` (all of it without `chain`) and its
+ *   `copy` with the first notification, then, while nobody acknowledged,
+ *   one step every `escalate_after`: the next of `alert` who is not told
+ *   yet, and at last `escalate_to`.  Each step is worked out from the mode
+ *   as it is when it falls due (the track keeps only how many steps were
+ *   taken and when the last one was), so a change of mode changes the next
+ *   step of every open incident at once.
+ * - In a mode that watches only the higher availability classes live
+ *   (live_availability), a problem whose devices are all below it is not
+ *   told: it waits for the daily digest at staffing.digest_at, or is
+ *   deferred, and is told as a problem if a later mode watches it live
+ *   while it is still open.
  * - When the spool cannot deliver (deliver.c's callback) the daemon raises
  *   the incident `mail-undeliverable`, routed like any other (to local
  *   channels, typically); when mail leaves again, everyone who was mailed
@@ -61,6 +74,14 @@
 #define STATE_VERSION  1
 #define MAIL_BODY_ROWS 40 /* readings and folded detectors listed */
 #define NELEM(a)       (sizeof(a) / sizeof((a)[0]))
+#define DIGEST_MAX     500 /* problems kept for the mode's daily digest */
+
+/* Why a problem is not told live (the operating mode's asset scope). */
+enum held {
+	HELD_NO,
+	HELD_DIGEST, /* in the daily digest */
+	HELD_DEFER,  /* not mailed at all */
+};
 
 /* What happens to one incident. */
 struct track {
@@ -75,6 +96,11 @@ struct track {
 	int mailed_root;             /* the thread root went out as a Message-ID */
 	int update;                  /* a new problem (severity) to tell: next tick */
 	int recovery;                /* the recovery to tell: next tick */
+	int held;                    /* enum held: not told live (the mode) */
+	int recheck;                 /* held: the mode changed, look again */
+	size_t rstep;                /* roster steps told */
+	int64_t rclock_ms;           /* the last roster step; 0: none yet */
+	int rnobody;                 /* "nobody available" was noted */
 	char *severity;              /* last told */
 	struct conf_strings routes;  /* the matched routes' names */
 	struct conf_strings to;      /* everyone mailed so far */
@@ -111,6 +137,12 @@ struct alerts {
 		struct conf_strings rcpts; /* mailed while down */
 		int count;                 /* mails queued while down */
 	} outage;
+	struct {
+		json_t *items;  /* [{incident, title, devices, class, opened_ms, mode}] */
+		int64_t due_ms; /* the next digest; 0: none held */
+		int more;       /* held beyond DIGEST_MAX: counted, not listed */
+	} digest;
+	char *mode_seen; /* the operating mode the last tick saw */
 	struct event *timer, *saver;
 	int dirty;
 	struct complaint save_failed, syslog_failed;
@@ -123,6 +155,11 @@ static void path_changed(void *, int, const char *);
 static const struct route_conf *track_escalation(struct alerts *, const struct track *);
 static void channel_exec(struct alerts *, const struct channel_conf *,
     const struct track *, const json_t *, const char *);
+static int mail_incident(struct alerts *, struct track *, const json_t *, const char *,
+    const char *, const struct conf_strings *, const char *);
+static void channels_run(struct alerts *, struct track *, const json_t *, const char *);
+static char *devices_list(const json_t *);
+static void roster_now(struct alerts *, struct conf_strings *);
 
 /* A line in the incident's timeline. */
 static void PRINTFLIKE(4, 5)
@@ -839,14 +876,410 @@ track_repeat(struct alerts *a, const struct track *t)
 	return best;
 }
 
-/* The first notification, when the group wait is over. */
+/*
+ * The operating mode (monitor/roster.c through the hooks): who a roster
+ * route tells, and which problems are told live.
+ */
+
+/* The mode's configuration now, or NULL (no roster: routes' own `to` only). */
+static const struct mode_conf *
+mode_now(struct alerts *a)
+{
+	return a->h->mode_conf != NULL ? a->h->mode_conf(a->arg) : NULL;
+}
+
+/* Whether one of the track's routes mails the roster's people. */
+static int
+track_roster(struct alerts *a, const struct track *t)
+{
+	size_t r;
+
+	for (r = 0; r < t->routes.n; r++) {
+		const struct route_conf *rc = conf_route_named(a->conf, t->routes.v[r]);
+		if (rc != NULL && rc->roster && conf_strings_has(&rc->channels, "mail"))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * The addresses of the available people refs name now, less those in told
+ * (NULL: none), appended to out without repeats.
+ */
 static void
-track_first(struct alerts *a, struct track *t, const json_t *inc)
+resolve_new(struct alerts *a, const struct conf_strings *refs,
+    const struct conf_strings *told, struct conf_strings *out)
+{
+	struct conf_strings got = { NULL, 0 };
+	size_t i;
+
+	if (a->h->resolve == NULL || refs->n == 0)
+		return;
+	a->h->resolve(a->arg, refs, &got);
+	for (i = 0; i < got.n; i++)
+		if ((told == NULL || !conf_strings_has(told, got.v[i])) &&
+		    !conf_strings_has(out, got.v[i]))
+			conf_strings_add(out, got.v[i]);
+	conf_strings_free(&got);
+}
+
+/*
+ * Who the next roster step of mode m tells, into add (empty), and what the
+ * step is, into what: the first entry of `alert` that names someone not in
+ * told (all of `alert` at once without `chain`); when `alert` names nobody
+ * new after a first step, `escalate_to`; and whoever of `copy` is not told
+ * yet.  Someone already told is no step of the chain: after a change of mode
+ * the new mode's people come in its order, those told before are passed.
+ */
+static void
+roster_pick(struct alerts *a, const struct mode_conf *m, size_t rstep,
+    const struct conf_strings *told, struct conf_strings *add, char *what, size_t len)
+{
+	struct conf_strings one = { NULL, 0 };
+	size_t i, n;
+
+	snprintf(what, len, "nobody new");
+	if (!m->chain) {
+		resolve_new(a, &m->alert, told, add);
+		if (add->n > 0)
+			snprintf(what, len, "alert, all at once");
+	} else
+		for (i = 0; i < m->alert.n && add->n == 0; i++) {
+			conf_strings_add(&one, m->alert.v[i]);
+			resolve_new(a, &one, told, add);
+			conf_strings_free(&one);
+			if (add->n > 0)
+				snprintf(what, len, "alert %zu of %zu, %s", i + 1,
+				    m->alert.n, m->alert.v[i]);
+		}
+	if (add->n == 0 && rstep > 0) {
+		resolve_new(a, &m->escalate_to, told, add);
+		if (add->n > 0)
+			snprintf(what, len, "escalate_to");
+	}
+	n = add->n;
+	resolve_new(a, &m->copy, told, add);
+	if (add->n > n && n > 0)
+		snprintf(what + strlen(what), len - strlen(what), ", with copy");
+	else if (add->n > n)
+		snprintf(what, len, "copy");
+}
+
+/*
+ * The track's next roster step in mode m, now: its people into add, noted
+ * in the timeline.  The first step (or one that follows a first step that
+ * found nobody) takes anyone `alert` names, even someone the route's own
+ * `to` tells, and when nobody of `alert` and `copy` is available, everyone
+ * available; when nobody at all is, that is noted and journaled (once), and
+ * the next step looks again.  Never silently nobody.
+ */
+static void
+roster_step(struct alerts *a, struct track *t, const struct mode_conf *m,
+    struct conf_strings *add, int64_t now)
+{
+	struct conf_strings every = { NULL, 0 };
+	char what[160];
+	char *list;
+
+	t->rclock_ms = now;
+	mark_dirty(a);
+	roster_pick(
+	    a, m, t->rstep, t->rstep > 0 ? &t->to : NULL, add, what, sizeof(what));
+	if (add->n == 0 && t->rstep == 0) {
+		conf_strings_add(&every, "everyone");
+		resolve_new(a, &every, NULL, add);
+		conf_strings_free(&every);
+		snprintf(
+		    what, sizeof(what), "everyone: nobody of alert or copy is available");
+	}
+	if (add->n == 0) {
+		if (t->rstep > 0 || t->rnobody)
+			return; /* the chain is over, or said so already */
+		t->rnobody = 1;
+		log_warnx(
+		    "alerts: incident %llu: nobody available in mode %s: told nobody "
+		    "from the roster",
+		    (unsigned long long)t->id, m->name);
+		note(a, t->id, "roster",
+		    "nobody available: told nobody from the roster (mode %s); looked for "
+		    "again every %lld s",
+		    m->name, (long long)(m->escalate_after_ms / 1000));
+		if (a->h->journal != NULL)
+			a->h->journal(a->arg, "sonaed", "alert.nobody",
+			    json_pack("{s:I, s:s}", "incident", (json_int_t)t->id, "mode",
+			        m->name));
+		return;
+	}
+	t->rnobody = 0;
+	t->rstep++;
+	list = strings_join(add);
+	note(a, t->id, "roster", "mode %s, roster step %zu (%s): %s", m->name, t->rstep,
+	    what, list);
+	free(list);
+}
+
+/* With the first notification of a roster route: the first step into to. */
+static void
+roster_first(struct alerts *a, struct track *t, struct conf_strings *to, int64_t now)
+{
+	const struct mode_conf *m = mode_now(a);
+	struct conf_strings add = { NULL, 0 };
+	size_t i;
+
+	if (m == NULL || t->rclock_ms != 0 || !track_roster(a, t))
+		return;
+	roster_step(a, t, m, &add, now);
+	for (i = 0; i < add.n; i++)
+		if (!conf_strings_has(to, add.v[i]))
+			conf_strings_add(to, add.v[i]);
+	conf_strings_free(&add);
+}
+
+/* When the track's next roster step falls due, in the mode of now; 0: none. */
+static int64_t
+roster_next(struct alerts *a, const struct track *t)
+{
+	const struct mode_conf *m;
+
+	if (t->rclock_ms == 0 || t->stopped || t->held != HELD_NO ||
+	    (m = mode_now(a)) == NULL || !track_roster(a, t))
+		return 0;
+	return t->rclock_ms + m->escalate_after_ms;
+}
+
+/* A roster step fell due and nobody acknowledged: the next people, mailed. */
+static void
+roster_later(struct alerts *a, struct track *t, const json_t *inc, int64_t now)
+{
+	const struct mode_conf *m = mode_now(a);
+	struct conf_strings add = { NULL, 0 }, all = { NULL, 0 };
+	char extra[512], t1[32];
+	size_t k;
+
+	if (m == NULL)
+		return;
+	roster_step(a, t, m, &add, now);
+	if (add.n == 0)
+		return;
+	for (k = 0; k < t->to.n; k++)
+		conf_strings_add(&all, t->to.v[k]);
+	for (k = 0; k < add.n; k++)
+		if (!conf_strings_has(&all, add.v[k]))
+			conf_strings_add(&all, add.v[k]);
+	snprintf(extra, sizeof(extra),
+	    "エスカレーション / Escalation: nobody acknowledged within %s; operating "
+	    "mode %s, roster step %zu adds %zu recipient%s.",
+	    span(m->escalate_after_ms, t1, sizeof(t1)), m->name, t->rstep, add.n,
+	    add.n == 1 ? "" : "s");
+	mail_incident(a, t, inc, "escalation", t->severity, &all, extra);
+	for (k = 0; k < add.n; k++)
+		if (!conf_strings_has(&t->to, add.v[k]))
+			conf_strings_add(&t->to, add.v[k]);
+	conf_strings_free(&add);
+	conf_strings_free(&all);
+	channels_run(a, t, inc, "escalation");
+}
+
+/*
+ * The class that decides whether inc is told live: the highest availability
+ * class of its devices; 0, always live, when it has none (declared,
+ * observer, mail-undeliverable) or one that is not configured.
+ */
+static int
+incident_class(struct alerts *a, const json_t *inc)
+{
+	const struct device_conf *dc;
+	int cls = 0;
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(json_object_get(inc, "devices"), i, v)
+	{
+		if (!json_is_string(v) ||
+		    (dc = a->h->device(a->arg, json_string_value(v))) == NULL)
+			return 0;
+		if (dc->availability > cls)
+			cls = dc->availability;
+	}
+	return cls;
+}
+
+/* Whether mode m keeps a problem of class cls from being told live. */
+static int
+scope_out(const struct mode_conf *m, int cls)
+{
+	return m != NULL && m->live_availability > 1 && cls > 0 &&
+	       cls < m->live_availability;
+}
+
+/* When the next daily digest goes out, after `after`. */
+static int64_t
+digest_next(struct alerts *a, int64_t after)
+{
+	return alerts_digest_next(
+	    a->conf->site.timezone, a->conf->staffing.digest_at, after);
+}
+
+/*
+ * The mode does not tell inc live: kept for the daily digest, or deferred;
+ * in the timeline, the journal and the roster's list of deferred work.
+ */
+static void
+held_record(struct alerts *a, struct track *t, const json_t *inc,
+    const struct mode_conf *m, int cls)
+{
+	int digest = m->lower != MODE_LOWER_DEFER;
+	int64_t now = time_now_ms();
+	char *devs = devices_list(inc), what[512], t1[64];
+
+	t->held = digest ? HELD_DIGEST : HELD_DEFER;
+	t->due_ms = 0;
+	t->recheck = t->update = 0;
+	if (digest && json_array_size(a->digest.items) >= DIGEST_MAX)
+		a->digest.more++;
+	else if (digest)
+		json_array_append_new(a->digest.items,
+		    json_pack("{s:I, s:s, s:s, s:s, s:i, s:I, s:s, s:I}", "incident",
+		        (json_int_t)t->id, "title", jstr(inc, "title"), "rule",
+		        jstr(inc, "rule"), "devices", devs, "class", cls, "opened_ms",
+		        (json_int_t)jint(inc, "opened_ms"), "mode", m->name, "time_ms",
+		        (json_int_t)now));
+	if (digest && a->digest.due_ms == 0)
+		a->digest.due_ms = digest_next(a, now);
+	if (digest)
+		note(a, t->id, "deferred",
+		    "not told live: mode %s watches availability class %d and up, %s is "
+		    "class %d; in the daily digest (%s)",
+		    m->name, m->live_availability, devs, cls,
+		    local_time(a->digest.due_ms, t1, sizeof(t1)));
+	else
+		note(a, t->id, "deferred",
+		    "not told live: mode %s watches availability class %d and up, %s is "
+		    "class %d; deferred, not mailed",
+		    m->name, m->live_availability, devs, cls);
+	log_info("alerts: incident %llu (%s, class %d) not told live in mode %s: %s",
+	    (unsigned long long)t->id, devs, cls, m->name,
+	    digest ? "digest" : "deferred");
+	if (a->h->journal != NULL)
+		a->h->journal(a->arg, "sonaed", "alert.deferred",
+		    json_pack("{s:I, s:s, s:i, s:s}", "incident", (json_int_t)t->id,
+		        "mode", m->name, "class", cls, "how",
+		        digest ? "digest" : "defer"));
+	snprintf(what, sizeof(what), "incident %llu (%s, class %d): %s",
+	    (unsigned long long)t->id, devs, cls, digest ? "daily digest" : "deferred");
+	if (a->h->deferred != NULL)
+		a->h->deferred(a->arg, t->id, what);
+	free(devs);
+	mark_dirty(a);
+}
+
+/* The daily digest of the problems held for it, to the mode's people of then. */
+static void
+digest_due(struct alerts *a, int64_t now)
+{
+	const struct mode_conf *m = mode_now(a);
+	struct conf_strings to = { NULL, 0 }, every = { NULL, 0 };
+	size_t n = json_array_size(a->digest.items) + (size_t)a->digest.more, i;
+	char *subject, *body = NULL, t1[64];
+	size_t len = 0;
+	json_t *v, *inc;
+	FILE *f;
+
+	if (a->digest.due_ms == 0 || now < a->digest.due_ms)
+		return;
+	if (m != NULL) {
+		resolve_new(a, &m->alert, NULL, &to);
+		resolve_new(a, &m->copy, NULL, &to);
+	}
+	if (to.n == 0) {
+		conf_strings_add(&every, "everyone");
+		resolve_new(a, &every, NULL, &to);
+		conf_strings_free(&every);
+	}
+	mark_dirty(a);
+	if (to.n == 0) {
+		/* Kept for the next one: never dropped for want of a reader. */
+		log_warnx("alerts: daily digest of %zu problem%s: nobody available, kept "
+		          "for tomorrow's",
+		    n, n == 1 ? "" : "s");
+		if (a->h->journal != NULL)
+			a->h->journal(a->arg, "sonaed", "alert.nobody",
+			    json_pack("{s:s, s:s, s:i}", "what", "digest", "mode",
+			        m != NULL ? m->name : "", "problems", (int)n));
+		a->digest.due_ms = digest_next(a, now);
+		return;
+	}
+	f = open_memstream(&body, &len);
+	fprintf(f,
+	    "まとめ / Daily digest: %zu problem%s of lower availability classes, not "
+	    "told live in the operating mode of the time.\n\n",
+	    n, n == 1 ? "" : "s");
+	json_array_foreach(a->digest.items, i, v)
+	{
+		uint64_t id = (uint64_t)jint(v, "incident");
+		inc = a->h->incident(a->arg, id);
+		fprintf(f, "  #%llu %s\n", (unsigned long long)id, jstr(v, "title"));
+		fprintf(f, "      機器 / Device:  %s (class %d)\n", jstr(v, "devices"),
+		    (int)jint(v, "class"));
+		fprintf(f, "      発生 / Opened:  %s (mode %s)\n",
+		    local_time(jint(v, "opened_ms"), t1, sizeof(t1)), jstr(v, "mode"));
+		fprintf(f, "      現在 / Now:     %s\n",
+		    inc != NULL ? jstr(inc, "state") : "no longer known");
+		json_decref(inc);
+	}
+	if (a->digest.more > 0)
+		fprintf(f, "  ... and %d more (the first %d are listed)\n",
+		    a->digest.more, DIGEST_MAX);
+	fprintf(f, "\nsonae incidents  -- what is open now\n");
+	fprintf(f, "\n-- \nsonae %s, %s\n", SONAE_VERSION, a->conf->site.name);
+	fclose(f);
+	xasprintf(&subject, "[sonae %s] DIGEST: %zu lower-class problem%s (mode %s)",
+	    a->conf->site.name, n, n == 1 ? "" : "s", m != NULL ? m->name : "-");
+	if (mail_queue(a, NULL, NULL, 0, subject, body, &to, 0, "mode digest", NULL) ==
+	    0) {
+		json_array_clear(a->digest.items);
+		a->digest.more = 0;
+		a->digest.due_ms = 0;
+	} else
+		a->digest.due_ms = digest_next(a, now);
+	conf_strings_free(&to);
+	free(subject);
+	free(body);
+}
+
+/* The mode changed since the last look: held problems are looked at again. */
+static void
+mode_watch(struct alerts *a)
+{
+	const struct mode_conf *m = mode_now(a);
+	const char *name = m != NULL ? m->name : a->h->mode(a->arg);
+	struct track *t;
+
+	if (name == NULL || (a->mode_seen != NULL && strcmp(a->mode_seen, name) == 0))
+		return;
+	TAILQ_FOREACH(t, &a->tracks, entry)
+	{
+		if (a->mode_seen != NULL && t->held != HELD_NO)
+			t->recheck = 1;
+	}
+	free(a->mode_seen);
+	a->mode_seen = xstrdup(name);
+}
+
+/*
+ * The first notification, when the group wait is over (extra: a line above
+ * the details, or NULL) -- unless the operating mode does not tell this
+ * problem live (held_record()).
+ */
+static void
+track_first(struct alerts *a, struct track *t, const json_t *inc, const char *extra)
 {
 	struct conf_strings to = { NULL, 0 };
 	int64_t now = time_now_ms(), repeat;
 	const char *what =
 	    json_is_object(json_object_get(inc, "resolved")) ? "recovery" : "problem";
+	const struct mode_conf *m = mode_now(a);
+	int cls;
 
 	/* The incident as it is now: folds and severity changes of the wait. */
 	conf_strings_free(&t->routes);
@@ -857,7 +1290,12 @@ track_first(struct alerts *a, struct track *t, const json_t *inc)
 		track_drop(a, t);
 		return;
 	}
+	if (scope_out(m, cls = incident_class(a, inc))) {
+		held_record(a, t, inc, m, cls);
+		return;
+	}
 	first_recipients(a, t, &to);
+	roster_first(a, t, &to, now);
 	t->due_ms = 0;
 	t->first_ms = now;
 	if (track_escalation(a, t) != NULL)
@@ -869,7 +1307,7 @@ track_first(struct alerts *a, struct track *t, const json_t *inc)
 	    strcmp(what, "recovery") == 0
 	        ? "この障害は通知を待つ間に解決しました / This problem came and went "
 	          "within the group wait."
-	        : NULL);
+	        : extra);
 	for (size_t i = 0; i < to.n; i++)
 		conf_strings_add(&t->to, to.v[i]);
 	conf_strings_free(&to);
@@ -954,6 +1392,15 @@ track_later(struct alerts *a, struct track *t, const json_t *inc, int64_t now)
 		channels_run(a, t, inc, "escalation");
 		mark_dirty(a);
 	}
+	if ((at = roster_next(a, t)) != 0 && now >= at) {
+		if (json_is_object(ack)) {
+			t->stopped = 1;
+			note(a, t->id, "escalation-stopped",
+			    "escalation stopped: acknowledged by %s", jstr(ack, "by"));
+			mark_dirty(a);
+		} else
+			roster_later(a, t, inc, now);
+	}
 	if (t->next_repeat_ms == 0 || now < t->next_repeat_ms)
 		return;
 	/* A reload may have turned reminders off: then none, not one per turn. */
@@ -981,6 +1428,7 @@ track_update(struct alerts *a, struct track *t, const json_t *inc)
 	if (t->esc_ms == 0 && track_escalation(a, t) != NULL)
 		t->esc_ms = time_now_ms();
 	first_recipients(a, t, &to);
+	roster_first(a, t, &to, time_now_ms()); /* a roster route matches now */
 	for (i = 0; i < t->to.n; i++)
 		conf_strings_add(&to, t->to.v[i]);
 	if (strcmp(jstr(inc, "severity"), t->severity) != 0)
@@ -1053,19 +1501,55 @@ digests_due(struct alerts *a, int64_t now)
 	}
 }
 
+/*
+ * A problem the mode did not tell live: resolved, it is dropped (nobody was
+ * told; the digest shows how it ended); still open when the mode (or the
+ * problem) changed so that it is watched live, it is told as a problem,
+ * once.
+ */
+static void
+track_held(struct alerts *a, struct track *t, const json_t *inc)
+{
+	const struct mode_conf *m = mode_now(a);
+	char extra[512];
+	int cls;
+
+	if (t->recovery || json_is_object(json_object_get(inc, "resolved"))) {
+		note(a, t->id, "deferred", "resolved before it was told live");
+		track_drop(a, t);
+		return;
+	}
+	t->update = t->recheck = 0;
+	mark_dirty(a);
+	if (scope_out(m, cls = incident_class(a, inc)))
+		return;
+	t->held = HELD_NO;
+	snprintf(extra, sizeof(extra),
+	    "今から通知 / Told now: the operating mode %s watches this problem's "
+	    "assets (class %d) live; it was held back until now.",
+	    m != NULL ? m->name : a->h->mode(a->arg), cls);
+	note(a, t->id, "deferred", "told now: mode %s watches class %d live",
+	    m != NULL ? m->name : a->h->mode(a->arg), cls);
+	track_first(a, t, inc, extra);
+}
+
 /* When t needs the tick next; INT64_MAX: not by itself. */
 static int64_t
 track_next(struct alerts *a, const struct track *t)
 {
 	int64_t next = INT64_MAX, esc;
 
-	if (t->update || t->recovery)
+	if (t->update || t->recovery || t->recheck)
 		return 0;
+	if (t->held != HELD_NO)
+		return INT64_MAX; /* until the mode or the incident changes */
 	if (t->due_ms != 0)
 		return t->due_ms;
 	if (t->next_repeat_ms != 0)
 		next = t->next_repeat_ms;
 	if ((esc = escalation_next(a, t)) != 0 && esc < next)
+		next = esc;
+	if ((esc = roster_next(a, t)) != 0 && esc < next)
 		next = esc;
 	return next;
 }
@@ -1079,6 +1563,7 @@ alerts_tick(evutil_socket_t fd, short ev, void *arg)
 
 	(void)fd;
 	(void)ev;
+	mode_watch(a);
 	for (t = TAILQ_FIRST(&a->tracks); t != NULL; t = next) {
 		json_t *inc;
 		next = TAILQ_NEXT(t, entry);
@@ -1090,8 +1575,10 @@ alerts_tick(evutil_socket_t fd, short ev, void *arg)
 			track_drop(a, t);
 			continue;
 		}
-		if (t->due_ms != 0)
-			track_first(a, t, inc);
+		if (t->held != HELD_NO)
+			track_held(a, t, inc);
+		else if (t->due_ms != 0)
+			track_first(a, t, inc, NULL);
 		else if (t->recovery)
 			track_recovery(a, t, inc);
 		else if (json_is_object(json_object_get(inc, "resolved")))
@@ -1103,6 +1590,7 @@ alerts_tick(evutil_socket_t fd, short ev, void *arg)
 		json_decref(inc);
 	}
 	digests_due(a, now);
+	digest_due(a, now);
 	if (a->relays_stale)
 		alerts_relays(a);
 	/* Down before a restart: the spool drained since, so mail leaves. */
@@ -1129,6 +1617,8 @@ alerts_arm(struct alerts *a)
 		if (json_array_size(r->held) > 0 &&
 		    (at = r->start_ms + a->conf->mail.rate_period_ms) < next)
 			next = at;
+	if (a->digest.due_ms != 0 && a->digest.due_ms < next)
+		next = a->digest.due_ms;
 	if (a->relays_stale && now + 1000 < next)
 		next = now + 1000;
 	at = next > now ? next - now : 0;
@@ -1434,8 +1924,9 @@ alerts_relays(struct alerts *a)
 static json_t *
 track_json(const struct track *t)
 {
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:b, s:b, s:b, s:s, "
-	                 "s:o, s:o, s:o}",
+	json_t *o = json_pack(
+	    "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:b, s:b, s:b, s:s, "
+	    "s:o, s:o, s:o}",
 	    "id", (json_int_t)t->id, "opened_ms", (json_int_t)t->opened_ms, "due_ms",
 	    (json_int_t)t->due_ms, "first_ms", (json_int_t)t->first_ms, "esc_ms",
 	    (json_int_t)t->esc_ms, "next_repeat_ms", (json_int_t)t->next_repeat_ms,
@@ -1443,6 +1934,13 @@ track_json(const struct track *t)
 	    t->mailed_root, "update", t->update, "recovery", t->recovery, "severity",
 	    t->severity ? t->severity : "", "routes", conf_strings_json(&t->routes), "to",
 	    conf_strings_json(&t->to), "beacons", conf_strings_json(&t->beacons));
+
+	/* Added with the roster; an older file has none and loads as zeros. */
+	json_object_set_new(o, "held", json_integer(t->held));
+	json_object_set_new(o, "rstep", json_integer((json_int_t)t->rstep));
+	json_object_set_new(o, "rclock_ms", json_integer((json_int_t)t->rclock_ms));
+	json_object_set_new(o, "rnobody", json_boolean(t->rnobody));
+	return o;
 }
 
 static json_t *
@@ -1460,11 +1958,14 @@ state_json(const struct alerts *a)
 		    rates, json_pack("{s:s, s:I, s:i, s:O, s:i}", "addr", r->addr,
 		               "start_ms", (json_int_t)r->start_ms, "count", r->count,
 		               "held", r->held, "more", r->more));
-	return json_pack("{s:i, s:o, s:o, s:{s:b, s:I, s:s, s:o, s:i}}", "version",
-	    STATE_VERSION, "tracks", tracks, "rates", rates, "outage", "down",
+	return json_pack("{s:i, s:o, s:o, s:{s:b, s:I, s:s, s:o, s:i}, s:{s:I, s:i, "
+	                 "s:O}}",
+	    "version", STATE_VERSION, "tracks", tracks, "rates", rates, "outage", "down",
 	    a->outage.down, "since_ms", (json_int_t)a->outage.since_ms, "reason",
 	    a->outage.reason ? a->outage.reason : "", "rcpts",
-	    conf_strings_json(&a->outage.rcpts), "count", a->outage.count);
+	    conf_strings_json(&a->outage.rcpts), "count", a->outage.count, "digest",
+	    "due_ms", (json_int_t)a->digest.due_ms, "more", a->digest.more, "items",
+	    a->digest.items);
 }
 
 static char *
@@ -1557,6 +2058,13 @@ alerts_restore(struct alerts *a, char *err, size_t errlen)
 		strings_from_json(&t->routes, json_object_get(v, "routes"));
 		strings_from_json(&t->to, json_object_get(v, "to"));
 		strings_from_json(&t->beacons, json_object_get(v, "beacons"));
+		t->held = (int)jint(v, "held");
+		if (t->held != HELD_DIGEST && t->held != HELD_DEFER)
+			t->held = HELD_NO;
+		t->recheck = t->held != HELD_NO; /* the mode may have changed since */
+		t->rstep = (size_t)jint(v, "rstep");
+		t->rclock_ms = jint(v, "rclock_ms");
+		t->rnobody = json_is_true(json_object_get(v, "rnobody"));
 		/*
 		 * Resolved (or gone) while sonaed was down: the first tick tells
 		 * the recovery, not the next reminder or step, which may be never.
@@ -1586,6 +2094,13 @@ alerts_restore(struct alerts *a, char *err, size_t errlen)
 	a->outage.reason = *jstr(v, "reason") ? xstrdup(jstr(v, "reason")) : NULL;
 	strings_from_json(&a->outage.rcpts, json_object_get(v, "rcpts"));
 	a->outage.count = (int)jint(v, "count");
+	v = json_object_get(o, "digest");
+	a->digest.due_ms = jint(v, "due_ms");
+	a->digest.more = (int)jint(v, "more");
+	if (json_is_array(json_object_get(v, "items")))
+		json_array_extend(a->digest.items, json_object_get(v, "items"));
+	if (a->digest.due_ms == 0 && json_array_size(a->digest.items) > 0)
+		a->digest.due_ms = digest_next(a, time_now_ms());
 	json_decref(o);
 	return 0;
 }
@@ -1603,6 +2118,7 @@ alerts_new(struct event_base *base, const struct alerts_hooks *h, void *arg)
 	a->arg = arg;
 	TAILQ_INIT(&a->tracks);
 	a->rates = hmap_new();
+	a->digest.items = json_array();
 	a->timer = evtimer_new(base, alerts_tick, a);
 	a->saver = event_new(base, -1, 0, saver_cb, a);
 	return a;
@@ -1685,6 +2201,8 @@ alerts_free(struct alerts *a)
 	free(a->relays_key);
 	free(a->outage.reason);
 	conf_strings_free(&a->outage.rcpts);
+	json_decref(a->digest.items);
+	free(a->mode_seen);
 	if (a->timer != NULL)
 		event_free(a->timer);
 	if (a->saver != NULL)
@@ -1743,7 +2261,10 @@ alerts_incident(struct alerts *a, uint64_t id, int64_t opened_ms, const char *wh
 	alerts_arm(a);
 }
 
-/* A test mail through the configured path: to, or every route's first people. */
+/*
+ * A test mail through the configured path: to, or every route's first people
+ * (a roster route's: those the mode would tell first now).
+ */
 int
 alerts_test(struct alerts *a, const char *to, const char *actor, uint64_t *id, char *err,
     size_t errlen)
@@ -1771,12 +2292,15 @@ alerts_test(struct alerts *a, const char *to, const char *actor, uint64_t *id, c
 		}
 		conf_strings_add(&rcpt, to);
 	} else
-		for (i = 0; i < c->routes.n; i++)
-			for (k = 0;
-			     conf_strings_has(&conf_route(c, i)->channels, "mail") &&
-			     k < conf_route(c, i)->to.n;
-			     k++)
-				conf_strings_add(&rcpt, conf_route(c, i)->to.v[k]);
+		for (i = 0; i < c->routes.n; i++) {
+			const struct route_conf *r = conf_route(c, i);
+			if (!conf_strings_has(&r->channels, "mail"))
+				continue;
+			for (k = 0; k < r->to.n; k++)
+				conf_strings_add(&rcpt, r->to.v[k]);
+			if (r->roster) /* who it would tell first now */
+				roster_now(a, &rcpt);
+		}
 	if (rcpt.n == 0) {
 		snprintf(err, errlen, "no recipient: no route has `to`; give --to ADDR");
 		return -1;
@@ -1836,6 +2360,8 @@ notice_routes(struct alerts *a, const json_t *inc, const char *severity,
 			if (strcmp(name, "mail") == 0)
 				for (i = 0; i < rc->to.n; i++)
 					conf_strings_add(to, rc->to.v[i]);
+			if (strcmp(name, "mail") == 0 && rc->roster)
+				roster_now(a, to);
 			else if (strcmp(name, "syslog") == 0 ||
 			         (c != NULL && c->type != CHANNEL_BEACON))
 				conf_strings_add(chans, name);
@@ -1843,6 +2369,27 @@ notice_routes(struct alerts *a, const json_t *inc, const char *severity,
 	}
 	conf_strings_free(&routes);
 	json_decref(probe);
+}
+
+/*
+ * Who a roster route tells first in the mode of now (the first of `alert`
+ * that names anyone, all of it without `chain`, and `copy`), appended to to.
+ */
+static void
+roster_now(struct alerts *a, struct conf_strings *to)
+{
+	const struct mode_conf *m = mode_now(a);
+	struct conf_strings add = { NULL, 0 };
+	char what[160];
+	size_t i;
+
+	if (m == NULL)
+		return;
+	roster_pick(a, m, 0, NULL, &add, what, sizeof(what));
+	for (i = 0; i < add.n; i++)
+		if (!conf_strings_has(to, add.v[i]))
+			conf_strings_add(to, add.v[i]);
+	conf_strings_free(&add);
 }
 
 /* The notice's text; would: for a drill, who a real run would tell. */
@@ -2163,4 +2710,43 @@ alerts_announce(struct alerts *a, const char *kind, const char *title, const cha
 		    json_pack("{s:s, s:s, s:o, s:I}", "kind", kind, "title", title, "to",
 		        conf_strings_json(to), "queued", (json_int_t)id));
 	return 0;
+}
+
+/*
+ * The operating mode changed (monitor/roster.c): problems it held back are
+ * looked at again now, not at the next tick; roster steps follow the new
+ * mode when they fall due.
+ */
+void
+alerts_mode_changed(struct alerts *a)
+{
+	mode_watch(a);
+	alerts_arm(a);
+}
+
+/*
+ * The first daily "HH:MM" (at) after `after` on the wall clock of zone,
+ * with the rules of maintenance windows for the days the clock changes (a
+ * time the clock skips comes at the change, one it repeats the first time).
+ */
+int64_t
+alerts_digest_next(const char *zone, const char *at, int64_t after)
+{
+	char every[32], err[256];
+	struct window_text wt = { .every = every, .duration = "1min" };
+	struct window *w;
+	int64_t next;
+
+	snprintf(every, sizeof(every), "daily %s", at != NULL ? at : "08:30");
+	if ((w = window_parse(
+	         &wt, zone != NULL ? zone : "UTC", after, err, sizeof(err))) == NULL) {
+		log_warnx("alerts: digest_at %s in %s: %s; a day from now", every,
+		    zone != NULL ? zone : "UTC", err);
+		return after + 86400000;
+	}
+	next = window_next_change(w, after);
+	if (window_active(w, after))
+		next = window_next_change(w, next); /* the end of this one: the next */
+	window_free(w);
+	return next > after ? next : after + 86400000;
 }

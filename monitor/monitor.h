@@ -409,6 +409,7 @@ struct route_conf {
 	int64_t group_wait_ms, repeat_ms;
 	struct conf_list escalate; /* struct escalate_conf, by after_ms */
 	int cont;                  /* "continue": later routes may match too */
+	int roster; /* also the current operating mode's people (modes[]) */
 	struct conf_origin origin;
 };
 struct relay_conf *conf_relay(const struct conf *, size_t);

@@ -644,6 +644,15 @@ static const struct conf_key route_keys[] = {
 	    .max = 16,
 	    .help = "Escalation steps: `( { after = \"15min\"; to = [\"...\"]; } )`. "
 	            "An acknowledgement stops them." },
+	{ .name = "roster",
+	    .type = CT_BOOL,
+	    .off = offsetof(struct route_conf, roster),
+	    .def = "false",
+	    .help = "Also tell the people of the current operating mode (`modes[]`: "
+	            "`alert` one after another or all at once as `chain` says, `copy`, "
+	            "`escalate_after`, `escalate_to`), taken from the mode as it is "
+	            "at each step, besides the route's own `to` and `escalate`. Needs "
+	            "`mail` in `channels`; `to` may then be left out." },
 	{ .name = "continue",
 	    .type = CT_BOOL,
 	    .off = offsetof(struct route_conf, cont),
@@ -735,9 +744,14 @@ schema_alerts_check(struct conf_ctx *ctx, config_setting_t *root, struct conf *c
 				    "route \"%s\" is already defined at %s:%u", r->name,
 				    conf_route(conf, k)->origin.file,
 				    conf_route(conf, k)->origin.line);
+		if (r->roster && !mails)
+			item_error(ctx, routes, "routes", i, "roster",
+			    "route \"%s\": the roster's people are mailed: add \"mail\" "
+			    "to `channels`",
+			    r->name);
 		if (!mails)
 			continue;
-		if (r->to.n == 0)
+		if (r->to.n == 0 && !r->roster)
 			item_error(ctx, routes, "routes", i, NULL,
 			    "route \"%s\" mails but has no `to`", r->name);
 		if (conf->mail.from == NULL || conf->mail.relays.n == 0)

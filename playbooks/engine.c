@@ -1355,6 +1355,31 @@ pb_engine_child_of(struct pb_engine *e, uint64_t parent, const char *playbook,
 
 static const char *const answers[] = { "no", "yes", "retry" };
 
+/*
+ * An accepted answer ends the human step under way: "yes" done, "no"
+ * failed.  `sonae confirm` and a mode's pre-approval (pb_act_answer()) both
+ * come here, so both are journaled and recorded alike.
+ */
+static void
+act_answered(struct pb_act *x, enum pb_answer ans, const char *actor, const char *text)
+{
+	/* The answer first, then the step's outcome it causes, in the journal too. */
+	journal(x->e, actor, "playbook.confirm",
+	    json_pack("{s:I, s:s, s:s, s:s}", "run", (json_int_t)x->a->r->id, "step",
+	        x->sr->id, "answer", answers[ans], "text", text));
+	pb_act_set_actor(x, actor);
+	if (x->ops->cancel != NULL)
+		x->ops->cancel(x); /* a wait's own timer */
+	pb_act_done(x, ans == PB_YES, "%s: %s", answers[ans], text);
+}
+
+/* A step type answers its own human step (a mode's pre-approval). */
+void
+pb_act_answer(struct pb_act *x, enum pb_answer ans, const char *actor, const char *text)
+{
+	act_answered(x, ans, actor, text);
+}
+
 /* An answer refused: journaled and in the run's log, like every answer. */
 static int
 confirm_refused(struct active *a, const char *actor, const char *step, enum pb_answer ans,
@@ -1442,14 +1467,7 @@ pb_engine_confirm(struct pb_engine *e, uint64_t run, const char *step, enum pb_a
 	    -1) {
 		return confirm_refused(a, actor, step, ans, err);
 	}
-	/* The answer first, then the step's outcome it causes, in the journal too. */
-	journal(e, actor, "playbook.confirm",
-	    json_pack("{s:I, s:s, s:s, s:s}", "run", (json_int_t)run, "step", step,
-	        "answer", answers[ans], "text", text));
-	pb_act_set_actor(a->act, actor);
-	if (a->act->ops->cancel != NULL)
-		a->act->ops->cancel(a->act); /* a wait's own timer */
-	pb_act_done(a->act, ans == PB_YES, "%s: %s", answers[ans], text);
+	act_answered(a->act, ans, actor, text);
 	return 0;
 }
 

@@ -94,6 +94,11 @@ void pb_act_done(struct pb_act *, int ok, const char *fmt, ...) PRINTFLIKE(3, 4)
 void pb_act_set_pid(struct pb_act *, long pid);
 /* Who answered a human step. */
 void pb_act_set_actor(struct pb_act *, const char *actor);
+/*
+ * Answer the human step under way as `sonae confirm` would once it is
+ * accepted: journaled (playbook.confirm by actor), then ended.
+ */
+void pb_act_answer(struct pb_act *, enum pb_answer, const char *actor, const char *text);
 /* run-playbook: start a run of playbook for this run (same incident, drill). */
 int pb_act_start_child(
     struct pb_act *, const char *playbook, uint64_t *run, char *err, size_t errlen);

@@ -6,16 +6,37 @@
  * default).  With approver_differs the one who started the run may not
  * approve it: a second person must.  A timeout takes the declared safe
  * default.  Nothing here holds state: the record says the step waits, so a
- * restart changes nothing for the person about to answer.
+ * restart changes nothing for the person about to answer.  An operating mode
+ * may pre-approve the step (modes[].preapproved): it is then answered yes
+ * at once by "mode:NAME".
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "playbooks/step.h"
 
+/*
+ * Waits for a human, unless the current operating mode pre-approves this
+ * step (modes[].preapproved): then it is answered yes at once, by the mode.
+ * Asked every time the step starts, so a run taken up after a restart, or a
+ * drill, follows the mode of that moment.
+ */
 static void
 confirm_start(struct pb_act *x)
 {
+	const struct pb_hooks *h = pb_act_hooks(x);
+	const char *mode;
+	char actor[64], text[160];
+
 	pb_act_wait(x);
+	if (h->preapproved == NULL ||
+	    (mode = h->preapproved(
+	         pb_act_arg(x), pb_act_run(x)->playbook, pb_act_step(x)->id)) == NULL)
+		return;
+	snprintf(actor, sizeof(actor), "mode:%s", mode);
+	snprintf(
+	    text, sizeof(text), "pre-approved in mode %s (modes[].preapproved)", mode);
+	pb_act_answer(x, PB_YES, actor, text);
 }
 
 /* Whether the caller ("tanaka(1001)", as the control socket names it) is user. */

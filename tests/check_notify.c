@@ -2527,6 +2527,647 @@ START_TEST(notify_playbook_runs_no_hook)
 }
 END_TEST
 
+/*
+ * 12. Routing by the operating mode: roster routes, the asset scope, the
+ * daily digest.  A fake roster (struct world's away list) answers resolve()
+ * as monitor/roster.c does: available staff with an address, on-duty falling
+ * back to the deputies, everyone being the counted staff.
+ */
+#define AOKI    "aoki@example.org"
+#define BABA    "baba@example.org"
+#define CHIBA   "chiba@example.org"
+#define DAN     "dan@example.org"
+#define VENDOR  "vendor@example.org"
+#define OUTSIDE "outside@example.org"
+
+static const char *const roster_text =
+    "staff = (\n"
+    "  { id = \"aoki\"; name = \"Aoki\"; email = \"" AOKI
+    "\"; roles = [\"on-duty\"]; },\n"
+    "  { id = \"baba\"; name = \"Baba\"; email = \"" BABA "\"; roles = [\"deputy\"]; },\n"
+    "  { id = \"chiba\"; name = \"Chiba\"; email = \"" CHIBA
+    "\"; roles = [\"lead\"]; },\n"
+    "  { id = \"dan\"; name = \"Dan\"; email = \"" DAN "\"; },\n"
+    "  { id = \"ven\"; name = \"Vendor\"; email = \"" VENDOR "\"; roles = [\"vendor\"];\n"
+    "    counted = false; }\n"
+    ");\n"
+    "modes = (\n"
+    "  { name = \"normal\"; alert = [\"on-duty\", \"deputy\", \"role:lead\"];\n"
+    "    escalate_after = \"2s\"; escalate_to = [\"" OUTSIDE "\"]; },\n"
+    "  { name = \"reduced\"; absence = 20; alert = [\"everyone\"]; chain = false;\n"
+    "    copy = [\"role:vendor\"]; escalate_after = \"1s\";\n"
+    "    escalate_to = [\"" OUTSIDE "\"]; live_availability = 2; lower = \"digest\"; "
+    "},\n"
+    "  { name = \"minimum\"; absence = 40;\n"
+    "    alert = [\"everyone\", \"role:lead\", \"role:vendor\"]; chain = false;\n"
+    "    escalate_after = \"1s\"; escalate_to = [\"" OUTSIDE "\"];\n"
+    "    live_availability = 3; lower = \"defer\"; }\n"
+    ");\n";
+
+static const char *const roster_route =
+    "{ name = \"roster\"; roster = true; channels = [\"mail\"]; group_wait = 0; "
+    "repeat = 0; }";
+
+static struct conf_strings away; /* staff ids who are not available */
+static json_t *deferred;         /* [{incident, what}] from the deferred hook */
+
+static const struct mode_conf *
+fake_mode_conf(void *arg)
+{
+	(void)arg;
+	return conf_mode_named(conf, w.mode);
+}
+
+static void
+staff_add(struct conf_strings *out, const struct staff_conf *s)
+{
+	if (s->email != NULL && !conf_strings_has(&away, s->id) &&
+	    !conf_strings_has(out, s->email))
+		conf_strings_add(out, s->email);
+}
+
+static void
+role_add(struct conf_strings *out, const char *role)
+{
+	size_t i;
+
+	for (i = 0; i < conf->staff.n; i++)
+		if (conf_strings_has(&conf_staff(conf, i)->roles, role))
+			staff_add(out, conf_staff(conf, i));
+}
+
+static size_t
+fake_resolve(void *arg, const struct conf_strings *refs, struct conf_strings *out)
+{
+	size_t n0 = out->n, i, k, before;
+	const char *r;
+
+	(void)arg;
+	for (i = 0; i < refs->n; i++) {
+		r = refs->v[i];
+		if (strcmp(r, "on-duty") == 0) {
+			before = out->n;
+			role_add(out, "on-duty");
+			if (out->n == before)
+				role_add(out, "deputy");
+		} else if (strcmp(r, "deputy") == 0)
+			role_add(out, "deputy");
+		else if (strcmp(r, "everyone") == 0) {
+			for (k = 0; k < conf->staff.n; k++)
+				if (conf_staff(conf, k)->counted)
+					staff_add(out, conf_staff(conf, k));
+		} else if (strncmp(r, "role:", 5) == 0)
+			role_add(out, r + 5);
+		else if (strchr(r, '@') != NULL) {
+			if (!conf_strings_has(out, r))
+				conf_strings_add(out, r);
+		} else if (conf_staff_named(conf, r) != NULL)
+			staff_add(out, conf_staff_named(conf, r));
+	}
+	return out->n - n0;
+}
+
+static void
+fake_deferred(void *arg, uint64_t incident, const char *what)
+{
+	(void)arg;
+	json_array_append_new(deferred,
+	    json_pack("{s:I, s:s}", "incident", (json_int_t)incident, "what", what));
+}
+
+static const struct alerts_hooks hooks_roster = {
+	.incident = fake_incident,
+	.incidents = fake_incidents,
+	.mode = fake_mode,
+	.device = fake_device,
+	.beacon = fake_beacon,
+	.mail_path = fake_mail_path,
+	.journal = fake_journal,
+	.note = fake_note,
+	.playbook_runs = fake_playbook_runs,
+	.mode_conf = fake_mode_conf,
+	.resolve = fake_resolve,
+	.deferred = fake_deferred,
+};
+
+/* The standard configuration with the roster above, and routes. */
+static void
+engine_roster(const char *routes)
+{
+	char *text, *all;
+
+	xasprintf(&text, conf_fmt, dir, port, "", dir, dir, dir, routes);
+	xasprintf(&all, "%s%s", text, roster_text);
+	conf = load(all);
+	free(text);
+	free(all);
+	deferred = json_array();
+	start_with(&hooks_roster);
+}
+
+static void
+roster_done(void)
+{
+	conf_strings_free(&away);
+	json_decref(deferred);
+	deferred = NULL;
+}
+
+/* The data of the nth journal entry of event (from 0). */
+static json_t *
+journal_data(const char *event, size_t nth)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(w.journal, i, v)
+	{
+		if (strcmp(json_string_value(json_object_get(v, "event")), event) == 0 &&
+		    nth-- == 0)
+			return json_object_get(v, "data");
+	}
+	ck_abort_msg("no journal entry %s", event);
+	return NULL;
+}
+
+/* The first timeline line of incident id with event whose text has want. */
+static int
+noted_text(uint64_t id, const char *event, const char *want)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(w.notes, i, v)
+	{
+		if ((uint64_t)json_integer_value(json_object_get(v, "id")) == id &&
+		    strcmp(json_string_value(json_object_get(v, "event")), event) == 0 &&
+		    strstr(json_string_value(json_object_get(v, "text")), want) != NULL)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Normal mode, a chain: on-duty first, the deputy 2 s later, the lead 2 s
+ * after that, then escalate_to; an acknowledged incident stops its chain.
+ */
+START_TEST(notify_roster_chain)
+{
+	int64_t t0, t1;
+
+	relay_up();
+	engine_roster(roster_route);
+	t0 = time_now_ms();
+	inc_open(1, "power-outage", "critical", "ups1");
+	inc_open(2, "link-down", "critical", "sw1");
+	tell(1, "problem");
+	tell(2, "problem");
+	wait_mails(2, 5000);
+	inc_ack(2, "aoki");
+	wait_mails(3, 5000);
+	t1 = time_now_ms();
+	ck_assert_int_ge(t1 - t0, 2000);
+	ck_assert_msg(
+	    t1 - t0 < 3500, "the deputy was told after %lld ms", (long long)(t1 - t0));
+	wait_mails(4, 5000);
+	ck_assert_int_ge(time_now_ms() - t0, 4000);
+	wait_mails(5, 5000);
+	ck_assert_int_ge(time_now_ms() - t0, 6000);
+	no_more_mail(5, 2500);
+	ck_assert_uint_eq(notes(2, "escalation-stopped"), 1);
+	ck_assert_uint_eq(notes(1, "roster"), 4);
+	ck_assert(noted_text(1, "roster",
+	    "mode normal, roster step 1 (alert 1 of 3, "
+	    "on-duty): " AOKI));
+	ck_assert(noted_text(1, "roster", "step 4 (escalate_to): " OUTSIDE));
+	mails_load();
+	ck_assert_uint_eq(mails_of(1), 4);
+	ck_assert_uint_eq(mails_of(2), 1);
+	ck_assert_rcpt(mail_of(1, 0), AOKI);
+	ck_assert_rcpt(mail_of(2, 0), AOKI);
+	ck_assert_rcpt(mail_of(1, 1), AOKI "," BABA);
+	ck_assert_has(mail_of(1, 1)->body, "operating mode normal, roster step 2 adds 1");
+	ck_assert_rcpt(mail_of(1, 2), AOKI "," BABA "," CHIBA);
+	ck_assert_rcpt(mail_of(1, 3), AOKI "," BABA "," CHIBA "," OUTSIDE);
+	ck_assert_str_eq(mail_of(1, 3)->in_reply_to, mail_of(1, 0)->msgid);
+	mails_free();
+	roster_done();
+}
+END_TEST
+
+/*
+ * Without a chain (reduced): everyone and the copy at once, escalate_to
+ * after escalate_after.  The route's own `to` and `escalate` still apply.
+ */
+START_TEST(notify_roster_at_once)
+{
+	relay_up();
+	engine_roster("{ name = \"roster\"; roster = true; to = [\"" ICT "\"];\n"
+	              "  channels = [\"mail\"]; group_wait = 0; repeat = 0;\n"
+	              "  escalate = ( { after = \"1500ms\"; to = [\"" BOSS "\"]; } ); }");
+	w.mode = "reduced";
+	inc_open(1, "power-outage", "critical", "ups1");
+	tell(1, "problem");
+	wait_mails(1, 5000);
+	wait_mails(3, 5000);
+	no_more_mail(3, 1500);
+	mails_load();
+	ck_assert_rcpt(mail_of(1, 0), AOKI "," BABA "," CHIBA "," DAN "," ICT "," VENDOR);
+	ck_assert_rcpt(mail_of(1, 1),
+	    AOKI "," BABA "," CHIBA "," DAN "," ICT "," OUTSIDE "," VENDOR);
+	ck_assert_rcpt(mail_of(1, 2),
+	    AOKI "," BABA "," BOSS "," CHIBA "," DAN "," ICT "," OUTSIDE "," VENDOR);
+	ck_assert(noted_text(1, "roster", "(alert, all at once, with copy)"));
+	mails_free();
+	roster_done();
+}
+END_TEST
+
+/*
+ * `sonae notify-test` without --to: a roster route's people are those the
+ * mode would tell first now (the one on duty in normal, everyone and the
+ * copy in reduced).
+ */
+START_TEST(notify_roster_test_mail)
+{
+	char err[512];
+	uint64_t id;
+
+	relay_up();
+	engine_roster(roster_route);
+	ck_assert_msg(
+	    alerts_test(al, NULL, "tester", &id, err, sizeof(err)) == 0, "%s", err);
+	w.mode = "reduced";
+	ck_assert_msg(
+	    alerts_test(al, NULL, "tester", &id, err, sizeof(err)) == 0, "%s", err);
+	wait_mails(2, 5000);
+	mails_load();
+	ck_assert_rcpt(&mv[0], AOKI);
+	ck_assert_rcpt(&mv[1], AOKI "," BABA "," CHIBA "," DAN "," VENDOR);
+	mails_free();
+	roster_done();
+}
+END_TEST
+
+/*
+ * The mode changes while an incident is open: its next step is the new
+ * mode's, when the new mode says (reduced steps after 1 s, normal after 2).
+ */
+START_TEST(notify_roster_mode_change)
+{
+	int64_t t0;
+
+	relay_up();
+	engine_roster(roster_route);
+	t0 = time_now_ms();
+	inc_open(1, "power-outage", "critical", "ups1");
+	tell(1, "problem");
+	wait_mails(1, 5000);
+	w.mode = "reduced";
+	alerts_mode_changed(al);
+	wait_mails(2, 5000);
+	ck_assert_msg(time_now_ms() - t0 < 1900,
+	    "the step came after %lld ms: normal's time, not reduced's",
+	    (long long)(time_now_ms() - t0));
+	wait_mails(3, 5000);
+	no_more_mail(3, 1500);
+	mails_load();
+	ck_assert_rcpt(mail_of(1, 0), AOKI);
+	/* Not the deputy alone: everyone of reduced not told yet, and the copy. */
+	ck_assert_rcpt(mail_of(1, 1), AOKI "," BABA "," CHIBA "," DAN "," VENDOR);
+	ck_assert_has(mail_of(1, 1)->body, "operating mode reduced, roster step 2");
+	ck_assert_rcpt(
+	    mail_of(1, 2), AOKI "," BABA "," CHIBA "," DAN "," OUTSIDE "," VENDOR);
+	mails_free();
+	roster_done();
+}
+END_TEST
+
+/*
+ * Nobody of the chain available: everyone available is told; nobody at all:
+ * noted and journaled once, and told when someone is available again.
+ */
+START_TEST(notify_roster_nobody)
+{
+	relay_up();
+	engine_roster(roster_route);
+	conf_strings_add(&away, "aoki");
+	conf_strings_add(&away, "baba");
+	conf_strings_add(&away, "chiba");
+	inc_open(1, "power-outage", "critical", "ups1");
+	tell(1, "problem");
+	wait_mails(1, 5000);
+	inc_ack(1, "dan");
+	ck_assert(noted_text(1, "roster", "(everyone: nobody of alert or copy"));
+	conf_strings_add(&away, "dan");
+	inc_open(2, "link-down", "critical", "sw1");
+	tell(2, "problem");
+	wait_note(2, "roster", 1, 5000);
+	ck_assert(
+	    noted_text(2, "roster", "nobody available: told nobody from the roster"));
+	ck_assert_uint_eq(journaled("alert.nobody"), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(
+	                     journal_data("alert.nobody", 0), "incident")),
+	    2);
+	/* Looked for again after escalate_after: still nobody, said once. */
+	run_for(2500);
+	ck_assert_uint_eq(notes(2, "roster"), 1);
+	ck_assert_uint_eq(journaled("alert.nobody"), 1);
+	/* Baba is back: told at the next look, as the chain's first step. */
+	conf_strings_free(&away);
+	conf_strings_add(&away, "aoki");
+	wait_note(2, "roster", 2, 5000);
+	wait_mails(2, 5000);
+	mails_load();
+	ck_assert_rcpt(mail_of(1, 0), DAN);
+	ck_assert_rcpt(mail_of(2, 0), BABA);
+	mails_free();
+	roster_done();
+}
+END_TEST
+
+static int
+spool_empty(void *arg)
+{
+	(void)arg;
+	return status_int("queued") == 0;
+}
+
+/*
+ * sonaed stops once the relay took every mail (a mail the Maildir has
+ * whose acceptance the spool did not see yet would be sent again).
+ */
+static void
+stop_when_sent(void)
+{
+	ck_assert(testutil_loop_until(base, spool_empty, NULL, 5000));
+	alerts_free(al);
+	al = NULL;
+}
+
+/* Read alerts.json (alerts_save() first). */
+static json_t *
+state_read(void)
+{
+	char *path = testutil_path(dir, "alerts.json"), err[512];
+	json_t *st;
+
+	ck_assert_msg(alerts_save(al, err, sizeof(err)) == 0, "alerts_save: %s", err);
+	st = json_load_file(path, 0, NULL);
+	ck_assert_ptr_nonnull(st);
+	free(path);
+	return st;
+}
+
+static void
+state_write(json_t *st)
+{
+	char *path = testutil_path(dir, "alerts.json");
+
+	ck_assert_int_eq(json_dump_file(st, path, 0), 0);
+	free(path);
+}
+
+/*
+ * Reduced watches classes 2 and up live: a class-1 problem waits for the
+ * daily digest (timeline, journal, the deferred hook), one of class 3 and
+ * one without devices are told.  alerts.json keeps the held problem and the
+ * digest; the digest goes to the mode's people when due.
+ */
+START_TEST(notify_scope_digest)
+{
+	const struct rmail *m;
+	json_t *st, *d, *data;
+	int64_t due;
+
+	relay_up();
+	engine_roster("{ name = \"r\"; to = [\"" ICT "\"]; channels = [\"mail\"]; "
+	              "group_wait = 0; repeat = 0; }");
+	w.mode = "reduced";
+	inc_open(1, "inlet-temperature", "warning", "env1");
+	inc_open(2, "power-outage", "critical", "ups1,env1");
+	inc_open(3, "declared:fire", "critical", NULL);
+	tell(1, "problem");
+	tell(2, "problem");
+	tell(3, "problem");
+	wait_mails(2, 5000);
+	wait_note(1, "deferred", 1, 5000);
+	no_more_mail(2, 500);
+	ck_assert(noted_text(1, "deferred", "mode reduced watches availability class 2"));
+	ck_assert(noted_text(1, "deferred", "in the daily digest"));
+	ck_assert_uint_eq(journaled("alert.deferred"), 1);
+	data = journal_data("alert.deferred", 0);
+	ck_assert_int_eq(json_integer_value(json_object_get(data, "incident")), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(data, "mode")), "reduced");
+	ck_assert_int_eq(json_integer_value(json_object_get(data, "class")), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(data, "how")), "digest");
+	ck_assert_uint_eq(json_array_size(deferred), 1);
+	ck_assert_str_eq(
+	    json_string_value(json_object_get(json_array_get(deferred, 0), "what")),
+	    "incident 1 (env1, class 1): daily digest");
+	/* A new problem of it while held: still not told. */
+	json_object_set_new(incident(1), "severity", json_string("critical"));
+	tell(1, "problem");
+	no_more_mail(2, 500);
+
+	/* alerts.json: the held track and the digest, due at the next 08:30. */
+	st = state_read();
+	d = json_object_get(st, "digest");
+	ck_assert_uint_eq(json_array_size(json_object_get(d, "items")), 1);
+	due = json_integer_value(json_object_get(d, "due_ms"));
+	ck_assert_int_eq(
+	    due, alerts_digest_next("Asia/Tokyo", "08:30",
+	             json_integer_value(json_object_get(
+	                 json_array_get(json_object_get(d, "items"), 0), "time_ms"))));
+	ck_assert_int_gt(due, time_now_ms());
+	ck_assert_int_le(due, time_now_ms() + 86400000);
+	ck_assert_int_eq(json_integer_value(json_object_get(
+	                     json_array_get(json_object_get(st, "tracks"), 0), "held")),
+	    1);
+	/* sonaed stops; the digest falls due; it starts again. */
+	stop_when_sent();
+	json_object_set_new(d, "due_ms", json_integer(time_now_ms() + 300));
+	state_write(st);
+	json_decref(st);
+	start_with(&hooks_roster);
+	wait_mails(3, 5000);
+	no_more_mail(3, 800);
+	mails_load();
+	m = mail_of(0, 0);
+	ck_assert_str_eq(
+	    m->subject, "[sonae test] DIGEST: 1 lower-class problem (mode reduced)");
+	ck_assert_rcpt(m, AOKI "," BABA "," CHIBA "," DAN "," VENDOR);
+	ck_assert_has(m->body, "#1 inlet-temperature: test incident 1");
+	ck_assert_has(m->body, "env1 (class 1)");
+	ck_assert_has(m->body, "mode reduced");
+	ck_assert_has(m->body, "Now:     open");
+	ck_assert_uint_eq(mails_of(1), 0);
+	mails_free();
+	st = state_read();
+	d = json_object_get(st, "digest");
+	ck_assert_uint_eq(json_array_size(json_object_get(d, "items")), 0);
+	ck_assert_int_eq(json_integer_value(json_object_get(d, "due_ms")), 0);
+	json_decref(st);
+	roster_done();
+}
+END_TEST
+
+/*
+ * Minimum defers what is below class 3: not mailed at all.  Back in normal,
+ * what is still open is told then, as a problem, once; what resolved
+ * meanwhile is not.
+ */
+START_TEST(notify_scope_defer_then_live)
+{
+	json_t *data;
+
+	relay_up();
+	engine_roster("{ name = \"r\"; to = [\"" ICT "\"]; channels = [\"mail\"]; "
+	              "group_wait = 0; repeat = 0; }");
+	w.mode = "minimum";
+	inc_open(1, "link-down", "critical", "sw1");
+	inc_open(2, "inlet-temperature", "warning", "env1");
+	tell(1, "problem");
+	tell(2, "problem");
+	wait_note(1, "deferred", 1, 5000);
+	wait_note(2, "deferred", 1, 5000);
+	no_more_mail(0, 500);
+	ck_assert(noted_text(1, "deferred", "deferred, not mailed"));
+	ck_assert_uint_eq(journaled("alert.deferred"), 2);
+	data = journal_data("alert.deferred", 0);
+	ck_assert_str_eq(json_string_value(json_object_get(data, "how")), "defer");
+	ck_assert_str_eq(json_string_value(json_object_get(data, "mode")), "minimum");
+	ck_assert_int_eq(json_integer_value(json_object_get(data, "class")), 2);
+	ck_assert_uint_eq(json_array_size(deferred), 2);
+	ck_assert_str_eq(
+	    json_string_value(json_object_get(json_array_get(deferred, 0), "what")),
+	    "incident 1 (sw1, class 2): deferred");
+	/* Reduced watches class 2: incident 1 is told now, 2 still waits. */
+	w.mode = "reduced";
+	alerts_mode_changed(al);
+	wait_mails(1, 3000);
+	inc_resolve(2);
+	tell(2, "recovery");
+	wait_note(2, "deferred", 2, 3000);
+	ck_assert(noted_text(2, "deferred", "resolved before it was told live"));
+	w.mode = "normal";
+	alerts_mode_changed(al);
+	no_more_mail(1, 1000);
+	mails_load();
+	ck_assert_uint_eq(mails_of(1), 1);
+	ck_assert_str_eq(mail_of(1, 0)->subject,
+	    "[sonae test] CRITICAL #1: link-down: test incident 1");
+	ck_assert_has(mail_of(1, 0)->body, "operating mode reduced watches this problem");
+	ck_assert_rcpt(mail_of(1, 0), ICT);
+	ck_assert_uint_eq(mails_of(2), 0);
+	ck_assert(noted_text(1, "deferred", "told now: mode reduced watches class 2"));
+	ck_assert_int_eq(status_int("incidents"), 1);
+	mails_free();
+	roster_done();
+}
+END_TEST
+
+/*
+ * alerts.json: the roster's step and clock survive a restart (the deputy is
+ * next, not the on-duty again), and a file from before the roster (no held,
+ * rstep, rclock_ms, digest) loads.
+ */
+START_TEST(notify_roster_state)
+{
+	json_t *st, *t;
+
+	relay_up();
+	engine_roster(roster_route);
+	inc_open(1, "power-outage", "critical", "ups1");
+	tell(1, "problem");
+	wait_mails(1, 5000);
+	st = state_read();
+	t = json_array_get(json_object_get(st, "tracks"), 0);
+	ck_assert_int_eq(json_integer_value(json_object_get(t, "rstep")), 1);
+	ck_assert_int_gt(json_integer_value(json_object_get(t, "rclock_ms")), 0);
+	ck_assert_int_eq(json_integer_value(json_object_get(t, "held")), 0);
+	json_decref(st);
+	stop_when_sent();
+	start_with(&hooks_roster);
+	wait_mails(2, 5000);
+	mails_load();
+	ck_assert_rcpt(mail_of(1, 1), AOKI "," BABA);
+	mails_free();
+	inc_ack(1, "baba");
+	stop_when_sent();
+
+	/* The file of an older sonaed: none of the new fields. */
+	st = json_pack("{s:i, s:[{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:b, s:b, "
+	               "s:b, s:s, s:[s], s:[s], s:[]}], s:[], s:{s:b, s:I, s:s, s:[], "
+	               "s:i}}",
+	    "version", 1, "tracks", "id", (json_int_t)1, "opened_ms",
+	    json_integer_value(json_object_get(incident(1), "opened_ms")), "due_ms",
+	    (json_int_t)0, "first_ms", (json_int_t)time_now_ms(), "esc_ms", (json_int_t)0,
+	    "next_repeat_ms", (json_int_t)0, "step", (json_int_t)0, "stopped", 0,
+	    "mailed_root", 1, "update", 0, "recovery", 0, "severity", "critical",
+	    "routes", "roster", "to", AOKI, "beacons", "rates", "outage", "down", 0,
+	    "since_ms", (json_int_t)0, "reason", "", "rcpts", "count", 0);
+	ck_assert_ptr_nonnull(st);
+	state_write(st);
+	json_decref(st);
+	start_with(&hooks_roster);
+	ck_assert_int_eq(status_int("incidents"), 1);
+	inc_resolve(1);
+	tell(1, "recovery");
+	wait_mails(3, 5000);
+	mails_load();
+	ck_assert_str_eq(mail_of(1, 2)->subject,
+	    "[sonae test] RESOLVED #1: power-outage: test incident 1");
+	ck_assert_rcpt(mail_of(1, 2), AOKI);
+	mails_free();
+	st = state_read();
+	ck_assert_uint_eq(json_array_size(json_object_get(st, "tracks")), 0);
+	ck_assert(json_is_array(json_object_get(json_object_get(st, "digest"), "items")));
+	json_decref(st);
+	roster_done();
+}
+END_TEST
+
+/*
+ * The next daily digest on the site's wall clock: Tokyo has no DST; in
+ * Berlin 08:30 moves by an hour of UTC across the change, and a time the
+ * spring-forward skips comes at the change.
+ */
+START_TEST(notify_digest_next)
+{
+	static const struct {
+		const char *zone, *at, *after, *want; /* UTC, "YYYY-MM-DD HH:MM" */
+	} cases[] = {
+		{ "Asia/Tokyo", "08:30", "2026-11-26 00:00", "2026-11-26 23:30" },
+		{ "Asia/Tokyo", "08:30", "2026-11-25 23:29", "2026-11-25 23:30" },
+		{ "Asia/Tokyo", "08:30", "2026-11-25 23:30", "2026-11-26 23:30" },
+		{ "Europe/Berlin", "08:30", "2026-10-24 07:00", "2026-10-25 07:30" },
+		{ "Europe/Berlin", "08:30", "2026-10-25 08:00", "2026-10-26 07:30" },
+		{ "Europe/Berlin", "08:30", "2027-03-27 08:00", "2027-03-28 06:30" },
+		{ "Europe/Berlin", "02:30", "2027-03-27 12:00", "2027-03-28 01:00" },
+		{ "America/New_York", "08:30", "2026-10-31 13:00", "2026-11-01 13:30" },
+		{ "America/New_York", "08:30", "2026-11-01 12:00", "2026-11-01 13:30" },
+		{ "UTC", "00:00", "2026-12-31 23:59", "2027-01-01 00:00" },
+	};
+	size_t i;
+
+	for (i = 0; i < NELEM(cases); i++) {
+		struct tm tm = { 0 };
+		int64_t after, want, got;
+		char buf[64];
+		ck_assert_ptr_nonnull(strptime(cases[i].after, "%Y-%m-%d %H:%M", &tm));
+		after = (int64_t)timegm(&tm) * 1000;
+		memset(&tm, 0, sizeof(tm));
+		ck_assert_ptr_nonnull(strptime(cases[i].want, "%Y-%m-%d %H:%M", &tm));
+		want = (int64_t)timegm(&tm) * 1000;
+		got = alerts_digest_next(cases[i].zone, cases[i].at, after);
+		ck_assert_msg(got == want, "%s %s after %s: %s UTC, not %s",
+		    cases[i].zone, cases[i].at, cases[i].after,
+		    time_format(got, buf, sizeof(buf)), cases[i].want);
+	}
+}
+END_TEST
+
 static Suite *
 notify_suite(void)
 {
@@ -2558,6 +3199,15 @@ notify_suite(void)
 	tcase_add_test(tc, notify_notice_refused);
 	tcase_add_test(tc, notify_playbook_runs);
 	tcase_add_test(tc, notify_playbook_runs_no_hook);
+	tcase_add_test(tc, notify_roster_chain);
+	tcase_add_test(tc, notify_roster_at_once);
+	tcase_add_test(tc, notify_roster_mode_change);
+	tcase_add_test(tc, notify_roster_test_mail);
+	tcase_add_test(tc, notify_roster_nobody);
+	tcase_add_test(tc, notify_scope_digest);
+	tcase_add_test(tc, notify_scope_defer_then_live);
+	tcase_add_test(tc, notify_roster_state);
+	tcase_add_test(tc, notify_digest_next);
 	suite_add_tcase(s, tc);
 	return s;
 }

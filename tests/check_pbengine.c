@@ -14,6 +14,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -80,6 +81,9 @@ static struct {
 	uint64_t queued;
 	struct pending pend[16];
 	size_t npend;
+	/* The operating mode that pre-approves the confirm steps matching
+	 * preapprove ("PLAYBOOK:STEP", fnmatch); NULL: none. */
+	const char *preapprove, *preapprove_mode;
 } f;
 
 static void
@@ -270,6 +274,21 @@ fake_note(void *arg, uint64_t id, const char *event, const char *text)
 	                                   "event", event, "text", text));
 }
 
+/* The roster: f.preapprove_mode when "PLAYBOOK:STEP" matches f.preapprove. */
+static const char *
+fake_preapproved(void *arg, const char *playbook, const char *step)
+{
+	char key[160];
+
+	(void)arg;
+	record(
+	    "preapproved", json_pack("{s:s, s:s}", "playbook", playbook, "step", step));
+	snprintf(key, sizeof(key), "%s:%s", playbook, step);
+	if (f.preapprove == NULL || fnmatch(f.preapprove, key, 0) != 0)
+		return NULL;
+	return f.preapprove_mode;
+}
+
 static const struct pb_hooks hooks = {
 	.incident = fake_incident,
 	.eval = fake_eval,
@@ -279,6 +298,7 @@ static const struct pb_hooks hooks = {
 	.set_mode = fake_set_mode,
 	.journal = fake_journal,
 	.note = fake_note,
+	.preapproved = fake_preapproved,
 };
 
 /* The expression text answers v... (ending with -2), the last one repeating. */
@@ -1243,6 +1263,84 @@ START_TEST(confirm_yes_no)
 	ck_assert_str_eq(cstr(journal_at("playbook.confirm", 1), "actor"), "carol");
 	/* The incident's timeline has the answers. */
 	ck_assert_uint_ge(nnotes(12, "playbook-step"), 2);
+}
+END_TEST
+
+/*
+ * A confirm step the operating mode pre-approves (modes[].preapproved) is
+ * answered yes at once by "mode:NAME", journaled as a confirm; without a
+ * pre-approval it waits for a human.  In a drill too, and when a run waiting
+ * at the step is taken up after a restart in a mode that pre-approves it.
+ */
+START_TEST(confirm_preapproved)
+{
+	static const char *const want =
+	    "yes: pre-approved in mode reduced (modes[].preapproved)";
+	uint64_t waits, mode_run, drill, resumed;
+	json_t *j;
+
+	playbook("shed",
+	    "steps = (\n"
+	    "\t{ id = \"approve\"; type = \"confirm\"; title = \"Shed load\";\n"
+	    "\t  question = \"Shut the test racks down?\"; },\n"
+	    "\t{ id = \"end\"; type = \"notify\"; title = \"t\"; text = \"x\"; }\n"
+	    ");\n");
+	up("\"drill@example.org\"", "", "");
+
+	/* No mode pre-approves it: a human must answer. */
+	waits = run("shed", 12, 0, "alice", NULL);
+	wait_state(waits, "approve", "waiting", WAIT_MS);
+	spin(300);
+	ck_field(waits, "approve", "state", "waiting");
+	ck_field(waits, NULL, "state", "running");
+	ck_assert_uint_eq(njournal("playbook.confirm"), 0);
+
+	/* The mode pre-approves another step only: still a human. */
+	f.preapprove = "other:*";
+	f.preapprove_mode = "reduced";
+	resumed = run("shed", 0, 0, "alice", NULL);
+	wait_state(resumed, "approve", "waiting", WAIT_MS);
+	spin(200);
+	ck_field(resumed, "approve", "state", "waiting");
+
+	/* Now it does: answered at once, by the mode. */
+	f.preapprove = "shed:appro*";
+	mode_run = run("shed", 13, 0, "alice", NULL);
+	wait_state(mode_run, NULL, "done", WAIT_MS);
+	ck_field(mode_run, "approve", "state", "done");
+	ck_field(mode_run, "approve", "actor", "mode:reduced");
+	ck_field(mode_run, "approve", "result", want);
+	ck_assert(logged(mode_run, "step-done", "pre-approved in mode reduced"));
+	ck_assert_uint_eq(njournal("playbook.confirm"), 1);
+	j = journal_at("playbook.confirm", 0);
+	ck_assert_str_eq(cstr(j, "actor"), "mode:reduced");
+	ck_assert_str_eq(cstr(json_object_get(j, "data"), "step"), "approve");
+	ck_assert_str_eq(cstr(json_object_get(j, "data"), "answer"), "yes");
+	ck_assert_str_eq(cstr(json_object_get(j, "data"), "text"),
+	    "pre-approved in mode reduced (modes[].preapproved)");
+	ck_assert_int_eq(
+	    json_integer_value(json_object_get(json_object_get(j, "data"), "run")),
+	    (json_int_t)mode_run);
+	ck_assert_uint_ge(nnotes(13, "playbook-step"), 1);
+	/* The run that waited before is not answered behind anyone's back. */
+	ck_field(waits, "approve", "state", "waiting");
+
+	/* A drill follows the mode too. */
+	drill = run("shed", 0, 1, "alice", NULL);
+	wait_state(drill, NULL, "done", WAIT_MS);
+	ck_field(drill, "approve", "actor", "mode:reduced");
+	ck_field(drill, "approve", "result", want);
+	ck_assert_uint_eq(njournal("playbook.confirm"), 2);
+
+	/* After a restart the waiting runs are taken up in the mode of then. */
+	restart();
+	wait_state(resumed, NULL, "done", WAIT_MS);
+	ck_field(resumed, "approve", "actor", "mode:reduced");
+	ck_field(resumed, "approve", "result", want);
+	wait_state(waits, NULL, "done", WAIT_MS);
+	ck_assert_uint_eq(njournal("playbook.confirm"), 4);
+	ck_assert_str_eq(
+	    cstr(journal_at("playbook.confirm", 3), "actor"), "mode:reduced");
 }
 END_TEST
 
@@ -2907,6 +3005,7 @@ pbengine_suite(void)
 	tcase_add_test(tc, confirm_who);
 	tcase_add_test(tc, confirm_approver_differs);
 	tcase_add_test(tc, confirm_timeout_default);
+	tcase_add_test(tc, confirm_preapproved);
 	tcase_add_test(tc, set_mode);
 	tcase_add_test(tc, snmp_set);
 	tcase_add_test(tc, modbus_write);
