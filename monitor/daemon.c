@@ -295,10 +295,20 @@ rhook_announce(void *arg, const char *title, const char *body,
 		log_warnx("operating mode: the staff could not be told: %s", err);
 }
 
+static void
+rhook_mode_changed(void *arg)
+{
+	struct daemon *d = arg;
+
+	if (d->alerts != NULL)
+		alerts_mode_changed(d->alerts);
+}
+
 static const struct roster_hooks roster_hooks = {
 	.journal = hook_journal,
 	.save = rhook_save,
 	.announce = rhook_announce,
+	.mode_changed = rhook_mode_changed,
 };
 
 static struct device *

@@ -322,6 +322,12 @@ struct roster_hooks {
 	/* Mail to about the mode change (alerts_announce()). */
 	void (*announce)(void *arg, const char *title, const char *body,
 	    const struct conf_strings *to, const char *actor);
+	/*
+	 * The mode is another one now (after the journal, the announcement
+	 * and the snapshot): problems it holds back or watches live again are
+	 * looked at at once (alerts_mode_changed()).  May be NULL.
+	 */
+	void (*mode_changed)(void *arg);
 };
 struct roster_headcount {
 	int total, available, absent, absent_pct; /* counted staff */

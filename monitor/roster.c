@@ -702,6 +702,8 @@ change(struct roster *r, const struct mode_conf *to, int declared, const char *a
 	}
 	free(old);
 	save(r, 1);
+	if (moved && r->h != NULL && r->h->mode_changed != NULL)
+		r->h->mode_changed(r->arg);
 }
 
 static char *
