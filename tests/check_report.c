@@ -519,6 +519,13 @@ static const char *const incident_md[] = {
 	"R&D 棟 \\<別系統\\>",
 	"\\<kanri@example.jp\\>",
 	"**⚠ 失敗 failed**",
+	"| 7 | vendor 保守事業者へ連絡 (Contact the vendor) | confirm | suzuki(1003) | "
+	"20:47:10 | 20:55:30 | 8min20s | 完了 done: yes: 保守事業者 (みどり電機 \\| "
+	"保守窓口) "
+	"へ連絡、明朝 UPS を点検 |",
+	"| 1 | notify 停電を通知 (Notify: on battery) | notify | sonaed (自動 auto) |",
+	"| 6 | stopped 停止完了を通知 (Notify: shutdown done) | notify | - | - | - | - | "
+	"未実施 pending |",
 };
 
 START_TEST(incident_sections)
@@ -725,6 +732,45 @@ START_TEST(basenames)
 }
 END_TEST
 
+/* More series than plots: the key ones are drawn, every one is in the table. */
+START_TEST(many_series)
+{
+	json_t *r = fixture("incident"), *list, *p;
+	char *html, *md, name[32];
+	size_t i;
+
+	ck_assert_int_eq(tz_apply("Asia/Tokyo"), 0);
+	list = json_object_get(json_object_get(r, "readings"), "series");
+	json_array_clear(list);
+	for (i = 0; i < 12; i++) {
+		snprintf(name, sizeof(name), "m%02zu", i);
+		p = json_pack("[[I, f], [I, f]]", (json_int_t)T_20261125_0000Z, (double)i,
+		    (json_int_t)T_20261125_0000Z + 60000, (double)i + 1);
+		/* The last two are the key ones: they must be among the plots. */
+		json_array_append_new(
+		    list, json_pack("{s:s, s:s, s:n, s:b, s:o}", "device", "ups1",
+		              "metric", name, "unit", "key", i >= 10, "points", p));
+	}
+	html = render(r, REPORT_HTML);
+	md = render(r, REPORT_MD);
+	ck_assert_uint_eq(count(html, "<svg class=\"plot\""), REPORT_MAX_PLOTS);
+	ck_assert_ptr_nonnull(strstr(html, "<figcaption>ups1.m10</figcaption>"));
+	ck_assert_ptr_nonnull(strstr(html, "<figcaption>ups1.m11</figcaption>"));
+	ck_assert_ptr_null(strstr(html, "<figcaption>ups1.m09</figcaption>"));
+	ck_assert_ptr_nonnull(strstr(html, "8 series plotted, all in the table"));
+	for (i = 0; i < 12; i++) {
+		char row[64];
+		snprintf(row, sizeof(row), "| ups1.m%02zu | - | 2 | %zu | ", i, i);
+		ck_assert_msg(strstr(md, row) != NULL, "md: no \"%s\"", row);
+		snprintf(row, sizeof(row), "<td>ups1.m%02zu</td>", i);
+		ck_assert_msg(strstr(html, row) != NULL, "html: no \"%s\"", row);
+	}
+	free(html);
+	free(md);
+	json_decref(r);
+}
+END_TEST
+
 /* What sonaed might send when there is little to say: no crash, "none". */
 START_TEST(sparse)
 {
@@ -805,6 +851,7 @@ report_suite(void)
 	tcase_add_test(tc, drill_sections);
 	tcase_add_test(tc, inspection_sections);
 	tcase_add_test(tc, basenames);
+	tcase_add_test(tc, many_series);
 	tcase_add_test(tc, sparse);
 	tcase_add_test(tc, not_a_report);
 	suite_add_tcase(s, tc);

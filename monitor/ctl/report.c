@@ -78,6 +78,7 @@ static const char css[] =
     "footer{margin-top:2em;border-top:1px solid #999;font-size:9pt;color:#555}\n"
     "@media print{body{max-width:none;padding:0}"
     "section{break-before:page;page-break-before:always}"
+    "header+section{break-before:auto;page-break-before:auto}"
     "tr,figure,pre{break-inside:avoid;page-break-inside:avoid}"
     "h2,h3{break-after:avoid;page-break-after:avoid}"
     ".warn,.drill,th,svg *{-webkit-print-color-adjust:exact;print-color-adjust:exact}}\n";
@@ -1300,7 +1301,11 @@ run_steps(struct out *o, json_t *run)
 		cell(o, F_NUM, "%zu", i + 1);
 		cell(o, 0, "%s %s", jstr(s, "id"), jstr(s, "title"));
 		cell(o, 0, "%s", dash(s, "type"));
-		cell(o, 0, "%s", dash(s, "actor"));
+		/* No person answered: sonaed ran it, as the run's log says. */
+		cell(o, 0, "%s",
+		    json_is_string(json_object_get(s, "actor")) ? jstr(s, "actor")
+		    : a >= 0                                    ? "sonaed (自動 auto)"
+		                                                : "-");
 		cell(o, F_NUM, "%s", a >= 0 ? at_day(a, day) : "-");
 		cell(o, F_NUM, "%s", b >= 0 ? at_day(b, day) : "-");
 		cell(o, F_NUM, "%s", span(jint(s, "duration_ms")));

@@ -80,6 +80,32 @@ def screenshot(path, png, width=1200, height=3000, timeout=TIMEOUT):
     return png
 
 
+def print_pdf(path, pdf, timeout=TIMEOUT):
+    """Print the page at path to pdf as Chromium prints it; returns pdf."""
+    if os.path.exists(pdf):
+        os.unlink(pdf)
+    run(["--no-pdf-header-footer", "--print-to-pdf=" + os.path.abspath(pdf), url(path)],
+        timeout)
+    if not os.path.exists(pdf):
+        raise AssertionError("chromium wrote no PDF %s" % pdf)
+    return pdf
+
+
+def pdf_pages(pdf):
+    """The number of pages of a PDF Chromium printed, and the first page's
+    size in points ((595, 842) is A4)."""
+    with open(pdf, "rb") as f:
+        data = f.read()
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", data))
+    box = re.search(rb"/MediaBox\s*\[\s*([-0-9.]+)\s+([-0-9.]+)\s+([-0-9.]+)\s+([-0-9.]+)",
+                    data)
+    size = None
+    if box:
+        x0, y0, x1, y1 = (float(v) for v in box.groups())
+        size = (round(x1 - x0), round(y1 - y0))
+    return pages, size
+
+
 # --- PNG ----------------------------------------------------------------------
 
 def _paeth(a, b, c):

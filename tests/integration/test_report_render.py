@@ -10,8 +10,9 @@ sonae report: the files it writes and what a browser makes of them.
   files after what was asked, and --json passes the JSON through.
 - Browser: headless Chromium (tests/integration/chromium.py) loads each
   report: the DOM has its sections, SVG plots whose lines have points, and
-  the Japanese text; the screenshot is not blank.  The screenshots are kept
-  in the folder printed (Testing/artifacts/reports/ of the build).
+  the Japanese text; the screenshot is not blank; printed, it is A4 with a
+  page per section.  The screenshots and PDFs are kept in the folder printed
+  (Testing/artifacts/reports/ of the build).
 """
 import json
 import os
@@ -298,6 +299,20 @@ class Browser(Dir):
                     self.assertIn('<svg class="gantt"', dom)
                     self.assertRegex(dom, r'<rect class="s-done" x="[0-9.]+" y="[0-9.]+" '
                                           r'width="[0-9.]+"')
+
+    def test_printing(self):
+        """A4, each section from a new page (the summary shares the first)."""
+        for kind, base in KINDS.items():
+            with self.subTest(kind=kind):
+                r = sonae("report", "render", os.path.join(FIXTURES, kind + ".json"),
+                          "-o", self.dir, "--format", "html")
+                self.assertEqual(r.rc, EXIT_OK, r)
+                pdf = chromium.print_pdf(os.path.join(self.dir, base + ".html"),
+                                         os.path.join(ARTIFACTS, base + ".pdf"))
+                pages, size = chromium.pdf_pages(pdf)
+                self.assertEqual(size, (595, 842), "not A4")
+                self.assertGreaterEqual(pages, len(SECTIONS[kind]), pdf)
+                self.assertLess(pages, 4 * len(SECTIONS[kind]), pdf)
 
     def test_script_in_a_title_is_text(self):
         doc = fixture("incident")
