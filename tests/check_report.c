@@ -771,6 +771,37 @@ START_TEST(many_series)
 }
 END_TEST
 
+/* What a run's JSON says never becomes markup; long titles stay UTF-8. */
+START_TEST(run_fields_are_text)
+{
+	json_t *r = fixture("drill"), *run = json_object_get(r, "run");
+	json_t *step = json_array_get(json_object_get(run, "steps"), 0);
+	char *html, *md, title[700] = "";
+	size_t i;
+
+	ck_assert_int_eq(tz_apply("Asia/Tokyo"), 0);
+	json_object_set_new(step, "state", json_string("x\"><script>"));
+	json_object_set_new(step, "id", json_string("あいうえおかきくけこさしすせそ"));
+	for (i = 0; i < 200; i++)
+		strcat(title, "訓");
+	json_object_set_new(run, "title_ja", json_string(title));
+	html = render(r, REPORT_HTML);
+	md = render(r, REPORT_MD);
+	assert_self_contained(html);
+	ck_assert(utf8_valid(html, strlen(html)));
+	ck_assert(utf8_valid(md, strlen(md)));
+	/* Its bar is a pending one; a recorded, not run step's is "would". */
+	ck_assert_ptr_nonnull(strstr(html, "<rect class=\"s-pending\""));
+	ck_assert_ptr_nonnull(strstr(html, "<rect class=\"s-would\""));
+	ck_assert_ptr_nonnull(strstr(html, "x&quot;&gt;&lt;script&gt;"));
+	/* 22 bytes of the id in the chart: 7 characters, none cut in half. */
+	ck_assert_ptr_nonnull(strstr(html, ">あいうえおかき</text>"));
+	free(html);
+	free(md);
+	json_decref(r);
+}
+END_TEST
+
 /* What sonaed might send when there is little to say: no crash, "none". */
 START_TEST(sparse)
 {
@@ -852,6 +883,7 @@ report_suite(void)
 	tcase_add_test(tc, inspection_sections);
 	tcase_add_test(tc, basenames);
 	tcase_add_test(tc, many_series);
+	tcase_add_test(tc, run_fields_are_text);
 	tcase_add_test(tc, sparse);
 	tcase_add_test(tc, not_a_report);
 	suite_add_tcase(s, tc);

@@ -240,6 +240,20 @@ joined(json_t *list)
 	return s;
 }
 
+/* Cut s to at most max bytes, never inside a UTF-8 character. */
+static char *
+cut(char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n <= max)
+		return s;
+	for (n = max; n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80; n--)
+		;
+	s[n] = '\0';
+	return s;
+}
+
 /* "停電対応 / Power outage"; either alone when the other is missing. */
 static const char *
 titles(json_t *o)
@@ -251,7 +265,7 @@ titles(json_t *o)
 		snprintf(b, SLOT, "%s / %s", ja, en);
 	else
 		snprintf(b, SLOT, "%s", ja[0] != '\0' ? ja : en[0] != '\0' ? en : "-");
-	return b;
+	return cut(b, SLOT - 2); /* snprintf may have cut a character */
 }
 
 int64_t
@@ -1168,13 +1182,20 @@ step_bad(json_t *s)
 	       strcmp(st, "waiting") == 0;
 }
 
-/* The class of a step's Gantt bar. */
+/* The class of a step's Gantt bar: one of ours, whatever the state says. */
 static const char *
 step_class(json_t *s)
 {
+	static const char *const states[] = { "done", "failed", "skipped", "running",
+		"waiting", "unknown" };
+	size_t i;
+
 	if (json_is_true(json_object_get(s, "would_run")))
-		return "s-would";
-	return jstr(s, "state")[0] != '\0' ? jstr(s, "state") : "pending";
+		return "would";
+	for (i = 0; i < NITEMS(states); i++)
+		if (strcmp(jstr(s, "state"), states[i]) == 0)
+			return states[i];
+	return "pending";
 }
 
 /* One bar per step, from its start to its end (or now), on the run's time. */
@@ -1221,9 +1242,11 @@ gantt(struct out *o, json_t *run)
 	{
 		int64_t a = jms(s, "started"), b = jms(s, "ended");
 		double y = fr.y + (double)i * 18, x0, x1;
+		char *id = xstrdup(jstr(s, "id"));
 		put(o, "<text x=\"4\" y=\"%.1f\">", y + 13);
-		textf(o, "%.22s", jstr(s, "id"));
+		text(o, cut(id, 22));
 		put(o, "</text>\n");
+		free(id);
 		if (a < 0)
 			continue;
 		if (b < 0)
