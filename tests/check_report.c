@@ -487,12 +487,15 @@ static const char *const incident_html[] = {
 	"facilities 庁舎管理へ連絡 (Call facilities)",
 	"20:09:40", /* facilities confirmed, the run's day: the time alone */
 	"8min38s",
+	"1h0min58s", /* run 3, not "1h58s" */
+	"発生 problem (#41)",
+	"<td>battery-critical</td><td>回復 recovered</td>",
 	"app-srv.example.lan: still answering after 5min (deadline)",
 	"中止 aborted",
 	"R&amp;D 棟 &lt;別系統&gt;",
 	"normal → emergency",
 	"<ul class=\"checklist\">",
-	"<span class=\"box\"></span>[mail] mail #44 to kanri@example.jp",
+	"<span class=\"box\"></span>[通知 mail] mail #44 to kanri@example.jp",
 	"みどり電機 | 保守窓口",
 };
 
@@ -513,7 +516,8 @@ static const char *const incident_md[] = {
 	/* the plots as a table of min / avg / max / last */
 	"| ups1.runtime_s | s | 171 | 216 |",
 	"| ups1.output_v | V | 171 | 100 | 100 | 100 | 100 |",
-	"- [ ] [mail] mail #44 to kanri@example.jp not delivered: 550 5.1.1 Recipient "
+	"- [ ] [通知 mail] mail #44 to kanri@example.jp not delivered: 550 5.1.1 "
+	"Recipient "
 	"address rejected \\| 宛先を更新",
 	"みどり電機 \\| 保守窓口",
 	"R&D 棟 \\<別系統\\>",
@@ -617,7 +621,7 @@ static const char *const drill_html[] = {
 	"33min40s",
 	"送信待ち queued",
 	"421 4.7.0 Try again later",
-	"[mail] drill notice #121",
+	"[通知 mail] drill notice #121",
 	"<svg class=\"gantt\"",
 };
 
@@ -627,7 +631,7 @@ static const char *const drill_md[] = {
 	"## 実行されなかった操作 / Would have run",
 	"```\nwould run: test-srv.example.lan: /usr/bin/ssh -o BatchMode=yes "
 	"sonae-shutdown@test-srv.example.lan sudo /sbin/poweroff\n```",
-	"- [ ] [mail] drill notice #121",
+	"- [ ] [通知 mail] drill notice #121",
 	"bob(1001)",
 };
 

@@ -181,22 +181,67 @@ at_day(int64_t ms, int64_t day_ms)
 	return full;
 }
 
-/* A duration for people: "38ms", "2.4s", "12min34s". */
+/*
+ * A duration for people: "38ms", "2.4s", "8min38s", "1h0min58s": every unit
+ * from the first to the last that is not zero, so that 1h0min58s is never
+ * read as 1h58min.
+ */
 static const char *
 span(int64_t ms)
 {
+	static const struct {
+		const char *u;
+		int64_t ms;
+	} units[] = { { "d", 86400000 }, { "h", 3600000 }, { "min", 60000 },
+		{ "s", 1000 } };
 	char *b = slot();
+	size_t i, last = 0, off = 0;
+	int64_t left;
 
 	if (ms < 0)
 		return "-";
-	if (ms < 1000)
+	if (ms < 1000) {
 		snprintf(b, SLOT, "%lldms", (long long)ms);
-	else if (ms < 10000)
+		return b;
+	}
+	if (ms < 10000) {
 		snprintf(b, SLOT, "%.1fs", (double)ms / 1000.0);
-	else
-		duration_format((ms + 500) / 1000 * 1000, b, SLOT);
+		return b;
+	}
+	ms = (ms + 500) / 1000 * 1000;
+	for (i = 0, left = ms; i < NITEMS(units); left %= units[i].ms, i++)
+		if (left / units[i].ms > 0)
+			last = i;
+	b[0] = '\0';
+	for (i = 0, left = ms; i <= last; left %= units[i].ms, i++)
+		if (off > 0 || left / units[i].ms > 0)
+			off += (size_t)snprintf(b + off, SLOT - off, "%lld%s",
+			    (long long)(left / units[i].ms), units[i].u);
 	return b;
 }
+
+/* Our words for a kind the data names ("mail"), or the name itself. */
+static const char *
+word(const char *const (*names)[2], size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(name, names[i][0]) == 0)
+			return names[i][1];
+	return name[0] != '\0' ? name : "-";
+}
+
+static const char *const followup_kinds[][2] = { { "unresolved", "未収束 unresolved" },
+	{ "unacknowledged", "未受付 unacknowledged" }, { "run", "手順書 run" },
+	{ "step", "手順 step" }, { "mail", "通知 mail" },
+	{ "deferred", "保留 deferred" } };
+
+static const char *const notification_kinds[][2] = { { "problem", "発生 problem" },
+	{ "update", "更新 update" }, { "escalation", "上位連絡 escalation" },
+	{ "repeat", "再通知 repeat" }, { "recovery", "復旧 recovery" },
+	{ "notice", "連絡 notice" }, { "digest", "まとめ digest" },
+	{ "mode", "運用モード mode" } };
 
 /* 18195200 bit/s, not 1.81952e+07, as the CLI shows values. */
 static const char *
@@ -1394,9 +1439,14 @@ notifications(struct out *o, json_t *list, const char *ja, const char *en)
 		row_begin(o);
 		cell(o, F_NUM, "%s", at(jms(n, "time")));
 		if (jint(n, "queued") > 0)
-			cell(o, 0, "%s (#%lld)", dash(n, "what"), jint(n, "queued"));
+			cell(o, 0, "%s (#%lld)",
+			    word(notification_kinds, NITEMS(notification_kinds),
+			        jstr(n, "what")),
+			    jint(n, "queued"));
 		else
-			cell(o, 0, "%s", dash(n, "what"));
+			cell(o, 0, "%s",
+			    word(notification_kinds, NITEMS(notification_kinds),
+			        jstr(n, "what")));
 		cell(o, 0, "%s", to[0] != '\0' ? to : "-");
 		cell(o, strcmp(st, "delivered") != 0 ? F_WARN : 0, "%s",
 		    strcmp(st, "delivered") == 0 ? "配送済 delivered"
@@ -1453,8 +1503,9 @@ followups(struct out *o, json_t *list)
 		para(o, 0, "なし: すべて完了 / none: everything is closed");
 	else {
 		list_begin(o, 1);
-		json_array_foreach(list, i, f)
-		    item(o, 1, 0, "[%s] %s", dash(f, "kind"), jstr(f, "text"));
+		json_array_foreach(list, i, f) item(o, 1, 0, "[%s] %s",
+		    word(followup_kinds, NITEMS(followup_kinds), jstr(f, "kind")),
+		    jstr(f, "text"));
 		list_end(o);
 	}
 	section_end(o);
@@ -1499,7 +1550,8 @@ static void
 incident_summary(struct out *o, json_t *r, json_t *inc)
 {
 	json_t *ack = json_object_get(inc, "acknowledged"),
-	       *res = json_object_get(inc, "resolved");
+	       *res = json_object_get(inc, "resolved"),
+	       *folded = json_object_get(inc, "folded");
 	int64_t opened = jms(inc, "opened"), resolved = jms(res, "time");
 	char *devs = joined(json_object_get(inc, "devices"));
 
@@ -1544,6 +1596,27 @@ incident_summary(struct out *o, json_t *r, json_t *inc)
 		kv(o, "保守時間帯 / Maintenance", 0, "%s", jstr(inc, "maintenance"));
 	table_end(o);
 	free(devs);
+	if (json_array_size(folded) > 0) {
+		static const char *const heads[] = { "統合した検知 / Folded detectors",
+			"状態 / State", "以降 / Since", "理由 / Reason" };
+		json_t *f;
+		size_t i;
+		table_begin(o, NULL, NITEMS(heads), heads);
+		json_array_foreach(folded, i, f)
+		{
+			row_begin(o);
+			cell(o, 0, "%s", dash(f, "detector"));
+			cell(o, 0, "%s",
+			    strcmp(jstr(f, "state"), "active") == 0 ? "継続 active"
+			    : strcmp(jstr(f, "state"), "recovered") == 0
+			        ? "回復 recovered"
+			        : dash(f, "state"));
+			cell(o, F_NUM, "%s", at(jms(f, "since")));
+			cell(o, 0, "%s", jstr(f, "reason"));
+			row_end(o);
+		}
+		table_end(o);
+	}
 	section_end(o);
 }
 
