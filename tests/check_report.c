@@ -680,7 +680,7 @@ static const char *const inspection_html[] = {
 	"<li class=\"warn\">fire</li>",
 	"未訓練 / never drilled",
 	"失敗 failed", /* earthquake's last drill */
-	"{&quot;on_site&quot;:3,&quot;reachable&quot;:5}",
+	"<td>on_site 3, reachable 5</td>",
 	"検証済 verified",
 	"9f2c4e81a7d05b3368e1c2f0b94d7a5e0c13f8b2d6a49e7c5b1f03d82e6a9c47",
 	"550 5.1.1 &lt;kanri@example.jp&gt;",

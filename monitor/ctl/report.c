@@ -299,6 +299,28 @@ cut(char *s, size_t max)
 	return s;
 }
 
+/* An object as "on_site 3, reachable 5" (allocated; "" if it is none). */
+static char *
+pairs(json_t *obj)
+{
+	char *s = xstrdup(""), *t, *v;
+	const char *key;
+	json_t *x;
+
+	json_object_foreach(obj, key, x)
+	{
+		if (json_is_string(x))
+			v = xstrdup(json_string_value(x));
+		else if ((v = json_dumps(x, JSON_COMPACT | JSON_ENCODE_ANY)) == NULL)
+			v = xstrdup("?");
+		xasprintf(&t, "%s%s%s %s", s, s[0] != '\0' ? ", " : "", key, v);
+		free(s);
+		free(v);
+		s = t;
+	}
+	return s;
+}
+
 /* "停電対応 / Power outage"; either alone when the other is missing. */
 static const char *
 titles(json_t *o)
@@ -1532,12 +1554,9 @@ mode_changes(struct out *o, json_t *list, int headcount)
 		cell(o, 0, "%s", dash(m, "actor"));
 		cell(o, 0, "%s", jstr(m, "why"));
 		if (headcount) {
-			json_t *hc = json_object_get(m, "headcount");
-			char *s = json_is_object(hc)
-			              ? json_dumps(hc, JSON_COMPACT | JSON_PRESERVE_ORDER)
-			              : NULL;
-			cell(o, 0, "%s", s != NULL ? s : "-");
-			free(s);
+			char *hc = pairs(json_object_get(m, "headcount"));
+			cell(o, 0, "%s", hc[0] != '\0' ? hc : "-");
+			free(hc);
 		}
 		row_end(o);
 	}
