@@ -343,6 +343,24 @@ START_TEST(plot_gaps)
 }
 END_TEST
 
+START_TEST(plot_bad_times)
+{
+	static const double t[] = { NAN, INFINITY, NAN }, v[] = { 1, 2, 3 };
+	static const double t2[] = { 1e300, (double)T_20261125_0000Z, -1e300 },
+	                    v2[] = { 1, 2, 3 };
+	char *svg = plot(t, v, 3, -1);
+
+	/* Values without times: nothing to draw. */
+	assert_sane(svg);
+	ck_assert_ptr_nonnull(strstr(svg, "no data"));
+	free(svg);
+	svg = plot(t2, v2, 3, T_20261125_0000Z);
+	assert_sane(svg);
+	ck_assert_uint_eq(count(svg, "<circle"), 1); /* the others are gaps */
+	free(svg);
+}
+END_TEST
+
 START_TEST(plot_huge)
 {
 	static const double v[] = { -1e308, 1e308, 0, 1.7e308, -1.7e308 };
@@ -583,6 +601,7 @@ START_TEST(incident_script_title)
 	    json_string("<script>alert(\"x\")</script> & 停電 </title><b>"));
 	json_object_set_new(
 	    json_object_get(r, "site"), "name", json_string("A&B <i>町</i>"));
+	json_object_set_new(r, "version", json_string("0.<i>1"));
 	html = render(r, REPORT_HTML);
 	md = render(r, REPORT_MD);
 	assert_self_contained(html);
@@ -593,6 +612,9 @@ START_TEST(incident_script_title)
 	ck_assert_ptr_null(strstr(html, "<b>"));
 	ck_assert_ptr_null(strstr(html, "<i>"));
 	ck_assert_ptr_nonnull(strstr(md, "\\<script\\>alert(\"x\")\\</script\\> & 停電"));
+	/* The version is the daemon's text too, in the header and at the foot. */
+	ck_assert_ptr_null(strstr(md, "<i>"));
+	ck_assert_ptr_nonnull(strstr(md, "sonae 0.\\<i\\>1: 2026-11-26 09:00:00"));
 	free(html);
 	free(md);
 	json_decref(r);
@@ -878,6 +900,7 @@ report_suite(void)
 	tcase_add_test(tc, plot_one_point);
 	tcase_add_test(tc, plot_constant);
 	tcase_add_test(tc, plot_gaps);
+	tcase_add_test(tc, plot_bad_times);
 	tcase_add_test(tc, plot_huge);
 	tcase_add_test(tc, plot_many_points);
 	tcase_add_test(tc, incident_sections);

@@ -129,7 +129,7 @@ jint(json_t *o, const char *key)
 
 	if (json_is_integer(v))
 		return (long long)json_integer_value(v);
-	if (json_is_real(v) && isfinite(json_real_value(v)))
+	if (json_is_real(v) && fabs(json_real_value(v)) < 9e18)
 		return (long long)json_real_value(v);
 	return -1;
 }
@@ -152,16 +152,23 @@ jnum(json_t *v)
 	return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
+/*
+ * Times past MAX_MS (the year 5138) are no times: with them out, no
+ * difference of two times overflows, in ms or as a double.
+ */
+#define MAX_MS INT64_C(100000000000000)
+
 /* o's "KEY_ms", else its "KEY" read as ISO 8601; -1 if neither. */
 static int64_t
 jms(json_t *o, const char *key)
 {
 	char k[64];
+	int64_t ms;
 
 	snprintf(k, sizeof(k), "%s_ms", key);
-	if (jint(o, k) >= 0)
-		return (int64_t)jint(o, k);
-	return report_time_parse(json_string_value(json_object_get(o, key)));
+	if ((ms = (int64_t)jint(o, k)) < 0)
+		ms = report_time_parse(json_string_value(json_object_get(o, key)));
+	return ms <= MAX_MS ? ms : -1;
 }
 
 static const char *
@@ -898,6 +905,13 @@ time_ticks(FILE *f, const struct frame *fr)
 	}
 }
 
+/* A time a plot can place: from 1970 to MAX_MS (NaN is not one). */
+static int
+when_ok(double t)
+{
+	return t >= 0 && t <= (double)MAX_MS;
+}
+
 /* The points of idx[0..n) as polylines, broken where a point is a gap. */
 static void
 polylines(FILE *f, const struct frame *fr, const double *t, const double *v,
@@ -906,9 +920,9 @@ polylines(FILE *f, const struct frame *fr, const double *t, const double *v,
 	size_t i = 0, j, k;
 
 	while (i < n) {
-		while (i < n && (!isfinite(v[idx[i]]) || !isfinite(t[idx[i]])))
+		while (i < n && (!isfinite(v[idx[i]]) || !when_ok(t[idx[i]])))
 			i++;
-		for (j = i; j < n && isfinite(v[idx[j]]) && isfinite(t[idx[j]]); j++)
+		for (j = i; j < n && isfinite(v[idx[j]]) && when_ok(t[idx[j]]); j++)
 			;
 		if (j - i == 1)
 			fprintf(f,
@@ -934,10 +948,10 @@ band(FILE *f, const struct frame *fr, const struct report_series *s, const size_
 
 	while (i < n) {
 		while (i < n && (!isfinite(s->lo[idx[i]]) || !isfinite(s->hi[idx[i]]) ||
-		                    !isfinite(s->t[idx[i]])))
+		                    !when_ok(s->t[idx[i]])))
 			i++;
 		for (j = i; j < n && isfinite(s->lo[idx[j]]) && isfinite(s->hi[idx[j]]) &&
-		            isfinite(s->t[idx[j]]);
+		            when_ok(s->t[idx[j]]);
 		     j++)
 			;
 		if (j - i > 1) {
@@ -988,18 +1002,18 @@ report_plot_svg(FILE *f, const struct report_series *s, int64_t from, int64_t to
 	fprintf(f,
 	    "\">\n<rect class=\"frame\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\"/>\n",
 	    PL, PT, PW - PL - PR, PH - PT - PB);
-	if (report_stats(s, &st) == 0) {
-		fprintf(f,
-		    "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">データなし / no "
-		    "data</text>\n</svg>\n",
-		    PL + (PW - PL - PR) / 2, PT + (PH - PT - PB) / 2);
-		return;
-	}
-	vmin = st.min;
-	vmax = st.max;
+	if (from > MAX_MS || to > MAX_MS)
+		from = to = -1;
+	/* The range of what is drawn: points with a time and a value. */
+	report_stats(s, &st);
+	vmin = vmax = NAN;
 	for (i = 0; i < s->n; i++) {
-		if (!isfinite(s->t[i]))
+		if (!when_ok(s->t[i]) || !isfinite(s->v[i]))
 			continue;
+		if (isnan(vmin) || s->v[i] < vmin)
+			vmin = s->v[i];
+		if (isnan(vmax) || s->v[i] > vmax)
+			vmax = s->v[i];
 		if (isnan(tmin) || s->t[i] < tmin)
 			tmin = s->t[i];
 		if (isnan(tmax) || s->t[i] > tmax)
@@ -1008,6 +1022,13 @@ report_plot_svg(FILE *f, const struct report_series *s, int64_t from, int64_t to
 			vmin = s->lo[i];
 		if (s->hi != NULL && isfinite(s->hi[i]) && s->hi[i] > vmax)
 			vmax = s->hi[i];
+	}
+	if (isnan(tmin)) {
+		fprintf(f,
+		    "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">データなし / no "
+		    "data</text>\n</svg>\n",
+		    PL + (PW - PL - PR) / 2, PT + (PH - PT - PB) / 2);
+		return;
 	}
 	/* The report's period, widened to the data; a lone instant gets a minute. */
 	fr.t0 = from >= 0 && (isnan(tmin) || (double)from < tmin) ? from : (int64_t)tmin;
@@ -1195,8 +1216,8 @@ static void
 doc_end(struct out *o, json_t *r)
 {
 	if (o->md) {
-		put(o, "\n---\n\nsonae %s: ", jstr(r, "version"));
-		text(o, at(jms(r, "generated")));
+		put(o, "\n---\n\nsonae ");
+		textf(o, "%s: %s", jstr(r, "version"), at(jms(r, "generated")));
 		put(o, "\n");
 	} else {
 		put(o, "<footer>sonae ");
