@@ -1341,7 +1341,9 @@ report_file(json_t *r, const char *base, enum report_format fmt)
 	char *path, err[512];
 	int rc = EXIT_OK;
 
-	xasprintf(&path, "%s/%s.%s", opt_dir, base, fmt == REPORT_HTML ? "html" : "md");
+	xasprintf(&path, "%s%s%s.%s", opt_dir,
+	    opt_dir[0] != '\0' && opt_dir[strlen(opt_dir) - 1] == '/' ? "" : "/", base,
+	    fmt == REPORT_HTML ? "html" : "md");
 	if (atomic_open(&af, path, err, sizeof(err)) == -1) {
 		fprintf(stderr, "sonae: %s\n", err);
 		free(path);

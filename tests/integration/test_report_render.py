@@ -134,8 +134,10 @@ class Render(Dir):
 
     def test_missing_dir_is_made(self):
         out = os.path.join(self.dir, "reports")
-        r = sonae("report", "render", os.path.join(FIXTURES, "drill.json"), "-o", out)
+        r = sonae("report", "render", os.path.join(FIXTURES, "drill.json"), "-o", out + "/")
         self.assertEqual(r.rc, EXIT_OK, r)
+        self.assertEqual(r.out.splitlines(), [os.path.join(out, "drill-7.html"),
+                                              os.path.join(out, "drill-7.md")])
         self.assertEqual(sorted(os.listdir(out)), ["drill-7.html", "drill-7.md"])
 
     def test_json_passes_the_file_through(self):
