@@ -9,7 +9,7 @@ set -eu
 cd "$(dirname "$0")/.."
 root=$(pwd)
 secs=${1:-20}
-targets="proto conf scenario trap expr window verbs"
+targets="proto conf scenario trap expr window verbs report"
 build="build-fuzz"
 
 case $secs in

@@ -7,6 +7,7 @@
  * 2 usage.
  */
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <ctype.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "monitor/monitor.h"
+#include "monitor/ctl/report.h"
 
 #define DEFAULT_SOCKET  "/run/sonae/sonae.sock"
 #define REPLY_TIMEOUT_S 60
@@ -65,6 +67,7 @@ static int render_runs(json_t *, const char *);
 static int render_run_status(json_t *, const char *);
 static int render_staff(json_t *, const char *);
 static int render_mode(json_t *, const char *);
+static int render_report(json_t *, const char *);
 
 static const struct opt no_opts[] = { { NULL, 0, 0 } };
 static const struct opt device_opts[] = { { "--history", 0, 0 }, { NULL, 0, 0 } };
@@ -90,6 +93,11 @@ static const struct opt staff_set_opts[] = { { "--until", 1, 0 }, { "-m", 1, 0 }
 	{ NULL, 0, 0 } };
 static const struct opt confirm_opts[] = { { "--no", 0, 0 }, { "--retry", 0, 0 },
 	{ "-m", 1, 0 }, { NULL, 0, 0 } };
+/* Where the files go and which: here, not the daemon's business. */
+static const struct opt report_opts[] = { { "-o", 1, 1 }, { "--format", 1, 1 },
+	{ NULL, 0, 0 } };
+static const struct opt inspection_opts[] = { { "--since", 1, 0 }, { "--until", 1, 0 },
+	{ "-o", 1, 1 }, { "--format", 1, 1 }, { NULL, 0, 0 } };
 
 static const struct cmd cmds[] = {
 	{ "status", 0, 0, no_opts, render_status, "status",
@@ -169,11 +177,25 @@ static const struct cmd cmds[] = {
 	    "let the headcount choose the mode again (operators)" },
 	{ "mode", 0, 0, no_opts, render_mode, "mode",
 	    "the operating mode: why, since when, the headcount, every mode" },
+	{ "report incident", 1, 1, report_opts, render_report,
+	    "report incident ID [-o DIR] [--format html|md|both]",
+	    "an incident's after-action report: DIR/incident-ID.html and .md" },
+	{ "report drill", 1, 1, report_opts, render_report,
+	    "report drill RUN [-o DIR] [--format html|md|both]",
+	    "a drill's report (訓練): DIR/drill-RUN.html and .md" },
+	{ "report inspection", 0, 0, inspection_opts, render_report,
+	    "report inspection [--since TIME] [--until TIME] [-o DIR] [--format ...]",
+	    "the self-inspection report (自己点検), the last 30 days unless given" },
+	{ "report render", 1, 1, report_opts, render_report,
+	    "report render FILE.json [-o DIR] [--format html|md|both]",
+	    "render a report saved with sonae --json report ..., without a daemon" },
 	{ NULL, 0, 0, NULL, NULL, NULL, NULL },
 };
 
 static int json_out;
-static int opt_all; /* --all was given */
+static int opt_all;                   /* --all was given */
+static const char *opt_dir = ".";     /* report -o DIR */
+static const char *opt_format = NULL; /* report --format: html, md, both */
 
 /* An option word: "-" and then a letter or "-" ("-1" and "-" are plain words). */
 static int
@@ -1452,6 +1474,95 @@ validate_local(const char *path)
 	return rc;
 }
 
+/* One file of a report, written whole or not at all; prints its path. */
+static int
+report_file(json_t *r, const char *base, enum report_format fmt)
+{
+	struct atomic_file af;
+	char *path, err[512];
+	int rc = EXIT_OK;
+
+	xasprintf(&path, "%s%s%s.%s", opt_dir,
+	    opt_dir[0] != '\0' && opt_dir[strlen(opt_dir) - 1] == '/' ? "" : "/", base,
+	    fmt == REPORT_HTML ? "html" : "md");
+	if (atomic_open(&af, path, err, sizeof(err)) == -1) {
+		fprintf(stderr, "sonae: %s\n", err);
+		free(path);
+		return EXIT_FAILED;
+	}
+	if (report_render(r, fmt, af.f, err, sizeof(err)) == -1) {
+		atomic_abort(&af);
+		fprintf(stderr, "sonae: %s: %s\n", path, err);
+		rc = EXIT_FAILED;
+	} else if (atomic_commit(&af, err, sizeof(err)) == -1) {
+		fprintf(stderr, "sonae: %s\n", err);
+		rc = EXIT_FAILED;
+	} else
+		printf("%s\n", path);
+	free(path);
+	return rc;
+}
+
+/*
+ * A report's files in opt_dir, in the site's time zone: every time in them
+ * is formatted here, from the report's Unix ms.
+ */
+static int
+render_report(json_t *r, const char *text)
+{
+	json_t *site = json_object_get(r, "site");
+	const char *zone = json_string_value(json_object_get(site, "timezone"));
+	char base[64];
+	int rc = EXIT_OK;
+
+	(void)text;
+	if (report_basename(r, base, sizeof(base)) == -1) {
+		fprintf(stderr, "sonae: not a sonae report (no \"report\": incident, "
+		                "drill or inspection)\n");
+		return EXIT_FAILED;
+	}
+	if (zone != NULL && tz_apply(zone) == -1) {
+		fprintf(stderr, "sonae: unknown time zone \"%s\": times in UTC\n", zone);
+		tz_apply("UTC");
+		json_object_set_new(site, "timezone", json_string("UTC"));
+		report_basename(r, base, sizeof(base));
+	}
+	if (mkdir(opt_dir, 0755) == -1 && errno != EEXIST) {
+		fprintf(stderr, "sonae: %s: %s\n", opt_dir, strerror(errno));
+		return EXIT_FAILED;
+	}
+	if (opt_format == NULL || strcmp(opt_format, "md") != 0)
+		rc = report_file(r, base, REPORT_HTML);
+	if (rc == EXIT_OK && (opt_format == NULL || strcmp(opt_format, "html") != 0))
+		rc = report_file(r, base, REPORT_MD);
+	return rc;
+}
+
+/* report render FILE: a saved report, with no daemon. */
+static int
+report_local(const char *path)
+{
+	json_error_t jerr;
+	json_t *r;
+	int rc;
+
+	if ((r = json_load_file(path, 0, &jerr)) == NULL) {
+		if (jerr.line > 0)
+			fprintf(stderr, "sonae: %s:%d: %s\n", path, jerr.line, jerr.text);
+		else
+			fprintf(stderr, "sonae: %s: %s\n", path, jerr.text);
+		return EXIT_FAILED;
+	}
+	if (json_out) {
+		json_dumpf(r, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		printf("\n");
+		rc = EXIT_OK;
+	} else
+		rc = render_report(r, NULL);
+	json_decref(r);
+	return rc;
+}
+
 static FILE *
 connect_daemon(const char *path)
 {
@@ -1660,6 +1771,10 @@ main(int argc, char **argv)
 				usage("%s needs a value", argv[i]);
 			if (strcmp(o->name, "--all") == 0)
 				opt_all = 1;
+			if (strcmp(o->name, "-o") == 0)
+				opt_dir = argv[i + 1];
+			if (strcmp(o->name, "--format") == 0)
+				opt_format = argv[i + 1];
 			if (o->local) {
 				i += o->has_arg;
 				continue;
@@ -1676,5 +1791,10 @@ main(int argc, char **argv)
 		usage("missing arguments (usage: sonae %s)", c->usage);
 	if (strcmp(c->words, "validate") == 0 && npos == 1)
 		return validate_local(req[words]);
+	if (opt_format != NULL && strcmp(opt_format, "html") != 0 &&
+	    strcmp(opt_format, "md") != 0 && strcmp(opt_format, "both") != 0)
+		usage("--format is html, md or both (usage: sonae %s)", c->usage);
+	if (strcmp(c->words, "report render") == 0)
+		return report_local(req[words]);
 	return remote(sock, nreq, req, c);
 }
