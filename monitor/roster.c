@@ -513,7 +513,7 @@ body_mode(const struct roster *r, FILE *f, const struct mode_conf *m, int64_t no
 			fprintf(f, "%s%s", i ? ", " : "", m->preapproved.v[i]);
 		fprintf(f, "\n");
 	}
-	fprintf(f, "  自主点検 / Self-inspection: %s\n", inspection_text[m->inspection]);
+	fprintf(f, "  自己点検 / Self-inspection: %s\n", inspection_text[m->inspection]);
 }
 
 static void

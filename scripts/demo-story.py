@@ -15,12 +15,21 @@ the playbooks' human steps through the CLI (marked "op" below; see
 OPERATOR).  One line each:
 
       0 s  mains on, UPS on line (OL), battery full, the LGWAN uplink up;
-           23.5 degC, 45 %RH at the rack inlet, no leak
+           23.5 degC, 45 %RH at the rack inlet, no leak; the ICT unit's six
+           people at work: operating mode normal
       4 s  op: `sonae drill battery-critical`, a rehearsal of the orderly
            shutdown (the first time round only): its notices mail only the
            drill address, 【訓練】[DRILL]
+      7 s  op: Sato, on duty, has the flu (the first time round only, as
+           the staff acts below): `sonae staff set sato unavailable
+           --until 5d` (1 of 6 absent, 17 %: still normal)
       9 s  op: approves the drill's shutdown; its tiers are recorded as
            "would run", with their commands, and nothing runs
+     11 s  op: Tanaka has a fever: 2 of 6
+           absent, 33 %: the mode becomes reduced on its own, and every
+           staff member is mailed why, with the headcount; from now on the
+           routes tell everyone available at once, the vendor copied, and
+           the class-2 sensors' problems wait for the daily digest
      15 s  op: stops the drill (`sonae abort`) where it waits for mains and
            a charged battery (10 minutes)
      20 s  mains fails: the UPS goes on battery (OB); seconds on battery
@@ -55,6 +64,10 @@ OPERATOR).  One line each:
      76 s  op: confirms battery-critical's exit (no shutdown was needed):
            that run is done
      80 s  the LGWAN uplink comes back
+     84 s  op: Sato is back (`sonae staff set sato available`): 1 of 6
+           absent; the mode steps back down to normal only once that held
+           for 30 s (staffing.hold), at about 114 s, and the mail says so
+           with the work the reduced mode put off
     120 s  the story starts again
 
 power-outage's run still waits for mains when the demo ends: the playbook
@@ -248,12 +261,16 @@ class Act:
     reacts to)."""
 
     def __init__(self, at, verb, playbook, step=None, yes=True, drill=False, text="",
-                 after=None):
+                 after=None, staff=None, once=False):
         self.at, self.verb, self.playbook, self.step = at, verb, playbook, step
         self.yes, self.drill, self.text, self.after = yes, drill, text, after
+        # verb "staff": the words after `sonae staff set`; once: only the
+        # first time round (as drills are).
+        self.staff, self.once = staff, once or drill
 
 
 DRILL, DRILL_APPROVE, DRILL_END = 4, 9, 15
+SATO_ILL, TANAKA_ILL, SATO_BACK = 7, 11, 84
 FACILITIES, ROOM = 31, 40
 NO_SHUTDOWN, BATTERY_EXIT = MAINS_BACK + 2, MAINS_BACK + 6
 MAINS_STABLE, VENDOR, OUTAGE_EXIT = MAINS_BACK + 8, MAINS_BACK + 10, MAINS_BACK + 12
@@ -265,6 +282,13 @@ OPERATOR = [
         text="訓練: 承認 (drill: approved)"),
     Act(DRILL_END, "abort", "battery-critical", "charged", drill=True,
         text="訓練終了: 停止の手順を確認した (drill over: the shutdown steps were checked)"),
+    # Two of the six fall ill before mains fails: the mode becomes reduced.
+    Act(SATO_ILL, "staff", None, staff=["sato", "unavailable", "--until", "5d"], once=True,
+        text="インフルエンザで出勤停止 (flu: off work)"),
+    Act(TANAKA_ILL, "staff", None, staff=["tanaka", "unavailable"], once=True,
+        text="発熱のため休み (off with a fever)"),
+    Act(SATO_BACK, "staff", None, staff=["sato", "available"], once=True,
+        text="回復して出勤 (recovered, back at work)"),
     Act(FACILITIES, "confirm", "power-outage", "facilities",
         text="全館停電、復旧見込みは未定 (the whole building is out, no time given yet)"),
     Act(ROOM, "confirm", "power-outage", "room", after="inlet-temperature",
@@ -301,6 +325,9 @@ assert env_state(ROOM)[0] > 27 and FACILITIES < ROOM
 assert MAINS_BACK <= NO_SHUTDOWN < BATTERY_LOW + 120 and NO_SHUTDOWN < BATTERY_EXIT
 assert BATTERY_LOW + GUARD_AFTER > NO_SHUTDOWN
 assert DRILL < DRILL_APPROVE < DRILL_END < MAINS_FAIL
+# The mode is reduced before the power outage's first mail (about 20 s after
+# mains fails), and back to normal (30 s after Sato is back) before 120 s.
+assert SATO_ILL < TANAKA_ILL < MAINS_FAIL and SATO_BACK + 30 < PERIOD
 
 
 class Operator:
@@ -353,7 +380,9 @@ class Operator:
             rc, out, _ = self.sonae("--json", "incidents")
             if rc != 0 or not any(i["rule"] == act.after for i in json.loads(out)["incidents"]):
                 return None
-        if act.verb == "drill":
+        if act.verb == "staff":
+            argv = ["staff", "set"] + act.staff + ["-m", act.text]
+        elif act.verb == "drill":
             argv = ["drill", act.playbook, "-m", act.text]
         else:
             r = run
@@ -495,7 +524,7 @@ def story(ups_peer, wan_peer, ups_pid, seconds, traps, modbus_peer, operator=Non
     while tick < seconds:
         t = tick % PERIOD
         if t == 0 and operator is not None:
-            acts = [a for a in OPERATOR if tick == 0 or not a.drill]
+            acts = [a for a in OPERATOR if tick == 0 or not a.once]
         for at, what in EVENTS:
             if at == t:
                 say(what)

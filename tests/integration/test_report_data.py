@@ -48,7 +48,7 @@ triggers = ["power-outage"];
 steps = (
 	{ id = "tell"; type = "notify"; title = "Tell ICT"; text = "${incident.title}";
 	  to = ["%s"]; },
-	{ id = "mode"; type = "set-mode"; title = "Outage mode"; mode = "outage"; },
+	{ id = "mode"; type = "set-mode"; title = "Disaster mode"; mode = "disaster"; },
 	{ id = "look"; type = "confirm"; title = "Look"; question = "Looked at the UPS?"; }
 );
 """ % ICT
@@ -60,7 +60,7 @@ title_en = "To be drilled (test)";
 steps = (
 	{ id = "tell"; type = "notify"; title = "Tell"; text = "drill notice"; to = ["%s"]; },
 	{ id = "shut"; type = "exec"; title = "Shut down"; command = ["/bin/true", "srv1"]; },
-	{ id = "mode"; type = "set-mode"; title = "Drill mode"; mode = "drill-mode"; }
+	{ id = "mode"; type = "set-mode"; title = "Drill mode"; mode = "disaster"; }
 );
 """ % ICT
 
@@ -78,17 +78,9 @@ def ms(t):
 
 def report(site, *words):
     """(exit status, JSON document or None, error text) of `sonae --json
-    report WORDS`; over the control socket while the CLI lacks the command."""
+    report WORDS`."""
     r = site.sonae("--json", "report", *words)
-    if not (r.rc == EXIT_USAGE and 'unknown command "report"' in r.err):
-        return r.rc, (r.json if r.rc == EXIT_OK else None), r.err
-    c = site.connect()
-    c.hello()
-    st, text, body = c.request(" ".join(("report",) + words), timeout=30)
-    c.close()
-    if st >= 0:
-        return EXIT_OK, body, ""
-    return (EXIT_USAGE if st == -2 else EXIT_FAILED), None, text
+    return r.rc, (r.json if r.rc == EXIT_OK else None), r.err
 
 
 def ok(test, site, *words):
@@ -235,7 +227,7 @@ class ReportData(unittest.TestCase):
         self.assertEqual(doc["followups"], [])
         self.assertEqual(doc["modes"]["at_open"], "normal")
         (change,) = doc["modes"]["changes"]
-        self.assertEqual((change["from"], change["to"]), ("normal", "outage"))
+        self.assertEqual((change["from"], change["to"]), ("normal", "disaster"))
 
         # --- report drill RUN -----------------------------------------------------
         doc = ok(self, site, "drill", str(drill))
@@ -304,9 +296,10 @@ class ReportData(unittest.TestCase):
         self.assertEqual((pb["drilled"], pb["last_drill"]["id"], pb["last_drill_ok"]),
                          (True, drill, True))
         self.assertEqual(pb["title_en"], "To be drilled (test)")
-        self.assertEqual(doc["modes"]["current"], "outage")
+        self.assertEqual(doc["modes"]["current"], "disaster")
         (m,) = doc["modes"]["history"]
-        self.assertEqual((m["from"], m["to"], m["headcount"]), ("normal", "outage", None))
+        # The site has no staff: the headcount is there, and empty.
+        self.assertEqual((m["from"], m["to"], m["headcount"]["total"]), ("normal", "disaster", 0))
         self.assertIs(doc["audit"]["ok"], True)
         self.assertEqual((doc["config"]["ok"], doc["config"]["errors"]), (True, []))
         self.assertEqual(doc["config"]["file"], site.conf)

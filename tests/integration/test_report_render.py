@@ -262,7 +262,6 @@ TEXT = {
 PLOTS = {"incident": 6, "drill": 0, "inspection": 2}
 
 
-@unittest.skipUnless(chromium.available(), "no Chromium (scripts/setup.sh installs it)")
 class Browser(Dir):
     @classmethod
     def setUpClass(cls):
