@@ -1329,7 +1329,9 @@ class DemoScript(unittest.TestCase):
         self.assertRegex(out, r"(?m)^\$ sonae queue \| head -n 5\nmail +ok\n"
                          r"delivered [01], failed attempts 0, refused 0; last relay ")
         when = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
-        test = r"  1  %s  ict@demo-town\.example\.jp +" \
+        # The test mail goes to the routes' people: the team's mailbox, and
+        # the one on duty (Sato, still well when the demo starts).
+        test = r"  1  %s  ict@demo-town\.example\.jp, sato@demo-town\.example\.jp +" \
             r"\[sonae demo-town hall server room\] TEST: notification test by \S+\n" % when
         self.assertRegex(out, r"\nmail sink: 1 mail in %s/new\n%s" % (re.escape(maildir),
                                                                       test))
@@ -1338,24 +1340,35 @@ class DemoScript(unittest.TestCase):
             r"server room\] %s playbook battery-critical: %s\n" % (n, when, sev, re.escape(title))
             for n, sev, title in ((2, "CRITICAL", "計画停止を通知 (Notify: orderly shutdown)"),
                                   (3, "WARNING", "停止完了を通知 (Notify: shutdown done)")))
-        notice = r"  4  %s  ict@demo-town\.example\.jp +\[sonae demo-town hall server room\] " \
+        # Sato and Tanaka are ill (7 and 11 s): the mode becomes reduced,
+        # and every staff member is mailed why.
+        mode = r"  4  %s  yamada@demo-town\.example\.jp, sato@demo-town\.example\.jp, " \
+            r"suzuki@demo-town\.example\.jp, takahashi@demo-town\.example\.jp, " \
+            r"tanaka@demo-town\.example\.jp, ito@demo-town\.example\.jp, " \
+            r"support@ups-vendor\.example\.jp \[sonae demo-town hall server room\] MODE: " \
+            r"縮小体制 / Reduced staffing \(reduced\) — 2 of 6 absent\n" % when
+        notice = r"  5  %s  ict@demo-town\.example\.jp +\[sonae demo-town hall server room\] " \
             r"CRITICAL #1: 停電を通知 \(Notify: on battery\)\n" % when
-        self.assertRegex(out, r"(?m)^\$ sonae queue\nmail +ok\ndelivered 4, failed attempts 0, "
+        self.assertRegex(out, r"(?m)^\$ sonae queue\nmail +ok\ndelivered 5, failed attempts 0, "
                          r"refused 0; last relay smtp://127\.0\.0\.1:%d\n"
                          r"no messages queued\n" % self.smtp_port)
-        self.assertRegex(out, r"\n\nmail sink: 4 mails in %s/new\n%s%s%sread one: "
+        self.assertRegex(out, r"\n\nmail sink: 5 mails in %s/new\n%s%s%s%sread one: "
                          r"scripts/demo-mail\.py %s 1\n" % (re.escape(maildir), test, drills,
-                                                             notice, re.escape(maildir)))
-        self.assertRegex(out, r'(?m) notify\.test +\{"to":\["ict@demo-town\.example\.jp"\],'
-                         r'"queued":1\}$')
+                                                             mode, notice, re.escape(maildir)))
+        self.assertRegex(out, r'(?m) notify\.test +\{"to":\["ict@demo-town\.example\.jp",'
+                         r'"sato@demo-town\.example\.jp"\],"queued":1\}$')
         self.assertRegex(out, r'(?m) alert\.mail +\{"incident":0,"what":"test",'
-                         r'"to":\["ict@demo-town\.example\.jp"\],"queued":1\}$')
+                         r'"to":\["ict@demo-town\.example\.jp","sato@demo-town\.example\.jp"\],'
+                         r'"queued":1\}$')
+        self.assertRegex(out, r'(?m) mode\.set +\{"from":"normal","to":"reduced",.*"source":'
+                         r'"auto","headcount":\{"total":6,"available":4,"absent":2,'
+                         r'"absent_pct":33\}\}$')
         self.assertRegex(out, r'(?m) incident\.notify +\{"what":"problem",.*"incident":1,'
                          r'"rule":"power-outage"\}$')
         self.assertRegex(out, r'(?m) alert\.mail +\{"incident":1,"what":"playbook",'
-                         r'"to":\["ict@demo-town\.example\.jp"\],"queued":4\}$')
+                         r'"to":\["ict@demo-town\.example\.jp"\],"queued":5\}$')
         self.assertNotRegex(out, r'(?m) alert\.mail +\{"incident":1,"what":"problem"')
-        self.assertEqual(len(os.listdir(os.path.join(maildir, "new"))), 4)
+        self.assertEqual(len(os.listdir(os.path.join(maildir, "new"))), 5)
         self.assertNotIn("snmpset", out)   # no failed SET reported by the story
         self.assertNotIn("snmptrap", out)  # nor a failed trap
         self.assertNotIn("Modbus write", out)  # nor a failed Modbus write
@@ -1370,6 +1383,19 @@ class DemoScript(unittest.TestCase):
         with open(os.path.join(self.folder, "story.log"), encoding="utf-8") as f:
             story = [l.split("  ", 1)[1] for l in f.read().splitlines()
                      if l.split("  ", 1)[1].startswith("operator: ")]
+        # The staff acts (7, 11 and 84 s) in their order, each saying the
+        # headcount and the mode that follows; then the playbooks' acts.
+        staff = [l for l in story if l.startswith("operator: sonae staff set ")]
+        story = [l for l in story if l not in staff]
+        self.assertEqual(len(staff), 3, staff)
+        for line, want in zip(staff, (
+                r'sato unavailable --until 5d -m ".*": sato is unavailable until \S+; 1 of 6 '
+                r"absent; mode normal$",
+                r'tanaka unavailable -m ".*": tanaka is unavailable; 2 of 6 absent; '
+                r"mode reduced$",
+                r'sato available -m ".*": sato is available; 1 of 6 absent; mode reduced '
+                r"\(stepping down\)$")):
+            self.assertRegex(line, "^operator: sonae staff set " + want)
         # The drill is run 1 and the power outage's run 2 (incident 1); the
         # heat's and the leak's (incidents 2 and 3) open in either order,
         # each run with its incident; then the low battery's (incident 4).
@@ -1470,10 +1496,32 @@ class DemoScript(unittest.TestCase):
             ("1", "復電を通知 (Notify: mains back)"),
             (heat, "室温上昇を通知 (Notify: inlet hot)"), (leak, "漏水を通知 (Notify: water detected)"),
             ("4", "計画停止を通知 (Notify: orderly shutdown)"), ("5", "庁内へ通知 (Notify locally)")]))
+        # The leak's and the heat's incidents (class 2) wait for the digest
+        # in reduced mode: no mail of their own, only their playbooks'
+        # notices, in the threads their first mail will open.  The uplink's
+        # notice (no `to`) goes where its route sends it in reduced mode.
+        self.assertEqual(sorted(roots), ["1", "4", "5"])
         for m in msgs:
             if is_notice(m) and m not in drills:
-                self.assertEqual((rcpts(m), m["In-Reply-To"]),
-                                 ([ICT], roots[m["X-Sonae-Incident"]]), m["Subject"])
+                id = m["X-Sonae-Incident"]
+                self.assertEqual(rcpts(m), REDUCED if id == "5" else [ICT], m["Subject"])
+                self.assertRegex(m["In-Reply-To"], r"^<incident\.%s\." % id)
+                if id in roots:
+                    self.assertEqual(m["In-Reply-To"], roots[id], m["Subject"])
+        # At the end the demo writes the reports: the power outage's, the
+        # drill's and the self-inspection, each as HTML with its plots and
+        # as Markdown.
+        reports = os.path.join(self.folder, "reports")
+        self.assertEqual(sorted(n.rsplit(".", 1)[1] for n in os.listdir(reports)),
+                         ["html", "html", "html", "md", "md", "md"])
+        for name in ("incident-1", "drill-1"):
+            self.assertIn("\n%s/%s.html\n%s/%s.md\n" % (reports, name, reports, name), out)
+        with open(os.path.join(reports, "incident-1.html"), encoding="utf-8") as f:
+            html = f.read()
+        self.assertIn("<svg", html)
+        self.assertIn("Mains power failed: ups1 carries rack A on battery", html)
+        with open(os.path.join(reports, "drill-1.md"), encoding="utf-8") as f:
+            self.assertIn("【訓練】", f.read())
         self.check_nothing_left()
 
     def test_interrupt_stops_everything(self):

@@ -112,8 +112,9 @@ class ReportData(unittest.TestCase):
         ups = Snmpsim(self, "ups-rfc1628").start()
         sink = SmtpSink(self).start()
         site = Site(self, name="本庁舎")
+        # Class 3: the disaster mode its playbook enters watches it live.
         snmp_device(site, "ups1", {"address": ups.address, "community": "ups-rfc1628",
-                                   "profile": "ups-rfc1628"}, kind="ups")
+                                   "profile": "ups-rfc1628"}, kind="ups", availability=3)
         snmp_device(site, "ghost", {"address": "udp:127.0.0.1:%d" % free_udp_port(),
                                     "community": "public", "profile": "ups-rfc1628"},
                     kind="ups", interval=2, backoff_max=2, stale_after=100)
