@@ -666,6 +666,26 @@ pending_json(const struct roster *r)
  * when the mode's name changes; the old mode's deferred work is listed and
  * cleared.
  */
+/*
+ * The routine self-inspection a mode put off (its `inspection`) is owed
+ * once it ends: one item of the deferred work, dated from the mode's start.
+ */
+static void
+defer_inspection(struct roster *r, const struct mode_conf *m)
+{
+	char ts[64], *what;
+
+	if (m->inspection == MODE_INSPECTION_SCHEDULED)
+		return;
+	time_format(r->since_ms, ts, sizeof(ts));
+	xasprintf(&what,
+	    "自己点検 / self-inspection %s while %s lasted (since %s): owed now; "
+	    "sonae report inspection",
+	    mode_inspection_names[m->inspection], m->name, ts);
+	roster_defer(r, 0, what, r->since_ms);
+	free(what);
+}
+
 static void
 change(struct roster *r, const struct mode_conf *to, int declared, const char *actor,
     const char *why, int64_t now)
@@ -674,6 +694,9 @@ change(struct roster *r, const struct mode_conf *to, int declared, const char *a
 	char *old = xstrdup(r->mode);
 	int moved = strcmp(old, to->name) != 0;
 	json_t *o;
+
+	if (moved && from != NULL)
+		defer_inspection(r, from);
 
 	set_str(&r->mode, to->name);
 	r->declared = declared;

@@ -36,7 +36,8 @@ static const char *const site_text =
     "    alert = [\"everyone\"]; chain = false; copy = [\"role:vendor\"];\n"
     "    live_availability = 3; lower = \"defer\"; },\n"
     "  { name = \"minimum\"; absence = 40; alert = [\"everyone\", "
-    "\"ops@city.example.jp\"]; chain = false; },\n"
+    "\"ops@city.example.jp\"]; chain = false;\n"
+    "    inspection = \"suspended\"; },\n"
     "  { name = \"disaster\"; alert = [\"everyone\"]; chain = false; }\n"
     ");\n"
     "staffing: { %s };\n";
@@ -528,6 +529,39 @@ START_TEST(deferred_listed_when_mode_ends)
 }
 END_TEST
 
+/* A mode that suspends self-inspection leaves it owed when it ends. */
+START_TEST(inspection_owed_when_mode_ends)
+{
+	int64_t t0 = at("2026-11-26T10:00");
+	char err[256];
+	json_t *e, *items, *item;
+	const char *what;
+
+	start(1, "hold = 0;", t0);
+	ck_assert_int_eq(
+	    roster_declare(r, "minimum", "aoki(1000)", "typhoon", t0, err, sizeof(err)),
+	    0);
+	roster_auto(r, "aoki(1000)", "over", t0 + 60000);
+	ck_assert_str_eq(roster_mode(r), "normal");
+	e = last("mode.deferred");
+	ck_assert_ptr_nonnull(e);
+	ck_assert_str_eq(dstr(e, "mode"), "minimum");
+	items = json_object_get(json_object_get(e, "data"), "items");
+	ck_assert_uint_eq(json_array_size(items), 1);
+	item = json_array_get(items, 0);
+	ck_assert_int_eq(json_integer_value(json_object_get(item, "incident")), 0);
+	ck_assert_int_eq(json_integer_value(json_object_get(item, "time_ms")), t0);
+	what = json_string_value(json_object_get(item, "what"));
+	ck_assert_ptr_nonnull(
+	    strstr(what, "self-inspection suspended while minimum lasted"));
+	/* Leaving normal (inspection as scheduled) owes nothing. */
+	ck_assert_int_eq(roster_declare(r, "disaster", "aoki(1000)", "quake", t0 + 70000,
+	                     err, sizeof(err)),
+	    0);
+	ck_assert_uint_eq(count("mode.deferred"), 1);
+}
+END_TEST
+
 START_TEST(announcement_to_every_address)
 {
 	int64_t t0 = at("2026-11-26T10:00");
@@ -762,6 +796,7 @@ roster_suite(void)
 	tcase_add_test(tc, auto_off_only_declared);
 	tcase_add_test(tc, until_ends_by_itself);
 	tcase_add_test(tc, deferred_listed_when_mode_ends);
+	tcase_add_test(tc, inspection_owed_when_mode_ends);
 	tcase_add_test(tc, announcement_to_every_address);
 	tcase_add_test(tc, preapproved_by_the_mode);
 	suite_add_tcase(s, tc);

@@ -1716,8 +1716,8 @@ incident_readings(struct out *o, json_t *inc, json_t *rd)
 			else
 				cell(o, F_NUM, "%s", dash(v, "value"));
 			cell(o, 0, "%s", dash(v, "unit"));
-			cell(o, strcmp(jstr(v, "quality"), "good") != 0 ? F_WARN : 0,
-			    "%s", dash(v, "quality"));
+			cell(o, strcmp(jstr(v, "quality"), "ok") != 0 ? F_WARN : 0, "%s",
+			    dash(v, "quality"));
 			cell(o, F_NUM, "%s", at(jms(v, "time")));
 			row_end(o);
 		}

@@ -1096,9 +1096,12 @@ class Demo(unittest.TestCase):
         for inc, dev in ((heat, "env1"), (leak, "leak1")):
             self.assertRegex(text, r"\n  \S+  incident %d \(%s, class 2\): daily digest\n" % (
                 inc["id"], dev))
+        # And the routine self-inspection, which reduced mode defers.
+        self.assertRegex(text, r"\n  \S+  自己点検 / self-inspection deferred while reduced "
+                         r"lasted \(since \S+\): owed now; sonae report inspection\n")
         (deferred,) = [e["detail"] for e in site.journal() if e["action"] == "mode.deferred"]
         self.assertEqual((deferred["mode"], sorted(x["incident"] for x in deferred["items"])),
-                         ("reduced", sorted(held)))
+                         ("reduced", sorted(held | {0})))
         modes = [m for m in sink.messages() if is_mode(m)]
         self.assertEqual([m["Message-ID"] for m in modes],
                          [reduced["Message-ID"], normal["Message-ID"]])

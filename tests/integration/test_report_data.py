@@ -26,8 +26,13 @@ CLI knows it, report() asks sonaed over the control socket itself.
 """
 import datetime
 import os
+import shutil
+import tempfile
 import time
 import unittest
+
+import chromium
+from test_report_render import ARTIFACTS
 
 from harness import (EXIT_FAILED, EXIT_OK, EXIT_USAGE, Site, SmtpSink, Snmpsim,
                      free_udp_port, snmp_device, wait_for, wait_until)
@@ -230,6 +235,26 @@ class ReportData(unittest.TestCase):
         (change,) = doc["modes"]["changes"]
         self.assertEqual((change["from"], change["to"]), ("normal", "disaster"))
 
+        # The after-action report of this recorded incident, as the operator
+        # writes it (`sonae report incident ID -o DIR`), opened in headless
+        # Chromium: its sections, the runtime falling in an SVG plot whose
+        # line has points, the operator's answer; the screenshot is kept.
+        out = tempfile.mkdtemp(prefix="sonae-report-data-")
+        self.addCleanup(shutil.rmtree, out, ignore_errors=True)
+        r = site.sonae("report", "incident", str(id), "-o", out)
+        self.assertEqual(r.rc, EXIT_OK, r)
+        html = os.path.join(out, "incident-%d.html" % id)
+        self.assertEqual(r.out.splitlines(), [html, html[:-5] + ".md"])
+        dom, _ = chromium.render_and_check(
+            self, html, ARTIFACTS, "recorded-incident",
+            ['<section id="summary">', '<section id="timeline">', '<section id="readings">',
+             "runtime_s", "見た", "復電を確認", "Mains power failed: ups1 on battery"])
+        shutil.copy(html, os.path.join(ARTIFACTS, "recorded-incident.html"))
+        lines = chromium.polylines(dom)
+        self.assertTrue(lines and all(len(pts) >= 2 for pts in lines), lines)
+        with open(html[:-5] + ".md", encoding="utf-8") as f:
+            self.assertIn("runtime_s", f.read())
+
         # --- report drill RUN -----------------------------------------------------
         doc = ok(self, site, "drill", str(drill))
         self.assertEqual(doc["run"]["id"], drill)
@@ -265,6 +290,13 @@ class ReportData(unittest.TestCase):
             got_rc, _, err = report(site, *words)
             self.assertEqual(got_rc, rc, (words, err))
             self.assertIn(text, err, words)
+
+        r = site.sonae("report", "drill", str(drill), "-o", out)
+        self.assertEqual(r.rc, EXIT_OK, r)
+        html = os.path.join(out, "drill-%d.html" % drill)
+        chromium.render_and_check(self, html, ARTIFACTS, "recorded-drill",
+                                  ["【訓練】", "would run: ", "srv1"])
+        shutil.copy(html, os.path.join(ARTIFACTS, "recorded-drill.html"))
 
         # --- report inspection --------------------------------------------------------
         doc = self.inspection(site)
