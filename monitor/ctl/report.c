@@ -1508,15 +1508,16 @@ notifications(struct out *o, json_t *list, const char *ja, const char *en)
 	section_end(o);
 }
 
+/* A section of {time, actor, event, text} entries: a timeline, decisions. */
 static void
-decisions(struct out *o, json_t *list)
+event_section(struct out *o, const char *id, const char *ja, const char *en, json_t *list)
 {
 	static const char *const heads[] = { "時刻 / Time", "実施者 / Actor",
 		"事象 / Event", "内容 / Text" };
 	json_t *d;
 	size_t i;
 
-	section_begin(o, "decisions", "判断と確認", "Decisions and confirmations");
+	section_begin(o, id, ja, en);
 	if (json_array_size(list) == 0)
 		none(o);
 	else {
@@ -1533,6 +1534,12 @@ decisions(struct out *o, json_t *list)
 		table_end(o);
 	}
 	section_end(o);
+}
+
+static void
+decisions(struct out *o, json_t *list)
+{
+	event_section(o, "decisions", "判断と確認", "Decisions and confirmations", list);
 }
 
 static void
@@ -1663,28 +1670,8 @@ incident_summary(struct out *o, json_t *r, json_t *inc)
 static void
 incident_timeline(struct out *o, json_t *inc)
 {
-	static const char *const heads[] = { "時刻 / Time", "実施者 / Actor",
-		"事象 / Event", "内容 / Text" };
-	json_t *tl = json_object_get(inc, "timeline"), *e;
-	size_t i;
-
-	section_begin(o, "timeline", "タイムライン", "Timeline");
-	if (json_array_size(tl) == 0)
-		none(o);
-	else {
-		table_begin(o, NULL, NITEMS(heads), heads);
-		json_array_foreach(tl, i, e)
-		{
-			row_begin(o);
-			cell(o, F_NUM, "%s", at(jms(e, "time")));
-			cell(o, 0, "%s", dash(e, "actor"));
-			cell(o, 0, "%s", dash(e, "event"));
-			cell(o, 0, "%s", jstr(e, "text"));
-			row_end(o);
-		}
-		table_end(o);
-	}
-	section_end(o);
+	event_section(
+	    o, "timeline", "タイムライン", "Timeline", json_object_get(inc, "timeline"));
 }
 
 static void
