@@ -1255,6 +1255,25 @@ END_TEST
  * a track whose incident resolved meanwhile sends its recovery once, rate
  * counters and held notifications survive into the digest.
  */
+static int
+spool_empty(void *arg)
+{
+	(void)arg;
+	return status_int("queued") == 0;
+}
+
+/*
+ * sonaed stops once the relay took every mail (a mail the Maildir has
+ * whose acceptance the spool did not see yet would be sent again).
+ */
+static void
+stop_when_sent(void)
+{
+	ck_assert(testutil_loop_until(base, spool_empty, NULL, 5000));
+	alerts_free(al);
+	al = NULL;
+}
+
 START_TEST(notify_persistence)
 {
 	const struct rmail *m;
@@ -1293,8 +1312,7 @@ START_TEST(notify_persistence)
 	free(path);
 	ck_assert_uint_eq(json_array_size(json_object_get(st, "tracks")), 5);
 	json_decref(st);
-	alerts_free(al);
-	al = NULL;
+	stop_when_sent();
 	inc_resolve(2);
 	while (time_now_ms() - t0 < 2300)
 		run_for(100);
@@ -2885,25 +2903,6 @@ START_TEST(notify_roster_nobody)
 	roster_done();
 }
 END_TEST
-
-static int
-spool_empty(void *arg)
-{
-	(void)arg;
-	return status_int("queued") == 0;
-}
-
-/*
- * sonaed stops once the relay took every mail (a mail the Maildir has
- * whose acceptance the spool did not see yet would be sent again).
- */
-static void
-stop_when_sent(void)
-{
-	ck_assert(testutil_loop_until(base, spool_empty, NULL, 5000));
-	alerts_free(al);
-	al = NULL;
-}
 
 /* Read alerts.json (alerts_save() first). */
 static json_t *
