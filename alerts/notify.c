@@ -251,6 +251,17 @@ strings_join(const struct conf_strings *s)
 	return out;
 }
 
+/* Append to to the strings of from it does not hold yet. */
+static void
+strings_add_new(struct conf_strings *to, const struct conf_strings *from)
+{
+	size_t i;
+
+	for (i = 0; i < from->n; i++)
+		if (!conf_strings_has(to, from->v[i]))
+			conf_strings_add(to, from->v[i]);
+}
+
 /*
  * Tracks.
  */
@@ -923,6 +934,17 @@ resolve_new(struct alerts *a, const struct conf_strings *refs,
 	conf_strings_free(&got);
 }
 
+/* Everyone available now (the fallback when a mode's people name nobody). */
+static void
+resolve_everyone(struct alerts *a, struct conf_strings *out)
+{
+	struct conf_strings every = { NULL, 0 };
+
+	conf_strings_add(&every, "everyone");
+	resolve_new(a, &every, NULL, out);
+	conf_strings_free(&every);
+}
+
 /*
  * Who the next roster step of mode m tells, into add (empty), and what the
  * step is, into what: the first entry of `alert` that names someone not in
@@ -977,7 +999,6 @@ static void
 roster_step(struct alerts *a, struct track *t, const struct mode_conf *m,
     struct conf_strings *add, int64_t now)
 {
-	struct conf_strings every = { NULL, 0 };
 	char what[160];
 	char *list;
 
@@ -986,9 +1007,7 @@ roster_step(struct alerts *a, struct track *t, const struct mode_conf *m,
 	roster_pick(
 	    a, m, t->rstep, t->rstep > 0 ? &t->to : NULL, add, what, sizeof(what));
 	if (add->n == 0 && t->rstep == 0) {
-		conf_strings_add(&every, "everyone");
-		resolve_new(a, &every, NULL, add);
-		conf_strings_free(&every);
+		resolve_everyone(a, add);
 		snprintf(
 		    what, sizeof(what), "everyone: nobody of alert or copy is available");
 	}
@@ -1024,14 +1043,11 @@ roster_first(struct alerts *a, struct track *t, struct conf_strings *to, int64_t
 {
 	const struct mode_conf *m = mode_now(a);
 	struct conf_strings add = { NULL, 0 };
-	size_t i;
 
 	if (m == NULL || t->rclock_ms != 0 || !track_roster(a, t))
 		return;
 	roster_step(a, t, m, &add, now);
-	for (i = 0; i < add.n; i++)
-		if (!conf_strings_has(to, add.v[i]))
-			conf_strings_add(to, add.v[i]);
+	strings_add_new(to, &add);
 	conf_strings_free(&add);
 }
 
@@ -1054,27 +1070,21 @@ roster_later(struct alerts *a, struct track *t, const json_t *inc, int64_t now)
 	const struct mode_conf *m = mode_now(a);
 	struct conf_strings add = { NULL, 0 }, all = { NULL, 0 };
 	char extra[512], t1[32];
-	size_t k;
 
 	if (m == NULL)
 		return;
 	roster_step(a, t, m, &add, now);
 	if (add.n == 0)
 		return;
-	for (k = 0; k < t->to.n; k++)
-		conf_strings_add(&all, t->to.v[k]);
-	for (k = 0; k < add.n; k++)
-		if (!conf_strings_has(&all, add.v[k]))
-			conf_strings_add(&all, add.v[k]);
+	strings_add_new(&all, &t->to);
+	strings_add_new(&all, &add);
 	snprintf(extra, sizeof(extra),
 	    "エスカレーション / Escalation: nobody acknowledged within %s; operating "
 	    "mode %s, roster step %zu adds %zu recipient%s.",
 	    span(m->escalate_after_ms, t1, sizeof(t1)), m->name, t->rstep, add.n,
 	    add.n == 1 ? "" : "s");
 	mail_incident(a, t, inc, "escalation", t->severity, &all, extra);
-	for (k = 0; k < add.n; k++)
-		if (!conf_strings_has(&t->to, add.v[k]))
-			conf_strings_add(&t->to, add.v[k]);
+	strings_add_new(&t->to, &add);
 	conf_strings_free(&add);
 	conf_strings_free(&all);
 	channels_run(a, t, inc, "escalation");
@@ -1178,7 +1188,7 @@ static void
 digest_due(struct alerts *a, int64_t now)
 {
 	const struct mode_conf *m = mode_now(a);
-	struct conf_strings to = { NULL, 0 }, every = { NULL, 0 };
+	struct conf_strings to = { NULL, 0 };
 	size_t n = json_array_size(a->digest.items) + (size_t)a->digest.more, i;
 	char *subject, *body = NULL, t1[64];
 	size_t len = 0;
@@ -1191,11 +1201,8 @@ digest_due(struct alerts *a, int64_t now)
 		resolve_new(a, &m->alert, NULL, &to);
 		resolve_new(a, &m->copy, NULL, &to);
 	}
-	if (to.n == 0) {
-		conf_strings_add(&every, "everyone");
-		resolve_new(a, &every, NULL, &to);
-		conf_strings_free(&every);
-	}
+	if (to.n == 0)
+		resolve_everyone(a, &to);
 	mark_dirty(a);
 	if (to.n == 0) {
 		/* Kept for the next one: never dropped for want of a reader. */
@@ -2357,13 +2364,13 @@ notice_routes(struct alerts *a, const json_t *inc, const char *severity,
 			const char *name = rc->channels.v[k];
 			const struct channel_conf *c = conf_channel_named(a->conf, name);
 			size_t i;
-			if (strcmp(name, "mail") == 0)
+			if (strcmp(name, "mail") == 0) {
 				for (i = 0; i < rc->to.n; i++)
 					conf_strings_add(to, rc->to.v[i]);
-			if (strcmp(name, "mail") == 0 && rc->roster)
-				roster_now(a, to);
-			else if (strcmp(name, "syslog") == 0 ||
-			         (c != NULL && c->type != CHANNEL_BEACON))
+				if (rc->roster)
+					roster_now(a, to);
+			} else if (strcmp(name, "syslog") == 0 ||
+			           (c != NULL && c->type != CHANNEL_BEACON))
 				conf_strings_add(chans, name);
 		}
 	}
@@ -2381,14 +2388,11 @@ roster_now(struct alerts *a, struct conf_strings *to)
 	const struct mode_conf *m = mode_now(a);
 	struct conf_strings add = { NULL, 0 };
 	char what[160];
-	size_t i;
 
 	if (m == NULL)
 		return;
 	roster_pick(a, m, 0, NULL, &add, what, sizeof(what));
-	for (i = 0; i < add.n; i++)
-		if (!conf_strings_has(to, add.v[i]))
-			conf_strings_add(to, add.v[i]);
+	strings_add_new(to, &add);
 	conf_strings_free(&add);
 }
 

@@ -290,7 +290,6 @@ struct mode_conf {
 	int lower;                       /* enum mode_lower: the classes below */
 	struct conf_strings preapproved; /* "PLAYBOOK:STEP" patterns of confirm steps */
 	int inspection;                  /* enum mode_inspection */
-	int builtin; /* one of the defaults (no modes[] in the file) */
 	struct conf_origin origin;
 };
 extern const char *const mode_lower_names[], *const mode_inspection_names[];

@@ -864,9 +864,9 @@ roster_arm(struct roster *r, int64_t now)
 		if (!r->staff[i].available && r->staff[i].until_ms > 0 &&
 		    (next < 0 || r->staff[i].until_ms < next))
 			next = r->staff[i].until_ms;
-	if (r->pending != NULL &&
-	    (next < 0 || (due = r->pending_since_ms + r->conf->staffing.hold_ms) < next))
-		next = r->pending_since_ms + r->conf->staffing.hold_ms;
+	due = r->pending_since_ms + r->conf->staffing.hold_ms;
+	if (r->pending != NULL && (next < 0 || due < next))
+		next = due;
 	if (next < 0) {
 		evtimer_del(r->timer);
 		return;

@@ -197,14 +197,6 @@ shift_release(void *obj)
 	origin_free(&s->origin);
 }
 
-static int
-shift_equal(const void *a, const void *b)
-{
-	const struct shift_conf *sa = a, *sb = b;
-
-	return (sa->w == NULL) == (sb->w == NULL);
-}
-
 static const struct conf_key shift_keys[] = {
 	{ .name = "every",
 	    .type = CT_STRING,
@@ -247,7 +239,6 @@ const struct conf_table conf_shift_table = {
 	.keys = shift_keys,
 	.check = shift_check,
 	.release = shift_release,
-	.equal = shift_equal,
 };
 
 /*
@@ -467,7 +458,6 @@ modes_default(struct conf *conf)
 		strings_set(&m->alert, d[i].alert);
 		strings_set(&m->copy, d[i].copy);
 		strings_set(&m->escalate_to, d[i].escalate_to);
-		m->builtin = 1;
 	}
 }
 
@@ -656,9 +646,8 @@ mode_names_check(struct conf_ctx *ctx, config_setting_t *root, struct conf *conf
 		const struct playbook *pb = conf->playbooks.loaded[i];
 		for (j = 0; j < pb->steps.n; j++) {
 			const struct pb_step *s = playbook_step(pb, j);
-			/* A mode given by a parameter is checked when the step runs. */
+			/* The loader takes only a plain name (no ${param}). */
 			if (s->type == PB_SET_MODE && s->mode != NULL &&
-			    strstr(s->mode, "${") == NULL &&
 			    conf_mode_named(conf, s->mode) == NULL)
 				conf_error_at(ctx, s->origin.file, s->origin.line, 0,
 				    "step %s: set-mode: no operating mode \"%s\" in the "
