@@ -2731,16 +2731,10 @@ detect_save(struct detect *e, char *err, size_t errlen)
 	return rc;
 }
 
-static const char *
-jstr(const json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
-}
-
 static char *
 jdup(const json_t *o, const char *key)
 {
-	const char *s = jstr(o, key);
+	const char *s = json_str_of(o, key);
 
 	return s != NULL ? xstrdup(s) : NULL;
 }
@@ -2752,7 +2746,7 @@ incident_restore(struct detect *e, const json_t *o)
 	const json_t *a = json_object_get(o, "acknowledged");
 	const json_t *r = json_object_get(o, "resolved");
 	const json_t *v;
-	const char *det = jstr(o, "detector"), *sev = jstr(o, "severity");
+	const char *det = json_str_of(o, "detector"), *sev = json_str_of(o, "severity");
 	size_t k;
 	int s;
 
@@ -2760,8 +2754,8 @@ incident_restore(struct detect *e, const json_t *o)
 	i->rule = jdup(o, "rule");
 	i->title = jdup(o, "title");
 	for (k = 0; k < NELEM(source_names); k++)
-		if (jstr(o, "source") != NULL &&
-		    strcmp(jstr(o, "source"), source_names[k]) == 0)
+		if (json_str_of(o, "source") != NULL &&
+		    strcmp(json_str_of(o, "source"), source_names[k]) == 0)
 			i->source = (enum det_source)k;
 	i->severity = sev != NULL && (s = check_state_from_name(sev)) != -1
 	                  ? (enum check_state)s
@@ -2774,8 +2768,8 @@ incident_restore(struct detect *e, const json_t *o)
 		i->ack.ms = json_integer_value(json_object_get(a, "time_ms"));
 		i->ack.kind = ACK_NORMAL;
 		for (k = 0; k < 3; k++)
-			if (jstr(a, "kind") != NULL &&
-			    strcmp(jstr(a, "kind"), ack_kind_names[k]) == 0)
+			if (json_str_of(a, "kind") != NULL &&
+			    strcmp(json_str_of(a, "kind"), ack_kind_names[k]) == 0)
 				i->ack.kind = (enum ack_kind)k;
 		i->ack.expire_ms = json_integer_value(json_object_get(a, "expires_ms"));
 		if (i->ack.by == NULL)
@@ -2902,8 +2896,9 @@ detect_restore(struct detect *e, char *err, size_t errlen)
 		x->folded_into =
 		    (uint64_t)json_integer_value(json_object_get(o, "folded_into"));
 		x->manual = json_is_true(json_object_get(o, "manual"));
-		if (jstr(o, "detail") != NULL)
-			snprintf(x->reason, sizeof(x->reason), "%s", jstr(o, "detail"));
+		if (json_str_of(o, "detail") != NULL)
+			snprintf(
+			    x->reason, sizeof(x->reason), "%s", json_str_of(o, "detail"));
 	}
 	json_array_foreach(json_object_get(root, "incidents"), k, o)
 	    incident_restore(e, o);

@@ -73,6 +73,9 @@ size_t word_next(const char **);
 int tz_valid(const char *);
 int tz_apply(const char *);
 uint32_t random_u32(void);
+const char *json_str_of(const json_t *, const char *);
+int64_t json_int_of(const json_t *, const char *);
+json_t *json_time(int64_t);
 
 /* hmap.c: string-keyed hash map; keys are borrowed from the values. */
 struct hmap;

@@ -31,14 +31,6 @@ static const char *const key_metrics[] = { "runtime_s", "charge_pct", "input_vol
 	NULL };
 
 static json_t *
-time_str(int64_t ms)
-{
-	char ts[64];
-
-	return json_string(time_format(ms, ts, sizeof(ts)));
-}
-
-static json_t *
 head(struct daemon *d, const char *kind)
 {
 	const struct conf *c = daemon_conf(d);
@@ -46,19 +38,7 @@ head(struct daemon *d, const char *kind)
 
 	return json_pack("{s:s, s:{s:s, s:s}, s:o, s:I, s:s}", "report", kind, "site",
 	    "name", c->site.name, "timezone", c->site.timezone, "generated",
-	    time_str(now), "generated_ms", (json_int_t)now, "version", SONAE_VERSION);
-}
-
-static const char *
-jstr(const json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
-}
-
-static int64_t
-jint(const json_t *o, const char *key)
-{
-	return (int64_t)json_integer_value(json_object_get(o, key));
+	    json_time(now), "generated_ms", (json_int_t)now, "version", SONAE_VERSION);
 }
 
 /*
@@ -68,7 +48,7 @@ jint(const json_t *o, const char *key)
 static int64_t
 entry_ms(const json_t *e)
 {
-	const char *t = jstr(e, "time"), *p;
+	const char *t = json_str_of(e, "time"), *p;
 	int64_t ms, scale = 100;
 
 	if (t == NULL || time_parse(t, 0, &ms) == -1)
@@ -82,7 +62,7 @@ entry_ms(const json_t *e)
 static int
 entry_is(const json_t *e, const char *action)
 {
-	const char *a = jstr(e, "action");
+	const char *a = json_str_of(e, "action");
 
 	return a != NULL && strcmp(a, action) == 0;
 }
@@ -164,10 +144,10 @@ report_readings(const char *state_dir, uint64_t id, const json_t *keys)
 			int64_t t;
 			if ((o = json_loadb(line, (size_t)len, 0, NULL)) == NULL)
 				continue; /* a line a crash cut short */
-			t = jint(o, "t");
-			dev = jstr(o, "d");
-			metric = jstr(o, "m");
-			unit = jstr(o, "u");
+			t = json_int_of(o, "t");
+			dev = json_str_of(o, "d");
+			metric = json_str_of(o, "m");
+			unit = json_str_of(o, "u");
 			if (json_is_true(json_object_get(o, "truncated")))
 				truncated = 1;
 			if (dev == NULL || metric == NULL ||
@@ -247,7 +227,7 @@ deliveries(const json_t *journal)
 		if (!ok && !entry_is(e, "mail.failed"))
 			continue;
 		dt = detail(e);
-		snprintf(id, sizeof(id), "%lld", (long long)jint(dt, "queued"));
+		snprintf(id, sizeof(id), "%lld", (long long)json_int_of(dt, "queued"));
 		if ((o = json_object_get(m, id)) == NULL) {
 			o = json_pack("{s:s, s:n, s:n, s:i, s:n}", "status", "queued",
 			    "delivered_ms", "relay", "attempts", 0, "error");
@@ -255,8 +235,9 @@ deliveries(const json_t *journal)
 		}
 		json_object_set_new(o, "attempts",
 		    json_integer(json_integer_value(json_object_get(o, "attempts")) + 1));
-		if (jstr(dt, "relay") != NULL && *jstr(dt, "relay") != '\0')
-			json_object_set_new(o, "relay", json_string(jstr(dt, "relay")));
+		if (json_str_of(dt, "relay") != NULL && *json_str_of(dt, "relay") != '\0')
+			json_object_set_new(
+			    o, "relay", json_string(json_str_of(dt, "relay")));
 		if (ok) {
 			json_object_set_new(o, "status", json_string("delivered"));
 			json_object_set_new(
@@ -264,10 +245,11 @@ deliveries(const json_t *journal)
 			json_object_set_new(o, "error", json_null());
 			continue;
 		}
-		if (strcmp(jstr(o, "status"), "delivered") == 0)
+		if (strcmp(json_str_of(o, "status"), "delivered") == 0)
 			continue;
 		json_object_set_new(o, "error",
-		    json_string(jstr(dt, "reason") ? jstr(dt, "reason") : ""));
+		    json_string(
+		        json_str_of(dt, "reason") ? json_str_of(dt, "reason") : ""));
 		if (json_is_true(json_object_get(dt, "permanent")))
 			json_object_set_new(o, "status", json_string("failed"));
 	}
@@ -282,10 +264,10 @@ notification(const json_t *e, const char *what, const json_t *dels)
 	char id[32];
 	int64_t ms = entry_ms(e);
 
-	snprintf(id, sizeof(id), "%lld", (long long)jint(dt, "queued"));
+	snprintf(id, sizeof(id), "%lld", (long long)json_int_of(dt, "queued"));
 	o = json_pack("{s:I, s:O?, s:s, s:O?, s:I}", "time_ms", (json_int_t)ms, "time",
 	    json_object_get(e, "time"), "what", what, "to", json_object_get(dt, "to"),
-	    "queued", (json_int_t)jint(dt, "queued"));
+	    "queued", (json_int_t)json_int_of(dt, "queued"));
 	if (json_object_get(o, "to") == NULL || json_is_null(json_object_get(o, "to")))
 		json_object_set_new(o, "to", json_array());
 	if ((st = json_object_get(dels, id)) != NULL)
@@ -307,10 +289,12 @@ incident_mails(const json_t *journal, uint64_t id)
 	json_array_foreach(journal, i, e)
 	{
 		const json_t *dt = detail(e);
-		if (!entry_is(e, "alert.mail") || jint(dt, "incident") != (int64_t)id)
+		if (!entry_is(e, "alert.mail") ||
+		    json_int_of(dt, "incident") != (int64_t)id)
 			continue;
 		json_array_append_new(list,
-		    notification(e, jstr(dt, "what") ? jstr(dt, "what") : "?", dels));
+		    notification(e,
+		        json_str_of(dt, "what") ? json_str_of(dt, "what") : "?", dels));
 	}
 	json_decref(dels);
 	return list;
@@ -326,8 +310,9 @@ run_mails(const json_t *journal, uint64_t run)
 	json_array_foreach(journal, i, e)
 	{
 		const json_t *dt = detail(e);
-		if (!entry_is(e, "notify.playbook") || jint(dt, "run") != (int64_t)run ||
-		    jint(dt, "queued") <= 0)
+		if (!entry_is(e, "notify.playbook") ||
+		    json_int_of(dt, "run") != (int64_t)run ||
+		    json_int_of(dt, "queued") <= 0)
 			continue;
 		json_array_append_new(list,
 		    notification(e,
@@ -349,44 +334,48 @@ static json_t *
 entry_text(const json_t *e)
 {
 	const json_t *dt = detail(e);
-	const char *a = jstr(e, "action"), *text = jstr(dt, "text");
+	const char *a = json_str_of(e, "action"), *text = json_str_of(dt, "text");
 	char *s = NULL, *dump;
 	json_t *v;
 
 	if (entry_is(e, "mode.set"))
-		xasprintf(&s, "%s -> %s: %s", jstr(dt, "from") ? jstr(dt, "from") : "?",
-		    jstr(dt, "to") ? jstr(dt, "to") : "?",
-		    jstr(dt, "why") ? jstr(dt, "why") : "");
+		xasprintf(&s, "%s -> %s: %s",
+		    json_str_of(dt, "from") ? json_str_of(dt, "from") : "?",
+		    json_str_of(dt, "to") ? json_str_of(dt, "to") : "?",
+		    json_str_of(dt, "why") ? json_str_of(dt, "why") : "");
 	else if (entry_is(e, "playbook.confirm"))
-		xasprintf(&s, "%s: %s: %s", jstr(dt, "step") ? jstr(dt, "step") : "?",
-		    jstr(dt, "answer") ? jstr(dt, "answer") : "?", text ? text : "");
+		xasprintf(&s, "%s: %s: %s",
+		    json_str_of(dt, "step") ? json_str_of(dt, "step") : "?",
+		    json_str_of(dt, "answer") ? json_str_of(dt, "answer") : "?",
+		    text ? text : "");
 	else if (entry_is(e, "playbook.confirm-refused"))
 		xasprintf(&s, "%s: %s refused: %s",
-		    jstr(dt, "step") ? jstr(dt, "step") : "?",
-		    jstr(dt, "answer") ? jstr(dt, "answer") : "?",
-		    jstr(dt, "why") ? jstr(dt, "why") : "");
+		    json_str_of(dt, "step") ? json_str_of(dt, "step") : "?",
+		    json_str_of(dt, "answer") ? json_str_of(dt, "answer") : "?",
+		    json_str_of(dt, "why") ? json_str_of(dt, "why") : "");
 	else if (entry_is(e, "playbook.start"))
 		xasprintf(&s, "%s%s run %lld: %s",
 		    json_is_true(json_object_get(dt, "drill")) ? "drill of " : "",
-		    jstr(dt, "playbook") ? jstr(dt, "playbook") : "?",
-		    (long long)jint(dt, "run"),
-		    jstr(dt, "reason") ? jstr(dt, "reason") : "");
+		    json_str_of(dt, "playbook") ? json_str_of(dt, "playbook") : "?",
+		    (long long)json_int_of(dt, "run"),
+		    json_str_of(dt, "reason") ? json_str_of(dt, "reason") : "");
 	else if (entry_is(e, "notify.playbook")) {
 		dump = json_dumps(json_object_get(dt, "to"), JSON_COMPACT);
 		xasprintf(&s, "%s: queued #%lld to %s",
-		    jstr(dt, "step") ? jstr(dt, "step") : "?",
-		    (long long)jint(dt, "queued"), dump != NULL ? dump : "[]");
+		    json_str_of(dt, "step") ? json_str_of(dt, "step") : "?",
+		    (long long)json_int_of(dt, "queued"), dump != NULL ? dump : "[]");
 		free(dump);
 	} else if (entry_is(e, "playbook.step"))
-		xasprintf(&s, "%s: %s: %s", jstr(dt, "step") ? jstr(dt, "step") : "?",
-		    jstr(dt, "state") ? jstr(dt, "state") : "?",
-		    jstr(dt, "result") ? jstr(dt, "result") : "");
+		xasprintf(&s, "%s: %s: %s",
+		    json_str_of(dt, "step") ? json_str_of(dt, "step") : "?",
+		    json_str_of(dt, "state") ? json_str_of(dt, "state") : "?",
+		    json_str_of(dt, "result") ? json_str_of(dt, "result") : "");
 	else if (text != NULL)
 		return json_string(text);
-	else if (jstr(dt, "reason") != NULL)
-		return json_string(jstr(dt, "reason"));
-	else if (jstr(dt, "why") != NULL)
-		return json_string(jstr(dt, "why"));
+	else if (json_str_of(dt, "reason") != NULL)
+		return json_string(json_str_of(dt, "reason"));
+	else if (json_str_of(dt, "why") != NULL)
+		return json_string(json_str_of(dt, "why"));
 	else {
 		dump = json_dumps(dt, JSON_COMPACT | JSON_PRESERVE_ORDER);
 		v = json_string(dump != NULL ? dump : (a != NULL ? a : ""));
@@ -403,8 +392,8 @@ decision(const json_t *e)
 {
 	return json_pack("{s:I, s:O?, s:s, s:s, s:o}", "time_ms", (json_int_t)entry_ms(e),
 	    "time", json_object_get(e, "time"), "actor",
-	    jstr(e, "actor") ? jstr(e, "actor") : "?", "event", jstr(e, "action"), "text",
-	    entry_text(e));
+	    json_str_of(e, "actor") ? json_str_of(e, "actor") : "?", "event",
+	    json_str_of(e, "action"), "text", entry_text(e));
 }
 
 static int
@@ -428,7 +417,7 @@ incident_decisions(
 	json_array_foreach(journal, i, e)
 	{
 		const json_t *dt = detail(e);
-		const char *a = jstr(e, "action");
+		const char *a = json_str_of(e, "action");
 		int64_t ms = entry_ms(e);
 		int mine;
 		if (a == NULL)
@@ -441,11 +430,12 @@ incident_decisions(
 		if (strcmp(a, "mode.set") == 0 || strcmp(a, "staff.set") == 0)
 			mine = ms >= from && ms <= to;
 		else
-			mine = jint(dt, "incident") == (int64_t)id ||
-			       (jint(dt, "run") > 0 && in_ids(runs, jint(dt, "run")));
+			mine = json_int_of(dt, "incident") == (int64_t)id ||
+			       (json_int_of(dt, "run") > 0 &&
+			           in_ids(runs, json_int_of(dt, "run")));
 		/* A run the daemon started is no one's decision. */
-		if (strcmp(a, "playbook.start") == 0 && jstr(e, "actor") != NULL &&
-		    strcmp(jstr(e, "actor"), "sonaed") == 0)
+		if (strcmp(a, "playbook.start") == 0 && json_str_of(e, "actor") != NULL &&
+		    strcmp(json_str_of(e, "actor"), "sonaed") == 0)
 			mine = 0;
 		if (mine)
 			json_array_append_new(list, decision(e));
@@ -461,10 +451,10 @@ mode_change(const json_t *e, int headcount)
 
 	o = json_pack("{s:I, s:O?, s:s, s:s, s:s, s:s}", "time_ms",
 	    (json_int_t)entry_ms(e), "time", json_object_get(e, "time"), "from",
-	    jstr(dt, "from") ? jstr(dt, "from") : "?", "to",
-	    jstr(dt, "to") ? jstr(dt, "to") : "?", "actor",
-	    jstr(e, "actor") ? jstr(e, "actor") : "?", "why",
-	    jstr(dt, "why") ? jstr(dt, "why") : "");
+	    json_str_of(dt, "from") ? json_str_of(dt, "from") : "?", "to",
+	    json_str_of(dt, "to") ? json_str_of(dt, "to") : "?", "actor",
+	    json_str_of(e, "actor") ? json_str_of(e, "actor") : "?", "why",
+	    json_str_of(dt, "why") ? json_str_of(dt, "why") : "");
 	if (headcount) {
 		json_t *h = json_object_get(dt, "headcount");
 		json_object_set_new(
@@ -494,8 +484,8 @@ followup(json_t *list, const char *kind, const char *fmt, ...)
 static void
 run_followups(json_t *list, const json_t *run)
 {
-	const char *state = jstr(run, "state"), *pb = jstr(run, "playbook");
-	long long id = (long long)jint(run, "id");
+	const char *state = json_str_of(run, "state"), *pb = json_str_of(run, "playbook");
+	long long id = (long long)json_int_of(run, "id");
 	json_t *st;
 	size_t i;
 
@@ -504,15 +494,16 @@ run_followups(json_t *list, const json_t *run)
 		    strcmp(state, "running") == 0 ? "is still" : "ended", state);
 	json_array_foreach(json_object_get(run, "steps"), i, st)
 	{
-		const char *ss = jstr(st, "state"), *res = jstr(st, "result");
+		const char *ss = json_str_of(st, "state"),
+		           *res = json_str_of(st, "result");
 		if (ss == NULL)
 			continue;
 		if (strcmp(ss, "failed") == 0 || strcmp(ss, "unknown") == 0)
 			followup(list, "step", "run %lld step %s %s: %s", id,
-			    jstr(st, "id"), ss, res ? res : "no result");
+			    json_str_of(st, "id"), ss, res ? res : "no result");
 		else if (res != NULL && strncmp(res, "no answer within", 16) == 0)
-			followup(list, "step", "run %lld step %s: %s", id, jstr(st, "id"),
-			    res);
+			followup(list, "step", "run %lld step %s: %s", id,
+			    json_str_of(st, "id"), res);
 	}
 }
 
@@ -524,16 +515,17 @@ mail_followups(json_t *list, const json_t *mails)
 
 	json_array_foreach(mails, i, m)
 	{
-		const char *st = jstr(m, "status");
+		const char *st = json_str_of(m, "status");
 		char *to;
 		if (st == NULL || strcmp(st, "delivered") == 0)
 			continue;
 		to = json_dumps(json_object_get(m, "to"), JSON_COMPACT);
-		followup(list, "mail", "%s mail #%lld to %s %s%s%s", jstr(m, "what"),
-		    (long long)jint(m, "queued"), to ? to : "?",
+		followup(list, "mail", "%s mail #%lld to %s %s%s%s",
+		    json_str_of(m, "what"), (long long)json_int_of(m, "queued"),
+		    to ? to : "?",
 		    strcmp(st, "failed") == 0 ? "failed" : "not delivered yet",
-		    jstr(m, "error") ? ": " : "",
-		    jstr(m, "error") ? jstr(m, "error") : "");
+		    json_str_of(m, "error") ? ": " : "",
+		    json_str_of(m, "error") ? json_str_of(m, "error") : "");
 		free(to);
 	}
 }
@@ -555,15 +547,16 @@ report_incident(struct daemon *d, uint64_t id, char *err, size_t errlen)
 		snprintf(err, errlen, "no incident %llu", (unsigned long long)id);
 		return NULL;
 	}
-	opened = jint(inc, "opened_ms");
-	resolved = jint(json_object_get(inc, "resolved"), "time_ms");
+	opened = json_int_of(inc, "opened_ms");
+	resolved = json_int_of(json_object_get(inc, "resolved"), "time_ms");
 	to = resolved > 0 ? resolved : now;
 	journal = journal_from(d, opened - REPORT_SLACK_MS);
 	o = head(d, "incident");
 
 	readings = report_readings(
 	    daemon_conf(d)->daemon.state_dir, id, json_object_get(inc, "snapshot"));
-	if (jint(readings, "from_ms") == 0 || jint(readings, "from_ms") > opened)
+	if (json_int_of(readings, "from_ms") == 0 ||
+	    json_int_of(readings, "from_ms") > opened)
 		json_object_set_new(
 		    readings, "from_ms", json_integer((json_int_t)opened));
 	json_object_set_new(readings, "to_ms", json_integer((json_int_t)to));
@@ -573,10 +566,10 @@ report_incident(struct daemon *d, uint64_t id, char *err, size_t errlen)
 	summaries = pe != NULL ? pb_engine_incident_runs(pe, id) : NULL;
 	json_array_foreach(json_object_get(summaries, "runs"), i, x)
 	{
-		json_t *r = pb_engine_run_json(pe, (uint64_t)jint(x, "id"));
+		json_t *r = pb_engine_run_json(pe, (uint64_t)json_int_of(x, "id"));
 		if (r == NULL)
 			continue;
-		json_array_append_new(ids, json_integer(jint(x, "id")));
+		json_array_append_new(ids, json_integer(json_int_of(x, "id")));
 		json_array_append_new(runs, r);
 	}
 	json_decref(summaries);
@@ -589,7 +582,7 @@ report_incident(struct daemon *d, uint64_t id, char *err, size_t errlen)
 		if (!entry_is(e, "mode.set") || ms < opened)
 			continue;
 		if (at_open == NULL)
-			at_open = jstr(detail(e), "from");
+			at_open = json_str_of(detail(e), "from");
 		if (ms <= to)
 			json_array_append_new(changes, mode_change(e, 0));
 	}
@@ -608,9 +601,9 @@ report_incident(struct daemon *d, uint64_t id, char *err, size_t errlen)
 	{
 		const char *held = NULL;
 		json_array_foreach(json_object_get(inc, "timeline"), i,
-		    x) if (jstr(x, "event") != NULL &&
-		           strcmp(jstr(x, "event"), "notify-held") == 0) held =
-		    jstr(x, "text");
+		    x) if (json_str_of(x, "event") != NULL &&
+		           strcmp(json_str_of(x, "event"), "notify-held") == 0) held =
+		    json_str_of(x, "text");
 		if (held != NULL)
 			followup(followups, "deferred", "%s", held);
 	}
@@ -646,10 +639,11 @@ report_drill(struct daemon *d, uint64_t run, char *err, size_t errlen)
 		return NULL;
 	}
 	if (!json_is_true(json_object_get(r, "drill"))) {
-		if (jint(r, "incident") > 0)
+		if (json_int_of(r, "incident") > 0)
 			snprintf(err, errlen,
 			    "run %llu is not a drill (sonae report incident %lld)",
-			    (unsigned long long)run, (long long)jint(r, "incident"));
+			    (unsigned long long)run,
+			    (long long)json_int_of(r, "incident"));
 		else
 			snprintf(err, errlen,
 			    "run %llu is not a drill (sonae run-status %llu)",
@@ -657,7 +651,8 @@ report_drill(struct daemon *d, uint64_t run, char *err, size_t errlen)
 		json_decref(r);
 		return NULL;
 	}
-	if (jstr(r, "started") == NULL || time_parse(jstr(r, "started"), 0, &since) == -1)
+	if (json_str_of(r, "started") == NULL ||
+	    time_parse(json_str_of(r, "started"), 0, &since) == -1)
 		since = 0;
 	journal = journal_from(d, since > 0 ? since - REPORT_SLACK_MS : 0);
 	o = head(d, "drill");
@@ -669,7 +664,8 @@ report_drill(struct daemon *d, uint64_t run, char *err, size_t errlen)
 	        json_pack("{s:O?, s:O?, s:O?}", "step", json_object_get(x, "id"), "title",
 	            json_object_get(x, "title"), "text", json_object_get(x, "result")));
 	decisions = json_array();
-	json_array_foreach(journal, i, x) if (jint(detail(x), "run") == (int64_t)run)
+	json_array_foreach(
+	    journal, i, x) if (json_int_of(detail(x), "run") == (int64_t)run)
 	    json_array_append_new(decisions, decision(x));
 	mails = run_mails(journal, run);
 
@@ -919,9 +915,10 @@ inspection_playbooks(struct daemon *d, json_t *o)
 		json_t *ok = json_null();
 		if (drilled)
 			ok = json_boolean(
-			    jstr(last, "state") != NULL &&
-			    strcmp(jstr(last, "state"), "done") == 0 &&
-			    jint(json_object_get(last, "progress"), "failed") == 0);
+			    json_str_of(last, "state") != NULL &&
+			    strcmp(json_str_of(last, "state"), "done") == 0 &&
+			    json_int_of(json_object_get(last, "progress"), "failed") ==
+			        0);
 		json_array_append_new(
 		    list, json_pack("{s:O?, s:O?, s:O?, s:b, s:o, s:o}", "name",
 		              json_object_get(pb, "name"), "title_ja",
@@ -961,7 +958,7 @@ report_inspection(struct daemon *d, int64_t from, int64_t to, char *err, size_t 
 	o = head(d, "inspection");
 	json_object_set_new(o, "period",
 	    json_pack("{s:I, s:I, s:o, s:o}", "from_ms", (json_int_t)from, "to_ms",
-	        (json_int_t)to, "from", time_str(from), "to", time_str(to)));
+	        (json_int_t)to, "from", json_time(from), "to", json_time(to)));
 	json_object_set_new(o, "config", inspection_config(d));
 
 	truncated = inspect_read(&in, c->daemon.state_dir);
@@ -985,7 +982,7 @@ report_inspection(struct daemon *d, int64_t from, int64_t to, char *err, size_t 
 		        pct(t->answered, t->polls), "samples", (json_int_t)t->samples,
 		        "good", (json_int_t)t->good, "bad", (json_int_t)t->bad,
 		        "quality_pct", pct(t->good, t->samples), "contact",
-		        contact_name(st->contact), "since", time_str(st->since_ms)));
+		        contact_name(st->contact), "since", json_time(st->since_ms)));
 		if (strcmp(device_kinds[dc->kind], "ups") == 0)
 			json_array_append_new(ups, ups_json(dc->name, dv));
 	}
@@ -1020,17 +1017,21 @@ report_inspection(struct daemon *d, int64_t from, int64_t to, char *err, size_t 
 			json_array_append_new(failed,
 			    json_pack("{s:I, s:O?, s:I, s:o, s:s, s:s, s:b}", "time_ms",
 			        (json_int_t)ms, "time", json_object_get(e, "time"),
-			        "queued", (json_int_t)jint(dt, "queued"), "incident",
-			        jint(dt, "incident") > 0
-			            ? json_integer(jint(dt, "incident"))
+			        "queued", (json_int_t)json_int_of(dt, "queued"),
+			        "incident",
+			        json_int_of(dt, "incident") > 0
+			            ? json_integer(json_int_of(dt, "incident"))
 			            : json_null(),
-			        "relay", jstr(dt, "relay") ? jstr(dt, "relay") : "",
-			        "reason", jstr(dt, "reason") ? jstr(dt, "reason") : "",
+			        "relay",
+			        json_str_of(dt, "relay") ? json_str_of(dt, "relay") : "",
+			        "reason",
+			        json_str_of(dt, "reason") ? json_str_of(dt, "reason")
+			                                  : "",
 			        "permanent",
 			        json_is_true(json_object_get(dt, "permanent"))));
 		else if (entry_is(e, "incident.open") ||
 		         entry_is(e, "incident.declare")) {
-			const char *sev = jstr(dt, "severity");
+			const char *sev = json_str_of(dt, "severity");
 			opened++;
 			crit += sev != NULL && strcmp(sev, "critical") == 0;
 			warn += sev != NULL && strcmp(sev, "warning") == 0;

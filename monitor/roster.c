@@ -70,16 +70,6 @@ set_str(char **p, const char *s)
 }
 
 static json_t *
-json_time(int64_t ms)
-{
-	char ts[64];
-
-	if (ms <= 0)
-		return json_null();
-	return json_string(time_format(ms, ts, sizeof(ts)));
-}
-
-static json_t *
 json_str(const char *s)
 {
 	return s != NULL ? json_string(s) : json_null();
@@ -1212,18 +1202,6 @@ roster_to_json(const struct roster *r)
 	return o;
 }
 
-static const char *
-jstr(const json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
-}
-
-static int64_t
-jint(const json_t *o, const char *k)
-{
-	return (int64_t)json_integer_value(json_object_get(o, k));
-}
-
 /*
  * Restore what roster_to_json() wrote; staff no longer configured are
  * ignored.  The mode is checked against the configuration by
@@ -1233,7 +1211,7 @@ int
 roster_from_json(struct roster *r, const json_t *o, char *err, size_t errlen)
 {
 	const json_t *staff = json_object_get(o, "staff"), *p, *e;
-	const char *mode = jstr(o, "mode");
+	const char *mode = json_str_of(o, "mode");
 	size_t i;
 
 	if (!json_is_object(o) || mode == NULL || !json_is_object(staff)) {
@@ -1246,35 +1224,35 @@ roster_from_json(struct roster *r, const json_t *o, char *err, size_t errlen)
 		if (!json_is_object(j))
 			continue;
 		s->available = json_is_true(json_object_get(j, "available"));
-		s->until_ms = s->available ? 0 : jint(j, "until_ms");
-		s->since_ms = jint(j, "since_ms");
-		set_str(&s->by, jstr(j, "by"));
-		set_str(&s->why, jstr(j, "why"));
+		s->until_ms = s->available ? 0 : json_int_of(j, "until_ms");
+		s->since_ms = json_int_of(j, "since_ms");
+		set_str(&s->by, json_str_of(j, "by"));
+		set_str(&s->why, json_str_of(j, "why"));
 	}
 	set_str(&r->mode, mode);
 	r->declared = json_is_true(json_object_get(o, "declared"));
-	r->since_ms = jint(o, "since_ms");
-	set_str(&r->by, jstr(o, "by"));
-	set_str(&r->why, jstr(o, "why"));
+	r->since_ms = json_int_of(o, "since_ms");
+	set_str(&r->by, json_str_of(o, "by"));
+	set_str(&r->why, json_str_of(o, "why"));
 	p = json_object_get(o, "pending");
-	set_str(&r->pending, json_is_object(p) ? jstr(p, "mode") : NULL);
-	r->pending_since_ms = json_is_object(p) ? jint(p, "since_ms") : 0;
+	set_str(&r->pending, json_is_object(p) ? json_str_of(p, "mode") : NULL);
+	r->pending_since_ms = json_is_object(p) ? json_int_of(p, "since_ms") : 0;
 	deferred_clear(r);
 	json_array_foreach(json_object_get(o, "deferred"), i, e)
 	{
 		struct deferred *d;
-		if (jstr(e, "mode") == NULL || jstr(e, "what") == NULL ||
+		if (json_str_of(e, "mode") == NULL || json_str_of(e, "what") == NULL ||
 		    r->ndeferred >= ROSTER_DEFER_MAX)
 			continue;
 		d = xcalloc(1, sizeof(*d));
-		d->time_ms = jint(e, "time_ms");
-		d->mode = xstrdup(jstr(e, "mode"));
-		d->incident = (uint64_t)jint(e, "incident");
-		d->what = xstrdup(jstr(e, "what"));
+		d->time_ms = json_int_of(e, "time_ms");
+		d->mode = xstrdup(json_str_of(e, "mode"));
+		d->incident = (uint64_t)json_int_of(e, "incident");
+		d->what = xstrdup(json_str_of(e, "what"));
 		TAILQ_INSERT_TAIL(&r->deferred, d, entry);
 		r->ndeferred++;
 	}
-	r->dropped = (size_t)jint(o, "dropped");
+	r->dropped = (size_t)json_int_of(o, "dropped");
 	return 0;
 }
 

@@ -412,3 +412,28 @@ random_u32(void)
 	state ^= state >> 27;
 	return (uint32_t)((state * 2685821657736338717ULL) >> 32);
 }
+
+/* A member of a JSON object as a string, or NULL (absent, not a string). */
+const char *
+json_str_of(const json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+/* A member of a JSON object as an integer, or 0 (absent, not an integer). */
+int64_t
+json_int_of(const json_t *o, const char *key)
+{
+	return (int64_t)json_integer_value(json_object_get(o, key));
+}
+
+/* A time as sonae shows it in JSON (time_format()), or null for ms <= 0. */
+json_t *
+json_time(int64_t ms)
+{
+	char ts[64];
+
+	if (ms <= 0)
+		return json_null();
+	return json_string(time_format(ms, ts, sizeof(ts)));
+}

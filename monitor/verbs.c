@@ -61,16 +61,6 @@ verb_ok(struct verb_req *q, json_t *body, const char *text)
 }
 
 static json_t *
-json_time(int64_t ms)
-{
-	char ts[64];
-
-	if (ms <= 0)
-		return json_null();
-	return json_string(time_format(ms, ts, sizeof(ts)));
-}
-
-static json_t *
 metric_json(const struct series *s, int history)
 {
 	struct sample smp;

@@ -159,18 +159,6 @@ pb_run_json(const struct pb_run *r)
 	return o;
 }
 
-static const char *
-jstr(const json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
-}
-
-static int64_t
-jint(const json_t *o, const char *key)
-{
-	return (int64_t)json_integer_value(json_object_get(o, key));
-}
-
 struct pb_run *
 pb_run_from_json(const json_t *o, char *err, size_t errlen)
 {
@@ -179,35 +167,35 @@ pb_run_from_json(const json_t *o, char *err, size_t errlen)
 	int st;
 	size_t i;
 
-	if (!json_is_object(o) || jint(o, "version") != RUN_VERSION) {
+	if (!json_is_object(o) || json_int_of(o, "version") != RUN_VERSION) {
 		snprintf(err, errlen, "not a run record of version %d", RUN_VERSION);
 		return NULL;
 	}
-	if (jint(o, "id") <= 0 || jstr(o, "playbook") == NULL ||
-	    jstr(o, "requested_by") == NULL || jstr(o, "reason") == NULL ||
+	if (json_int_of(o, "id") <= 0 || json_str_of(o, "playbook") == NULL ||
+	    json_str_of(o, "requested_by") == NULL || json_str_of(o, "reason") == NULL ||
 	    !json_is_array(steps) || !json_is_array(json_object_get(o, "log"))) {
 		snprintf(err, errlen,
 		    "a run record needs id, playbook, requested_by, "
 		    "reason, steps and log");
 		return NULL;
 	}
-	if ((st = name_index(run_state_names, 4, jstr(o, "state"))) < 0) {
+	if ((st = name_index(run_state_names, 4, json_str_of(o, "state"))) < 0) {
 		snprintf(err, errlen, "unknown run state \"%s\"",
-		    jstr(o, "state") ? jstr(o, "state") : "");
+		    json_str_of(o, "state") ? json_str_of(o, "state") : "");
 		return NULL;
 	}
 	r = xcalloc(1, sizeof(*r));
-	r->id = (uint64_t)jint(o, "id");
-	r->playbook = xstrdup(jstr(o, "playbook"));
-	r->incident = (uint64_t)jint(o, "incident");
-	r->parent = (uint64_t)jint(o, "parent");
+	r->id = (uint64_t)json_int_of(o, "id");
+	r->playbook = xstrdup(json_str_of(o, "playbook"));
+	r->incident = (uint64_t)json_int_of(o, "incident");
+	r->parent = (uint64_t)json_int_of(o, "parent");
 	r->drill = json_is_true(json_object_get(o, "drill"));
-	r->requested_by = xstrdup(jstr(o, "requested_by"));
-	r->reason = xstrdup(jstr(o, "reason"));
-	r->started_ms = jint(o, "started_ms");
-	r->ended_ms = jint(o, "ended_ms");
+	r->requested_by = xstrdup(json_str_of(o, "requested_by"));
+	r->reason = xstrdup(json_str_of(o, "reason"));
+	r->started_ms = json_int_of(o, "started_ms");
+	r->ended_ms = json_int_of(o, "ended_ms");
 	r->state = (enum pb_run_state)st;
-	r->current = (size_t)jint(o, "current");
+	r->current = (size_t)json_int_of(o, "current");
 	r->log = json_deep_copy(json_object_get(o, "log"));
 	r->params = json_is_object(json_object_get(o, "params"))
 	                ? json_deep_copy(json_object_get(o, "params"))
@@ -217,25 +205,25 @@ pb_run_from_json(const json_t *o, char *err, size_t errlen)
 	json_array_foreach(steps, i, s)
 	{
 		struct pb_step_run *sr = &r->steps[i];
-		int ss = name_index(step_state_names, 7, jstr(s, "state"));
-		if (jstr(s, "id") == NULL || ss < 0) {
+		int ss = name_index(step_state_names, 7, json_str_of(s, "state"));
+		if (json_str_of(s, "id") == NULL || ss < 0) {
 			snprintf(
 			    err, errlen, "step %zu: no id or an unknown state", i + 1);
 			r->nsteps = i;
 			pb_run_free(r);
 			return NULL;
 		}
-		sr->id = xstrdup(jstr(s, "id"));
+		sr->id = xstrdup(json_str_of(s, "id"));
 		sr->state = (enum pb_step_state)ss;
-		sr->attempts = (int)jint(s, "attempts");
-		sr->started_ms = jint(s, "started_ms");
-		sr->ended_ms = jint(s, "ended_ms");
-		sr->result = dup_or_null(jstr(s, "result"));
-		sr->actor = dup_or_null(jstr(s, "actor"));
-		sr->output = dup_or_null(jstr(s, "output"));
+		sr->attempts = (int)json_int_of(s, "attempts");
+		sr->started_ms = json_int_of(s, "started_ms");
+		sr->ended_ms = json_int_of(s, "ended_ms");
+		sr->result = dup_or_null(json_str_of(s, "result"));
+		sr->actor = dup_or_null(json_str_of(s, "actor"));
+		sr->output = dup_or_null(json_str_of(s, "output"));
 		sr->would_run = json_is_true(json_object_get(s, "would_run"));
-		sr->pid = jint(s, "pid");
-		sr->pid_start = jint(s, "pid_start");
+		sr->pid = json_int_of(s, "pid");
+		sr->pid_start = json_int_of(s, "pid_start");
 	}
 	if (r->current > r->nsteps) {
 		snprintf(err, errlen, "current step %zu of %zu", r->current, r->nsteps);
